@@ -1,0 +1,48 @@
+"""Run every benchmark module on both event loops and print the table of ratios (`make bench`)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+import bench
+from bench.harness import Row
+
+
+def _modules(only: list[str]) -> list[str]:
+    names = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_"))
+    return [n for n in names if not only or any(o in n for o in only)]
+
+
+def _print(rows: list[Row]) -> None:
+    header = f"{'suite':<10} {'benchmark':<52} {'loop':<7} {'arbord':>11} {'baseline':>11} {'ratio':>7}"
+    print(header + "  target")
+    print("-" * (len(header) + 12))
+    for r in rows:
+        cmp = ">=" if r.higher_is_better else "<="
+        verdict = "ok" if r.ok else "MISS"
+        print(
+            f"{r.suite:<10} {r.name:<52} {r.loop:<7} {r.arbord:>9.3g}{r.unit:>2} "
+            f"{r.baseline:>9.3g}{r.unit:>2} {r.ratio:>7.2f}  {cmp} {r.target:g} {verdict}"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("only", nargs="*", help="run only modules whose name contains one of these")
+    parser.add_argument("--loop", choices=["asyncio", "uvloop", "both"], default="both")
+    args = parser.parse_args()
+    loops = ["asyncio", "uvloop"] if args.loop == "both" else [args.loop]
+    rows: list[Row] = []
+    for name in _modules(args.only):
+        module = importlib.import_module(f"bench.{name}")
+        for loop in loops:
+            rows.extend(module.run(loop))
+    _print(rows)
+    return 0 if all(r.ok for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

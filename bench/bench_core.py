@@ -1,0 +1,191 @@
+"""Benchmarks of the supervisor core: calls, restarts, memory per server, dynamic children scaling.
+
+Each figure is compared with the simplest hand-written asyncio code doing the same job, measured in the
+same process just before or after (see docs/performance.md for the recorded figures).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import statistics
+import time
+import tracemalloc
+from typing import Any
+
+from bench.harness import Row
+from bench.loops import run_on
+from supervisor.childspec import ChildSpec
+from supervisor.dynamic import DynamicSupervisor
+from supervisor.server import Caller, Server
+from supervisor.supervisor import Supervisor
+
+CALLS = 20_000
+RESTARTS = 1_000
+IDLE_SERVERS = 10_000
+ROUNDS = 5
+
+
+class Echo(Server):
+    """Replies with the request: the cheapest possible call handler."""
+
+    async def handle_call(self, request: Any, caller: Caller) -> Any:
+        return request
+
+
+class Idle(Server):
+    """A server that only waits for mail."""
+
+
+class _Ready:
+    """Where a freshly (re)started worker announces itself."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.future: asyncio.Future[object] = loop.create_future()
+
+
+class Crashy(Server):
+    async def init(self, ready: _Ready) -> None:
+        ready.future.set_result(self)
+
+    async def handle_cast(self, message: Any) -> None:
+        raise RuntimeError("crash on request")
+
+
+async def _calls_per_second() -> tuple[float, float]:
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[object, asyncio.Future[object]]] = asyncio.Queue()
+
+    async def bare_server() -> None:
+        while True:
+            request, future = await queue.get()
+            future.set_result(request)
+
+    bare = loop.create_task(bare_server())
+    echo = await Echo.start()
+    bare_rates, arbord_rates = [], []
+    for _ in range(ROUNDS):
+        start = time.perf_counter()
+        for i in range(CALLS):
+            future = loop.create_future()
+            queue.put_nowait((i, future))
+            await future
+        bare_rates.append(CALLS / (time.perf_counter() - start))
+        start = time.perf_counter()
+        for i in range(CALLS):
+            await echo.call(i)
+        arbord_rates.append(CALLS / (time.perf_counter() - start))
+    bare.cancel()
+    await echo.stop()
+    return statistics.median(arbord_rates), statistics.median(bare_rates)
+
+
+async def _restart_latency() -> tuple[float, float]:
+    """Median µs from "crash!" to "the restarted worker is ready": supervisor vs hand-rolled loop."""
+    loop = asyncio.get_running_loop()
+    ready = _Ready(loop)
+
+    async def worker(inbox: asyncio.Queue[str]) -> None:
+        if await inbox.get() == "crash":
+            raise RuntimeError("crash on request")
+
+    async def hand_rolled() -> None:
+        while True:
+            inbox: asyncio.Queue[str] = asyncio.Queue()
+            task = loop.create_task(worker(inbox))
+            ready.future.set_result(inbox)
+            try:
+                await task
+            except RuntimeError:
+                pass
+
+    bare_times: list[float] = []
+    supervisor_task = loop.create_task(hand_rolled())
+    for _ in range(RESTARTS):
+        inbox = await ready.future
+        ready.future = loop.create_future()
+        start = time.perf_counter()
+        inbox.put_nowait("crash")  # type: ignore[attr-defined]
+        await ready.future
+        bare_times.append(time.perf_counter() - start)
+    supervisor_task.cancel()
+
+    ready.future = loop.create_future()
+    arbord_times: list[float] = []
+    spec = ChildSpec("crashy", Crashy, args=(ready,))
+    async with Supervisor([spec], intensity=RESTARTS * 10, period=1.0):
+        for _ in range(RESTARTS):
+            server = await ready.future
+            ready.future = loop.create_future()
+            start = time.perf_counter()
+            server.cast("crash")  # type: ignore[attr-defined]
+            await ready.future
+            arbord_times.append(time.perf_counter() - start)
+    return statistics.median(arbord_times) * 1e6, statistics.median(bare_times) * 1e6
+
+
+async def _memory_per_server() -> tuple[float, float]:
+    """Bytes per idle server vs a bare task blocked on its own asyncio.Queue."""
+    loop = asyncio.get_running_loop()
+
+    async def blocked(queue: asyncio.Queue[object]) -> None:
+        await queue.get()
+
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    queues = [asyncio.Queue[object]() for _ in range(IDLE_SERVERS)]
+    tasks = [loop.create_task(blocked(q)) for q in queues]
+    await asyncio.sleep(0)
+    bare = (tracemalloc.get_traced_memory()[0] - base) / IDLE_SERVERS
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    del tasks, queues
+    gc.collect()
+    base = tracemalloc.get_traced_memory()[0]
+    servers = [await Idle.start() for _ in range(IDLE_SERVERS)]
+    await asyncio.sleep(0)
+    arbord = (tracemalloc.get_traced_memory()[0] - base) / IDLE_SERVERS
+    tracemalloc.stop()
+    for server in servers:
+        server.kill()
+    await asyncio.gather(*(s.wait() for s in servers))
+    return arbord, bare
+
+
+async def _dynamic_start_stop(count: int) -> float:
+    start = time.perf_counter()
+    async with DynamicSupervisor() as sup:
+        spec = ChildSpec("idle", Idle)
+        for _ in range(count):
+            await sup.start_child(spec)
+    return time.perf_counter() - start
+
+
+async def _dynamic_scaling() -> tuple[float, float]:
+    small = statistics.median([await _dynamic_start_stop(1_000) for _ in range(3)])
+    large = statistics.median([await _dynamic_start_stop(10_000) for _ in range(3)])
+    return large, small
+
+
+def run(loop_name: str) -> list[Row]:
+    logging.disable(logging.CRITICAL)  # crash reports would measure the log handler, not arbord
+    try:
+        calls, bare_calls = run_on(loop_name, _calls_per_second())
+        restart, bare_restart = run_on(loop_name, _restart_latency())
+        memory, bare_memory = run_on(loop_name, _memory_per_server())
+        large, small = run_on(loop_name, _dynamic_scaling())
+    finally:
+        logging.disable(logging.NOTSET)
+    return [
+        Row("core", "call round trips/s vs Queue+Future", loop_name, calls, bare_calls, "/s", 0.6,
+            higher_is_better=True),
+        Row("core", "crash -> restarted & ready vs hand-rolled loop", loop_name, restart,
+            bare_restart, "us", 1.5),
+        Row("core", "memory per idle server vs task on a Queue", loop_name, memory, bare_memory,
+            "B", 1.3),
+        Row("core", "dynamic sup start+stop 10k vs 1k children", loop_name, large, small, "s", 12),
+    ]

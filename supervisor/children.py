@@ -1,0 +1,146 @@
+"""What both supervisors do to one child: start it, stop it per its shutdown policy, report its exit.
+
+Shutdown follows OTP: ask the child to stop (``shutdown``), wait up to its timeout, then kill. asyncio
+cannot kill a task that swallows cancellation; after ``kill_grace`` seconds such a child is *abandoned*:
+reported as the offender and forgotten, and the supervisor carries on (docs/supervision.md,
+"arbord's brutal_kill").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from supervisor import telemetry
+from supervisor.childspec import ChildSpec, Restart, Shutdown
+from supervisor.errors import InitIgnored, StartFailed
+from supervisor.exits import KILLED, NORMAL, SHUTDOWN, Exit, ExitKind, crash
+from supervisor.server import _STOP, Server
+
+__all__ = ["StopOutcome", "report_exit", "should_restart", "spawn", "stop_child"]
+
+log = logging.getLogger("supervisor.supervisor")
+
+
+async def spawn(spec: ChildSpec, extra_args: tuple[Any, ...] = ()) -> Server | None:
+    """Start the child ``spec`` describes; None for ``ignore``. Raises ``StartFailed`` on failure."""
+    args = extra_args + spec.args if extra_args else spec.args
+    start = spec.start
+    try:
+        if isinstance(start, type) and issubclass(start, Server):
+            server = start()
+            server._supervised = True
+            kwargs = dict(spec.kwargs) if spec.kwargs else {}
+            return server if await server._boot(args, kwargs, spec.name) else None
+        result = await start(*args, **spec.kwargs)
+    except InitIgnored:
+        return None
+    except StartFailed:
+        raise
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:
+        raise StartFailed(f"child {spec.id!r} failed to start: {error!r}", crash(error)) from error
+    if result is not None:
+        if not isinstance(result, Server):
+            reason = crash(TypeError(f"start returned {result!r}, not a Server or None"))
+            raise StartFailed(f"child {spec.id!r}: start returned {result!r}", reason)
+        result._supervised = True
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class StopOutcome:
+    """How a child stopped: its reason, whether that was the expected one, whether it was abandoned."""
+
+    reason: Exit
+    expected: bool
+    abandoned: bool
+
+
+async def stop_child(server: Server, spec: ChildSpec, kill_grace: float) -> StopOutcome:
+    """Stop ``server`` per ``spec.shutdown``; the caller must already have removed its monitor."""
+    exited = server.wait()
+    if not exited.done():
+        if spec.shutdown is Shutdown.BRUTAL_KILL:
+            server.kill()
+        else:
+            server._deliver(_STOP, SHUTDOWN)
+            await asyncio.wait((exited,), timeout=spec.shutdown_timeout)
+            if not exited.done():
+                server.kill()
+        if not exited.done():
+            await asyncio.wait((exited,), timeout=kill_grace)
+    if not exited.done():
+        exited.cancel()
+        return StopOutcome(KILLED, expected=False, abandoned=True)
+    reason = exited.result()
+    return StopOutcome(reason, _expected_stop(reason, spec), abandoned=False)
+
+
+def _expected_stop(reason: Exit, spec: ChildSpec) -> bool:
+    # OTP's shutdown/1: anything but these is a shutdown_error.
+    if reason.kind is ExitKind.SHUTDOWN and reason.term is None:
+        return True
+    if spec.shutdown is Shutdown.BRUTAL_KILL and reason == KILLED:
+        return True
+    if spec.restart is not Restart.PERMANENT:
+        return reason == NORMAL or reason.kind is ExitKind.SHUTDOWN
+    return False
+
+
+def should_restart(spec: ChildSpec, reason: Exit) -> bool:
+    """OTP's rule: permanent always, transient only after an abnormal exit, temporary never."""
+    if spec.restart is Restart.PERMANENT:
+        return True
+    return spec.restart is Restart.TRANSIENT and reason.is_abnormal
+
+
+def report_exit(supervisor: str, spec: ChildSpec, reason: Exit, restarts: int) -> None:
+    """Log an abnormal exit once, as a structured report, and emit the exit event either way."""
+    telemetry.execute(
+        ("supervisor", "child", "exit"),
+        {"restarts": restarts},
+        {"supervisor": supervisor, "child_id": spec.id, "reason": reason},
+    )
+    if reason.is_abnormal and log.isEnabledFor(logging.ERROR):
+        log.error(
+            "child %r of supervisor %s exited: %r (restarts so far: %d)",
+            spec.id,
+            supervisor,
+            reason,
+            restarts,
+            exc_info=reason.exception,
+            extra={
+                "supervisor": supervisor,
+                "child_id": spec.id,
+                "reason": reason,
+                "restart_count": restarts,
+            },
+        )
+
+
+def report_stop(supervisor: str, spec: ChildSpec, outcome: StopOutcome) -> None:
+    """Report a child that stopped with an unexpected reason (OTP's shutdown_error) or was abandoned."""
+    if outcome.abandoned:
+        telemetry.execute(
+            ("supervisor", "child", "abandoned"),
+            {},
+            {"supervisor": supervisor, "child_id": spec.id},
+        )
+        log.error(
+            "child %r of supervisor %s ignored cancellation and was abandoned",
+            spec.id,
+            supervisor,
+            extra={"supervisor": supervisor, "child_id": spec.id, "offender": spec.id},
+        )
+    elif not outcome.expected:
+        log.error(
+            "child %r of supervisor %s stopped with %r (shutdown_error)",
+            spec.id,
+            supervisor,
+            outcome.reason,
+            extra={"supervisor": supervisor, "child_id": spec.id, "reason": outcome.reason},
+        )

@@ -1,0 +1,80 @@
+"""Exit reasons: why a server or task stopped, and what follows from it.
+
+OTP distinguishes ``normal``, ``shutdown``, ``{shutdown, Term}``, ``killed``, ``noproc`` and any other
+(abnormal) reason. arbord keeps exactly that vocabulary in one frozen record, so a supervisor can decide
+"restart or not" and "log or not" from the reason alone:
+
+>>> NORMAL.is_abnormal, SHUTDOWN.is_abnormal, shutdown("maintenance").is_abnormal
+(False, False, False)
+>>> crash(ValueError("boom")).is_abnormal, KILLED.is_abnormal
+(True, True)
+>>> shutdown("maintenance")
+Exit(shutdown: 'maintenance')
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = [
+    "KILLED",
+    "NOPROC",
+    "NORMAL",
+    "SHUTDOWN",
+    "Exit",
+    "ExitKind",
+    "crash",
+    "shutdown",
+]
+
+
+class ExitKind(enum.Enum):
+    """The kinds of exit reason OTP distinguishes."""
+
+    NORMAL = "normal"
+    SHUTDOWN = "shutdown"
+    KILLED = "killed"
+    NOPROC = "noproc"
+    CRASH = "crash"
+
+
+@dataclass(frozen=True, slots=True, eq=True)
+class Exit:
+    """Why a process stopped.
+
+    ``term`` is the payload of ``{shutdown, Term}``; ``exception`` is set for a crash.
+    """
+
+    kind: ExitKind
+    term: object = None
+    exception: BaseException | None = None
+
+    @property
+    def is_abnormal(self) -> bool:
+        """True for reasons OTP logs and restarts transient children for (killed, noproc, crash)."""
+        return self.kind not in (ExitKind.NORMAL, ExitKind.SHUTDOWN)
+
+    def __repr__(self) -> str:
+        if self.kind is ExitKind.CRASH:
+            return f"Exit(crash: {self.exception!r})"
+        if self.term is not None:
+            return f"Exit({self.kind.value}: {self.term!r})"
+        return f"Exit({self.kind.value})"
+
+
+NORMAL: Final = Exit(ExitKind.NORMAL)
+SHUTDOWN: Final = Exit(ExitKind.SHUTDOWN)
+KILLED: Final = Exit(ExitKind.KILLED)
+NOPROC: Final = Exit(ExitKind.NOPROC)
+
+
+def shutdown(term: object = None) -> Exit:
+    """``shutdown`` or ``{shutdown, term}``: a deliberate stop that is neither logged nor restarted."""
+    return SHUTDOWN if term is None else Exit(ExitKind.SHUTDOWN, term)
+
+
+def crash(exception: BaseException) -> Exit:
+    """An abnormal exit caused by ``exception``."""
+    return Exit(ExitKind.CRASH, exception=exception)

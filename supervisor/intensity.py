@@ -1,0 +1,49 @@
+"""Restart intensity: OTP's sliding window of restart times on a monotonic clock.
+
+More than ``intensity`` restarts within ``period`` seconds and the supervisor gives up:
+
+>>> from supervisor.clock import ManualClock
+>>> clock = ManualClock()
+>>> window = RestartIntensity(intensity=2, period=5.0, clock=clock)
+>>> window.add_restart(), window.add_restart(), window.add_restart()
+(True, True, False)
+>>> clock.advance(5.1)
+>>> RestartIntensity(intensity=0, period=5.0, clock=clock).add_restart()
+False
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from supervisor.clock import Clock
+
+__all__ = ["RestartIntensity"]
+
+
+class RestartIntensity:
+    """Counts restarts in a sliding window; ``add_restart`` says whether one more is still allowed."""
+
+    __slots__ = ("_clock", "_times", "intensity", "period")
+
+    def __init__(self, intensity: int, period: float, clock: Clock) -> None:
+        self.intensity = intensity
+        self.period = period
+        self._clock = clock
+        self._times: deque[float] = deque()
+
+    def add_restart(self) -> bool:
+        """Record a restart now; False when that makes more than ``intensity`` within ``period``."""
+        now = self._clock.monotonic()
+        threshold = now - self.period
+        times = self._times
+        while times and times[0] < threshold:
+            times.popleft()
+        times.append(now)
+        return len(times) <= self.intensity
+
+    @property
+    def recent(self) -> int:
+        """How many restarts are in the current window."""
+        threshold = self._clock.monotonic() - self.period
+        return sum(1 for t in self._times if t >= threshold)

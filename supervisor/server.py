@@ -1,0 +1,581 @@
+"""Server: OTP's gen_server for asyncio — one task, one mailbox, callbacks for calls, casts and info.
+
+A server's state lives on the instance and is touched only by its own task, one message at a time, so a
+callback never races another callback of the same server.
+
+>>> import asyncio
+>>> class Counter(Server):
+...     async def init(self, start: int = 0) -> None:
+...         self.n = start
+...     async def handle_call(self, request: object, caller: Caller) -> object:
+...         if request == "get":
+...             return self.n
+...         _, amount = request
+...         self.n += amount
+...         return self.n
+...     async def handle_cast(self, message: object) -> None:
+...         self.n = 0
+>>> async def demo() -> list[object]:
+...     counter = await Counter.start(10)
+...     added = await counter.call(("add", 5))
+...     counter.cast("reset")
+...     after_reset = await counter.call("get")
+...     await counter.stop()
+...     return [added, after_reset, counter.exit_reason]
+>>> asyncio.run(demo())
+[15, 0, Exit(normal)]
+
+Callbacks (all optional): ``init(*args, **kwargs)``, ``handle_call(request, caller)`` whose return value is
+the reply (or ``NOREPLY`` to answer later with ``caller.reply``), ``handle_cast(message)``,
+``handle_info(message)`` (monitors' ``Down`` messages and ``send``), ``handle_continue(arg)`` and
+``terminate(reason)``. Raise ``Stop(reason)`` from any callback to stop, ``Ignore()`` from ``init`` to
+start nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final, Self
+
+from supervisor import runtime, telemetry
+from supervisor.errors import (
+    CallingSelf,
+    CallTimeout,
+    InitIgnored,
+    NoProc,
+    ServerExited,
+    StartFailed,
+)
+from supervisor.exits import KILLED, NORMAL, Exit, crash
+
+__all__ = [
+    "NOREPLY",
+    "TIMEOUT",
+    "Caller",
+    "Ignore",
+    "Server",
+    "ServerStatistics",
+    "Stop",
+]
+
+log = logging.getLogger("supervisor.server")
+
+DEFAULT_CALL_TIMEOUT: Final = 5.0
+
+# Mailbox entries are (tag, payload, caller-or-None) tuples: the cheapest shape to build and unpack.
+_CALL: Final = 0
+_CAST: Final = 1
+_INFO: Final = 2
+_STOP: Final = 3
+
+
+class _Marker:
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __repr__(self) -> str:
+        return self._name
+
+
+NOREPLY: Final[Any] = _Marker("NOREPLY")
+"""Return this from ``handle_call`` to reply later with ``caller.reply(value)``."""
+
+TIMEOUT: Final[Any] = _Marker("TIMEOUT")
+"""Delivered to ``handle_info`` when the idle timeout set by ``timeout_after`` expires."""
+
+_NO_CONTINUE: Final[Any] = _Marker("NO_CONTINUE")
+
+
+class Stop(Exception):  # noqa: N818 - a control-flow signal, like StopIteration
+    """Raise from a callback to stop the server with ``reason`` (default ``normal``).
+
+    From ``handle_call``, ``reply=`` answers the caller before stopping (OTP's ``{stop, R, Reply, S}``).
+    From ``init``, the start fails with ``StartFailed`` and ``terminate`` does not run.
+    """
+
+    def __init__(self, reason: Exit = NORMAL, *, reply: object = NOREPLY) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.reply = reply
+
+
+class Ignore(Exception):  # noqa: N818 - a control-flow signal
+    """Raise from ``init`` to start nothing (OTP's ``ignore``); ``terminate`` does not run."""
+
+
+class Caller:
+    """Who made a call: ``reply(value)`` answers it. Each call has its own, so a late reply goes nowhere."""
+
+    __slots__ = ("_future",)
+
+    def __init__(self, future: asyncio.Future[Any]) -> None:
+        self._future = future
+
+    def reply(self, value: object) -> bool:
+        """Answer the call; returns False (and drops the value) if the caller already gave up."""
+        future = self._future
+        if future.done():
+            return False
+        future.set_result(value)
+        return True
+
+    def _fail(self, error: BaseException) -> None:
+        if not self._future.done():
+            self._future.set_exception(error)
+
+    @property
+    def waiting(self) -> bool:
+        """True while the caller still waits for a reply."""
+        return not self._future.done()
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStatistics:
+    """A snapshot of a server, shared by the console, the control socket and telemetry."""
+
+    name: str | None
+    alive: bool
+    mailbox_depth: int
+    calls: int
+    casts: int
+    infos: int
+    pending_replies: int
+    uptime: float
+    exit_reason: Exit | None
+
+
+def _expire_call(future: asyncio.Future[Any], timeout: float) -> None:
+    if not future.done():
+        future.set_exception(CallTimeout(f"no reply within {timeout} s"))
+
+
+class Server:
+    """Base class of every server. Subclass it and override the callbacks you need.
+
+    Start with ``await MyServer.start(*init_args, name=...)``; the instance is the handle others use to
+    ``call``, ``cast``, ``send`` to, ``monitor`` and ``stop`` it. Configure through ``init``'s arguments,
+    not ``__init__``: a supervisor creates a fresh instance for every restart.
+    """
+
+    __slots__ = (
+        "__dict__",
+        "__weakref__",
+        "_calls",
+        "_casts",
+        "_continue",
+        "_current_caller",
+        "_deferred",
+        "_exit",
+        "_exit_callbacks",
+        "_idle_timeout",
+        "_infos",
+        "_loop",
+        "_mailbox",
+        "_name",
+        "_started_at",
+        "_supervised",
+        "_task",
+        "_waiter",
+    )
+
+    # Set by supervisors on the children they start, so a crash is reported once, by the supervisor.
+    _supervised: bool
+
+    log_crashes: ClassVar[bool] = True
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._mailbox: deque[tuple[int, Any, Any]] = deque()
+        self._waiter: asyncio.Future[Any] | None = None
+        self._exit: Exit | None = None
+        self._exit_callbacks: dict[object, runtime.ExitCallback] | None = None
+        self._name: str | None = None
+        self._continue: Any = _NO_CONTINUE
+        self._idle_timeout: float | None = None
+        self._deferred: set[Caller] | None = None
+        self._current_caller: Caller | None = None
+        self._calls = 0
+        self._casts = 0
+        self._infos = 0
+        self._started_at = 0.0
+        self._supervised = False
+
+    # --- callbacks -------------------------------------------------------------------------------
+
+    async def init(self, *args: Any, **kwargs: Any) -> None:
+        """Set up state. Raise ``Ignore`` to start nothing, ``Stop`` (or anything) to fail the start."""
+
+    async def handle_call(self, request: Any, caller: Caller) -> Any:
+        """Answer a call: the return value is the reply, ``NOREPLY`` defers it to ``caller.reply``."""
+        raise NotImplementedError(f"{type(self).__name__} does not handle calls ({request!r})")
+
+    async def handle_cast(self, message: Any) -> None:
+        """Handle a cast: a message that needs no reply."""
+        raise NotImplementedError(f"{type(self).__name__} does not handle casts ({message!r})")
+
+    async def handle_info(self, message: Any) -> None:
+        """Handle any other message: monitors' ``Down``, ``send``, ``TIMEOUT``. Ignored by default."""
+
+    async def handle_continue(self, arg: Any) -> None:
+        """Run right after the callback that called ``continue_with(arg)``, before the next message."""
+
+    async def terminate(self, reason: Exit) -> None:
+        """Clean up on a graceful stop. Not called on kill, on ``Ignore``, or when ``init`` fails."""
+
+    # --- starting --------------------------------------------------------------------------------
+
+    @classmethod
+    async def start(cls, *args: Any, name: str | None = None, **kwargs: Any) -> Self:
+        """Create an instance, run ``init(*args, **kwargs)`` in its task, and return once it has.
+
+        Raises ``AlreadyStarted`` if ``name`` is taken, ``StartFailed`` if ``init`` fails or stops, and
+        ``InitIgnored`` if it raises ``Ignore``.
+        """
+        server = cls()
+        if await server._boot(args, kwargs, name):
+            return server
+        raise InitIgnored(f"{cls.__name__}.init returned ignore")
+
+    async def _boot(self, args: tuple[Any, ...], kwargs: dict[str, Any], name: str | None) -> bool:
+        """Start this instance; True once running, False on ``Ignore``; raises like ``start``."""
+        if self._task is not None:
+            raise RuntimeError(f"{self!r} was already started; start a new instance instead")
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        if name is not None:
+            runtime._register_name(name, self)
+            self._name = name
+        started: asyncio.Future[bool] = loop.create_future()
+        self._started_at = time.monotonic()
+        task = loop.create_task(self._run(args, kwargs, started))
+        self._task = task
+        runtime._register_task(task, self)
+        try:
+            return await started
+        except asyncio.CancelledError:
+            # Our starter was cancelled while init ran: init's server must not outlive it unsupervised.
+            task.cancel()
+            raise
+
+    # --- the task --------------------------------------------------------------------------------
+
+    async def _run(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], started: asyncio.Future[bool]
+    ) -> None:
+        try:
+            await self.init(*args, **kwargs)
+        except Ignore:
+            started.set_result(False)
+            self._finish(NORMAL)
+            return
+        except Stop as stop:
+            self._finish(stop.reason)
+            started.set_exception(StartFailed(f"{self!r} init stopped: {stop.reason!r}", stop.reason))
+            return
+        except asyncio.CancelledError:
+            self._finish(KILLED)
+            if not started.done():
+                started.cancel()
+            return
+        except Exception as error:
+            reason = crash(error)
+            self._finish(reason)
+            started.set_exception(StartFailed(f"{self!r} init crashed: {error!r}", reason))
+            return
+        started.set_result(True)
+        telemetry.execute(("server", "start"), {}, {"server": self, "name": self._name})
+        caller: Caller | None = None
+        try:
+            reason = await self._serve()
+        except Stop as stop:
+            reason = stop.reason
+            caller = self._current_caller
+            if caller is not None and stop.reply is not NOREPLY:
+                caller.reply(stop.reply)
+        except asyncio.CancelledError:
+            # arbord's brutal_kill: terminate does not run (OTP: a killed process runs no code).
+            self._finish(KILLED)
+            return
+        except Exception as error:
+            reason = crash(error)
+        await self._terminate_then_finish(reason)
+
+    async def _serve(self) -> Exit:
+        """The receive loop; returns the reason to stop with. Callbacks' exceptions propagate."""
+        mailbox = self._mailbox
+        loop = self._loop
+        assert loop is not None
+        while True:
+            if self._continue is not _NO_CONTINUE:
+                arg, self._continue = self._continue, _NO_CONTINUE
+                await self.handle_continue(arg)
+                continue
+            if not mailbox:
+                await self._wait_for_mail(loop)
+                continue
+            tag, payload, caller = mailbox.popleft()
+            if tag == _CALL:
+                self._calls += 1
+                self._current_caller = caller
+                result = await self.handle_call(payload, caller)
+                self._current_caller = None
+                if result is NOREPLY:
+                    if caller.waiting:
+                        if self._deferred is None:
+                            self._deferred = set()
+                        self._deferred.add(caller)
+                else:
+                    caller.reply(result)
+            elif tag == _CAST:
+                self._casts += 1
+                await self.handle_cast(payload)
+            elif tag == _INFO:
+                self._infos += 1
+                await self.handle_info(payload)
+            else:  # _STOP
+                return payload  # type: ignore[no-any-return]
+
+    async def _wait_for_mail(self, loop: asyncio.AbstractEventLoop) -> None:
+        waiter = loop.create_future()
+        self._waiter = waiter
+        timeout = self._idle_timeout
+        if timeout is None:
+            await waiter
+            return
+        handle = loop.call_later(timeout, self._idle_expired, waiter)
+        try:
+            await waiter
+        finally:
+            handle.cancel()
+
+    def _idle_expired(self, waiter: asyncio.Future[Any]) -> None:
+        if not waiter.done() and not self._mailbox:
+            self._idle_timeout = None
+            self._waiter = None
+            self._mailbox.append((_INFO, TIMEOUT, None))
+            waiter.set_result(None)
+
+    async def _terminate_then_finish(self, reason: Exit) -> None:
+        try:
+            await self.terminate(reason)
+        except asyncio.CancelledError:
+            reason = KILLED
+        except Exception as error:
+            log.error("%r: terminate raised %r", self, error, exc_info=error)
+            if not reason.is_abnormal:
+                reason = crash(error)
+        self._finish(reason)
+
+    def _finish(self, reason: Exit) -> None:
+        """Record the exit and tell everyone who needs to know. Runs exactly once, in the server's task."""
+        self._exit = reason
+        task = self._task
+        if task is not None:
+            runtime._unregister_task(task)
+        if self._name is not None:
+            runtime._unregister_name(self._name, self)
+        waiting = [c for tag, _, c in self._mailbox if tag == _CALL]
+        if self._current_caller is not None:
+            waiting.append(self._current_caller)
+            self._current_caller = None
+        if self._deferred:
+            waiting.extend(self._deferred)
+            self._deferred = None
+        self._mailbox.clear()
+        if waiting:
+            error = ServerExited(f"{self!r} exited: {reason!r}", reason)
+            for caller in waiting:
+                caller._fail(error)
+        if reason is KILLED:
+            self._linked_exit(reason)
+        telemetry.execute(
+            ("server", "exit"),
+            {"uptime": time.monotonic() - self._started_at},
+            {"server": self, "name": self._name, "reason": reason},
+        )
+        if reason.is_abnormal and not self._supervised and self.log_crashes:
+            log.error(
+                "server %r crashed: %r",
+                self,
+                reason,
+                exc_info=reason.exception,
+                extra={"server": self._name or type(self).__name__, "reason": reason},
+            )
+        callbacks = self._exit_callbacks
+        if callbacks:
+            self._exit_callbacks = None
+            for callback in callbacks.values():
+                try:
+                    callback(reason)
+                except Exception:
+                    log.exception("%r: exit callback %r raised", self, callback)
+
+    # --- the API others use ----------------------------------------------------------------------
+
+    async def call(self, request: Any, timeout: float | None = DEFAULT_CALL_TIMEOUT) -> Any:
+        """Send ``request`` and wait for the reply; ``timeout=None`` waits forever.
+
+        Raises ``NoProc`` if the server is not running, ``CallTimeout`` after ``timeout`` seconds,
+        ``ServerExited`` if it exits before replying, and whatever ``handle_call`` raised is *not*
+        re-raised here: the server crashes and the caller sees ``ServerExited`` with the crash.
+        """
+        if self._exit is not None or self._loop is None:
+            raise NoProc(f"call to {self!r}: the server is not running")
+        if asyncio.current_task() is self._task:
+            raise CallingSelf(f"{self!r} called itself; that would deadlock")
+        loop = self._loop
+        future: asyncio.Future[Any] = loop.create_future()
+        self._mailbox.append((_CALL, request, Caller(future)))
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+        if timeout is None:
+            return await future
+        handle = loop.call_later(timeout, _expire_call, future, timeout)
+        try:
+            return await future
+        finally:
+            handle.cancel()
+
+    def cast(self, message: Any) -> None:
+        """Send ``message`` to ``handle_cast``. Always returns, even if the server is gone (OTP)."""
+        self._deliver(_CAST, message)
+
+    def send(self, message: Any) -> None:
+        """Send ``message`` to ``handle_info``. Always returns, even if the server is gone."""
+        self._deliver(_INFO, message)
+
+    def _deliver(self, tag: int, message: Any) -> None:
+        if self._exit is not None:
+            return
+        self._mailbox.append((tag, message, None))
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def stop(self, reason: Exit = NORMAL, timeout: float | None = None) -> Exit:
+        """Stop gracefully: messages already queued are handled, then ``terminate(reason)`` runs.
+
+        Returns the exit reason. Raises ``NoProc`` if the server is not running and ``CallTimeout`` if it
+        has not exited within ``timeout`` (it is left running; ``kill`` it if you must).
+        """
+        if self._exit is not None or self._loop is None:
+            raise NoProc(f"stop of {self!r}: the server is not running")
+        exited = self.wait()
+        self._deliver(_STOP, reason)
+        try:
+            async with asyncio.timeout(timeout):
+                return await exited
+        except TimeoutError:
+            raise CallTimeout(f"{self!r} did not stop within {timeout} s") from None
+
+    def kill(self) -> None:
+        """Cancel the server's task: ``terminate`` does not run and the reason is ``killed``.
+
+        A task that swallows the cancellation cannot be forced in asyncio; supervisors abandon it after
+        the shutdown timeout and report it (see docs/supervision.md, "arbord's brutal_kill").
+        """
+        if self._task is not None and self._exit is None:
+            self._task.cancel()
+
+    def wait(self) -> asyncio.Future[Exit]:
+        """A future resolved with the exit reason once the server has exited."""
+        loop = self._loop or asyncio.get_running_loop()
+        future: asyncio.Future[Exit] = loop.create_future()
+        if self._exit is not None:
+            future.set_result(self._exit)
+            return future
+
+        def resolve(reason: Exit) -> None:
+            if not future.done():
+                future.set_result(reason)
+
+        self._add_exit_callback(resolve)
+        return future
+
+    # --- helpers for callbacks -------------------------------------------------------------------
+
+    def continue_with(self, arg: Any) -> None:
+        """Run ``handle_continue(arg)`` after the current callback, before any queued message."""
+        self._continue = arg
+
+    def timeout_after(self, seconds: float | None) -> None:
+        """Deliver ``TIMEOUT`` to ``handle_info`` if no message arrives within ``seconds`` (one-shot)."""
+        self._idle_timeout = seconds
+
+    # --- introspection ---------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str | None:
+        """The registered name, if any."""
+        return self._name
+
+    @property
+    def alive(self) -> bool:
+        """True from a successful start until the exit (and while its event loop is open)."""
+        loop = self._loop
+        return self._exit is None and loop is not None and not loop.is_closed()
+
+    @property
+    def exit_reason(self) -> Exit | None:
+        """The exit reason once exited, else None."""
+        return self._exit
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The server's task (None before start)."""
+        return self._task
+
+    def statistics(self) -> ServerStatistics:
+        """A frozen snapshot: mailbox depth, handled counts, pending deferred replies, uptime."""
+        return ServerStatistics(
+            name=self._name,
+            alive=self.alive,
+            mailbox_depth=len(self._mailbox),
+            calls=self._calls,
+            casts=self._casts,
+            infos=self._infos,
+            pending_replies=sum(1 for c in self._deferred if c.waiting) if self._deferred else 0,
+            uptime=time.monotonic() - self._started_at if self._task is not None else 0.0,
+            exit_reason=self._exit,
+        )
+
+    def __repr__(self) -> str:
+        state = "running" if self._exit is None else repr(self._exit)
+        label = f" {self._name!r}" if self._name else ""
+        return f"<{type(self).__name__}{label} at {id(self):#x} {state}>"
+
+    def _linked_exit(self, reason: Exit) -> None:
+        """Run when the server was killed (no ``terminate``): supervisors kill their children here."""
+
+    # --- exit callbacks (runtime.add_exit_callback) -----------------------------------------------
+
+    def _add_exit_callback(self, callback: runtime.ExitCallback) -> None:
+        if self._exit_callbacks is None:
+            self._exit_callbacks = {}
+        self._exit_callbacks[callback] = callback
+
+    def _remove_exit_callback(self, key: object) -> None:
+        if self._exit_callbacks is not None:
+            self._exit_callbacks.pop(key, None)
+
+    def _remove_mail(self, predicate: Callable[[int, Any], bool]) -> int:
+        """Drop queued messages matching ``predicate(tag, payload)``; returns how many (demonitor flush)."""
+        kept = [m for m in self._mailbox if not predicate(m[0], m[1])]
+        dropped = len(self._mailbox) - len(kept)
+        if dropped:
+            self._mailbox.clear()
+            self._mailbox.extend(kept)
+        return dropped

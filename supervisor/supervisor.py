@@ -1,0 +1,510 @@
+"""Supervisor: starts children in order, restarts them by strategy, gives up past its intensity.
+
+>>> import asyncio
+>>> from supervisor.server import Server
+>>> from supervisor.runtime import whereis
+>>> class Worker(Server):
+...     async def handle_call(self, request: object, caller: object) -> object:
+...         return request
+>>> async def demo() -> list[str]:
+...     sup = Supervisor([ChildSpec("a", Worker, name="a"), ChildSpec("b", Worker, name="b")])
+...     async with sup:
+...         first = whereis("a")
+...         first.kill()                       # one_for_one: only "a" is restarted
+...         await first.wait()
+...         await sup.which_children()         # a call: the restart was handled before it
+...         return [info.id for info in await sup.which_children()]
+>>> asyncio.run(demo())                        # most recently started first, as OTP lists them
+['b', 'a']
+
+Semantics follow OTP's ``supervisor`` (docs/supervision.md lists every deliberate difference): children
+start left to right and stop in reverse; a restart counts once toward intensity whatever the strategy;
+more than ``intensity`` restarts within ``period`` seconds stops every child and then the supervisor, with
+reason ``shutdown``; a failed restart is retried through the supervisor's own mailbox, so a stop request
+still gets in (OTP-9549).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Final, Self
+
+from supervisor import children as child_ops
+from supervisor import telemetry
+from supervisor.childspec import ChildSpec, ChildType, Restart
+from supervisor.clock import Clock, MonotonicClock
+from supervisor.errors import (
+    AlreadyStarted,
+    ArbordError,
+    ChildAlreadyPresent,
+    ChildNotFound,
+    ChildRestarting,
+    ChildRunning,
+    InvalidChildSpec,
+    InvalidSupervisorFlags,
+    StartFailed,
+)
+from supervisor.exits import SHUTDOWN, Exit, shutdown
+from supervisor.intensity import RestartIntensity
+from supervisor.monitors import Down, MonitorRef, demonitor, monitor
+from supervisor.server import Caller, Stop, Server
+
+__all__ = [
+    "DEFAULT_INTENSITY",
+    "DEFAULT_KILL_GRACE",
+    "DEFAULT_PERIOD",
+    "AutoShutdown",
+    "ChildCounts",
+    "ChildInfo",
+    "ChildState",
+    "Strategy",
+    "Supervisor",
+    "validate_flags",
+]
+
+log = logging.getLogger("supervisor.supervisor")
+
+DEFAULT_INTENSITY: Final = 3  # Elixir's default (OTP's is 1): see docs/supervision.md
+DEFAULT_PERIOD: Final = 5.0
+DEFAULT_KILL_GRACE: Final = 1.0
+
+
+class Strategy(enum.Enum):
+    """Which children a supervisor restarts when one of them exits and is to be restarted."""
+
+    ONE_FOR_ONE = "one_for_one"
+    ONE_FOR_ALL = "one_for_all"
+    REST_FOR_ONE = "rest_for_one"
+
+
+class AutoShutdown(enum.Enum):
+    """Whether the supervisor stops itself when significant children exit on their own (OTP 24)."""
+
+    NEVER = "never"
+    ANY_SIGNIFICANT = "any_significant"
+    ALL_SIGNIFICANT = "all_significant"
+
+
+class ChildState(enum.Enum):
+    """OTP's child states: running (a live server), restarting (a retry is queued), undefined (stopped)."""
+
+    RUNNING = "running"
+    RESTARTING = "restarting"
+    UNDEFINED = "undefined"
+
+
+@dataclass(frozen=True, slots=True)
+class ChildInfo:
+    """One row of ``which_children``. ``id`` is None under a DynamicSupervisor."""
+
+    id: str | None
+    server: Server | None
+    state: ChildState
+    type: ChildType
+    restarts: int
+    uptime: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChildCounts:
+    """``count_children``: specs (alive or not), active (running), supervisors and workers (any state)."""
+
+    specs: int
+    active: int
+    supervisors: int
+    workers: int
+
+
+class _Child:
+    """A supervisor's record of one child."""
+
+    __slots__ = ("ref", "restarts", "server", "spec", "started_at", "state")
+
+    def __init__(self, spec: ChildSpec) -> None:
+        self.spec = spec
+        self.server: Server | None = None
+        self.ref: MonitorRef | None = None
+        self.state = ChildState.UNDEFINED
+        self.restarts = 0
+        self.started_at = 0.0
+
+    def info(self, *, anonymous: bool = False) -> ChildInfo:
+        running = self.state is ChildState.RUNNING
+        return ChildInfo(
+            id=None if anonymous else self.spec.id,
+            server=self.server,
+            state=self.state,
+            type=self.spec.type,
+            restarts=self.restarts,
+            uptime=time.monotonic() - self.started_at if running else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Refused:
+    """A management request's error, carried back in the reply and raised in the caller."""
+
+    error: ArbordError
+
+
+async def management_call(server: Server, request: tuple[str, Any], timeout: float | None) -> Any:
+    """Make a management call and raise the error the supervisor refused it with, if any."""
+    result = await server.call(request, timeout)
+    if isinstance(result, _Refused):
+        raise result.error
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class _TryAgain:
+    """A queued retry of a failed restart (OTP's try_again_restart), keyed by the child record."""
+
+    child: _Child
+
+
+def validate_flags(intensity: int, period: float, kill_grace: float) -> None:
+    """Check the restart flags shared by both supervisors; raises ``InvalidSupervisorFlags``."""
+    if isinstance(intensity, bool) or not isinstance(intensity, int) or intensity < 0:
+        raise InvalidSupervisorFlags(f"intensity must be an int >= 0, got {intensity!r}")
+    if isinstance(period, bool) or not isinstance(period, int | float) or not period > 0:
+        raise InvalidSupervisorFlags(f"period must be seconds > 0, got {period!r}")
+    if isinstance(kill_grace, bool) or not isinstance(kill_grace, int | float) or kill_grace < 0:
+        raise InvalidSupervisorFlags(f"kill_grace must be seconds >= 0, got {kill_grace!r}")
+
+
+class Supervisor(Server):
+    """OTP's supervisor. Use ``async with Supervisor([...])`` or as a ``ChildSpec`` of another one.
+
+    ``kill_grace`` is how long a cancelled child may take to die before it is abandoned.
+    """
+
+    def __init__(
+        self,
+        children: Sequence[ChildSpec] = (),
+        *,
+        strategy: Strategy = Strategy.ONE_FOR_ONE,
+        intensity: int = DEFAULT_INTENSITY,
+        period: float = DEFAULT_PERIOD,
+        auto_shutdown: AutoShutdown = AutoShutdown.NEVER,
+        kill_grace: float = DEFAULT_KILL_GRACE,
+        clock: Clock | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__()
+        self._pending: tuple[tuple[Any, ...], dict[str, Any], str | None] = (
+            (list(children),),
+            {
+                "strategy": strategy,
+                "intensity": intensity,
+                "period": period,
+                "auto_shutdown": auto_shutdown,
+                "kill_grace": kill_grace,
+                "clock": clock,
+            },
+            name,
+        )
+        self._children: list[_Child] = []
+        self._by_ref: dict[MonitorRef, _Child] = {}
+        self.abandoned: list[str] = []
+        """Ids of children that ignored cancellation and were left behind (the offenders)."""
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        args, kwargs, name = self._pending
+        await self._boot(args, kwargs, name)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.alive:
+            await self.stop(SHUTDOWN)
+
+    async def init(  # type: ignore[override]
+        self,
+        children: Sequence[ChildSpec] = (),
+        *,
+        strategy: Strategy = Strategy.ONE_FOR_ONE,
+        intensity: int = DEFAULT_INTENSITY,
+        period: float = DEFAULT_PERIOD,
+        auto_shutdown: AutoShutdown = AutoShutdown.NEVER,
+        kill_grace: float = DEFAULT_KILL_GRACE,
+        clock: Clock | None = None,
+    ) -> None:
+        if not isinstance(strategy, Strategy):
+            raise InvalidSupervisorFlags(f"strategy must be a Strategy, got {strategy!r}")
+        if not isinstance(auto_shutdown, AutoShutdown):
+            raise InvalidSupervisorFlags(f"auto_shutdown must be an AutoShutdown, got {auto_shutdown!r}")
+        validate_flags(intensity, period, kill_grace)
+        self.strategy = strategy
+        self.auto_shutdown = auto_shutdown
+        self.kill_grace = float(kill_grace)
+        self._intensity = RestartIntensity(intensity, float(period), clock or MonotonicClock())
+        seen: set[str] = set()
+        for spec in children:
+            self._check_spec(spec)
+            if spec.id in seen:
+                raise InvalidChildSpec(f"child {spec.id!r}: duplicate child id (duplicate_child_name)")
+            seen.add(spec.id)
+        self._children = [_Child(spec) for spec in children]
+        for child in list(self._children):
+            try:
+                await self._start(child)
+            except StartFailed as error:
+                await self._stop_all()
+                raise Stop(shutdown((child.spec.id, error.reason))) from error
+
+    def _check_spec(self, spec: ChildSpec) -> None:
+        if not isinstance(spec, ChildSpec):
+            raise InvalidChildSpec(f"a child spec must be a ChildSpec, got {spec!r}")
+        if spec.significant and self.auto_shutdown is AutoShutdown.NEVER:
+            raise InvalidChildSpec(
+                f"child {spec.id!r}: field 'significant' needs auto_shutdown other than NEVER"
+            )
+
+    async def terminate(self, reason: Exit) -> None:
+        await self._stop_all()
+        telemetry.execute(("supervisor", "shutdown"), {}, {"supervisor": self.label, "reason": reason})
+
+    def _linked_exit(self, reason: Exit) -> None:
+        # Killed without running terminate: kill the children too, as an OTP link would.
+        for child in self._children:
+            if child.server is not None and child.server.alive:
+                child.server.kill()
+
+    @property
+    def label(self) -> str:
+        """How reports name this supervisor: its registered name, else its class and id."""
+        return self._name or f"{type(self).__name__}@{id(self):#x}"
+
+    # --- starting and stopping children ----------------------------------------------------------
+
+    async def _start(self, child: _Child) -> Server | None:
+        """Start one child; None on ignore (a temporary child is then dropped). Raises StartFailed."""
+        server = await child_ops.spawn(child.spec)
+        if server is None:
+            child.server, child.state = None, ChildState.UNDEFINED
+            if child.spec.restart is Restart.TEMPORARY:
+                self._children.remove(child)
+            return None
+        child.server, child.state = server, ChildState.RUNNING
+        child.started_at = time.monotonic()
+        ref = monitor(server, watcher=self)
+        child.ref = ref
+        self._by_ref[ref] = child
+        telemetry.execute(
+            ("supervisor", "child", "start"),
+            {"restarts": child.restarts},
+            {"supervisor": self.label, "child_id": child.spec.id},
+        )
+        return server
+
+    async def _stop(self, child: _Child) -> None:
+        """Stop a running child per its shutdown spec, without triggering a restart."""
+        server, ref = child.server, child.ref
+        child.server, child.ref, child.state = None, None, ChildState.UNDEFINED
+        if server is None:
+            return
+        if ref is not None:
+            demonitor(ref, flush=True)
+            self._by_ref.pop(ref, None)
+        outcome = await child_ops.stop_child(server, child.spec, self.kill_grace)
+        if outcome.abandoned:
+            self.abandoned.append(child.spec.id)
+        child_ops.report_stop(self.label, child.spec, outcome)
+
+    async def _stop_all(self, children: Sequence[_Child] | None = None) -> None:
+        """Stop children in reverse start order; temporary ones are dropped."""
+        for child in reversed(list(self._children if children is None else children)):
+            await self._stop(child)
+            if child.spec.restart is Restart.TEMPORARY and child in self._children:
+                self._children.remove(child)
+
+    # --- restarts --------------------------------------------------------------------------------
+
+    async def handle_info(self, message: Any) -> None:
+        if isinstance(message, Down):
+            child = self._by_ref.pop(message.ref, None)
+            if child is not None and child.server is message.target:
+                await self._child_exited(child, message.reason)
+
+    async def handle_cast(self, message: Any) -> None:
+        if isinstance(message, _TryAgain):
+            child = message.child
+            if child.state is ChildState.RESTARTING and child in self._children:
+                await self._restart(child)
+
+    async def _child_exited(self, child: _Child, reason: Exit) -> None:
+        child.server, child.ref, child.state = None, None, ChildState.UNDEFINED
+        child_ops.report_exit(self.label, child.spec, reason, child.restarts)
+        if child_ops.should_restart(child.spec, reason):
+            await self._restart(child)
+            return
+        if child.spec.restart is Restart.TEMPORARY:
+            self._children.remove(child)
+        if child.spec.significant and self._auto_shutdown_due():
+            log.info("supervisor %s: significant child %r exited; shutting down", self.label, child.spec.id)
+            raise Stop(SHUTDOWN)
+
+    def _auto_shutdown_due(self) -> bool:
+        if self.auto_shutdown is AutoShutdown.ANY_SIGNIFICANT:
+            return True
+        if self.auto_shutdown is AutoShutdown.ALL_SIGNIFICANT:
+            return not any(
+                c.spec.significant and c.state is not ChildState.UNDEFINED for c in self._children
+            )
+        return False
+
+    async def _restart(self, child: _Child) -> None:
+        """Count one restart, give up past the intensity, else restart per the strategy."""
+        if not self._intensity.add_restart():
+            log.error(
+                "supervisor %s reached max restart intensity (%d in %g s); shutting down",
+                self.label,
+                self._intensity.intensity,
+                self._intensity.period,
+                extra={"supervisor": self.label, "child_id": child.spec.id},
+            )
+            telemetry.execute(
+                ("supervisor", "escalate"),
+                {"intensity": self._intensity.intensity},
+                {"supervisor": self.label, "child_id": child.spec.id},
+            )
+            raise Stop(SHUTDOWN)
+        child.restarts += 1
+        telemetry.execute(
+            ("supervisor", "child", "restart"),
+            {"restarts": child.restarts},
+            {"supervisor": self.label, "child_id": child.spec.id, "strategy": self.strategy.value},
+        )
+        if self.strategy is Strategy.ONE_FOR_ONE:
+            group = [child]
+        else:
+            if self.strategy is Strategy.ONE_FOR_ALL:
+                group = list(self._children)
+            else:
+                group = self._children[self._children.index(child) :]
+            await self._stop_all([c for c in group if c is not child])
+            group = [c for c in group if c in self._children]
+        for member in group:
+            try:
+                await self._start(member)
+            except StartFailed as error:
+                log.error(
+                    "supervisor %s: restart of %r failed: %r; retrying",
+                    self.label,
+                    member.spec.id,
+                    error.reason,
+                    extra={"supervisor": self.label, "child_id": member.spec.id},
+                )
+                member.state = ChildState.RESTARTING
+                self.cast(_TryAgain(member))
+                return
+
+    # --- the management API ----------------------------------------------------------------------
+
+    async def handle_call(self, request: Any, caller: Caller) -> Any:
+        try:
+            return await self._management(*request)
+        except ArbordError as error:
+            # A refused request is the caller's problem, never a reason for the supervisor to crash.
+            return _Refused(error)
+
+    async def _management(self, op: str, arg: Any) -> Any:
+        if op == "start_child":
+            return await self._start_child(arg)
+        if op == "which_children":
+            return [c.info() for c in reversed(self._children)]
+        if op == "count_children":
+            return ChildCounts(
+                specs=len(self._children),
+                active=sum(1 for c in self._children if c.state is ChildState.RUNNING),
+                supervisors=sum(1 for c in self._children if c.spec.type is ChildType.SUPERVISOR),
+                workers=sum(1 for c in self._children if c.spec.type is ChildType.WORKER),
+            )
+        child = self._find(arg)
+        if op == "get_childspec":
+            return child.spec
+        if op == "terminate_child":
+            if child.state is ChildState.RUNNING:
+                await self._stop(child)
+            child.state = ChildState.UNDEFINED
+            if child.spec.restart is Restart.TEMPORARY:
+                self._children.remove(child)
+            return None
+        self._require_stopped(child)
+        if op == "restart_child":
+            return await self._start(child)
+        if op == "delete_child":
+            self._children.remove(child)
+            return None
+        raise ChildNotFound(f"unknown supervisor request {op!r}")
+
+    async def _start_child(self, spec: ChildSpec) -> Server | None:
+        self._check_spec(spec)
+        for existing in self._children:
+            if existing.spec.id == spec.id:
+                if existing.state is ChildState.RUNNING:
+                    raise AlreadyStarted(f"child {spec.id!r} is already started", existing.server)
+                raise ChildAlreadyPresent(f"child {spec.id!r} is already present (not running)")
+        child = _Child(spec)
+        self._children.append(child)
+        try:
+            return await self._start(child)
+        except StartFailed:
+            self._children.remove(child)
+            raise
+
+    def _find(self, child_id: str) -> _Child:
+        for child in self._children:
+            if child.spec.id == child_id:
+                return child
+        raise ChildNotFound(f"supervisor {self.label} has no child {child_id!r}")
+
+    @staticmethod
+    def _require_stopped(child: _Child) -> None:
+        if child.state is ChildState.RUNNING:
+            raise ChildRunning(f"child {child.spec.id!r} is running")
+        if child.state is ChildState.RESTARTING:
+            raise ChildRestarting(f"child {child.spec.id!r} is restarting")
+
+    async def start_child(self, spec: ChildSpec, timeout: float | None = None) -> Server | None:
+        """Add and start a child after the existing ones; None if it ignored.
+
+        Raises ``AlreadyStarted`` (id running), ``ChildAlreadyPresent`` (id stopped), ``StartFailed``.
+        """
+        return await management_call(self, ("start_child", spec), timeout)
+
+    async def terminate_child(self, child_id: str, timeout: float | None = None) -> None:
+        """Stop a child per its shutdown spec; it is not restarted. A temporary child's spec is removed."""
+        await management_call(self, ("terminate_child", child_id), timeout)
+
+    async def restart_child(self, child_id: str, timeout: float | None = None) -> Server | None:
+        """Start a stopped child again. Raises ``ChildRunning``, ``ChildRestarting``, ``ChildNotFound``."""
+        return await management_call(self, ("restart_child", child_id), timeout)
+
+    async def delete_child(self, child_id: str, timeout: float | None = None) -> None:
+        """Forget a stopped child's spec. Raises ``ChildRunning``, ``ChildRestarting``, ``ChildNotFound``."""
+        await management_call(self, ("delete_child", child_id), timeout)
+
+    async def which_children(self, timeout: float | None = None) -> list[ChildInfo]:
+        """Every child, most recently started first (OTP's order)."""
+        return await management_call(self, ("which_children", None), timeout)
+
+    async def count_children(self, timeout: float | None = None) -> ChildCounts:
+        """Counts of specs, active children, supervisors and workers."""
+        return await management_call(self, ("count_children", None), timeout)
+
+    async def get_childspec(self, child_id: str, timeout: float | None = None) -> ChildSpec:
+        """The spec of child ``child_id``. Raises ``ChildNotFound``."""
+        return await management_call(self, ("get_childspec", child_id), timeout)
+
