@@ -10,18 +10,54 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 from supervisor import telemetry
 from supervisor.childspec import ChildSpec, Restart, Shutdown
 from supervisor.errors import InitIgnored, StartFailed
 from supervisor.exits import KILLED, NORMAL, SHUTDOWN, Exit, ExitKind, crash
-from supervisor.server import _STOP, Server
+from supervisor.server import _INFO, _STOP, Server
 
-__all__ = ["StopOutcome", "report_exit", "should_restart", "spawn", "stop_child"]
+__all__ = [
+    "ChildExit",
+    "StopOutcome",
+    "report_exit",
+    "should_restart",
+    "spawn",
+    "stop_child",
+    "unwatch",
+    "watch",
+]
 
 log = logging.getLogger("supervisor.supervisor")
+
+
+class ChildExit(NamedTuple):
+    """The message a supervisor gets when one of its children exits (a monitor's Down, made cheap)."""
+
+    child: object
+    server: Server
+    reason: Exit
+
+
+def watch(supervisor: Server, child: object, server: Server) -> object:
+    """Have ``ChildExit(child, server, reason)`` queued in ``supervisor``'s mailbox when ``server`` exits.
+
+    A leaner monitor for the restart path. Returns the key for ``unwatch``.
+    """
+
+    def on_exit(reason: Exit) -> None:
+        supervisor._deliver(_INFO, ChildExit(child, server, reason))
+
+    server._add_exit_callback(on_exit)
+    return on_exit
+
+
+def unwatch(server: Server, key: object) -> None:
+    """Stop watching ``server``; a ``ChildExit`` already queued is recognised as stale by the caller."""
+    server._remove_exit_callback(key)
 
 
 async def spawn(spec: ChildSpec, extra_args: tuple[Any, ...] = ()) -> Server | None:
@@ -34,7 +70,8 @@ async def spawn(spec: ChildSpec, extra_args: tuple[Any, ...] = ()) -> Server | N
             server._supervised = True
             kwargs = dict(spec.kwargs) if spec.kwargs else {}
             return server if await server._boot(args, kwargs, spec.name) else None
-        result = await start(*args, **spec.kwargs)
+        factory = cast("Callable[..., Awaitable[object]]", start)
+        result = await factory(*args, **spec.kwargs)
     except InitIgnored:
         return None
     except StartFailed:

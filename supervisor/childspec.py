@@ -106,9 +106,7 @@ class ChildSpec:
         if not isinstance(self.type, ChildType):
             raise bad("type", "a ChildType (WORKER or SUPERVISOR)", self.type)
         if self.shutdown is None:
-            default = (
-                Shutdown.INFINITY if self.type is ChildType.SUPERVISOR else DEFAULT_WORKER_SHUTDOWN
-            )
+            default = Shutdown.INFINITY if self.type is ChildType.SUPERVISOR else DEFAULT_WORKER_SHUTDOWN
             object.__setattr__(self, "shutdown", default)
         elif isinstance(self.shutdown, bool) or not isinstance(self.shutdown, int | float | Shutdown):
             raise bad("shutdown", "seconds >= 0, Shutdown.BRUTAL_KILL or Shutdown.INFINITY", self.shutdown)

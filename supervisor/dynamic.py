@@ -32,7 +32,6 @@ from supervisor.clock import Clock, MonotonicClock
 from supervisor.errors import ArbordError, ChildNotFound, InvalidChildSpec, MaxChildren, StartFailed
 from supervisor.exits import SHUTDOWN, Exit
 from supervisor.intensity import RestartIntensity
-from supervisor.monitors import Down, MonitorRef, demonitor, monitor
 from supervisor.server import Caller, Server, Stop
 from supervisor.supervisor import (
     DEFAULT_INTENSITY,
@@ -87,7 +86,7 @@ class DynamicSupervisor(Server):
             },
             name,
         )
-        self._running: dict[MonitorRef, _Child] = {}
+        self._running: dict[Server, _Child] = {}
         self._restarting: set[_Child] = set()
         self.abandoned: list[str] = []
 
@@ -105,7 +104,7 @@ class DynamicSupervisor(Server):
         if self.alive:
             await self.stop(SHUTDOWN)
 
-    async def init(  # type: ignore[override]
+    async def init(  # type: ignore[override, unused-ignore]
         self,
         *,
         intensity: int = DEFAULT_INTENSITY,
@@ -137,9 +136,8 @@ class DynamicSupervisor(Server):
         if server is None:
             return None
         child.server, child.state, child.started_at = server, ChildState.RUNNING, time.monotonic()
-        ref = monitor(server, watcher=self)
-        child.ref = ref
-        self._running[ref] = child
+        child.watch_key = child_ops.watch(self, child, server)
+        self._running[server] = child
         telemetry.execute(
             ("supervisor", "child", "start"),
             {"restarts": child.restarts},
@@ -148,13 +146,12 @@ class DynamicSupervisor(Server):
         return server
 
     async def _stop(self, child: _Child) -> None:
-        server, ref = child.server, child.ref
-        child.server, child.ref, child.state = None, None, ChildState.UNDEFINED
-        if ref is not None:
-            demonitor(ref, flush=True)
-            self._running.pop(ref, None)
+        server = child.server
+        child.server, child.state = None, ChildState.UNDEFINED
         if server is None:
             return
+        child_ops.unwatch(server, child.watch_key)
+        self._running.pop(server, None)
         outcome = await child_ops.stop_child(server, child.spec, self.kill_grace)
         if outcome.abandoned:
             self.abandoned.append(child.spec.id)
@@ -173,10 +170,11 @@ class DynamicSupervisor(Server):
                 child.server.kill()
 
     async def handle_info(self, message: Any) -> None:
-        if isinstance(message, Down):
-            child = self._running.pop(message.ref, None)
-            if child is not None:
-                child.server, child.ref, child.state = None, None, ChildState.UNDEFINED
+        if type(message) is child_ops.ChildExit:
+            child = self._running.get(message.server)
+            if child is not None and child is message.child:
+                del self._running[message.server]
+                child.server, child.state = None, ChildState.UNDEFINED
                 child_ops.report_exit(self.label, child.spec, message.reason, child.restarts)
                 if child_ops.should_restart(child.spec, message.reason):
                     await self._restart(child)
@@ -245,16 +243,15 @@ class DynamicSupervisor(Server):
             raise InvalidChildSpec(f"a child spec must be a ChildSpec, got {spec!r}")
         if spec.significant:
             raise InvalidChildSpec(f"child {spec.id!r}: a DynamicSupervisor takes no significant child")
-        if self.max_children is not None:
-            if len(self._running) + len(self._restarting) >= self.max_children:
-                raise MaxChildren(f"{self.label} has reached max_children={self.max_children}")
+        if self.max_children is not None and len(self._running) + len(self._restarting) >= self.max_children:
+            raise MaxChildren(f"{self.label} has reached max_children={self.max_children}")
         return await self._start(_Child(spec))
 
     async def _terminate_child(self, server: Server) -> None:
-        for child in list(self._running.values()):
-            if child.server is server:
-                await self._stop(child)
-                return
+        child = self._running.get(server)
+        if child is not None:
+            await self._stop(child)
+            return
         raise ChildNotFound(f"{server!r} is not a child of {self.label}")
 
     async def start_child(self, spec: ChildSpec, timeout: float | None = None) -> Server | None:
@@ -262,7 +259,7 @@ class DynamicSupervisor(Server):
 
         Raises ``MaxChildren`` at the limit, ``StartFailed`` when the start fails.
         """
-        return await management_call(self, ("start_child", spec), timeout)  # type: ignore[no-any-return]
+        return await management_call(self, ("start_child", spec), timeout)  # type: ignore[no-any-return, unused-ignore]
 
     async def terminate_child(self, server: Server, timeout: float | None = None) -> None:
         """Stop the child ``server``; it is not restarted. Raises ``ChildNotFound``."""
@@ -270,8 +267,8 @@ class DynamicSupervisor(Server):
 
     async def which_children(self, timeout: float | None = None) -> list[ChildInfo]:
         """Every child, in no particular order; ids are None (Elixir's ``:undefined``)."""
-        return await management_call(self, ("which_children", None), timeout)  # type: ignore[no-any-return]
+        return await management_call(self, ("which_children", None), timeout)  # type: ignore[no-any-return, unused-ignore]
 
     async def count_children(self, timeout: float | None = None) -> ChildCounts:
         """Counts of specs, active children, supervisors and workers."""
-        return await management_call(self, ("count_children", None), timeout)  # type: ignore[no-any-return]
+        return await management_call(self, ("count_children", None), timeout)  # type: ignore[no-any-return, unused-ignore]

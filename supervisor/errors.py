@@ -88,7 +88,7 @@ class StartFailed(ArbordError):
 
 
 class InitIgnored(ArbordError):
-    """Raised by ``Server.start`` when ``init`` raised ``Ignore``. Supervisors treat it as OTP's ``ignore``."""
+    """Raised by ``Server.start`` when ``init`` raised ``Ignore`` (supervisors: OTP's ``ignore``)."""
 
 
 class NotInServer(ArbordError):

@@ -15,8 +15,7 @@ Exit(shutdown: 'maintenance')
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 __all__ = [
     "KILLED",
@@ -40,11 +39,11 @@ class ExitKind(enum.Enum):
     CRASH = "crash"
 
 
-@dataclass(frozen=True, slots=True, eq=True)
-class Exit:
+class Exit(NamedTuple):
     """Why a process stopped.
 
-    ``term`` is the payload of ``{shutdown, Term}``; ``exception`` is set for a crash.
+    ``term`` is the payload of ``{shutdown, Term}``; ``exception`` is set for a crash. Immutable; a
+    named tuple rather than a dataclass because one is built on every crash (the restart path).
     """
 
     kind: ExitKind
@@ -54,7 +53,7 @@ class Exit:
     @property
     def is_abnormal(self) -> bool:
         """True for reasons OTP logs and restarts transient children for (killed, noproc, crash)."""
-        return self.kind not in (ExitKind.NORMAL, ExitKind.SHUTDOWN)
+        return self.kind is not ExitKind.NORMAL and self.kind is not ExitKind.SHUTDOWN
 
     def __repr__(self) -> str:
         if self.kind is ExitKind.CRASH:

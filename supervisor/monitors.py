@@ -8,8 +8,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from supervisor import runtime
 from supervisor.errors import NotInServer
@@ -41,8 +40,7 @@ class MonitorRef:
         return f"<MonitorRef {self.target!r} -> {self.watcher!r}{'' if self._active else ' done'}>"
 
 
-@dataclass(frozen=True, slots=True)
-class Down:
+class Down(NamedTuple):
     """The message a monitor delivers: ``target`` exited with ``reason`` (``noproc`` if already dead)."""
 
     ref: MonitorRef

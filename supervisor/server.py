@@ -93,7 +93,7 @@ TIMEOUT: Final[Any] = _Marker("TIMEOUT")
 _NO_CONTINUE: Final[Any] = _Marker("NO_CONTINUE")
 
 
-class Stop(Exception):  # noqa: N818 - a control-flow signal, like StopIteration
+class Stop(Exception):
     """Raise from a callback to stop the server with ``reason`` (default ``normal``).
 
     From ``handle_call``, ``reply=`` answers the caller before stopping (OTP's ``{stop, R, Reply, S}``).
@@ -106,7 +106,7 @@ class Stop(Exception):  # noqa: N818 - a control-flow signal, like StopIteration
         self.reply = reply
 
 
-class Ignore(Exception):  # noqa: N818 - a control-flow signal
+class Ignore(Exception):
     """Raise from ``init`` to start nothing (OTP's ``ignore``); ``terminate`` does not run."""
 
 
@@ -319,7 +319,12 @@ class Server:
                 await self.handle_continue(arg)
                 continue
             if not mailbox:
-                await self._wait_for_mail(loop)
+                waiter = loop.create_future()
+                self._waiter = waiter
+                if self._idle_timeout is None:
+                    await waiter
+                else:
+                    await self._wait_or_time_out(loop, waiter, self._idle_timeout)
                 continue
             tag, payload, caller = mailbox.popleft()
             if tag == _CALL:
@@ -343,13 +348,9 @@ class Server:
             else:  # _STOP
                 return payload  # type: ignore[no-any-return]
 
-    async def _wait_for_mail(self, loop: asyncio.AbstractEventLoop) -> None:
-        waiter = loop.create_future()
-        self._waiter = waiter
-        timeout = self._idle_timeout
-        if timeout is None:
-            await waiter
-            return
+    async def _wait_or_time_out(
+        self, loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[Any], timeout: float
+    ) -> None:
         handle = loop.call_later(timeout, self._idle_expired, waiter)
         try:
             await waiter
@@ -364,6 +365,9 @@ class Server:
             waiter.set_result(None)
 
     async def _terminate_then_finish(self, reason: Exit) -> None:
+        if type(self).terminate is Server.terminate:  # nothing to run: spare the restart path a coroutine
+            self._finish(reason)
+            return
         try:
             await self.terminate(reason)
         except asyncio.CancelledError:
@@ -382,7 +386,7 @@ class Server:
             runtime._unregister_task(task)
         if self._name is not None:
             runtime._unregister_name(self._name, self)
-        waiting = [c for tag, _, c in self._mailbox if tag == _CALL]
+        waiting = [c for tag, _, c in self._mailbox if tag == _CALL] if self._mailbox else []
         if self._current_caller is not None:
             waiting.append(self._current_caller)
             self._current_caller = None

@@ -51,8 +51,7 @@ from supervisor.errors import (
 )
 from supervisor.exits import SHUTDOWN, Exit, shutdown
 from supervisor.intensity import RestartIntensity
-from supervisor.monitors import Down, MonitorRef, demonitor, monitor
-from supervisor.server import Caller, Stop, Server
+from supervisor.server import Caller, Server, Stop
 
 __all__ = [
     "DEFAULT_INTENSITY",
@@ -123,12 +122,12 @@ class ChildCounts:
 class _Child:
     """A supervisor's record of one child."""
 
-    __slots__ = ("ref", "restarts", "server", "spec", "started_at", "state")
+    __slots__ = ("restarts", "server", "spec", "started_at", "state", "watch_key")
 
     def __init__(self, spec: ChildSpec) -> None:
         self.spec = spec
         self.server: Server | None = None
-        self.ref: MonitorRef | None = None
+        self.watch_key: object = None
         self.state = ChildState.UNDEFINED
         self.restarts = 0
         self.started_at = 0.0
@@ -209,7 +208,6 @@ class Supervisor(Server):
             name,
         )
         self._children: list[_Child] = []
-        self._by_ref: dict[MonitorRef, _Child] = {}
         self.abandoned: list[str] = []
         """Ids of children that ignored cancellation and were left behind (the offenders)."""
 
@@ -229,7 +227,7 @@ class Supervisor(Server):
         if self.alive:
             await self.stop(SHUTDOWN)
 
-    async def init(  # type: ignore[override]
+    async def init(  # type: ignore[override, unused-ignore]
         self,
         children: Sequence[ChildSpec] = (),
         *,
@@ -298,9 +296,7 @@ class Supervisor(Server):
             return None
         child.server, child.state = server, ChildState.RUNNING
         child.started_at = time.monotonic()
-        ref = monitor(server, watcher=self)
-        child.ref = ref
-        self._by_ref[ref] = child
+        child.watch_key = child_ops.watch(self, child, server)
         telemetry.execute(
             ("supervisor", "child", "start"),
             {"restarts": child.restarts},
@@ -310,13 +306,11 @@ class Supervisor(Server):
 
     async def _stop(self, child: _Child) -> None:
         """Stop a running child per its shutdown spec, without triggering a restart."""
-        server, ref = child.server, child.ref
-        child.server, child.ref, child.state = None, None, ChildState.UNDEFINED
+        server = child.server
+        child.server, child.state = None, ChildState.UNDEFINED
         if server is None:
             return
-        if ref is not None:
-            demonitor(ref, flush=True)
-            self._by_ref.pop(ref, None)
+        child_ops.unwatch(server, child.watch_key)
         outcome = await child_ops.stop_child(server, child.spec, self.kill_grace)
         if outcome.abandoned:
             self.abandoned.append(child.spec.id)
@@ -332,10 +326,9 @@ class Supervisor(Server):
     # --- restarts --------------------------------------------------------------------------------
 
     async def handle_info(self, message: Any) -> None:
-        if isinstance(message, Down):
-            child = self._by_ref.pop(message.ref, None)
-            if child is not None and child.server is message.target:
-                await self._child_exited(child, message.reason)
+        # A ChildExit is stale when the supervisor already stopped or replaced that incarnation.
+        if type(message) is child_ops.ChildExit and message.child.server is message.server:  # type: ignore[attr-defined]
+            await self._child_exited(message.child, message.reason)  # type: ignore[arg-type]
 
     async def handle_cast(self, message: Any) -> None:
         if isinstance(message, _TryAgain):
@@ -344,7 +337,7 @@ class Supervisor(Server):
                 await self._restart(child)
 
     async def _child_exited(self, child: _Child, reason: Exit) -> None:
-        child.server, child.ref, child.state = None, None, ChildState.UNDEFINED
+        child.server, child.state = None, ChildState.UNDEFINED
         child_ops.report_exit(self.label, child.spec, reason, child.restarts)
         if child_ops.should_restart(child.spec, reason):
             await self._restart(child)
@@ -352,16 +345,18 @@ class Supervisor(Server):
         if child.spec.restart is Restart.TEMPORARY:
             self._children.remove(child)
         if child.spec.significant and self._auto_shutdown_due():
-            log.info("supervisor %s: significant child %r exited; shutting down", self.label, child.spec.id)
+            log.info(
+                "supervisor %s: significant child %r exited; shutting down",
+                self.label,
+                child.spec.id,
+            )
             raise Stop(SHUTDOWN)
 
     def _auto_shutdown_due(self) -> bool:
         if self.auto_shutdown is AutoShutdown.ANY_SIGNIFICANT:
             return True
         if self.auto_shutdown is AutoShutdown.ALL_SIGNIFICANT:
-            return not any(
-                c.spec.significant and c.state is not ChildState.UNDEFINED for c in self._children
-            )
+            return not any(c.spec.significant and c.state is not ChildState.UNDEFINED for c in self._children)
         return False
 
     async def _restart(self, child: _Child) -> None:
@@ -482,7 +477,7 @@ class Supervisor(Server):
 
         Raises ``AlreadyStarted`` (id running), ``ChildAlreadyPresent`` (id stopped), ``StartFailed``.
         """
-        return await management_call(self, ("start_child", spec), timeout)
+        return await management_call(self, ("start_child", spec), timeout)  # type: ignore[no-any-return, unused-ignore]
 
     async def terminate_child(self, child_id: str, timeout: float | None = None) -> None:
         """Stop a child per its shutdown spec; it is not restarted. A temporary child's spec is removed."""
@@ -490,7 +485,7 @@ class Supervisor(Server):
 
     async def restart_child(self, child_id: str, timeout: float | None = None) -> Server | None:
         """Start a stopped child again. Raises ``ChildRunning``, ``ChildRestarting``, ``ChildNotFound``."""
-        return await management_call(self, ("restart_child", child_id), timeout)
+        return await management_call(self, ("restart_child", child_id), timeout)  # type: ignore[no-any-return, unused-ignore]
 
     async def delete_child(self, child_id: str, timeout: float | None = None) -> None:
         """Forget a stopped child's spec. Raises ``ChildRunning``, ``ChildRestarting``, ``ChildNotFound``."""
@@ -498,13 +493,12 @@ class Supervisor(Server):
 
     async def which_children(self, timeout: float | None = None) -> list[ChildInfo]:
         """Every child, most recently started first (OTP's order)."""
-        return await management_call(self, ("which_children", None), timeout)
+        return await management_call(self, ("which_children", None), timeout)  # type: ignore[no-any-return, unused-ignore]
 
     async def count_children(self, timeout: float | None = None) -> ChildCounts:
         """Counts of specs, active children, supervisors and workers."""
-        return await management_call(self, ("count_children", None), timeout)
+        return await management_call(self, ("count_children", None), timeout)  # type: ignore[no-any-return, unused-ignore]
 
     async def get_childspec(self, child_id: str, timeout: float | None = None) -> ChildSpec:
         """The spec of child ``child_id``. Raises ``ChildNotFound``."""
-        return await management_call(self, ("get_childspec", child_id), timeout)
-
+        return await management_call(self, ("get_childspec", child_id), timeout)  # type: ignore[no-any-return, unused-ignore]

@@ -1,0 +1,10 @@
+"""The arbord daemon: the application built on ``supervisor`` (its servers, settings, control socket).
+
+The public surface grows with the daemon; ``__all__`` lists it.
+"""
+
+from __future__ import annotations
+
+__all__ = ["__version__"]
+
+__version__ = "0.1.0"
