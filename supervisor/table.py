@@ -1,0 +1,786 @@
+"""Owned in-memory tables: Erlang's ETS for arbord — the ``Table`` class, its types, access, owner.
+
+A table holds rows (tuples) under a key at ``keypos`` (0-based). Whoever runs the code that creates
+it — a ``Server``, or a plain asyncio task — owns it; when the owner exits the table is deleted, or
+handed to its heir. Reads are plain dictionary reads with no await, no lock and no server hop;
+every operation is atomic because none of them awaits.
+
+>>> import asyncio
+>>> async def demo() -> list[object]:
+...     prices = Table("prices", type=TableType.ORDERED_SET)   # owned by this task
+...     prices.insert([("pear", 3), ("apple", 2)])
+...     prices.update_counter("apple", 5)
+...     return [prices.lookup("apple"), prices.first(), prices.tab2list()]
+>>> asyncio.run(demo())
+[[('apple', 7)], 'apple', [('apple', 7), ('pear', 3)]]
+
+The concrete classes live in ``table_set`` (set, ordered_set) and ``table_bag`` (bag,
+duplicate_bag); ``Table(...)`` picks the right one (``table_classes``). The pattern language is
+``table_query``, running queries and chunked walks ``table_select``, transactions and snapshots
+``table_transaction``; ``docs/tables.md`` is the guide.
+
+This module keeps the one piece of interpreter-wide table state: the registry of named tables (ETS's
+``named_table``), so ``whereis_table(name)`` works from any caller without a server hop. The
+hidden-state check allows this module by name (see ``pyproject.toml``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import itertools
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Final, NoReturn, TypeAlias
+
+from supervisor import runtime, table_select, telemetry
+from supervisor.errors import AccessDenied, TableError, TableNameTaken
+from supervisor.exits import Exit
+from supervisor.server import Server
+from supervisor.table_query import BINDINGS, WHOLE, as_spec
+from supervisor.table_select import Continuation, Cursor, KeysCursor
+from supervisor.table_transaction import Transaction, snapshot_of
+
+if TYPE_CHECKING:
+    from sortedcontainers import SortedList
+
+__all__ = [
+    "END_OF_TABLE",
+    "Access",
+    "Continuation",
+    "Row",
+    "Table",
+    "TableInfo",
+    "TableTransfer",
+    "TableType",
+    "whereis_table",
+]
+
+Row: TypeAlias = tuple[Any, ...]
+
+if sys.version_info < (3, 14):
+    # loop -> the task it is running now: the dict ``asyncio.current_task`` reads (3.11 to 3.13).
+    # On 3.11 ``current_task()`` is a Python function costing about 200 ns; subscripting this dict
+    # for the owner's loop costs about 20 ns, and it is the whole cost of a write-access check
+    # (bench/bench_tables.py). A loop with no task running at the moment has no entry.
+    from asyncio import tasks as _tasks
+
+    RUNNING_TASKS: Mapping[asyncio.AbstractEventLoop, asyncio.Task[Any]] = _tasks._current_tasks  # type: ignore[attr-defined]
+else:  # pragma: no cover - later Pythons keep the running task elsewhere
+
+    class _RunningTasks:
+        """The same mapping, through the public (C, fast) ``asyncio.current_task``."""
+
+        def __getitem__(self, loop: asyncio.AbstractEventLoop) -> asyncio.Task[Any]:
+            task = asyncio.current_task(loop)
+            if task is None:
+                raise KeyError(loop)
+            return task
+
+        def get(self, loop: asyncio.AbstractEventLoop) -> asyncio.Task[Any] | None:
+            return asyncio.current_task(loop)
+
+    RUNNING_TASKS = _RunningTasks()  # type: ignore[assignment]
+
+
+class TableType(enum.Enum):
+    """How rows relate to keys (ETS table types)."""
+
+    SET = "set"
+    """One row per key, keys compared as Python dict keys (see docs/tables.md on 1 and 1.0)."""
+    ORDERED_SET = "ordered_set"
+    """One row per key, kept in key order (keys compared with ``==`` and ``<``)."""
+    BAG = "bag"
+    """Many rows per key, but no two equal rows; insertion order is kept per key."""
+    DUPLICATE_BAG = "duplicate_bag"
+    """Many rows per key, equal rows allowed."""
+
+
+class Access(enum.Enum):
+    """Who may read and write a table (ETS access levels)."""
+
+    PUBLIC = "public"
+    """Anyone reads and writes."""
+    PROTECTED = "protected"
+    """Anyone reads; only the owner writes (the default)."""
+    PRIVATE = "private"
+    """Only the owner reads or writes."""
+
+
+class _EndOfTable:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "END_OF_TABLE"
+
+
+END_OF_TABLE: Final[Any] = _EndOfTable()
+"""Returned by ``first``/``last``/``next``/``prev`` past either end (ETS ``'$end_of_table'``)."""
+
+MISSING: Final[Any] = object()
+"""The default of optional arguments where ``None`` is a meaningful value (internal)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TableTransfer:
+    """The message an heir (or the receiver of ``give_away``) gets in ``handle_info``.
+
+    ETS's ``{'ETS-TRANSFER', Tid, FromPid, HeirData}``: ``heir_data`` is the heir data set with the
+    heir, or the gift data passed to ``give_away``.
+    """
+
+    table: Table
+    from_owner: runtime.Process
+    heir_data: object
+
+
+@dataclass(frozen=True, slots=True)
+class TableInfo:
+    """A table's settings and size (ETS ``info/1``); ``memory`` is an estimate in bytes."""
+
+    name: str | None
+    type: TableType
+    access: Access
+    keypos: int
+    named: bool
+    owner: runtime.Process | None
+    heir: Server | None
+    size: int
+    memory: int
+
+
+# The named-table registry: the only module-level state of the table modules.
+_NAMED_TABLES: dict[str, Table] = {}
+
+
+def whereis_table(name: str) -> Table | None:
+    """The live table registered under ``name`` (``named=True``), or None."""
+    return _NAMED_TABLES.get(name)
+
+
+def _describe(process: object) -> str:
+    return "nobody" if process is None else repr(process)
+
+
+class Table:
+    """An owned in-memory table (ETS). See the module docstring and docs/tables.md.
+
+    ``Table(name=None, *, type=SET, access=PROTECTED, keypos=0, named=False, owner=None,
+    heir=None, heir_data=None)``. ``name`` labels the table in errors and telemetry; ``named=True``
+    also registers it for ``whereis_table`` (a taken name raises ``TableNameTaken``). ``owner``
+    defaults to the running server or task. Positions (``keypos``, counter and element positions)
+    are 0-based Python indices, where ETS counts from 1.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_access",
+        "_count",
+        "_exit_key",
+        "_gone_reason",
+        "_heir",
+        "_heir_data",
+        "_keypos",
+        "_keys",
+        "_loop",
+        "_name",
+        "_named",
+        "_owner",
+        "_owner_task",
+        "_rows",
+        "_snapshot",
+        "_tx_lock",
+        "_tx_task",
+        "_type",
+        "_write_check",
+    )
+
+    _access: Access
+    _count: int
+    _exit_key: object
+    _gone_reason: str
+    _heir: Server | None
+    _heir_data: object
+    _keypos: int
+    _keys: SortedList | None
+    _loop: asyncio.AbstractEventLoop
+    _name: str | None
+    _named: bool
+    _owner: runtime.Process | None
+    _owner_task: object
+    _rows: dict[Any, Any]
+    _snapshot: bool
+    _tx_lock: asyncio.Lock | None
+    _tx_task: asyncio.Task[Any] | None
+    _type: TableType
+    _write_check: bool
+    _DELETED: ClassVar[bool] = False
+
+    def __new__(
+        cls,
+        name: str | None = None,
+        *,
+        type: TableType = TableType.SET,
+        access: Access = Access.PROTECTED,
+        keypos: int = 0,
+        named: bool = False,
+        owner: runtime.Process | None = None,
+        heir: Server | None = None,
+        heir_data: object = None,
+    ) -> Table:
+        if cls is Table:
+            from supervisor.table_classes import table_class
+
+            cls = table_class(TableType(type), Access(access))
+        return object.__new__(cls)
+
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        type: TableType = TableType.SET,
+        access: Access = Access.PROTECTED,
+        keypos: int = 0,
+        named: bool = False,
+        owner: runtime.Process | None = None,
+        heir: Server | None = None,
+        heir_data: object = None,
+    ) -> None:
+        if name is not None and not isinstance(name, str):
+            raise TableError(f"a table name is a str, not {name!r}")
+        if named and name is None:
+            raise TableError("named=True needs a name")
+        if isinstance(keypos, bool) or not isinstance(keypos, int) or keypos < 0:
+            raise TableError(f"keypos is a 0-based index (an int >= 0), not {keypos!r}")
+        if heir is not None and not isinstance(heir, Server):
+            raise TableError(f"the heir must be a Server (it receives TableTransfer), not {heir!r}")
+        if owner is None:
+            try:
+                owner = runtime.current_process()
+            except RuntimeError:
+                raise TableError(
+                    "a table needs an owner: create it from a server or task, or pass owner="
+                ) from None
+        if not runtime.is_alive(owner):
+            raise TableError(f"the owner {owner!r} is not alive")
+        self._type = TableType(type)
+        self._access = Access(access)
+        self._keypos = keypos
+        self._name = name
+        self._named = named
+        self._heir = heir
+        self._heir_data = heir_data
+        self._snapshot = False
+        self._gone_reason = ""
+        self._tx_lock = None
+        self._tx_task = None
+        self._write_check = self._access is not Access.PUBLIC
+        self._keys = None
+        self._count = 0
+        self._rows = {}
+        self._init_store()
+        if named:
+            assert name is not None
+            if name in _NAMED_TABLES:
+                raise TableNameTaken(f"a table named {name!r} already exists")
+            _NAMED_TABLES[name] = self
+        self._owner = None
+        self._adopt(owner)
+        telemetry.execute(
+            ("table", "create"),
+            {},
+            {
+                "table": self,
+                "name": name,
+                "type": self._type,
+                "access": self._access,
+                "owner": owner,
+            },
+        )
+
+    def _init_store(self) -> None:
+        """Set up the empty store (subclasses: an extra key index, a row counter)."""
+
+    # --- identity ---------------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str | None:
+        """The name given at creation (None if unnamed)."""
+        return self._name
+
+    @property
+    def type(self) -> TableType:
+        """The table type."""
+        return self._type
+
+    @property
+    def access(self) -> Access:
+        """The access level."""
+        return self._access
+
+    @property
+    def keypos(self) -> int:
+        """The 0-based position of the key in each row."""
+        return self._keypos
+
+    @property
+    def owner(self) -> runtime.Process | None:
+        """The owning server or task (None for a snapshot)."""
+        return self._owner
+
+    @property
+    def heir(self) -> Server | None:
+        """The heir, or None."""
+        return self._heir
+
+    @property
+    def deleted(self) -> bool:
+        """True once the table was deleted; every operation then raises ``TableGone``."""
+        return self._DELETED
+
+    def __bool__(self) -> bool:
+        """A table handle is always true (an empty table too); use ``len`` for the size."""
+        return True
+
+    def _label(self) -> str:
+        return repr(self._name) if self._name is not None else f"#{id(self):x}"
+
+    def __repr__(self) -> str:
+        kind = " snapshot" if self._snapshot else ""
+        if self._DELETED:
+            return f"<Table {self._label()}{kind} gone>"
+        return (
+            f"<Table {self._label()}{kind} {self._type.value} {self._access.value} "
+            f"owner={_describe(self._owner)} size={len(self)}>"
+        )
+
+    def info(self) -> TableInfo:
+        """Settings, size and an estimate of the memory used (ETS ``info/1``); allowed to anyone."""
+        return TableInfo(
+            name=self._name,
+            type=self._type,
+            access=self._access,
+            keypos=self._keypos,
+            named=self._named,
+            owner=self._owner,
+            heir=self._heir,
+            size=len(self),
+            memory=self._memory(),
+        )
+
+    def _memory(self) -> int:
+        """The containers, plus the row count times the mean size of a sample of 64 rows (each
+        with its elements, one level deep): cheap, and an estimate."""
+        total = sys.getsizeof(self._rows)
+        if self._keys is not None:
+            total += sys.getsizeof(self._keys) + sum(sys.getsizeof(s) for s in self._keys._lists)
+        sample = list(itertools.islice(self._scan(), 64))
+        if sample:
+            sizes = [sys.getsizeof(row) + sum(map(sys.getsizeof, row)) for row in sample]
+            total += len(self) * sum(sizes) // len(sample)
+        return total
+
+    # --- access -----------------------------------------------------------------------------------
+
+    def _deny(self, operation: str, *, owner_only: bool = False) -> NoReturn:
+        """Raise ``AccessDenied`` naming the table, the operation, the access level, the caller."""
+        if self._snapshot:
+            raise AccessDenied(f"table {self._label()}: {operation} on a snapshot (read-only)")
+        try:
+            caller: object = runtime.current_process()
+        except RuntimeError:
+            caller = "code outside any task"
+        if owner_only:
+            rule = "only its owner may do this"
+        elif self._access is Access.PRIVATE:
+            rule = "the table is private: only its owner reads or writes"
+        else:
+            rule = "the table is protected: anyone reads, only its owner writes"
+        raise AccessDenied(
+            f"table {self._label()}: {operation} denied to {caller!r}; {rule} "
+            f"(owner {_describe(self._owner)})"
+        )
+
+    def _check_write(self, operation: str) -> None:
+        """Deny ``operation`` unless the table is public or the caller is the owner.
+
+        The hot operations inline this check (a method call costs as much as the check itself).
+        """
+        if self._write_check and RUNNING_TASKS.get(self._loop) is not self._owner_task:
+            self._deny(operation)
+
+    def _check_owner(self, operation: str) -> None:
+        if RUNNING_TASKS.get(self._loop) is not self._owner_task:
+            self._deny(operation, owner_only=True)
+
+    # --- ownership --------------------------------------------------------------------------------
+
+    def _adopt(self, owner: runtime.Process) -> None:
+        """Make ``owner`` the owner and watch it: on its exit the table goes to the heir or away."""
+        previous = self._owner
+        if previous is not None:
+            runtime.remove_exit_callback(previous, self._exit_key)
+        task = owner if isinstance(owner, asyncio.Task) else owner.task
+        assert task is not None  # an alive server has a task
+        self._owner = owner
+        self._owner_task = task
+        self._loop = task.get_loop()
+
+        def on_exit(reason: Exit) -> None:
+            # A stale callback (the owner changed before it ran) must not touch the table.
+            if self._owner is owner and not self._DELETED:
+                self._owner_exited(reason)
+
+        self._exit_key = runtime.add_exit_callback(owner, on_exit)
+
+    def _owner_exited(self, reason: Exit) -> None:
+        heir, data = self._heir, self._heir_data
+        if heir is not None and heir.alive and heir is not self._owner:
+            self._heir = None  # as in ETS: inheriting clears the heir, so it cannot ping-pong
+            self._heir_data = None
+            self._transfer(heir, data, "heir")
+        else:
+            self._destroy("owner_exit", reason)
+
+    def _transfer(self, new_owner: Server, data: object, how: str) -> None:
+        old = self._owner
+        assert old is not None
+        self._adopt(new_owner)
+        new_owner.send(TableTransfer(self, old, data))
+        telemetry.execute(
+            ("table", "transfer"),
+            {},
+            {"table": self, "name": self._name, "from": old, "to": new_owner, "reason": how},
+        )
+
+    def give_away(self, new_owner: Server, gift_data: object = None) -> None:
+        """Make ``new_owner`` the owner; it receives ``TableTransfer(table, old_owner, gift_data)``.
+
+        Only the owner may give a table away, to a live server other than itself (ETS
+        ``give_away/3``). The heir is kept.
+        """
+        self._check_owner("give_away")
+        if not isinstance(new_owner, Server):
+            raise TableError(f"give_away needs a Server (it receives TableTransfer): {new_owner!r}")
+        if not new_owner.alive:
+            raise TableError(f"give_away to {new_owner!r}, which is not alive")
+        if new_owner is self._owner:
+            raise TableError(f"give_away to {new_owner!r}, which already owns the table")
+        self._transfer(new_owner, gift_data, "give_away")
+
+    def set_heir(self, heir: Server | None, heir_data: object = None) -> None:
+        """Set or clear (``None``) the heir; owner only (ETS ``setopts(T, {heir, ...})``).
+
+        A heir that is dead when the owner exits does not inherit: the table is deleted.
+        """
+        self._check_owner("set_heir")
+        if heir is not None and not isinstance(heir, Server):
+            raise TableError(f"the heir must be a Server (it receives TableTransfer), not {heir!r}")
+        self._heir = heir
+        self._heir_data = heir_data if heir is not None else None
+
+    def delete_table(self) -> None:
+        """Delete the table (ETS ``delete/1``); needs write access. Later uses raise TableGone."""
+        self._check_write("delete_table")
+        self._destroy("deleted", None)
+
+    def _destroy(self, why: str, reason: Exit | None) -> None:
+        from supervisor.table_classes import GONE_CLASS
+
+        size = len(self)
+        owner = self._owner
+        if owner is not None and why != "owner_exit":
+            runtime.remove_exit_callback(owner, self._exit_key)
+        name = self._name
+        if self._named and name is not None and _NAMED_TABLES.get(name) is self:
+            del _NAMED_TABLES[name]
+        self._rows = {}
+        self._keys = None
+        self._count = 0
+        self._gone_reason = "deleted" if why == "deleted" else f"its owner exited ({reason!r})"
+        object.__setattr__(self, "__class__", GONE_CLASS)
+        telemetry.execute(
+            ("table", "delete"),
+            {"size": size},
+            {"table": self, "name": name, "owner": owner, "reason": why, "exit": reason},
+        )
+
+    # --- the store, per type (overridden by the concrete classes) ---------------------------------
+
+    def _unsupported(self, operation: str, needs: str) -> NoReturn:
+        raise TableError(
+            f"table {self._label()}: {operation} needs {needs}; this table is {self._type.value}"
+        )
+
+    def _scan(self) -> Iterable[Row]:
+        """Every row in table order, without copying; only for use inside one synchronous call."""
+        raise NotImplementedError
+
+    def _rows_of(self, key: Any) -> list[Row]:
+        """The rows under ``key`` (a fresh list; empty for an unhashable key)."""
+        raise NotImplementedError
+
+    def _remove_rows(self, rows: list[Row]) -> None:
+        """Delete exactly these row objects (found by a scan in this same call)."""
+        raise NotImplementedError
+
+    def _replace_rows(self, pairs: list[tuple[Row, Row]]) -> None:
+        """Replace each old row (found by a scan in this call) by its new row with the same key."""
+        raise NotImplementedError
+
+    def _state(self, key: Any) -> list[Row]:
+        """The rows under ``key`` as a list (transactions stage whole-key states)."""
+        return self._rows_of(key)
+
+    def _set_state(self, key: Any, rows: list[Row]) -> None:
+        """Make ``rows`` (valid for this type) the rows under ``key``; [] removes the key."""
+        raise NotImplementedError
+
+    def _clear(self) -> None:
+        """Remove every row."""
+        raise NotImplementedError
+
+    def _merge(self, rows: list[Row], row: Row) -> list[Row]:
+        """``rows`` after inserting ``row`` under their key, as the table type does it."""
+        raise NotImplementedError
+
+    def _copy_store(self, clone: Table) -> None:
+        """Fill ``clone``'s store with a copy of this one's (snapshots)."""
+        raise NotImplementedError
+
+    def _validated(self, rows: object, operation: str) -> list[tuple[Any, Row]]:
+        """``(key, row)`` pairs for a row or a list of rows, or TableError naming the bad row."""
+        if isinstance(rows, tuple):
+            rows = [rows]
+        elif not isinstance(rows, list):
+            raise TableError(
+                f"table {self._label()}: {operation} takes a row (a tuple) or a list of rows, not {rows!r}"
+            )
+        keypos = self._keypos
+        pairs: list[tuple[Any, Row]] = []
+        for row in rows:
+            if not isinstance(row, tuple) or len(row) <= keypos:
+                raise self._bad_row(operation, row)
+            key = row[keypos]
+            try:
+                hash(key)
+            except TypeError:
+                raise TableError(
+                    f"table {self._label()}: {operation}: the key {key!r} is not hashable"
+                ) from None
+            pairs.append((key, row))
+        return pairs
+
+    def _bad_row(self, operation: str, row: object) -> TableError:
+        if isinstance(row, tuple) and len(row) > self._keypos:
+            return TableError(
+                f"table {self._label()}: {operation}: the key {row[self._keypos]!r} of {row!r} "
+                "is not usable (not hashable, or not comparable with the other keys)"
+            )
+        return TableError(
+            f"table {self._label()}: {operation}: a row is a tuple with an element at keypos "
+            f"{self._keypos}, not {row!r}"
+        )
+
+    # --- operations every type has (the concrete classes implement them) -------------------------
+
+    def insert(self, rows: Row | list[Row]) -> None:
+        """Insert a row or a list of rows, all or nothing. A set replaces the row with the same key;
+        a bag ignores a row equal to one it holds; a duplicate_bag keeps every copy."""
+        raise NotImplementedError
+
+    def insert_new(self, rows: Row | list[Row]) -> bool:
+        """Insert only if no row's key is present (all or nothing); False if any key exists."""
+        raise NotImplementedError
+
+    def lookup(self, key: Any) -> list[Row]:
+        """The rows under ``key``: ``[]`` or ``[row]`` for sets; insertion order for bags."""
+        raise NotImplementedError
+
+    def member(self, key: Any) -> bool:
+        """True when ``key`` has a row."""
+        raise NotImplementedError
+
+    def lookup_element(self, key: Any, pos: int, default: Any = MISSING) -> Any:
+        """Element ``pos`` of the row under ``key`` (a list of them for bags).
+
+        A missing key raises ``TableError`` unless ``default`` is given (ETS ``lookup_element/4``);
+        a position out of range always raises.
+        """
+        raise NotImplementedError
+
+    def take(self, key: Any) -> list[Row]:
+        """Remove and return the rows under ``key``."""
+        raise NotImplementedError
+
+    def delete(self, key: Any) -> None:
+        """Remove the rows under ``key``; a missing key is fine (``delete_table`` drops tables)."""
+        raise NotImplementedError
+
+    def delete_object(self, row: Row) -> None:
+        """Remove rows equal to ``row``, leaving other rows under the same key (all copies)."""
+        raise NotImplementedError
+
+    def delete_all_objects(self) -> None:
+        """Remove every row, atomically."""
+        raise NotImplementedError
+
+    def tab2list(self) -> list[Row]:
+        """Every row, as a new list (key order for an ordered_set)."""
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[Row]:
+        """Iterate over a list of the rows taken when iteration starts (safe across awaits)."""
+        return iter(self.tab2list())
+
+    def __contains__(self, key: object) -> bool:
+        """``key in table`` is ``table.member(key)``."""
+        return self.member(key)
+
+    # --- operations of some types (the base refuses them clearly) ---------------------------------
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        """The row under ``key``, or ``default`` (set and ordered_set; faster than ``lookup``)."""
+        self._unsupported("get", "a set or ordered_set (use lookup)")
+
+    def update_counter(self, key: Any, op: Any, default: Row | None = None) -> Any:
+        """Add to integer elements atomically and return the new value(s) (ETS ``update_counter``).
+
+        ``op`` is ``incr`` (the element after the key), ``(pos, incr)``, ``(pos, incr, threshold,
+        set_value)`` or a list of those tuples (then a list is returned). With a threshold the
+        value becomes ``set_value`` when it would pass the threshold (above it for ``incr >= 0``,
+        below it for ``incr < 0``). A missing key raises ``TableError`` unless ``default`` (a row)
+        is given; it is inserted with its key replaced by ``key`` and then updated. Only on set
+        and ordered_set; an element that is not an ``int``, or the key itself, raises.
+        """
+        self._unsupported("update_counter", "a set or ordered_set")
+
+    def update_element(self, key: Any, changes: tuple[int, Any] | list[tuple[int, Any]]) -> bool:
+        """Set elements ``(pos, value)`` (or a list of them) of the row under ``key``; False if
+        there is none. Not the key position; set and ordered_set only."""
+        self._unsupported("update_element", "a set or ordered_set")
+
+    def first(self) -> Any:
+        """The smallest key, or ``END_OF_TABLE`` (ordered_set)."""
+        self._unsupported("first", "an ordered_set")
+
+    def last(self) -> Any:
+        """The largest key, or ``END_OF_TABLE`` (ordered_set)."""
+        self._unsupported("last", "an ordered_set")
+
+    def next(self, key: Any) -> Any:
+        """The smallest key greater than ``key`` (present or not), or ``END_OF_TABLE``."""
+        self._unsupported("next", "an ordered_set")
+
+    def prev(self, key: Any) -> Any:
+        """The largest key smaller than ``key`` (present or not), or ``END_OF_TABLE``."""
+        self._unsupported("prev", "an ordered_set")
+
+    def range(
+        self,
+        low: Any = None,
+        high: Any = None,
+        *,
+        inclusive: tuple[bool, bool] = (True, True),
+        reverse: bool = False,
+    ) -> list[Row]:
+        """Rows with ``low <= key <= high`` in key order, found by bisection (ordered_set).
+
+        ``None`` leaves a bound open; ``inclusive`` says whether each bound is included.
+        """
+        self._unsupported("range", "an ordered_set")
+
+    # --- queries (supervisor.table_select does the work) ----------------------------------------
+
+    def select(self, pattern: object, guard: object = None, result: object = WHOLE) -> list[Any]:
+        """The results of a match spec over the table (ETS ``select/2``).
+
+        ``pattern`` is a ``MatchSpec``, a ``Clause``, or a head with ``guard``/``result`` beside it
+        (compiled on every call: keep a ``MatchSpec`` for hot queries). A head that fixes the key
+        is a lookup, not a scan. An ordered_set gives results in key order.
+        """
+        spec = as_spec(pattern, guard, result)
+        return spec.compiled.select(table_select.source(self, spec))
+
+    def select_count(self, pattern: object, guard: object = None) -> int:
+        """How many rows the spec matches (head and guard; results are ignored)."""
+        spec = as_spec(pattern, guard)
+        return spec.compiled.count(table_select.source(self, spec))
+
+    def select_delete(self, pattern: object, guard: object = None) -> int:
+        """Delete the rows whose head matches and whose guard gives exactly ``True``; the count.
+
+        Atomic: the matching rows are found first (a guard that raises changes nothing).
+        """
+        self._check_write("select_delete")
+        spec = as_spec(pattern, guard)
+        matched = spec.compiled.rows(table_select.source(self, spec))
+        if matched:
+            self._remove_rows(matched)
+        return len(matched)
+
+    def select_replace(self, pattern: object, guard: object = None, result: object = WHOLE) -> int:
+        """Replace each matching row by the spec's result, which must keep the key; the count.
+
+        Every replacement is computed and checked before any is applied: a result that is not a
+        row, or that changes the key, raises ``TableError`` and nothing changes.
+        """
+        self._check_write("select_replace")
+        pairs = table_select.replacements(self, as_spec(pattern, guard, result))
+        if pairs:
+            self._replace_rows(pairs)
+        return len(pairs)
+
+    def match(self, pattern: object) -> list[tuple[Any, ...]]:
+        """The bindings (a tuple per matching row) of a head pattern (ETS ``match/2``)."""
+        return self.select(pattern, None, BINDINGS)
+
+    def match_object(self, pattern: object) -> list[Row]:
+        """The rows matching a head pattern (ETS ``match_object/2``)."""
+        return self.select(pattern)
+
+    def match_delete(self, pattern: object) -> int:
+        """Delete the rows matching a head pattern; the count (ETS ``match_delete/2``)."""
+        return self.select_delete(pattern)
+
+    def select_chunk(
+        self, pattern: object, limit: int, guard: object = None, result: object = WHOLE
+    ) -> tuple[list[Any], Continuation | None]:
+        """The first ``limit`` results and a continuation, or None when there are no more.
+
+        Each chunk has exactly ``limit`` results except the last, which may be empty (ETS's
+        ``'$end_of_table'``) when the rows after the last match matched nothing. The walk is not
+        a snapshot: an ordered_set resumes after the last key seen (so it sees rows inserted ahead
+        of it); other types walk the keys present at the first call, re-reading their rows at
+        each chunk. Use ``snapshot()`` for a consistent walk.
+        """
+        return table_select.first_chunk(self, as_spec(pattern, guard, result), limit)
+
+    def select_continue(self, continuation: Continuation) -> tuple[list[Any], Continuation | None]:
+        """The next chunk of a ``select_chunk`` walk (ETS ``select/1``)."""
+        return table_select.next_chunk(self, continuation)
+
+    def _cursor(self) -> Cursor:
+        """A cursor over the whole table, for chunked selects (an ordered_set has its own)."""
+        return KeysCursor(list(self._rows), self._rows_of)
+
+    # --- multi-step updates and snapshots ---------------------------------------------------------
+
+    def transaction(self, timeout: float | None = None) -> Transaction:
+        """``async with table.transaction() as tx:`` — stage changes, await freely, apply at once.
+
+        See ``supervisor.table_transaction``. ``timeout`` bounds the wait for another transaction
+        of this table to finish (``TimeoutError``).
+        """
+        return Transaction(self, timeout)
+
+    def snapshot(self) -> Table:
+        """A read-only copy of the table taken atomically now: walk it across awaits at leisure.
+
+        See ``supervisor.table_transaction.snapshot_of`` for what it costs.
+        """
+        return snapshot_of(self)
