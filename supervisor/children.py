@@ -14,10 +14,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
-from supervisor import telemetry
+from supervisor import runtime, telemetry
 from supervisor.childspec import ChildSpec, Restart, Shutdown
 from supervisor.errors import InitIgnored, StartFailed
-from supervisor.exits import KILLED, NORMAL, SHUTDOWN, Exit, ExitKind, crash
+from supervisor.exits import KILLED, NOPROC, NORMAL, SHUTDOWN, Exit, ExitKind, crash
 from supervisor.server import _INFO, _STOP, Server
 
 __all__ = [
@@ -51,6 +51,12 @@ def watch(supervisor: Server, child: object, server: Server) -> object:
     def on_exit(reason: Exit) -> None:
         supervisor._deliver(_INFO, ChildExit(child, server, reason))
 
+    if server.exit_reason is not None:
+        # A start function may hand back a server that has already exited; an exit callback would
+        # never run and the child would pass for running forever. OTP's monitor of a dead process says
+        # noproc at once (test_a_start_function_returning_an_exited_server_counts_as_an_exit).
+        on_exit(NOPROC)
+        return on_exit
     server._add_exit_callback(on_exit)
     return on_exit
 
@@ -112,6 +118,11 @@ async def stop_child(server: Server, spec: ChildSpec, kill_grace: float) -> Stop
             await asyncio.wait((exited,), timeout=kill_grace)
     if not exited.done():
         exited.cancel()
+        # The supervisor carries on as if the child had died with KILLED, so it must be able to start
+        # the next incarnation under the same name: the abandoned task gives its name up now rather than
+        # whenever it finally ends (test_an_abandoned_child_can_be_restarted_under_its_name).
+        if server.name is not None:
+            runtime._unregister_name(server.name, server)
         return StopOutcome(KILLED, expected=False, abandoned=True)
     reason = exited.result()
     return StopOutcome(reason, _expected_stop(reason, spec), abandoned=False)

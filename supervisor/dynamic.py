@@ -29,7 +29,14 @@ from supervisor import children as child_ops
 from supervisor import telemetry
 from supervisor.childspec import ChildSpec, ChildType
 from supervisor.clock import Clock, MonotonicClock
-from supervisor.errors import ArbordError, ChildNotFound, InvalidChildSpec, MaxChildren, StartFailed
+from supervisor.errors import (
+    ArbordError,
+    ChildNotFound,
+    InvalidChildSpec,
+    InvalidSupervisorFlags,
+    MaxChildren,
+    StartFailed,
+)
 from supervisor.exits import SHUTDOWN, Exit
 from supervisor.intensity import RestartIntensity
 from supervisor.server import Caller, Server, Stop
@@ -60,6 +67,16 @@ class _Retry:
         self.child = child
 
 
+def _check_flags(intensity: int, period: float, max_children: int | None, kill_grace: float) -> None:
+    validate_flags(intensity, period, kill_grace)
+    if max_children is not None and (
+        isinstance(max_children, bool) or not isinstance(max_children, int) or max_children < 0
+    ):
+        # A flag, not a child spec: InvalidSupervisorFlags, not InvalidChildSpec
+        # (test_invalid_flags_are_refused_at_construction).
+        raise InvalidSupervisorFlags(f"max_children must be an int >= 0 or None, got {max_children!r}")
+
+
 class DynamicSupervisor(Server):
     """A supervisor for children started on demand, e.g. one server per connection or per job."""
 
@@ -75,6 +92,9 @@ class DynamicSupervisor(Server):
         name: str | None = None,
     ) -> None:
         super().__init__()
+        # Checked here too, as Supervisor does, so a bad flag fails at construction with its own error
+        # (test_invalid_flags_are_refused_at_construction).
+        _check_flags(intensity, period, max_children, kill_grace)
         self._pending: tuple[dict[str, Any], str | None] = (
             {
                 "intensity": intensity,
@@ -114,11 +134,7 @@ class DynamicSupervisor(Server):
         kill_grace: float = DEFAULT_KILL_GRACE,
         clock: Clock | None = None,
     ) -> None:
-        validate_flags(intensity, period, kill_grace)
-        if max_children is not None and (
-            isinstance(max_children, bool) or not isinstance(max_children, int) or max_children < 0
-        ):
-            raise InvalidChildSpec(f"max_children must be an int >= 0 or None, got {max_children!r}")
+        _check_flags(intensity, period, max_children, kill_grace)
         self.max_children = max_children
         self.extra_arguments = tuple(extra_arguments)
         self.kill_grace = float(kill_grace)

@@ -63,6 +63,9 @@ __all__ = [
     "ChildState",
     "Strategy",
     "Supervisor",
+    "check_flags",
+    "check_spec",
+    "check_specs",
     "validate_flags",
 ]
 
@@ -176,6 +179,35 @@ def validate_flags(intensity: int, period: float, kill_grace: float) -> None:
         raise InvalidSupervisorFlags(f"kill_grace must be seconds >= 0, got {kill_grace!r}")
 
 
+def check_flags(
+    strategy: Strategy, auto_shutdown: AutoShutdown, intensity: int, period: float, kill_grace: float
+) -> None:
+    """Check a Supervisor's flags; raises ``InvalidSupervisorFlags``."""
+    if not isinstance(strategy, Strategy):
+        raise InvalidSupervisorFlags(f"strategy must be a Strategy, got {strategy!r}")
+    if not isinstance(auto_shutdown, AutoShutdown):
+        raise InvalidSupervisorFlags(f"auto_shutdown must be an AutoShutdown, got {auto_shutdown!r}")
+    validate_flags(intensity, period, kill_grace)
+
+
+def check_spec(spec: ChildSpec, auto_shutdown: AutoShutdown) -> None:
+    """Check one spec against the supervisor's flags; raises ``InvalidChildSpec``."""
+    if not isinstance(spec, ChildSpec):
+        raise InvalidChildSpec(f"a child spec must be a ChildSpec, got {spec!r}")
+    if spec.significant and auto_shutdown is AutoShutdown.NEVER:
+        raise InvalidChildSpec(f"child {spec.id!r}: field 'significant' needs auto_shutdown other than NEVER")
+
+
+def check_specs(specs: Sequence[ChildSpec], auto_shutdown: AutoShutdown) -> None:
+    """Check every spec and that ids are unique (OTP's duplicate_child_name); raises ``InvalidChildSpec``."""
+    seen: set[str] = set()
+    for spec in specs:
+        check_spec(spec, auto_shutdown)
+        if spec.id in seen:
+            raise InvalidChildSpec(f"child {spec.id!r}: duplicate child id (duplicate_child_name)")
+        seen.add(spec.id)
+
+
 class Supervisor(Server):
     """OTP's supervisor. Use ``async with Supervisor([...])`` or as a ``ChildSpec`` of another one.
 
@@ -195,8 +227,14 @@ class Supervisor(Server):
         name: str | None = None,
     ) -> None:
         super().__init__()
+        children = list(children)
+        # Checked here too, not only in init, so that ``Supervisor([...])`` refuses bad flags, a bad spec
+        # or a duplicate id with that precise error before anything starts, instead of a StartFailed
+        # wrapping it at __aenter__ (test_duplicate_ids_refuse_to_start_before_anything_starts).
+        check_flags(strategy, auto_shutdown, intensity, period, kill_grace)
+        check_specs(children, auto_shutdown)
         self._pending: tuple[tuple[Any, ...], dict[str, Any], str | None] = (
-            (list(children),),
+            (children,),
             {
                 "strategy": strategy,
                 "intensity": intensity,
@@ -238,21 +276,12 @@ class Supervisor(Server):
         kill_grace: float = DEFAULT_KILL_GRACE,
         clock: Clock | None = None,
     ) -> None:
-        if not isinstance(strategy, Strategy):
-            raise InvalidSupervisorFlags(f"strategy must be a Strategy, got {strategy!r}")
-        if not isinstance(auto_shutdown, AutoShutdown):
-            raise InvalidSupervisorFlags(f"auto_shutdown must be an AutoShutdown, got {auto_shutdown!r}")
-        validate_flags(intensity, period, kill_grace)
+        check_flags(strategy, auto_shutdown, intensity, period, kill_grace)
+        check_specs(children, auto_shutdown)
         self.strategy = strategy
         self.auto_shutdown = auto_shutdown
         self.kill_grace = float(kill_grace)
         self._intensity = RestartIntensity(intensity, float(period), clock or MonotonicClock())
-        seen: set[str] = set()
-        for spec in children:
-            self._check_spec(spec)
-            if spec.id in seen:
-                raise InvalidChildSpec(f"child {spec.id!r}: duplicate child id (duplicate_child_name)")
-            seen.add(spec.id)
         self._children = [_Child(spec) for spec in children]
         for child in list(self._children):
             try:
@@ -262,12 +291,7 @@ class Supervisor(Server):
                 raise Stop(shutdown((child.spec.id, error.reason))) from error
 
     def _check_spec(self, spec: ChildSpec) -> None:
-        if not isinstance(spec, ChildSpec):
-            raise InvalidChildSpec(f"a child spec must be a ChildSpec, got {spec!r}")
-        if spec.significant and self.auto_shutdown is AutoShutdown.NEVER:
-            raise InvalidChildSpec(
-                f"child {spec.id!r}: field 'significant' needs auto_shutdown other than NEVER"
-            )
+        check_spec(spec, self.auto_shutdown)
 
     async def terminate(self, reason: Exit) -> None:
         await self._stop_all()
