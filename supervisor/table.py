@@ -30,7 +30,7 @@ import asyncio
 import enum
 import itertools
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final, NoReturn, TypeAlias
 
@@ -503,7 +503,8 @@ class Table:
         name = self._name
         if self._named and name is not None and _NAMED_TABLES.get(name) is self:
             del _NAMED_TABLES[name]
-        self._rows = {}
+        # Cleared, not replaced: a getter() handed out earlier must find nothing from now on.
+        self._rows.clear()
         self._keys = None
         self._count = 0
         self._gone_reason = "deleted" if why == "deleted" else f"its owner exited ({reason!r})"
@@ -654,6 +655,17 @@ class Table:
     def get(self, key: Any, default: Any = None) -> Any:
         """The row under ``key``, or ``default`` (set and ordered_set; faster than ``lookup``)."""
         self._unsupported("get", "a set or ordered_set (use lookup)")
+
+    def getter(self) -> Callable[..., Any]:
+        """A plain ``get(key, default=None)`` of the row store, for a hot read path (set, ordered_set).
+
+        It is the store's own ``dict.get``: no method call of the table's, no access check after the
+        one made here (a private table hands it to its owner only), and an unhashable key raises
+        ``TypeError``. It stays valid while the table lives, through heir transfers and
+        ``give_away``; once the table is deleted it finds nothing. The registry's ``lookup`` reads
+        through it (bench/bench_registry.py).
+        """
+        self._unsupported("getter", "a set or ordered_set")
 
     def update_counter(self, key: Any, op: Any, default: Row | None = None) -> Any:
         """Add to integer elements atomically and return the new value(s) (ETS ``update_counter``).

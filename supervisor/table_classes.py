@@ -29,6 +29,7 @@ READ_OPERATIONS: Final = (
     "__iter__",
     "first",
     "get",
+    "getter",
     "last",
     "lookup",
     "lookup_element",

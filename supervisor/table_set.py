@@ -19,7 +19,7 @@ not a scan). That is the structure of ``SortedDict``, kept as two objects becaus
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import islice
 from typing import Any
 
@@ -282,6 +282,9 @@ class SetTable(Table):
             return self._rows.get(key, default)
         except TypeError:
             return default
+
+    def getter(self) -> Callable[..., Any]:
+        return self._rows.get
 
     def member(self, key: Any) -> bool:
         try:

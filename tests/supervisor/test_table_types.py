@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from supervisor.errors import TableError
+from supervisor.errors import AccessDenied, TableError, TableGone
 from supervisor.table import END_OF_TABLE, Access, Table, TableType
 
 ALL_TYPES = list(TableType)
@@ -627,3 +627,29 @@ async def test_repr_shows_name_type_access_owner_and_size() -> None:
     assert "bag protected" in text
     assert "size=1" in text
     assert "Task" in text
+
+
+async def test_a_getter_reads_the_live_rows_and_finds_nothing_once_the_table_is_gone() -> None:
+    table = Table("getter", type=TableType.SET)
+    get = table.getter()
+    table.insert(("a", 1))
+    assert get("a") == ("a", 1)
+    assert get("b", "none") == "none"
+    table.insert(("a", 2))
+    assert get("a") == ("a", 2)
+    table.delete_table()
+    assert get("a") is None
+    with pytest.raises(TableGone):
+        table.getter()
+
+
+async def test_a_getter_is_refused_on_a_bag_and_to_a_stranger_of_a_private_table() -> None:
+    with pytest.raises(TableError, match="getter"):
+        Table("bag-getter", type=TableType.BAG).getter()
+    private = Table("private-getter", access=Access.PRIVATE)
+
+    async def stranger() -> None:
+        private.getter()
+
+    with pytest.raises(AccessDenied):
+        await asyncio.create_task(stranger())
