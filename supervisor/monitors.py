@@ -23,13 +23,14 @@ __all__ = ["Down", "MonitorRef", "demonitor", "monitor"]
 class MonitorRef:
     """Names one monitor: the key to ``demonitor`` it and the tag on its ``Down`` message."""
 
-    __slots__ = ("_active", "_key", "target", "watcher")
+    __slots__ = ("_active", "_key", "_watcher_key", "target", "watcher")
 
     def __init__(self, watcher: Server, target: runtime.Process) -> None:
         self.watcher = watcher
         self.target = target
         self._active = True
         self._key: object = None
+        self._watcher_key: object = None
 
     @property
     def active(self) -> bool:
@@ -59,9 +60,19 @@ def monitor(target: runtime.Process, *, watcher: Server | None = None) -> Monito
     def on_exit(reason: Exit) -> None:
         if ref._active:
             ref._active = False
+            runtime.remove_exit_callback(ref.watcher, ref._watcher_key)
             ref.watcher.send(Down(ref, target, reason))
 
+    # OTP removes a process's monitors when it exits. Without this, a long-lived target kept a
+    # callback, and through it the whole exited watcher, for every monitor a watcher never removed
+    # (test_a_monitor_ends_when_its_watcher_exits, test_a_monitor_of_a_task_ends_when_its_watcher_exits).
+    def on_watcher_exit(_: Exit) -> None:
+        if ref._active:
+            ref._active = False
+            runtime.remove_exit_callback(target, ref._key)
+
     ref._key = runtime.add_exit_callback(target, on_exit)
+    ref._watcher_key = runtime.add_exit_callback(watcher, on_watcher_exit)
     return ref
 
 
@@ -71,6 +82,7 @@ def demonitor(ref: MonitorRef, *, flush: bool = False) -> bool:
     ref._active = False
     if was_active:
         runtime.remove_exit_callback(ref.target, ref._key)
+        runtime.remove_exit_callback(ref.watcher, ref._watcher_key)
     if flush:
         ref.watcher._remove_mail(lambda _tag, msg: isinstance(msg, Down) and msg.ref is ref)
     return was_active

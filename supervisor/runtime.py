@@ -38,15 +38,25 @@ _SERVER_OF_TASK: dict[asyncio.Task[Any], Server] = {}
 _SERVER_OF_NAME: dict[str, Server] = {}
 
 
+def _current_task() -> asyncio.Task[Any] | None:
+    # asyncio.current_task() raises outside a running loop; "no task at all" must mean None here, so
+    # that monitor() from plain synchronous code raises NotInServer and current_process() its own
+    # error (test_current_server_outside_an_event_loop_is_none, test_current_process_outside_a_task_raises).
+    try:
+        return asyncio.current_task()
+    except RuntimeError:
+        return None
+
+
 def current_server() -> Server | None:
     """The server whose task is running now, or None (plain task, or no task at all)."""
-    task = asyncio.current_task()
+    task = _current_task()
     return None if task is None else _SERVER_OF_TASK.get(task)
 
 
 def current_process() -> Process:
     """The running server, or the running task when it is not a server's. Raises outside a task."""
-    task = asyncio.current_task()
+    task = _current_task()
     if task is None:
         raise RuntimeError("no asyncio task is running: a process is a server or a task")
     return _SERVER_OF_TASK.get(task, task)

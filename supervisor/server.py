@@ -174,12 +174,14 @@ class Server:
         "_deferred",
         "_exit",
         "_exit_callbacks",
+        "_exited_at",
         "_idle_timeout",
         "_infos",
         "_loop",
         "_mailbox",
         "_name",
         "_started_at",
+        "_starting",
         "_supervised",
         "_task",
         "_waiter",
@@ -206,6 +208,8 @@ class Server:
         self._casts = 0
         self._infos = 0
         self._started_at = 0.0
+        self._exited_at: float | None = None
+        self._starting: asyncio.Future[bool] | None = None
         self._supervised = False
 
     # --- callbacks -------------------------------------------------------------------------------
@@ -258,6 +262,8 @@ class Server:
         task = loop.create_task(self._run(args, kwargs, started))
         self._task = task
         runtime._register_task(task, self)
+        self._starting = started
+        task.add_done_callback(self._task_done)
         try:
             return await started
         except asyncio.CancelledError:
@@ -265,11 +271,26 @@ class Server:
             task.cancel()
             raise
 
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        # A task cancelled before its first step never enters _run (e.g. whereis(name).kill() right
+        # after start): nothing recorded the exit, the starter waited forever and the name stayed taken
+        # (test_killing_a_server_before_its_task_first_runs_fails_its_start_and_frees_its_name).
+        # _run removes this callback as it starts, so it costs nothing on the normal exit path.
+        started, self._starting = self._starting, None
+        if self._exit is None:
+            self._finish(KILLED)
+            if started is not None and not started.done():
+                started.set_exception(StartFailed(f"{self!r} killed before init", KILLED))
+
     # --- the task --------------------------------------------------------------------------------
 
     async def _run(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], started: asyncio.Future[bool]
     ) -> None:
+        self._starting = None
+        task = self._task
+        assert task is not None
+        task.remove_done_callback(self._task_done)
         try:
             await self.init(*args, **kwargs)
         except Ignore:
@@ -283,7 +304,11 @@ class Server:
         except asyncio.CancelledError:
             self._finish(KILLED)
             if not started.done():
-                started.cancel()
+                # Killed during init by someone else (a cancelled starter has already cancelled
+                # `started`): fail the start with the reason. Cancelling `started` instead raised
+                # CancelledError in a starter nobody cancelled
+                # (test_killing_a_server_during_init_fails_its_start_with_killed).
+                started.set_exception(StartFailed(f"{self!r} killed during init", KILLED))
             return
         except Exception as error:
             reason = crash(error)
@@ -327,6 +352,10 @@ class Server:
                     await self._wait_or_time_out(loop, waiter, self._idle_timeout)
                 continue
             tag, payload, caller = mailbox.popleft()
+            # OTP: the timeout a callback sets is cancelled by any message, including one already
+            # waiting; the next callback arms it again if it wants one. Left armed, it fired after the
+            # message anyway (test_an_idle_timeout_is_ignored_when_a_message_is_already_waiting).
+            self._idle_timeout = None
             if tag == _CALL:
                 self._calls += 1
                 self._current_caller = caller
@@ -337,6 +366,10 @@ class Server:
                         if self._deferred is None:
                             self._deferred = set()
                         self._deferred.add(caller)
+                        # Forget the caller once answered (or given up): kept until the exit, every
+                        # deferred call and its reply stayed alive as long as the server
+                        # (test_an_answered_deferred_call_is_not_retained_by_the_server).
+                        caller._future.add_done_callback(self._forget_deferred(caller))
                 else:
                     caller.reply(result)
             elif tag == _CAST:
@@ -347,6 +380,13 @@ class Server:
                 await self.handle_info(payload)
             else:  # _STOP
                 return payload  # type: ignore[no-any-return]
+
+    def _forget_deferred(self, caller: Caller) -> Callable[[asyncio.Future[Any]], None]:
+        def forget(_: asyncio.Future[Any]) -> None:
+            if self._deferred is not None:
+                self._deferred.discard(caller)
+
+        return forget
 
     async def _wait_or_time_out(
         self, loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[Any], timeout: float
@@ -373,14 +413,23 @@ class Server:
         except asyncio.CancelledError:
             reason = KILLED
         except Exception as error:
-            log.error("%r: terminate raised %r", self, error, exc_info=error)
-            if not reason.is_abnormal:
+            if reason.is_abnormal:
+                # The exit reason stays the first crash: log terminate's own error here or lose it.
+                log.error("%r: terminate raised %r", self, error, exc_info=error)
+            else:
+                # The reason becomes this crash, which _finish (or the supervisor) reports; logging it
+                # here too reported one error twice
+                # (test_a_terminate_that_raises_on_a_normal_stop_is_logged_once).
                 reason = crash(error)
         self._finish(reason)
 
     def _finish(self, reason: Exit) -> None:
-        """Record the exit and tell everyone who needs to know. Runs exactly once, in the server's task."""
+        """Record the exit and tell everyone who needs to know. Runs exactly once, in the server's task
+        (or in its done callback, for a task cancelled before its first step)."""
         self._exit = reason
+        # Uptime stops at the exit: statistics() of an exited server kept counting
+        # (test_the_uptime_of_an_exited_server_stops_at_its_exit).
+        self._exited_at = exited_at = time.monotonic()
         task = self._task
         if task is not None:
             runtime._unregister_task(task)
@@ -402,7 +451,7 @@ class Server:
             self._linked_exit(reason)
         telemetry.execute(
             ("server", "exit"),
-            {"uptime": time.monotonic() - self._started_at},
+            {"uptime": exited_at - self._started_at},
             {"server": self, "name": self._name, "reason": reason},
         )
         if reason.is_abnormal and not self._supervised and self.log_crashes:
@@ -427,10 +476,15 @@ class Server:
     async def call(self, request: Any, timeout: float | None = DEFAULT_CALL_TIMEOUT) -> Any:
         """Send ``request`` and wait for the reply; ``timeout=None`` waits forever.
 
-        Raises ``NoProc`` if the server is not running, ``CallTimeout`` after ``timeout`` seconds,
+        Raises ``ValueError`` for a negative ``timeout``, ``CallingSelf`` from the server's own task,
+        ``NoProc`` if the server is not running, ``CallTimeout`` after ``timeout`` seconds,
         ``ServerExited`` if it exits before replying, and whatever ``handle_call`` raised is *not*
         re-raised here: the server crashes and the caller sees ``ServerExited`` with the crash.
         """
+        if timeout is not None and timeout < 0:
+            # OTP: a call timeout is a non-negative integer or infinity (REFERENCE.md §13); a negative
+            # one used to expire at once (test_a_negative_call_timeout_is_rejected).
+            raise ValueError(f"a call timeout must be non-negative or None, got {timeout!r}")
         if self._exit is not None or self._loop is None:
             raise NoProc(f"call to {self!r}: the server is not running")
         if asyncio.current_task() is self._task:
@@ -472,11 +526,16 @@ class Server:
     async def stop(self, reason: Exit = NORMAL, timeout: float | None = None) -> Exit:
         """Stop gracefully: messages already queued are handled, then ``terminate(reason)`` runs.
 
-        Returns the exit reason. Raises ``NoProc`` if the server is not running and ``CallTimeout`` if it
+        Returns the exit reason. Raises ``CallingSelf`` from the server's own task (raise ``Stop``
+        there), ``NoProc`` if the server is not running and ``CallTimeout`` if it
         has not exited within ``timeout`` (it is left running; ``kill`` it if you must).
         """
         if self._exit is not None or self._loop is None:
             raise NoProc(f"stop of {self!r}: the server is not running")
+        if asyncio.current_task() is self._task:
+            # OTP's gen_server:stop(self()) exits with calling_self; waiting for our own exit hung
+            # (test_a_server_stopping_itself_raises_calling_self_instead_of_deadlocking).
+            raise CallingSelf(f"{self!r} tried to stop itself and wait; raise Stop instead")
         exited = self.wait()
         self._deliver(_STOP, reason)
         try:
@@ -552,9 +611,15 @@ class Server:
             casts=self._casts,
             infos=self._infos,
             pending_replies=sum(1 for c in self._deferred if c.waiting) if self._deferred else 0,
-            uptime=time.monotonic() - self._started_at if self._task is not None else 0.0,
+            uptime=self._uptime(),
             exit_reason=self._exit,
         )
+
+    def _uptime(self) -> float:
+        if self._task is None:
+            return 0.0
+        end = self._exited_at if self._exited_at is not None else time.monotonic()
+        return end - self._started_at
 
     def __repr__(self) -> str:
         state = "running" if self._exit is None else repr(self._exit)

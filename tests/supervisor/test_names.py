@@ -1,0 +1,215 @@
+"""Registered names: ``start(name=)``, ``whereis``, ``registered_names`` (OTP's local name registry).
+
+Groups: finding a server by name, a taken name (``AlreadyStarted``), names vanishing at the exit (any
+reason, including a failed or ignored init) and being reusable, ``current_server``/``current_process``.
+Every test uses names under ``test_names.``; the registry is interpreter-wide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from supervisor import runtime
+from supervisor.errors import AlreadyStarted, InitIgnored, StartFailed
+from supervisor.exits import Exit, shutdown
+from supervisor.runtime import current_process, current_server, is_alive, registered_names, whereis
+from supervisor.server import Caller, Ignore, Server, Stop
+
+
+class Named(Server):
+    """``init(outcome)`` can fail; a cast of an ``Exit`` stops with it, ``"crash"`` crashes it; the
+    call ``"me"`` reports ``current_server()`` and ``current_process()`` as seen from inside."""
+
+    inits = 0
+
+    async def init(self, outcome: str = "ok") -> None:
+        type(self).inits += 1
+        if outcome == "ignore":
+            raise Ignore
+        if outcome == "crash":
+            raise ValueError("init crashed")
+
+    async def handle_call(self, request: object, caller: Caller) -> object:
+        if request == "me":
+            return current_server(), current_process()
+        return request
+
+    async def handle_cast(self, message: object) -> None:
+        if isinstance(message, Exit):
+            raise Stop(message)
+        if message == "crash":
+            raise ValueError("cast crashed")
+
+
+def ours() -> list[str]:
+    return [n for n in registered_names() if n.startswith("test_names.")]
+
+
+# --- finding a server by name ----------------------------------------------------------------------
+
+
+async def test_a_named_server_is_found_by_whereis() -> None:
+    server = await Named.start(name="test_names.found")
+    assert whereis("test_names.found") is server
+    assert server.name == "test_names.found"
+    assert "test_names.found" in repr(server)
+    assert await whereis("test_names.found").call("hi") == "hi"  # type: ignore[union-attr]
+    await server.stop()
+
+
+async def test_whereis_of_an_unknown_name_is_none() -> None:
+    assert whereis("test_names.nobody") is None
+
+
+async def test_an_unnamed_server_has_no_name_and_is_not_registered() -> None:
+    before = registered_names()
+    server = await Named.start()
+    assert server.name is None
+    assert registered_names() == before
+    await server.stop()
+
+
+async def test_registered_names_lists_the_live_names_sorted() -> None:
+    servers = [await Named.start(name=f"test_names.list.{n}") for n in ("b", "c", "a")]
+    assert ours() == ["test_names.list.a", "test_names.list.b", "test_names.list.c"]
+    await servers[0].stop()
+    assert ours() == ["test_names.list.a", "test_names.list.c"]
+    for server in servers[1:]:
+        await server.stop()
+    assert ours() == []
+
+
+# --- a taken name ----------------------------------------------------------------------------------
+
+
+async def test_starting_under_a_taken_name_raises_already_started_naming_the_holder() -> None:
+    holder = await Named.start(name="test_names.taken")
+    Named.inits = 0
+    with pytest.raises(AlreadyStarted) as taken:
+        await Named.start(name="test_names.taken")
+    assert taken.value.holder is holder
+    assert Named.inits == 0  # the second server's init never ran
+    assert whereis("test_names.taken") is holder
+    await holder.stop()
+
+
+async def test_a_name_is_taken_while_the_holder_is_still_in_init() -> None:
+    release = asyncio.Event()
+    entered = asyncio.Event()
+
+    class Slow(Server):
+        async def init(self) -> None:
+            entered.set()
+            await release.wait()
+
+    starting = asyncio.create_task(Slow.start(name="test_names.slow"))
+    await entered.wait()
+    with pytest.raises(AlreadyStarted):
+        await Named.start(name="test_names.slow")
+    release.set()
+    server = await starting
+    assert whereis("test_names.slow") is server
+    await server.stop()
+
+
+# --- names vanish at the exit and can be reused ----------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["stop", "crash", "kill", "stop-from-callback"])
+async def test_a_name_vanishes_when_its_server_exits(how: str) -> None:
+    server = await Named.start(name="test_names.vanish")
+    if how == "stop":
+        await server.stop()
+    elif how == "crash":
+        server.cast("crash")
+    elif how == "kill":
+        server.kill()
+    else:
+        server.cast(shutdown("bye"))
+    await server.wait()
+    assert whereis("test_names.vanish") is None
+    assert "test_names.vanish" not in registered_names()
+
+
+async def test_a_name_can_be_reused_after_its_server_exited() -> None:
+    first = await Named.start(name="test_names.reuse")
+    await first.stop()
+    second = await Named.start(name="test_names.reuse")
+    assert second is not first
+    assert whereis("test_names.reuse") is second
+    await second.stop()
+
+
+@pytest.mark.parametrize("outcome", ["ignore", "crash"])
+async def test_a_name_is_released_when_init_does_not_start(outcome: str) -> None:
+    with pytest.raises((InitIgnored, StartFailed)):
+        await Named.start(outcome, name="test_names.init")
+    assert whereis("test_names.init") is None
+    server = await Named.start(name="test_names.init")
+    assert whereis("test_names.init") is server
+    await server.stop()
+
+
+async def test_an_exited_holder_does_not_block_its_name() -> None:
+    holder = await Named.start(name="test_names.exited")
+    holder.kill()
+    await holder.wait()
+    successor = await Named.start(name="test_names.exited")
+    assert whereis("test_names.exited") is successor
+    # the old holder's exit must not unregister its successor
+    runtime._unregister_name("test_names.exited", holder)
+    assert whereis("test_names.exited") is successor
+    await successor.stop()
+
+
+# --- current_server / current_process ----------------------------------------------------------------
+
+
+async def test_inside_a_server_current_server_and_current_process_are_the_server() -> None:
+    server = await Named.start()
+    assert await server.call("me") == (server, server)
+    await server.stop()
+
+
+async def test_outside_a_server_current_process_is_the_task() -> None:
+    assert current_server() is None
+    assert current_process() is asyncio.current_task()
+
+
+def test_current_process_outside_a_task_raises() -> None:
+    with pytest.raises(RuntimeError, match="no asyncio task"):
+        current_process()
+
+
+def test_current_server_outside_an_event_loop_is_none() -> None:
+    assert current_server() is None
+
+
+async def test_in_a_loop_callback_there_is_no_current_server_or_process() -> None:
+    seen: asyncio.Future[tuple[Server | None, RuntimeError]] = asyncio.get_running_loop().create_future()
+
+    def callback() -> None:
+        try:
+            current_process()
+        except RuntimeError as error:
+            seen.set_result((current_server(), error))
+
+    asyncio.get_running_loop().call_soon(callback)
+    server, error = await seen
+    assert server is None
+    assert "no asyncio task" in str(error)
+
+
+async def test_is_alive_follows_servers_and_tasks() -> None:
+    server = await Named.start()
+    release = asyncio.Event()
+    task = asyncio.create_task(release.wait())
+    assert is_alive(server)
+    assert is_alive(task)
+    await server.stop()
+    release.set()
+    await task
+    assert not is_alive(server)
+    assert not is_alive(task)
