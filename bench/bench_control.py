@@ -1,0 +1,201 @@
+"""Benchmarks of the control socket: ``ping`` requests per second with 1 and 32 concurrent clients.
+
+The baseline is the least a JSON-lines server over a Unix socket can do: ``asyncio.start_unix_server``,
+parse each line, answer ``{"id", "result"}``. arbord's control server adds the peer check, the frame
+cap, the idle timeout, request validation and the dispatch. Both servers run in this process on the
+loop under test, with the same client code, so the ratio is server cost against server cost. When
+``redis-server`` is installed, its ``PING`` over a Unix socket is measured too (another process: an
+informative ratio, target 0).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+from bench.harness import Row
+from bench.loops import run_on
+from daemon.control import ControlServer, ControlSettings, core_methods, methods_by_name
+from supervisor import Supervisor
+
+ROUNDS = 3
+REQUESTS_SINGLE = 4_000
+REQUESTS_PER_CLIENT = 250
+CLIENTS = 32
+PING = b'{"id": 1, "method": "ping"}\n'
+
+
+class _Daemon:
+    """The least ``DaemonContext`` the ping method needs."""
+
+    def __init__(self, root: Supervisor, runtime_dir: Path) -> None:
+        self.root = root
+        self.settings = ControlSettings()
+        self.runtime_dir = runtime_dir
+
+    def status(self) -> dict[str, str]:
+        return {}
+
+    async def reload(self) -> dict[str, bool]:
+        return {"ok": True}
+
+    def request_shutdown(self) -> None:
+        pass
+
+
+async def _echo_server(path: Path) -> asyncio.Server:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while line := await reader.readline():
+            request = json.loads(line)
+            writer.write(json.dumps({"id": request["id"], "result": {"pong": True}}).encode() + b"\n")
+            await writer.drain()
+        writer.close()
+
+    return await asyncio.start_unix_server(serve, str(path), limit=1 << 20)
+
+
+async def _client(path: Path, requests: int, frame: bytes, reply_prefix: bytes) -> None:
+    reader, writer = await asyncio.open_unix_connection(str(path))
+    for _ in range(requests):
+        writer.write(frame)
+        line = await reader.readline()
+        assert line.startswith(reply_prefix), line
+    writer.close()
+
+
+async def _rate(path: Path, clients: int, per_client: int, *, frame: bytes, reply_prefix: bytes) -> float:
+    start = time.perf_counter()
+    await asyncio.gather(*(_client(path, per_client, frame, reply_prefix) for _ in range(clients)))
+    return clients * per_client / (time.perf_counter() - start)
+
+
+@contextlib.asynccontextmanager
+async def _control(tmp: Path) -> AsyncIterator[Path]:
+    path = tmp / "ctl" / "control.sock"
+    async with Supervisor() as root:
+        server = await ControlServer.start(
+            ControlSettings(max_connections=256), path, _Daemon(root, tmp), methods_by_name(core_methods())
+        )
+        try:
+            yield path
+        finally:
+            await server.stop()
+
+
+@contextlib.asynccontextmanager
+async def _redis(tmp: Path) -> AsyncIterator[Path | None]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        yield None
+        return
+    path = tmp / "redis.sock"
+    process = await asyncio.create_subprocess_exec(
+        binary, "--port", "0", "--unixsocket", str(path), "--save", "", "--appendonly", "no",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    assert process.stdout is not None
+    drain: asyncio.Future[bytes] | None = None
+    try:
+        async with asyncio.timeout(10):
+            while b"ready to accept connections" not in (await process.stdout.readline()).lower():
+                pass
+        drain = asyncio.ensure_future(process.stdout.read())  # keep its log from filling the pipe
+        yield path
+    finally:
+        process.terminate()
+        await process.wait()
+        if drain is not None:
+            drain.cancel()
+
+
+@contextlib.asynccontextmanager
+async def _daemon_process(tmp: Path) -> AsyncIterator[Path]:
+    """The real daemon (``python -m daemon run``, its default uvloop) in its own process."""
+    runtime_dir = tmp / "daemon"
+    config = tmp / "arbord.toml"
+    config.write_text(f'[daemon]\nruntime_dir = "{runtime_dir}"\n')
+    scrubbed = ("ARBORD_", "NOTIFY_SOCKET", "WATCHDOG_", "RUNTIME_DIRECTORY", "XDG_RUNTIME_DIR")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(scrubbed)}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "daemon", "run", "--config", str(config),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )  # fmt: skip
+    assert process.stderr is not None
+    drain: asyncio.Future[bytes] | None = None
+    try:
+        async with asyncio.timeout(30):
+            while b"running (pid" not in (line := await process.stderr.readline()):
+                if not line:
+                    raise RuntimeError("the daemon exited before it was running")
+        drain = asyncio.ensure_future(process.stderr.read())
+        yield runtime_dir / "control.sock"
+    finally:
+        if process.returncode is None:
+            process.terminate()
+        await process.wait()
+        if drain is not None:
+            drain.cancel()
+
+
+async def _measure(run: Callable[[int, int], Awaitable[float]], clients: int, per_client: int) -> float:
+    return statistics.median([await run(clients, per_client) for _ in range(ROUNDS)])
+
+
+async def _cross_process(tmp: Path, redis_path: Path, loop_name: str) -> list[Row]:
+    rows = []
+    async with _daemon_process(tmp) as daemon_path:
+        for clients, per_client in ((1, REQUESTS_SINGLE), (CLIENTS, REQUESTS_PER_CLIENT)):
+            arbord = functools.partial(_rate, daemon_path, frame=PING, reply_prefix=b'{"id":1,"result"')
+            redis = functools.partial(_rate, redis_path, frame=b"PING\r\n", reply_prefix=b"+PONG")
+            ours = await _measure(arbord, clients, per_client)
+            theirs = await _measure(redis, clients, per_client)
+            label = f"arbord process ping vs redis-server, {clients} client(s)"
+            rows.append(Row("control", label, loop_name, ours, theirs, "/s", 0.0, higher_is_better=True))
+    return rows
+
+
+async def _bench(loop_name: str) -> list[Row]:
+    rows: list[Row] = []
+    tmp = Path(tempfile.mkdtemp(prefix="arb-bench-", dir="/tmp"))
+    try:
+        echo_path = tmp / "echo.sock"
+        echo = await _echo_server(echo_path)
+        async with echo, _control(tmp) as control_path, _redis(tmp) as redis_path:
+            for clients, per_client in ((1, REQUESTS_SINGLE), (CLIENTS, REQUESTS_PER_CLIENT)):
+                baseline = functools.partial(_rate, echo_path, frame=PING, reply_prefix=b'{"id": 1, "result"')
+                arbord = functools.partial(_rate, control_path, frame=PING, reply_prefix=b'{"id":1,"result"')
+                base = await _measure(baseline, clients, per_client)
+                ours = await _measure(arbord, clients, per_client)
+                label = f"control ping, {clients} client{'s' if clients > 1 else ''} (req/s)"
+                rows.append(Row("control", label, loop_name, ours, base, "/s", 0.5, higher_is_better=True))
+                if redis_path is not None:
+                    redis = functools.partial(_rate, redis_path, frame=b"PING\r\n", reply_prefix=b"+PONG")
+                    theirs = await _measure(redis, clients, per_client)
+                    label = f"control ping vs redis-server PING, {clients} client(s)"
+                    rows.append(
+                        Row("control", label, loop_name, ours, theirs, "/s", 0.0, higher_is_better=True)
+                    )
+            if redis_path is not None and loop_name == "uvloop":
+                # Like for like: both servers in their own process (the daemon on its default uvloop).
+                rows.extend(await _cross_process(tmp, redis_path, loop_name))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return rows
+
+
+def run(loop_name: str) -> list[Row]:
+    """The control benchmarks on ``loop_name``."""
+    return run_on(loop_name, _bench(loop_name))

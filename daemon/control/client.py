@@ -1,0 +1,120 @@
+"""An asyncio client of the control socket, for ``arborctl``, the tests and the benchmarks.
+
+>>> async def example(path):                                    # doctest: +SKIP
+...     async with open_control_client(path) as client:
+...         await client.call("ping")                           # {'pong': True}
+...         async for chunk in client.stream("tables.dump", {"name": "agents"}):
+...             print(chunk["rows"])
+
+A reply with ``error`` raises ``ControlReplyError`` (its ``code`` is an ``ErrorCode`` value); a
+connection the daemon closed raises ``ConnectionError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any, Final
+
+__all__ = ["ControlClient", "ControlReplyError", "open_control_client"]
+
+CLIENT_FRAME_LIMIT: Final = 64 * 1024 * 1024
+"""Replies (a large tree, a dump chunk) may be longer than requests; still bounded."""
+
+
+class ControlReplyError(Exception):
+    """The daemon answered with an error: ``code`` (an ``ErrorCode`` value), ``message``, ``data``."""
+
+    def __init__(self, code: str, message: str, data: Mapping[str, Any]) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.data = dict(data)
+
+
+class ControlClient:
+    """One connection; requests are sent one at a time (a ``stream`` must be consumed before the next)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._ids = itertools.count(1)
+        self.last_stream_result: Any = None
+        """The final result of the last ``stream`` (the daemon's ``{"items": n}``)."""
+
+    async def send_raw(self, frame: bytes) -> None:
+        """Write bytes as they are (tests use it to send malformed frames)."""
+        self._writer.write(frame)
+        await self._writer.drain()
+
+    async def read_reply(self) -> dict[str, Any]:
+        """The next reply frame as a dict; ``ConnectionError`` if the daemon closed the connection."""
+        line = await self._reader.readline()
+        if not line.endswith(b"\n"):
+            raise ConnectionError("the daemon closed the connection")
+        reply = json.loads(line)
+        if not isinstance(reply, dict):
+            raise ConnectionError(f"not a reply frame: {line[:200]!r}")
+        return reply
+
+    async def _request(self, method: str, params: Mapping[str, Any] | None) -> int:
+        request_id = next(self._ids)
+        message = {"id": request_id, "method": method, "params": dict(params or {})}
+        try:
+            await self.send_raw(json.dumps(message).encode() + b"\n")
+        except ConnectionError:
+            # Refused before our request was read (permission_denied, busy): the daemon said why
+            # before closing, and that frame is still ours to read.
+            await self._reply_to(request_id)
+            raise
+        return request_id
+
+    async def _reply_to(self, request_id: int) -> dict[str, Any]:
+        reply = await self.read_reply()
+        error = reply.get("error")
+        if isinstance(error, dict):
+            data = {k: v for k, v in error.items() if k not in ("code", "message")}
+            raise ControlReplyError(str(error.get("code")), str(error.get("message")), data)
+        if reply.get("id") != request_id:
+            raise ConnectionError(f"reply for id {reply.get('id')!r} while waiting for {request_id}")
+        return reply
+
+    async def call(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
+        """Send one request and return its result (the final one, for a streamed method)."""
+        request_id = await self._request(method, params)
+        while True:
+            reply = await self._reply_to(request_id)
+            if not reply.get("more"):
+                return reply.get("result")
+
+    async def stream(self, method: str, params: Mapping[str, Any] | None = None) -> AsyncIterator[Any]:
+        """Send one request and yield each ``more`` result; the final one goes to ``last_stream_result``."""
+        request_id = await self._request(method, params)
+        while True:
+            reply = await self._reply_to(request_id)
+            if not reply.get("more"):
+                self.last_stream_result = reply.get("result")
+                return
+            yield reply.get("result")
+
+    async def close(self) -> None:
+        """Close the connection (idempotent)."""
+        self._writer.close()
+        with contextlib.suppress(ConnectionError, OSError):
+            await self._writer.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def open_control_client(path: Path | str) -> AsyncIterator[ControlClient]:
+    """Connect to the control socket at ``path``; raises ``FileNotFoundError``/``ConnectionRefusedError``
+    (no daemon) or ``PermissionError`` (the socket's mode keeps you out)."""
+    reader, writer = await asyncio.open_unix_connection(str(path), limit=CLIENT_FRAME_LIMIT)
+    client = ControlClient(reader, writer)
+    try:
+        yield client
+    finally:
+        await client.close()

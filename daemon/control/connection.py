@@ -1,0 +1,163 @@
+"""One client of the control socket, served by its own task: read a frame, answer it, repeat.
+
+Requests on one connection are answered in order (a stream's frames are never interleaved with another
+reply); a client wanting concurrency opens more connections. The connection closes on EOF, after
+``idle_timeout`` seconds without a complete frame (a slow sender is a silent one), after a frame over
+``max_frame_bytes`` (answered ``frame_too_large`` first), or when the daemon stops. A reply the peer
+does not read within ``idle_timeout`` closes the connection too: a stuck client costs one task, never
+the daemon's memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+from daemon.control.codes import ErrorCode
+from daemon.control.config import ControlSettings
+from daemon.control.deadline import Deadline
+from daemon.control.dispatch import PeerGone, Send, dispatch
+from daemon.control.methods import DaemonContext, Method, MethodContext
+from daemon.control.peer import PeerCredentials
+from daemon.control.protocol import ProtocolError, encode_error, parse_request
+
+__all__ = ["ControlConnection"]
+
+log = logging.getLogger("daemon.control")
+
+
+class ControlConnection:
+    """A connected, authorised peer (``daemon.control.Connection``); ``serve`` is its task's body."""
+
+    def __init__(
+        self, connection_id: int, sock: socket.socket, peer: PeerCredentials, methods: Mapping[str, Method]
+    ) -> None:
+        self._id = connection_id
+        self._methods = methods
+        self._sock = sock
+        self._peer = peer
+        self._task: asyncio.Task[Any] | None = None
+        self.busy = False
+        """True from the moment a frame is read until its last reply frame is written."""
+        self.closing = False
+        """Set when the daemon stops: the connection ends after the request it is answering."""
+        self.requests = 0
+
+    @property
+    def id(self) -> int:
+        return self._id
+
+    @property
+    def task(self) -> asyncio.Task[Any]:
+        assert self._task is not None, "the connection's task is set as soon as it is created"
+        return self._task
+
+    @task.setter
+    def task(self, task: asyncio.Task[Any]) -> None:
+        self._task = task
+
+    @property
+    def peer_uid(self) -> int | None:
+        return self._peer.uid
+
+    @property
+    def peer_pid(self) -> int | None:
+        return self._peer.pid
+
+    @property
+    def methods(self) -> Mapping[str, Method]:
+        """The method table this connection is served with (``hello`` lists it)."""
+        return self._methods
+
+    def __repr__(self) -> str:
+        return f"<ControlConnection #{self._id} pid={self._peer.pid} uid={self._peer.uid}>"
+
+    async def serve(self, settings: ControlSettings, daemon: DaemonContext) -> None:
+        """Answer requests until the peer leaves, goes quiet, misbehaves, or the daemon stops."""
+        reader, writer = await asyncio.open_unix_connection(sock=self._sock, limit=settings.max_frame_bytes)
+        idle = settings.idle_timeout
+        transport = writer.transport
+        deadline = Deadline(self.task)
+
+        async def send(frame: bytes) -> None:
+            if transport.is_closing():  # the peer left: a write would be dropped (with a warning)
+                raise PeerGone("the peer closed the connection")
+            writer.write(frame)
+            if transport.get_write_buffer_size():  # not all sent at once: wait, but not forever
+                try:
+                    with deadline.phase(idle):
+                        await writer.drain()
+                except (ConnectionError, TimeoutError) as error:
+                    raise PeerGone(str(error) or "the peer stopped reading") from None
+
+        context = MethodContext(connection=self, daemon=daemon)
+        try:
+            while not self.closing:
+                try:
+                    with deadline.phase(idle):
+                        line = await reader.readline()
+                except TimeoutError:
+                    log.debug("%r: idle for %g s, closing", self, idle)
+                    return
+                except ValueError:  # the frame outgrew the reader's limit before its newline
+                    message = f"frame longer than {settings.max_frame_bytes} bytes; closing the connection"
+                    await send(encode_error(None, ErrorCode.FRAME_TOO_LARGE, message))
+                    return
+                if not line.endswith(b"\n"):
+                    return  # EOF, possibly in the middle of a frame the peer gave up on
+                if not line.strip():
+                    continue
+                self.busy = True
+                self.requests += 1
+                try:
+                    request = parse_request(line)
+                except ProtocolError as error:
+                    await send(encode_error(error.request_id, error.code, error.message))
+                else:
+                    await dispatch(self._methods, request, context, send, deadline, settings.request_timeout)
+                finally:
+                    self.busy = False
+            await _refuse_buffered(reader, deadline, send)
+        except (ConnectionError, PeerGone):
+            log.debug("%r: peer went away or stopped reading", self)
+            writer.transport.abort()  # a graceful close would wait for a peer that does not read
+        finally:
+            deadline.close()
+            await _close(writer, idle)
+
+
+async def _refuse_buffered(reader: asyncio.StreamReader, deadline: Deadline, send: Send) -> None:
+    """The daemon is stopping: answer ``shutting_down`` to the requests already received (pipelined
+    behind the one that was drained), without waiting for more."""
+    while True:
+        try:
+            with deadline.phase(0.0):  # a complete line already buffered is returned without waiting
+                line = await reader.readline()
+        except (TimeoutError, ValueError):
+            return
+        if not line.endswith(b"\n"):
+            return
+        if line.strip():
+            try:
+                request_id = parse_request(line).id
+            except ProtocolError as error:
+                request_id = error.request_id
+            await send(encode_error(request_id, ErrorCode.SHUTTING_DOWN, "the daemon is stopping"))
+
+
+async def _close(writer: asyncio.StreamWriter, grace: float) -> None:
+    """Close gracefully (flushing what is buffered) within ``grace`` seconds, else abort."""
+    writer.close()
+    try:
+        async with asyncio.timeout(grace):
+            await writer.wait_closed()
+    except (ConnectionError, OSError):
+        pass
+    except TimeoutError:
+        writer.transport.abort()
+    except asyncio.CancelledError:
+        writer.transport.abort()
+        raise

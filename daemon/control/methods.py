@@ -1,0 +1,122 @@
+"""What a control method is: a name, a pydantic model for its params, and an async handler.
+
+Every part of the daemon that can be driven from outside (the core verbs, the registry, the caches)
+contributes a tuple of ``Method``; the tree assembly hands them all to the control server, and the
+console reuses the same handlers, so a verb behaves the same from ``arborctl``, ``socat`` and the console.
+
+A unary handler returns one JSON-serialisable value; a streamed one (``streamed=True``) is an async
+generator whose items are sent as ``{"id", "result", "more": true}`` replies, closed by a final reply
+without ``more``. A handler refuses a request by raising ``daemon.errors.ControlError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeAlias
+
+from pydantic import BaseModel, ConfigDict
+
+from supervisor import Supervisor
+
+__all__ = [
+    "Connection",
+    "DaemonContext",
+    "Handler",
+    "Method",
+    "MethodContext",
+    "NoParams",
+    "methods_by_name",
+]
+
+
+class NoParams(BaseModel):
+    """The params model of a method that takes none."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Connection(Protocol):
+    """One client of the control socket (or the console). ``task`` serves it and ends when it closes,
+    so anything registered "by the connection" can be owned by, and monitored through, that task."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def task(self) -> asyncio.Task[Any]: ...
+
+    @property
+    def peer_uid(self) -> int | None: ...
+
+    @property
+    def peer_pid(self) -> int | None: ...
+
+
+class DaemonContext(Protocol):
+    """What control methods may ask of the running daemon (implemented by the daemon runner)."""
+
+    @property
+    def root(self) -> Supervisor:
+        """The top of the supervision tree."""
+        ...
+
+    @property
+    def settings(self) -> BaseModel:
+        """The configuration in force (``daemon.settings.Settings``), frozen."""
+        ...
+
+    @property
+    def runtime_dir(self) -> Path:
+        """The directory holding the control socket (and the console socket)."""
+        ...
+
+    def status(self) -> Mapping[str, Any]:
+        """A JSON-serialisable summary: state, pid, uptime, version, loop, config path."""
+        ...
+
+    async def reload(self) -> Mapping[str, Any]:
+        """Re-read and validate the configuration; apply what changed or keep the old one.
+
+        Returns ``{"ok": bool, "errors": [...], "changed": [...], "restarted": [...]}``.
+        """
+        ...
+
+    def request_shutdown(self) -> None:
+        """Begin a clean stop, as SIGTERM does; returns at once."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class MethodContext:
+    """Passed to every handler: who is asking, and the daemon they are asking."""
+
+    connection: Connection
+    daemon: DaemonContext
+
+
+Handler: TypeAlias = Callable[[Any, MethodContext], Awaitable[Any] | AsyncIterator[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Method:
+    """One control method. ``params`` validates the request's params (``extra="forbid"``)."""
+
+    name: str
+    params: type[BaseModel]
+    handler: Handler
+    summary: str
+    streamed: bool = False
+
+
+def methods_by_name(*groups: Sequence[Method]) -> dict[str, Method]:
+    """Merge groups of methods into one table; a name defined twice is a programming error."""
+    table: dict[str, Method] = {}
+    for group in groups:
+        for method in group:
+            if method.name in table:
+                raise ValueError(f"control method {method.name!r} is defined twice")
+            table[method.name] = method
+    return table

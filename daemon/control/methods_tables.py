@@ -1,0 +1,118 @@
+"""The core control methods about named tables: ``tables.list``, ``tables.info``, ``tables.dump``.
+
+A dump streams a snapshot (``Table.snapshot()``), taken in one synchronous step when the request
+starts, so the rows it sends are one consistent state however long the client takes to read them.
+Rows are sent as JSON arrays; a value JSON cannot carry (a set, an object) is sent as its ``repr``.
+Private tables are listed but neither described in detail nor dumped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from daemon.control.codes import ErrorCode
+from daemon.control.methods import Method, MethodContext, NoParams
+from daemon.errors import ControlError
+from supervisor import Access, Table, whereis_table
+from supervisor.table import named_tables
+
+__all__ = ["jsonable", "table_methods"]
+
+
+def jsonable(value: Any, depth: int = 0) -> Any:
+    """``value`` as JSON types: tuples and sets become lists, other keys strings, the rest ``repr``."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else repr(value)
+    if depth > 32:
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return [jsonable(v, depth + 1) for v in value]
+    if isinstance(value, set | frozenset):
+        return [jsonable(v, depth + 1) for v in sorted(value, key=repr)]
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else repr(k): jsonable(v, depth + 1) for k, v in value.items()}
+    return repr(value)
+
+
+def _describe(table: Table, *, detail: bool) -> dict[str, Any]:
+    info = table.info()
+    described: dict[str, Any] = {
+        "name": info.name,
+        "type": info.type.value,
+        "access": info.access.value,
+        "size": info.size,
+    }
+    if detail:
+        described.update(
+            keypos=info.keypos,
+            memory=info.memory,
+            owner=repr(info.owner),
+            heir=repr(info.heir) if info.heir is not None else None,
+        )
+    return described
+
+
+def _table(name: str) -> Table:
+    table = whereis_table(name)
+    if table is None:
+        raise ControlError(ErrorCode.NOT_FOUND, f"no named table {name!r}", {"name": name})
+    return table
+
+
+class TableParams(BaseModel):
+    """A named table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+
+
+class DumpParams(TableParams):
+    """``tables.dump``: rows per streamed item (``chunk``) and at most ``limit`` rows (None: all)."""
+
+    chunk: int = Field(default=500, ge=1, le=10_000)
+    limit: int | None = Field(default=None, ge=0)
+
+
+async def tables_list(params: NoParams, context: MethodContext) -> list[dict[str, Any]]:
+    return [_describe(table, detail=False) for table in named_tables()]
+
+
+async def tables_info(params: TableParams, context: MethodContext) -> dict[str, Any]:
+    table = _table(params.name)
+    return _describe(table, detail=table.access is not Access.PRIVATE)
+
+
+async def tables_dump(params: DumpParams, context: MethodContext) -> AsyncIterator[dict[str, Any]]:
+    table = _table(params.name)
+    if table.access is Access.PRIVATE:
+        raise ControlError(ErrorCode.PERMISSION_DENIED, f"table {params.name!r} is private to its owner")
+    snapshot = table.snapshot()
+    remaining = len(snapshot) if params.limit is None else min(params.limit, len(snapshot))
+    rows: list[Any] = []
+    for row in snapshot:
+        if remaining <= 0:
+            break
+        rows.append(jsonable(row))
+        remaining -= 1
+        if len(rows) == params.chunk:
+            yield {"rows": rows}
+            rows = []
+    if rows:
+        yield {"rows": rows}
+
+
+def table_methods() -> tuple[Method, ...]:
+    """The methods about named tables."""
+    return (
+        Method("tables.list", NoParams, tables_list, "the named tables: type, access, size"),
+        Method("tables.info", TableParams, tables_info, "one table's settings, size, memory, owner"),
+        Method(
+            "tables.dump", DumpParams, tables_dump, "a table's rows from a consistent snapshot", streamed=True
+        ),
+    )

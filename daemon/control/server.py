@@ -1,0 +1,223 @@
+"""The control server: a ``supervisor.Server`` that owns the control socket and its connections.
+
+It is the last child of the root supervisor, so on shutdown it stops first: it stops accepting,
+unlinks its socket, lets in-flight requests finish for up to ``drain_timeout`` seconds (idle
+connections are closed at once), then the rest of the tree stops. Each connection is served by its own
+task; the peer's credentials are checked on accept, before anything is read from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from daemon.control.codes import ErrorCode
+from daemon.control.config import ControlSettings
+from daemon.control.connection import ControlConnection
+from daemon.control.methods import DaemonContext, Method
+from daemon.control.peer import AccessPolicy, peer_credentials
+from daemon.control.protocol import encode_error
+from daemon.control.unix_socket import UnixListener, check_directory, claim_path, listen_unix
+from daemon.errors import ControlSocketError
+from supervisor import Caller, Server, Stop, crash
+from supervisor.exits import Exit
+
+__all__ = ["ControlServer", "ControlStatistics"]
+
+log = logging.getLogger("daemon.control")
+
+# Errors accept(2) reports for resources the process lacks at the moment: back off, do not crash.
+_TRANSIENT_ACCEPT_ERRORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+_ACCEPT_BACKOFF = 0.1
+_REFUSAL_GRACE = 1.0  # seconds a refused peer gets to read why
+_MAX_REFUSALS = 64  # refusals in progress at once; past it, refused peers are simply closed
+
+
+@dataclass(frozen=True, slots=True)
+class ControlStatistics:
+    """The control server's counters: open connections, and peers accepted, refused, turned away busy."""
+
+    socket: str
+    connections: int
+    accepted: int
+    refused: int
+    busy: int
+
+
+class ControlServer(Server):
+    """Serves the control protocol on a Unix socket. Start it through ``control_child_spec``.
+
+    ``call("statistics")`` returns a ``ControlStatistics``.
+    """
+
+    async def init(
+        self,
+        settings: ControlSettings,
+        socket_path: Path,
+        context: DaemonContext,
+        methods: Mapping[str, Method],
+    ) -> None:
+        self._settings = settings
+        self._context = context
+        self._methods = dict(methods)
+        try:
+            self._policy = AccessPolicy.for_group(settings.group)
+        except LookupError as error:
+            raise ControlSocketError(str(error)) from None
+        grouped = self._policy.group_gid is not None
+        check_directory(socket_path.parent, mode=0o710 if grouped else 0o700, gid=self._policy.group_gid)
+        claim_path(socket_path)
+        self._listener: UnixListener = listen_unix(
+            socket_path, mode=0o660 if grouped else 0o600, gid=self._policy.group_gid
+        )
+        self._connections: dict[int, ControlConnection] = {}
+        self._counts = {"accepted": 0, "refused": 0, "busy": 0}
+        self._refusals: set[asyncio.Task[None]] = set()
+        self._next_id = 0
+        self._accept_task = asyncio.get_running_loop().create_task(
+            self._accept_loop(), name="arbord.control.accept"
+        )
+        self._accept_task.add_done_callback(self._accept_loop_ended)
+        log.info("control socket listening on %s", socket_path)
+
+    # --- accepting -------------------------------------------------------------------------------
+
+    async def _accept_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        listening = self._listener.sock
+        while True:
+            try:
+                conn, _ = await loop.sock_accept(listening)
+            except OSError as error:
+                if error.errno not in _TRANSIENT_ACCEPT_ERRORS:
+                    raise
+                log.warning("control socket: accept failed (%s); retrying", error)
+                await asyncio.sleep(_ACCEPT_BACKOFF)
+                continue
+            self._admit(conn)
+
+    def _accept_loop_ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.send(("accept_loop_failed", task.exception()))
+
+    async def handle_info(self, message: Any) -> None:
+        if isinstance(message, tuple) and message[:1] == ("accept_loop_failed",):
+            raise Stop(crash(message[1]))
+
+    async def handle_call(self, request: Any, caller: Caller) -> Any:
+        if request == "statistics":
+            return ControlStatistics(
+                socket=os.fspath(self._listener.path),
+                connections=len(self._connections),
+                accepted=self._counts["accepted"],
+                refused=self._counts["refused"],
+                busy=self._counts["busy"],
+            )
+        raise ValueError(f"unknown request {request!r}")
+
+    def _refuse(self, conn: socket.socket, code: ErrorCode, message: str) -> None:
+        """Answer a peer we will not serve with one error frame, then close (bounded in time and number)."""
+        frame = encode_error(None, code, message)
+        if len(self._refusals) >= _MAX_REFUSALS:  # a flood: no courtesy, just close
+            conn.close()
+            return
+        task = asyncio.get_running_loop().create_task(_say_no(conn, frame))
+        self._refusals.add(task)
+        task.add_done_callback(self._refusals.discard)
+
+    def _admit(self, conn: socket.socket) -> None:
+        try:
+            peer = peer_credentials(conn)
+        except OSError:
+            conn.close()
+            return
+        if not self._policy.allows(peer):
+            self._counts["refused"] += 1
+            log.warning("control socket: refused pid %d uid %d gid %d", peer.pid, peer.uid, peer.gid)
+            self._refuse(conn, ErrorCode.PERMISSION_DENIED, f"uid {peer.uid} may not use this control socket")
+            return
+        if len(self._connections) >= self._settings.max_connections:
+            self._counts["busy"] += 1
+            self._refuse(
+                conn, ErrorCode.BUSY, f"{self._settings.max_connections} connections open; retry later"
+            )
+            return
+        self._counts["accepted"] += 1
+        self._next_id += 1
+        connection = ControlConnection(self._next_id, conn, peer, self._methods)
+        task = asyncio.get_running_loop().create_task(
+            self._serve_connection(connection), name=f"arbord.control.connection-{self._next_id}"
+        )
+        connection.task = task
+        self._connections[connection.id] = connection
+
+    async def _serve_connection(self, connection: ControlConnection) -> None:
+        try:
+            await connection.serve(self._settings, self._context)
+        except Exception:
+            log.exception("%r failed", connection)
+        finally:
+            self._connections.pop(connection.id, None)
+
+    # --- stopping --------------------------------------------------------------------------------
+
+    async def terminate(self, reason: Exit) -> None:
+        self._accept_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._accept_task
+        self._listener.close()
+        for refusal in list(self._refusals):
+            refusal.cancel()
+        connections = list(self._connections.values())
+        for connection in connections:
+            connection.closing = True
+            if not connection.busy:
+                connection.task.cancel()
+        tasks = [c.task for c in connections]
+        if not tasks:
+            return
+        _, late = await asyncio.wait(tasks, timeout=self._settings.drain_timeout)
+        for task in late:
+            task.cancel()
+        if late:
+            log.warning(
+                "control socket: %d request(s) cut after the %g s drain",
+                len(late),
+                self._settings.drain_timeout,
+            )
+            await asyncio.wait(late, timeout=1.0)
+
+    def _linked_exit(self, reason: Exit) -> None:
+        # Killed: no terminate. Close the socket and cut the connections so nothing outlives us.
+        self._accept_task.cancel()
+        self._listener.close()
+        for task in [*self._refusals, *(c.task for c in self._connections.values())]:
+            task.cancel()
+
+
+async def _say_no(conn: socket.socket, frame: bytes) -> None:
+    """Send ``frame``, end our side, and let the peer read it before closing.
+
+    Closing at once would make the kernel reset the connection if the peer's request is already
+    queued, and a client that fails to write first may then never read why it was refused.
+    """
+    loop = asyncio.get_running_loop()
+    try:
+        conn.setblocking(False)
+        async with asyncio.timeout(_REFUSAL_GRACE):
+            await loop.sock_sendall(conn, frame)
+            conn.shutdown(socket.SHUT_WR)
+            while await loop.sock_recv(conn, 4096):
+                pass  # discard what it sends until it closes
+    except (OSError, TimeoutError):
+        pass
+    finally:
+        conn.close()

@@ -1,0 +1,129 @@
+"""Making a listening AF_UNIX socket safe to serve: the directory, a previous instance, the mode.
+
+Used by the control server and the console. The directory must belong to the daemon's uid and be
+writable by nobody else (else anyone could swap the socket for their own); it is created 0700 (0710
+when a control group needs to traverse it). A socket left by a dead instance is replaced; one a live
+daemon answers on makes this instance refuse to start. The socket is bound, then ``chmod``-ed to its
+mode at once: the owner-only directory covers the moment in between, whatever the umask.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import socket
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from daemon.control.peer import peer_credentials
+from daemon.errors import AlreadyRunning, ControlSocketError
+
+__all__ = ["UnixListener", "check_directory", "claim_path", "listen_unix"]
+
+
+def check_directory(directory: Path, *, mode: int = 0o700, gid: int | None = None) -> None:
+    """Create ``directory`` with ``mode`` (and group ``gid``) if missing, else check it is safe.
+
+    Raises ``ControlSocketError``. An existing directory is left as it is: its mode is the
+    administrator's (or systemd's ``RuntimeDirectoryMode=``) choice, as long as it is safe.
+    """
+    try:
+        directory.mkdir(mode=mode, parents=True)
+        os.chmod(directory, mode)  # mkdir's mode is filtered by the umask
+        if gid is not None:
+            os.chown(directory, -1, gid)
+    except FileExistsError:
+        pass
+    except OSError as error:
+        raise ControlSocketError(f"cannot create the socket directory {directory}: {error}") from None
+    try:
+        info = os.stat(directory)
+    except OSError as error:
+        raise ControlSocketError(f"cannot inspect the socket directory {directory}: {error}") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise ControlSocketError(f"{directory} is not a directory")
+    if info.st_uid != os.geteuid():
+        raise ControlSocketError(
+            f"refusing the socket directory {directory}: owned by uid {info.st_uid}, "
+            f"not by the daemon's uid {os.geteuid()}"
+        )
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ControlSocketError(
+            f"refusing the socket directory {directory}: mode {stat.S_IMODE(info.st_mode):04o} lets "
+            "others replace the socket; make it 0700 (chmod go-w)"
+        )
+
+
+def claim_path(path: Path, what: str = "control socket") -> None:
+    """Make ``path`` free to bind: remove a stale socket, refuse a live one or a non-socket.
+
+    Raises ``AlreadyRunning`` when something accepts connections there, ``ControlSocketError`` when the
+    path holds a file that is not a socket.
+    """
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(info.st_mode):
+        raise ControlSocketError(
+            f"{what} path {path} exists and is not a socket; remove it or configure another"
+        )
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.settimeout(1.0)
+        probe.connect(os.fspath(path))
+    except OSError as error:
+        if error.errno not in (errno.ECONNREFUSED, errno.ENOENT):
+            raise ControlSocketError(f"cannot probe the {what} {path}: {error}") from None
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)  # stale: nobody listens any more
+        return
+    else:
+        try:
+            pid: int | None = peer_credentials(probe).pid
+        except OSError:
+            pid = None
+        shown = f" (pid {pid})" if pid else ""
+        raise AlreadyRunning(
+            f"another arbord is already running{shown}: it answers on the {what} {path}; "
+            "stop it first (arborctl shutdown) or configure another runtime directory",
+            pid,
+        )
+    finally:
+        probe.close()
+
+
+@dataclass(frozen=True, slots=True)
+class UnixListener:
+    """A listening socket and the identity (device, inode) of the file it created."""
+
+    sock: socket.socket
+    path: Path
+    identity: tuple[int, int]
+
+    def close(self) -> None:
+        """Close the socket and unlink its file, unless another instance has replaced the file."""
+        self.sock.close()
+        with contextlib.suppress(OSError):
+            info = os.lstat(self.path)
+            if (info.st_dev, info.st_ino) == self.identity:
+                os.unlink(self.path)
+
+
+def listen_unix(path: Path, *, mode: int = 0o600, gid: int | None = None, backlog: int = 128) -> UnixListener:
+    """Bind and listen on ``path`` (already claimed) with ``mode``; non-blocking, ready for the loop."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(os.fspath(path))
+        os.chmod(path, mode)
+        if gid is not None:
+            os.chown(path, -1, gid)
+        info = os.lstat(path)
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except OSError as error:
+        sock.close()
+        raise ControlSocketError(f"cannot listen on {path}: {error}") from None
+    return UnixListener(sock, path, (info.st_dev, info.st_ino))

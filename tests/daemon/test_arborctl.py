@@ -1,0 +1,308 @@
+"""``arborctl`` against an in-process control server: verbs, output for people and for scripts,
+the generic method mapping, and the exit codes (0 ok, 1 failed, 2 usage, 3 not running, 4 denied)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from daemon.arborctl import default_socket_path, main
+from daemon.control.cli_args import UsageError, build_params, resolve_method
+from daemon.control.render import render_tree
+from supervisor import Access, Table, whereis
+from tests.daemon.test_control_helpers import running_control, short_tmpdir
+
+
+async def arborctl(*argv: str | Path) -> tuple[int, str, str]:
+    """Run ``arborctl ARGV`` in a thread (it runs its own event loop); (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    code = await asyncio.to_thread(main, [str(a) for a in argv], out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+# --- verbs and output ----------------------------------------------------------------------------
+
+
+async def test_ping_status_and_version() -> None:
+    async with running_control() as h:
+        assert await arborctl("--socket", h.path, "ping") == (0, "pong: yes\n", "")
+        code, out, _ = await arborctl("--socket", h.path, "status")
+        assert code == 0
+        assert out.splitlines()[0].split() == ["state:", "running"]
+        code, out, _ = await arborctl("--socket", h.path, "--json", "version")
+        assert json.loads(out)["protocol"] == 1
+
+
+async def test_tree_is_drawn_for_people_and_json_for_scripts() -> None:
+    async with running_control() as h:
+        code, out, _ = await arborctl("--socket", h.path, "tree")
+        assert code == 0
+        lines = out.splitlines()
+        assert lines[0].startswith("root  supervisor  one_for_one  running")
+        assert lines[1].startswith("├── core  supervisor  one_for_one  running")
+        assert lines[2].startswith("│   ├── echo  worker  running")
+        assert lines[2].endswith("(test.echo)")
+        assert lines[-1].startswith("└── control  worker  running")
+        code, out, _ = await arborctl("--socket", h.path, "--json", "tree", "root/core")
+        assert [c["id"] for c in json.loads(out)["children"]] == ["echo", "other"]
+
+
+async def test_children_and_management_verbs_by_path() -> None:
+    async with running_control() as h:
+        code, out, _ = await arborctl("--socket", h.path, "children", "root/core")
+        assert code == 0
+        assert out.splitlines()[0].split() == ["ID", "TYPE", "STATE", "RESTARTS", "UPTIME", "NAME"]
+        assert await arborctl("--socket", h.path, "stop", "root/core/echo") == (
+            0,
+            "path:  root/core/echo\nstate: undefined\n",
+            "",
+        )
+        code, _, _ = await arborctl("--socket", h.path, "restart", "path=root/core/echo")
+        assert code == 0
+        before = whereis("test.echo")
+        assert (await arborctl("--socket", h.path, "restart", "root/core/echo"))[0] == 0  # running: too
+        assert whereis("test.echo") not in (None, before)
+        code, _, err = await arborctl("--socket", h.path, "delete", "root/core/echo")
+        assert code == 1
+        assert "running" in err
+
+
+async def test_any_method_is_a_verb_with_positional_or_key_value_params() -> None:
+    async with running_control() as h:
+        table = Table("ctl.rows", named=True, access=Access.PUBLIC)
+        try:
+            table.insert([(i, f"v{i}") for i in range(5)])
+            code, out, _ = await arborctl("--socket", h.path, "tables", "dump", "ctl.rows", "chunk=2")
+            assert code == 0
+            assert sorted(out.splitlines()) == [f"{i}\tv{i}" for i in range(5)]
+            code, out, _ = await arborctl(
+                "--socket", h.path, "--json", "tables", "dump", "name=ctl.rows", "chunk=2"
+            )
+            assert [len(json.loads(line)["rows"]) for line in out.splitlines()] == [2, 2, 1]
+            code, out, _ = await arborctl(
+                "--socket", h.path, "--json", "tables", "info", "--params", '{"name": "ctl.rows"}'
+            )
+            assert json.loads(out)["size"] == 5
+        finally:
+            table.delete_table()
+
+
+async def test_methods_lists_every_method_with_its_summary() -> None:
+    async with running_control() as h:
+        code, out, _ = await arborctl("--socket", h.path, "--json", "methods")
+        assert code == 0
+        names = [m["name"] for m in json.loads(out)]
+        assert {"ping", "tree", "tables.dump", "start_child"} <= set(names)
+
+
+async def test_reload_waits_for_the_result_and_fails_when_refused() -> None:
+    async with running_control() as h:
+        assert (await arborctl("--socket", h.path, "reload"))[0] == 0
+        h.daemon.reload_result = {"ok": False, "errors": ["daemon.loop: 'tokio' is not a loop"]}
+        code, _, err = await arborctl("--socket", h.path, "reload")
+        assert code == 1
+        assert "daemon.loop: 'tokio' is not a loop" in err
+        assert h.daemon.reloads == 2
+
+
+async def test_config_check_paths_are_taken_from_the_callers_directory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with short_tmpdir() as tmp:
+        (tmp / "arbord.toml").write_text("[control]\nidle_timeout = -1\n")
+        monkeypatch.chdir(tmp)
+        async with running_control() as h:
+            code, out, err = await arborctl("--socket", h.path, "--json", "config", "check", "arbord.toml")
+        assert code == 1
+        assert json.loads(out)["path"] == str(tmp / "arbord.toml")
+        assert "idle_timeout" in json.dumps(json.loads(out)["errors"]) or err
+
+
+# --- exit codes ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["frobnicate"], "no method 'frobnicate'"),
+        (["ping", "extra"], "unexpected argument"),
+        (["tables", "dump", "name=x", "chunk=0"], "chunk"),
+        (["--params", "[1]", "ping"], "JSON object"),
+    ],
+)
+async def test_usage_errors_exit_2(argv: list[str], fragment: str) -> None:
+    async with running_control() as h:
+        code, _, err = await arborctl("--socket", h.path, *argv)
+        assert code == 2
+        assert fragment in err
+
+
+async def test_argparse_usage_exits_2() -> None:
+    code, _, _ = await arborctl("--timeout", "soon", "ping")
+    assert code == 2
+
+
+async def test_no_daemon_exits_3() -> None:
+    with short_tmpdir() as tmp:
+        code, _, err = await arborctl("--socket", tmp / "missing.sock", "ping")
+        assert code == 3
+        assert "not running" in err
+        stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stale.bind(str(tmp / "stale.sock"))
+        stale.close()
+        assert (await arborctl("--socket", tmp / "stale.sock", "ping"))[0] == 3
+
+
+async def _refusing_server(path: Path) -> asyncio.Server:
+    async def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # As the daemon refuses: say why, end our side, and close once the peer has read it.
+        writer.write(b'{"id":null,"error":{"code":"permission_denied","message":"uid 1 may not use this"}}\n')
+        writer.write_eof()
+        while await reader.read(4096):
+            pass
+        writer.close()
+
+    return await asyncio.start_unix_server(refuse, str(path))
+
+
+async def test_permission_denied_exits_4() -> None:
+    with short_tmpdir() as tmp:
+        server = await _refusing_server(tmp / "c.sock")
+        async with server:
+            code, _, err = await arborctl("--socket", tmp / "c.sock", "ping")
+        assert code == 4
+        assert "uid 1 may not" in err
+
+
+async def test_a_silent_daemon_times_out_with_exit_1() -> None:
+    with short_tmpdir() as tmp:
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(tmp / "c.sock"))
+        listener.listen(1)  # accepts connections (the kernel does) and never answers
+        try:
+            code, _, err = await arborctl("--socket", tmp / "c.sock", "--timeout", "0.3", "ping")
+        finally:
+            listener.close()
+        assert code == 1
+        assert "no reply within 0.3 s" in err
+
+
+async def test_the_console_script_runs_as_a_module() -> None:
+    async with running_control() as h:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "daemon.arborctl", "--socket", str(h.path), "--json", "ping",
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        async with asyncio.timeout(30):
+            out, _ = await process.communicate()
+        assert process.returncode == 0
+        assert json.loads(out) == {"pong": True}
+
+
+def test_console_needs_a_terminal() -> None:
+    err = io.StringIO()
+    assert main(["console"], out=io.StringIO(), err=err) == 2
+    assert "terminal" in err.getvalue()
+
+
+# --- the pieces ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"ARBORD_SOCKET": "/x/c.sock", "RUNTIME_DIRECTORY": "/run/a"}, "/x/c.sock"),
+        ({"RUNTIME_DIRECTORY": "/run/a:/run/b", "XDG_RUNTIME_DIR": "/run/user/1"}, "/run/a/control.sock"),
+        ({"XDG_RUNTIME_DIR": "/run/user/1"}, "/run/user/1/arbord/control.sock"),
+        ({}, "/run/arbord/control.sock"),
+    ],
+)
+def test_default_socket_path(environ: dict[str, str], expected: str) -> None:
+    assert default_socket_path(environ, Path("/nonexistent")) == Path(expected)
+
+
+def test_default_socket_path_prefers_a_local_run_directory(tmp_path: Path) -> None:
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "control.sock").touch()
+    assert default_socket_path({}, tmp_path) == tmp_path / "run" / "control.sock"
+
+
+@pytest.mark.parametrize(
+    ("words", "method", "rest"),
+    [
+        (["registry", "lookup", "k"], "registry.lookup", ["k"]),
+        (["cache", "stats", "default"], "cache.stats", ["default"]),
+        (["children", "root"], "which_children", ["root"]),
+        (["ping"], "ping", []),
+    ],
+)
+def test_resolve_method_takes_the_longest_known_name(words: list[str], method: str, rest: list[str]) -> None:
+    known = {"registry.lookup", "registry", "cache.stats", "which_children", "ping"}
+    assert resolve_method(words, known) == (method, rest)
+
+
+def test_resolve_method_refuses_an_unknown_verb() -> None:
+    with pytest.raises(UsageError, match="no method 'nope'"):
+        resolve_method(["nope"], {"ping"})
+
+
+SCHEMA: dict[str, Any] = {
+    "properties": {
+        "key": {},
+        "name": {"type": "string"},
+        "ttl": {"anyOf": [{"type": "number"}, {"type": "null"}]},
+    },
+    "required": ["key"],
+}
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["42"], {"key": 42}),
+        (['"42"'], {"key": "42"}),
+        (["k", "007"], {"key": "k", "name": "007"}),
+        (["ttl=1.5", "k"], {"ttl": 1.5, "key": "k"}),
+        (["[1, 2]"], {"key": [1, 2]}),
+    ],
+)
+def test_build_params_fills_required_first_and_parses_json(
+    args: Sequence[str], expected: dict[str, Any]
+) -> None:
+    assert build_params(args, SCHEMA) == expected
+
+
+def test_build_params_refuses_extra_words() -> None:
+    with pytest.raises(UsageError, match="unexpected"):
+        build_params(["a", "b", "1", "extra"], SCHEMA)
+
+
+def test_render_tree_draws_nested_children() -> None:
+    tree = {
+        "id": "root",
+        "type": "supervisor",
+        "state": "running",
+        "children": [
+            {
+                "id": "a",
+                "type": "supervisor",
+                "state": "running",
+                "children": [{"id": "x", "type": "worker", "state": "running"}],
+            },
+            {"id": "b", "type": "worker", "state": "undefined", "restarts": 2},
+        ],
+    }  # fmt: skip
+    assert render_tree(tree).splitlines() == [
+        "root  supervisor  running",
+        "├── a  supervisor  running",
+        "│   └── x  worker  running",
+        "└── b  worker  undefined  restarts=2",
+    ]

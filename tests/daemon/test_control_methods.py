@@ -1,0 +1,276 @@
+"""The core control methods against an in-process tree: tree, children by path, tables, config,
+reload, status and shutdown."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from daemon.control import ControlReplyError, open_control_client
+from daemon.control.client import ControlClient
+from supervisor import Access, Table, TableType, whereis
+from tests.daemon.test_control_helpers import running_control
+
+
+async def _error(
+    client: ControlClient, method: str, params: dict[str, Any] | None = None
+) -> ControlReplyError:
+    with pytest.raises(ControlReplyError) as caught:
+        await client.call(method, params)
+    return caught.value
+
+
+# --- the tree ------------------------------------------------------------------------------------
+
+
+async def test_tree_shows_every_child_with_state_restarts_and_uptime() -> None:
+    async with running_control() as h, open_control_client(h.path) as client:
+        tree = await client.call("tree")
+        assert tree["id"] == "root"
+        assert tree["strategy"] == "one_for_one"
+        assert [c["id"] for c in tree["children"]] == ["core", "pool", "control"]
+        core = tree["children"][0]
+        assert core["type"] == "supervisor"
+        assert core["path"] == "root/core"
+        echo = core["children"][0]
+        assert echo == {
+            "id": "echo",
+            "path": "root/core/echo",
+            "type": "worker",
+            "state": "running",
+            "restarts": 0,
+            "uptime": echo["uptime"],
+            "name": "test.echo",
+        }
+        assert echo["uptime"] >= 0
+        assert tree["children"][1]["strategy"] == "dynamic"
+        shallow = await client.call("tree", {"depth": 0})
+        assert shallow["children"] is None
+        subtree = await client.call("tree", {"path": "root/core"})
+        assert [c["id"] for c in subtree["children"]] == ["echo", "other"]
+
+
+async def test_tree_counts_restarts() -> None:
+    async with running_control() as h, open_control_client(h.path) as client:
+        echo = whereis("test.echo")
+        assert echo is not None
+        echo.kill()
+        await echo.wait()
+        children = await client.call("which_children", {"path": "root/core"})
+        assert [(c["id"], c["restarts"], c["state"]) for c in children] == [
+            ("echo", 1, "running"),
+            ("other", 0, "running"),
+        ]
+
+
+async def test_count_children() -> None:
+    async with running_control() as h, open_control_client(h.path) as client:
+        counts = await client.call("count_children", {"path": "root"})
+        assert counts == {"specs": 3, "active": 3, "supervisors": 2, "workers": 1}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "code"),
+    [
+        ("which_children", "core", "not_found"),
+        ("which_children", "root/nope", "not_found"),
+        ("which_children", "root/core/echo", "conflict"),
+        ("terminate_child", "root", "conflict"),
+        ("restart_child", "root/core/nope", "not_found"),
+    ],
+)
+async def test_bad_paths_are_refused_by_name(method: str, path: str, code: str) -> None:
+    async with running_control() as h, open_control_client(h.path) as client:
+        error = await _error(client, method, {"path": path})
+        assert error.code == code
+        assert error.message
+
+
+# --- managing children ---------------------------------------------------------------------------
+
+
+async def test_terminate_restart_delete_by_path() -> None:
+    async with running_control() as h, open_control_client(h.path) as client:
+        assert (await _error(client, "restart_child", {"path": "root/core/echo"})).code == "conflict"
+        assert (await _error(client, "delete_child", {"path": "root/core/echo"})).code == "conflict"
+        await client.call("terminate_child", {"path": "root/core/echo"})
+        assert whereis("test.echo") is None
+        await client.call("restart_child", {"path": "root/core/echo"})
+        assert whereis("test.echo") is not None
+        await client.call("terminate_child", {"path": "root/core/echo"})
+        await client.call("delete_child", {"path": "root/core/echo"})
+        children = await client.call("which_children", {"path": "root/core"})
+        assert [c["id"] for c in children] == ["other"]
+
+
+async def test_start_child_from_a_json_spec() -> None:
+    spec = {"id": "extra", "start": "tests.daemon.test_control_helpers:Echo", "name": "test.extra"}
+    async with running_control() as h, open_control_client(h.path) as client:
+        started = await client.call("start_child", {"path": "root/core", "spec": spec})
+        assert started == {"path": "root/core/extra", "started": True, "name": "test.extra"}
+        server = whereis("test.extra")
+        assert server is not None
+        assert await server.call("hi") == "hi"
+        assert (await _error(client, "start_child", {"path": "root/core", "spec": spec})).code == "conflict"
+
+
+async def test_start_child_under_a_dynamic_supervisor_then_terminate_it() -> None:
+    spec = {"id": "x", "start": "tests.daemon.test_control_helpers:Echo", "name": "test.dyn"}
+    async with running_control() as h, open_control_client(h.path) as client:
+        started = await client.call("start_child", {"path": "root/pool", "spec": spec})
+        assert started["path"] == "root/pool/test.dyn"
+        await client.call("terminate_child", {"path": "root/pool/test.dyn"})
+        assert whereis("test.dyn") is None
+        assert (await _error(client, "restart_child", {"path": "root/pool/anything"})).code == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("start", "fragment"),
+    [
+        ("tests.daemon.no_such_module:Echo", "cannot import"),
+        ("tests.daemon.test_control_helpers:Nope", "cannot import"),
+        ("tests.daemon.test_control_helpers:running_control", "not a supervisor.Server"),
+        ("os:system; rm -rf", "pattern"),
+    ],
+)
+async def test_start_child_refuses_what_is_not_a_server(start: str, fragment: str) -> None:
+    spec = {"id": "bad", "start": start}
+    async with running_control() as h, open_control_client(h.path) as client:
+        error = await _error(client, "start_child", {"path": "root/core", "spec": spec})
+        assert error.code == "invalid_params"
+        assert fragment in error.message or fragment in str(error.data)
+
+
+# --- tables --------------------------------------------------------------------------------------
+
+
+async def test_tables_list_info_and_dump_from_a_snapshot() -> None:
+    async with running_control() as h, open_control_client(h.path) as client:
+        table = Table("test.agents", named=True, type=TableType.ORDERED_SET, access=Access.PUBLIC)
+        hidden = Table("test.private", named=True, access=Access.PRIVATE)
+        try:
+            table.insert([(i, f"agent-{i}", {"tags": ("a", "b")}) for i in range(25)])
+            listed = {t["name"]: t for t in await client.call("tables.list")}
+            assert listed["test.agents"] == {
+                "name": "test.agents",
+                "type": "ordered_set",
+                "access": "public",
+                "size": 25,
+            }
+            assert "test.private" in listed
+            info = await client.call("tables.info", {"name": "test.agents"})
+            assert (info["keypos"], info["size"]) == (0, 25)
+            assert info["memory"] > 0
+
+            chunks: list[list[Any]] = []
+            async for chunk in client.stream("tables.dump", {"name": "test.agents", "chunk": 10}):
+                if not chunks:
+                    table.delete_all_objects()  # after the snapshot: the dump must not see it
+                chunks.append(chunk["rows"])
+            assert [len(c) for c in chunks] == [10, 10, 5]
+            assert chunks[0][0] == [0, "agent-0", {"tags": ["a", "b"]}]
+            assert client.last_stream_result == {"items": 3}
+            assert len(table) == 0
+
+            limited = [c async for c in client.stream("tables.dump", {"name": "test.agents", "limit": 0})]
+            assert limited == []
+            assert (await _error(client, "tables.dump", {"name": "test.private"})).code == "permission_denied"
+            assert (await _error(client, "tables.dump", {"name": "nope"})).code == "not_found"
+            assert (await _error(client, "tables.info", {"name": "nope"})).code == "not_found"
+            assert await client.call("ping") == {"pong": True}
+        finally:
+            table.delete_table()
+            hidden.delete_table()
+
+
+# --- the daemon ----------------------------------------------------------------------------------
+
+
+async def test_status_config_and_reload_go_to_the_daemon() -> None:
+    async with running_control() as h, open_control_client(h.path) as client:
+        status = await client.call("status")
+        assert status["state"] == "running"
+        assert status["control"] == {
+            "socket": str(h.path),
+            "connections": 1,
+            "accepted": 1,
+            "refused": 0,
+            "busy": 0,
+        }
+        shown = await client.call("config.show")
+        assert shown["label"] == "fake"
+        assert shown["control"]["max_frame_bytes"] == 1024 * 1024
+        assert await client.call("reload") == {"ok": True, "errors": [], "changed": [], "restarted": []}
+        assert h.daemon.reloads == 1
+        version = await client.call("version")
+        assert version["protocol"] == 1
+        assert version["loop"] in ("asyncio", "uvloop")
+
+
+async def test_config_check_needs_an_absolute_path() -> None:
+    async with running_control() as h, open_control_client(h.path) as client:
+        assert (await _error(client, "config.check", {"path": "relative.toml"})).code == "invalid_params"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("daemon.settings") is None, reason="needs daemon.settings")
+async def test_config_check_reports_each_problem(tmp_path: Path) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text("")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[control]\nmax_frame_bytes = 'big'\nnot_a_key = 1\n")
+    async with running_control() as h, open_control_client(h.path) as client:
+        assert (await client.call("config.check", {"path": str(good)}))["ok"] is True
+        checked = await client.call("config.check", {"path": str(bad)})
+        assert checked["ok"] is False
+        assert len(checked["errors"]) == 2
+        assert any("max_frame_bytes" in e for e in checked["errors"])
+        missing = await client.call("config.check", {"path": str(tmp_path / "missing.toml")})
+        assert missing["ok"] is False
+
+
+async def test_shutdown_replies_then_asks_the_daemon_to_stop() -> None:
+    async with running_control() as h, open_control_client(h.path) as client:
+        assert await client.call("shutdown") == {"stopping": True}
+        await h.daemon.shutdown_requested.wait()
+
+
+async def test_commands_that_change_the_daemon_are_logged_with_the_peer(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="daemon.control")
+    async with running_control() as h, open_control_client(h.path) as client:
+        await client.call("ping")
+        await client.call("terminate_child", {"path": "root/core/other"})
+    audited = [r.getMessage() for r in caplog.records if r.getMessage().startswith("control: ")]
+    assert audited == [
+        f"control: terminate_child {{'path': 'root/core/other'}} by pid {os.getpid()} uid {os.geteuid()}"
+    ]
+
+
+async def test_the_control_server_will_not_terminate_itself() -> None:
+    async with running_control() as h, open_control_client(h.path) as client:
+        error = await _error(client, "terminate_child", {"path": "root/control"})
+        assert error.code == "conflict"
+        assert "shutdown" in error.message
+        assert await client.call("ping") == {"pong": True}
+
+
+async def test_a_client_leaving_mid_stream_is_not_an_error(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="daemon.control")
+    async with running_control() as h:
+        table = Table("test.big", named=True, access=Access.PUBLIC)
+        try:
+            table.insert([(i, "x" * 1000) for i in range(3000)])
+            async with open_control_client(h.path) as client:
+                async for _ in client.stream("tables.dump", {"name": "test.big", "chunk": 1}):
+                    break  # leave after the first row, 3 MB still to come
+            async with open_control_client(h.path) as other:
+                assert await other.call("ping") == {"pong": True}
+        finally:
+            table.delete_table()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
