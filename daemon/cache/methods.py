@@ -1,0 +1,125 @@
+"""The caches' control methods: ``cache.get/put/delete/stats/clear/list``.
+
+Keys are strings, values any JSON. ``cache`` names the cache (``default`` when omitted); an unknown
+name is ``not_found``. ``cache.put`` with ``"owned": true`` binds the entry to the connection, so
+it is dropped when the client disconnects. A miss of ``cache.get`` is ``not_found``, so scripts can
+test the exit status of ``arborctl cache get``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from daemon.cache.cache import Cache
+from daemon.cache.config import DEFAULT_CACHE
+from daemon.cache.spec import CACHE_PREFIX, cache_named
+from daemon.control.codes import ErrorCode
+from daemon.control.methods import Method, MethodContext
+from daemon.control.methods_tables import jsonable
+from daemon.errors import ControlError, UnknownCache
+from supervisor import registered_names, whereis
+
+__all__ = ["cache_methods"]
+
+Key = Annotated[str, Field(min_length=1, max_length=1024)]
+CacheName = Annotated[str, Field(min_length=1, max_length=64)]
+_FROZEN = ConfigDict(extra="forbid", frozen=True)
+_MISSING: Any = object()
+
+
+class CacheParams(BaseModel):
+    """Which cache."""
+
+    model_config = _FROZEN
+
+    cache: CacheName = DEFAULT_CACHE
+
+
+class KeyParams(CacheParams):
+    """A key in a cache."""
+
+    key: Key
+
+
+class PutParams(KeyParams):
+    """``cache.put``: ``ttl`` in seconds (omitted: the cache's default); ``owned`` binds the entry to
+    this connection."""
+
+    value: Any
+    ttl: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    owned: bool = False
+
+
+class ListParams(CacheParams):
+    """``cache.list``: at most ``limit`` live keys, least recently written first."""
+
+    limit: int = Field(default=1000, ge=1, le=100_000)
+
+
+class StatsParams(BaseModel):
+    """``cache.stats``: one cache, or every cache when omitted."""
+
+    model_config = _FROZEN
+
+    cache: CacheName | None = None
+
+
+def _cache(name: str) -> Cache:
+    try:
+        return cache_named(name)
+    except UnknownCache as error:
+        raise ControlError(ErrorCode.NOT_FOUND, str(error), {"cache": name}) from None
+
+
+async def cache_get(params: KeyParams, context: MethodContext) -> dict[str, Any]:
+    value = _cache(params.cache).get(params.key, _MISSING)
+    if value is _MISSING:
+        raise ControlError(ErrorCode.NOT_FOUND, f"{params.key!r} is not in cache {params.cache!r}")
+    return {"key": params.key, "value": jsonable(value)}
+
+
+async def cache_put(params: PutParams, context: MethodContext) -> dict[str, Any]:
+    cache = _cache(params.cache)
+    owner = context.connection.task if params.owned else None
+    cache.put(params.key, params.value, params.ttl, owner=owner)
+    return {"key": params.key, "ttl": cache.ttl(params.key)}
+
+
+async def cache_delete(params: KeyParams, context: MethodContext) -> dict[str, bool]:
+    return {"deleted": _cache(params.cache).delete(params.key)}
+
+
+async def cache_clear(params: CacheParams, context: MethodContext) -> dict[str, int]:
+    return {"cleared": _cache(params.cache).clear()}
+
+
+async def cache_stats(params: StatsParams, context: MethodContext) -> dict[str, Any]:
+    if params.cache is not None:
+        return {params.cache: _cache(params.cache).stats().as_dict()}
+    caches = (whereis(name) for name in registered_names() if name.startswith(CACHE_PREFIX))
+    return {c.label: c.stats().as_dict() for c in caches if isinstance(c, Cache)}
+
+
+async def cache_list(params: ListParams, context: MethodContext) -> dict[str, Any]:
+    cache = _cache(params.cache)
+    keys = cache.keys()
+    listed = []
+    for key in keys[: params.limit]:
+        ttl = cache.ttl(key)
+        listed.append({"key": jsonable(key), "ttl": None if ttl is None or math.isinf(ttl) else ttl})
+    return {"keys": listed, "total": len(keys)}
+
+
+def cache_methods() -> tuple[Method, ...]:
+    """The caches' control methods."""
+    return (
+        Method("cache.get", KeyParams, cache_get, "the live value of a key (not_found on a miss)"),
+        Method("cache.put", PutParams, cache_put, "store a JSON value, with a TTL, optionally owned"),
+        Method("cache.delete", KeyParams, cache_delete, "remove a key"),
+        Method("cache.stats", StatsParams, cache_stats, "exact counters of one cache or all"),
+        Method("cache.clear", CacheParams, cache_clear, "remove every entry of a cache"),
+        Method("cache.list", ListParams, cache_list, "the live keys of a cache with their TTLs"),
+    )

@@ -1,0 +1,174 @@
+"""The registry's control methods: ``registry.register/unregister/lookup/find/query/list/count``.
+
+Keys are strings and metadata is a JSON object. An entry registered over a connection is owned by
+that connection's task, so it vanishes when the client disconnects: an external process keeps a
+connection open for as long as it wants to be found (a local service registry with liveness for
+free). ``registry.unregister`` removes the caller's own entry; ``force`` removes anyone's.
+
+Entries are returned as ``{"key", "owner", "metadata"}``, ``owner`` being a label such as
+``server arbord.x`` or ``task control-connection-3``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from daemon.control.codes import ErrorCode
+from daemon.control.methods import Method, MethodContext, NoParams
+from daemon.control.methods_tables import jsonable
+from daemon.errors import AlreadyRegistered, ControlError, NotIndexed, TooManyEntries
+from daemon.registry.entry import Entry, describe_owner
+from daemon.registry.registry import Registry, registry_named
+from daemon.registry.spec import REGISTRY_NAME
+from supervisor import NoProc
+
+__all__ = ["entry_json", "registry_methods"]
+
+Key = Annotated[str, Field(min_length=1, max_length=1024)]
+Limit = Annotated[int, Field(ge=1, le=100_000)]
+_FROZEN = ConfigDict(extra="forbid", frozen=True)
+
+
+class KeyParams(BaseModel):
+    """A key of the registry."""
+
+    model_config = _FROZEN
+
+    key: Key
+
+
+class RegisterParams(KeyParams):
+    """``registry.register``: the key and its metadata (a JSON object)."""
+
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class UnregisterParams(KeyParams):
+    """``registry.unregister``: ``force`` removes the key whoever holds it."""
+
+    force: bool = False
+
+
+class ListParams(BaseModel):
+    """At most ``limit`` entries are returned; ``total`` says how many matched."""
+
+    model_config = _FROZEN
+
+    limit: Limit = 1000
+
+
+class FindParams(ListParams):
+    """``registry.find``: entries whose indexed ``attribute`` is (or contains) ``value``."""
+
+    attribute: str
+    value: str | int | float | bool
+
+
+class CriterionParams(BaseModel):
+    """One criterion: the value at ``path`` (``"a.b"`` or ``["a", "b"]``) compared by ``op``."""
+
+    model_config = _FROZEN
+
+    path: str | list[str]
+    op: Literal["eq", "neq", "gt", "lt", "gte", "lte", "in", "not_in"]
+    value: Any = None
+
+
+class QueryParams(ListParams):
+    """``registry.query``: entries matching every criterion."""
+
+    criteria: list[CriterionParams] = Field(max_length=64)
+
+
+def entry_json(entry: Entry) -> dict[str, Any]:
+    """An entry as JSON: key, owner label, metadata."""
+    return {
+        "key": jsonable(entry.key),
+        "owner": describe_owner(entry.owner),
+        "metadata": jsonable(dict(entry.metadata)),
+    }
+
+
+def _registry() -> Registry:
+    try:
+        return registry_named(REGISTRY_NAME)
+    except NoProc:
+        message = "the registry is not running (restarting?): try again"
+        raise ControlError(ErrorCode.NOT_FOUND, message) from None
+
+
+def _listed(entries: list[Entry], limit: int) -> dict[str, Any]:
+    return {"entries": [entry_json(e) for e in entries[:limit]], "total": len(entries)}
+
+
+async def registry_register(params: RegisterParams, context: MethodContext) -> dict[str, Any]:
+    try:
+        entry = _registry().register(params.key, context.connection.task, params.metadata)
+    except AlreadyRegistered as taken:
+        owner = describe_owner(taken.owner)
+        raise ControlError(ErrorCode.CONFLICT, str(taken), {"owner": owner}) from None
+    except TooManyEntries as full:
+        raise ControlError(ErrorCode.CONFLICT, str(full)) from None
+    return entry_json(entry)
+
+
+async def registry_unregister(params: UnregisterParams, context: MethodContext) -> dict[str, bool]:
+    registry = _registry()
+    if params.force:
+        return {"removed": registry.unregister(params.key)}
+    held = registry.lookup_all(params.key)
+    if held and all(e.owner is not context.connection.task for e in held):
+        owner = describe_owner(held[0].owner)
+        raise ControlError(
+            ErrorCode.CONFLICT,
+            f"{params.key!r} is registered by {owner}, not by this connection (use force)",
+            {"owner": owner},
+        )
+    return {"removed": registry.unregister(params.key, context.connection.task)}
+
+
+async def registry_lookup(params: KeyParams, context: MethodContext) -> dict[str, Any]:
+    entry = _registry().lookup(params.key)
+    if entry is None:
+        raise ControlError(ErrorCode.NOT_FOUND, f"{params.key!r} is not registered", {"key": params.key})
+    return entry_json(entry)
+
+
+async def registry_find(params: FindParams, context: MethodContext) -> dict[str, Any]:
+    try:
+        entries = _registry().find_by_attribute(params.attribute, params.value)
+    except NotIndexed as error:
+        raise ControlError(ErrorCode.INVALID_PARAMS, str(error), {"attribute": params.attribute}) from None
+    return _listed(entries, params.limit)
+
+
+async def registry_query(params: QueryParams, context: MethodContext) -> dict[str, Any]:
+    criteria = [c.model_dump() for c in params.criteria]
+    try:
+        entries = _registry().query(criteria)
+    except ValueError as error:
+        raise ControlError(ErrorCode.INVALID_PARAMS, str(error)) from None
+    return _listed(entries, params.limit)
+
+
+async def registry_list(params: ListParams, context: MethodContext) -> dict[str, Any]:
+    return _listed(_registry().list_all(), params.limit)
+
+
+async def registry_count(params: NoParams, context: MethodContext) -> dict[str, int]:
+    return {"count": _registry().count()}
+
+
+def registry_methods() -> tuple[Method, ...]:
+    """The registry's control methods (entries registered here belong to the connection)."""
+    return (
+        Method("registry.register", RegisterParams, registry_register, "register a key for this connection"),
+        Method("registry.unregister", UnregisterParams, registry_unregister, "remove this connection's key"),
+        Method("registry.lookup", KeyParams, registry_lookup, "the live owner and metadata of a key"),
+        Method("registry.find", FindParams, registry_find, "entries by an indexed attribute"),
+        Method("registry.query", QueryParams, registry_query, "entries matching metadata criteria"),
+        Method("registry.list", ListParams, registry_list, "every live entry"),
+        Method("registry.count", NoParams, registry_count, "how many live entries"),
+    )

@@ -1,0 +1,477 @@
+"""The agent registry: keys → (owner, metadata), cleaned up when owners exit, read without a hop.
+
+``Registry`` is a server that owns its tables; everything else happens in the caller's task:
+
+- **reads** (``lookup``, ``lookup_all``, ``find_by_attribute``, ``query``, ``list_all``, ``count``,
+  ``dispatch``) are table reads and return only entries whose owner is alive;
+- **writes** (``register``, ``unregister``, ``update_metadata``) are synchronous too: each is a
+  handful of table operations with no ``await`` in between, so it is atomic on the event loop, and
+  costs microseconds instead of a mailbox round trip. Only the registry's methods write, which is
+  what keeps the indexes consistent with the entries;
+- **cleanup** is the server's one job: it monitors each owner once (however many keys it holds)
+  and, on the ``Down``, removes every entry the owner held. The last key of an owner unregistered
+  removes its monitor, so monitors never leak.
+
+Tables: ``entries`` and ``owners`` have the ``TableKeeper`` as heir, so a crashed registry loses no
+entry: the next incarnation claims them, re-monitors every owner (a dead one's ``Down`` arrives at
+once with ``noproc``) and rebuilds the attribute indexes. docs/registry.md has the consistency model.
+
+>>> import asyncio
+>>> async def demo() -> list[object]:
+...     registry = await Registry.start()
+...     worker = asyncio.create_task(asyncio.Event().wait())
+...     registry.register("agent-1", worker, {"capability": "search", "node": "a"})
+...     found = [e.key for e in registry.find_by_attribute("capability", "search")]
+...     worker.cancel()
+...     await asyncio.gather(worker, return_exceptions=True)
+...     gone = registry.lookup("agent-1")         # read right away: the owner is dead, so no entry
+...     await registry.stop()
+...     return [found, gone]
+>>> asyncio.run(demo())
+[['agent-1'], None]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, Final
+
+from daemon.errors import AlreadyRegistered, NotIndexed, TooManyEntries
+from daemon.registry.config import DEFAULT_INDEXED_ATTRIBUTES
+from daemon.registry.criteria import Criterion, Op, matches, parse_criteria
+from daemon.registry.entry import Entry, KeyMode, describe_owner, owner_task
+from daemon.registry.keeper import Claim, KeeperUp, TableKeeper
+from supervisor import (
+    Access,
+    Caller,
+    Down,
+    MonitorRef,
+    NoProc,
+    Server,
+    Table,
+    demonitor,
+    monitor,
+    telemetry,
+    whereis,
+)
+
+__all__ = [
+    "LOOKUP_MISS",
+    "OWNER_DOWN",
+    "REGISTER",
+    "UNREGISTER",
+    "Registry",
+    "registry_named",
+]
+
+REGISTER: Final = ("arbord", "registry", "register")
+"""Emitted for each registration: measurements ``{"count": 1}``; metadata registry, key, owner."""
+UNREGISTER: Final = ("arbord", "registry", "unregister")
+"""Emitted for each entry removed by ``unregister``; metadata registry, key, owner."""
+LOOKUP_MISS: Final = ("arbord", "registry", "lookup_miss")
+"""Emitted when ``lookup`` finds no live entry; metadata registry, key."""
+OWNER_DOWN: Final = ("arbord", "registry", "owner_down")
+"""Emitted when an exited owner's entries are removed: measurements ``{"count": n}``."""
+
+_ONE: Final[Mapping[str, float]] = MappingProxyType({"count": 1})
+_COLLECTIONS: Final = (list, tuple, set, frozenset)
+_SCALARS: Final = frozenset({str, int, float, bool})
+
+
+def _not_started(key: object, default: object = None) -> None:
+    """``lookup`` before the tables are claimed: nothing is registered yet, as far as anyone knows."""
+
+
+def _duplicate_lookup(key: object, default: object = None) -> None:
+    raise TypeError("lookup is for unique registries; a duplicate registry has lookup_all and dispatch")
+
+
+def _reader(get: Callable[..., Any], miss: Callable[[Hashable], None]) -> Callable[[Hashable], Entry | None]:
+    """Build a registry's ``lookup`` over its entries table's ``getter()``: the row, if its owner's
+    task has not finished (a dead owner's rows may still be there until the registry handles the
+    owner's exit), else a miss."""
+
+    def lookup(key: Hashable) -> Entry | None:
+        entry = get(key)
+        if entry is not None and not entry[3].done():  # entry.task
+            return entry  # type: ignore[no-any-return]
+        miss(key)
+        return None
+
+    return lookup
+
+
+def _index_pairs(metadata: Mapping[str, Any], attributes: tuple[str, ...]) -> list[tuple[str, Any]]:
+    """The ``(attribute, value)`` index keys of an entry: the value of each indexed attribute, or
+    each element of a list/set value. Unhashable values are left out (``query`` still finds them)."""
+    pairs: list[tuple[str, Any]] = []
+    for attribute in attributes:
+        value = metadata.get(attribute)
+        if value is None:
+            continue
+        if type(value) in _SCALARS:  # the common case, first
+            pairs.append((attribute, value))
+            continue
+        for item in value if isinstance(value, _COLLECTIONS) else (value,):
+            try:
+                hash(item)
+            except TypeError:
+                continue
+            if (attribute, item) not in pairs:
+                pairs.append((attribute, item))
+    return pairs
+
+
+class Registry(Server):
+    """A registry of keys owned by servers, tasks or control connections (see the module docstring).
+
+    ``init(*, keys=KeyMode.UNIQUE, indexed_attributes=("capability", "health_status", "node"),
+    keeper=None, max_entries_per_owner=None, label=None)``: ``keeper`` is the registered name of
+    the ``TableKeeper`` to use as heir (none: the tables die with the registry); ``label`` tells
+    this registry's tables apart in the keeper (default: the registered name).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        # ``whereis`` finds a server from the moment it is started, before its ``init`` has run (and
+        # this one awaits the keeper): until the tables are in place, lookups miss, the other
+        # operations refuse with NoProc.
+        self._ready = False
+        self.lookup: Callable[[Hashable], Entry | None] = _reader(_not_started, self._miss)
+        """``lookup(key)``: the entry under ``key`` while its owner is alive, else None (unique
+        registries). An attribute built by ``_reader``, not a method: one Python frame per lookup
+        instead of two is what brings it near ``dict.get`` (bench/bench_registry.py)."""
+        self.label = f"registry-{id(self):x}"
+
+    async def init(
+        self,
+        *,
+        keys: KeyMode | str = KeyMode.UNIQUE,
+        indexed_attributes: Sequence[str] = DEFAULT_INDEXED_ATTRIBUTES,
+        keeper: str | None = None,
+        max_entries_per_owner: int | None = None,
+        label: str | None = None,
+    ) -> None:
+        self.mode = KeyMode(keys)
+        self.indexed_attributes = tuple(indexed_attributes)
+        self.label = label or self.name or self.label
+        self._limit = max_entries_per_owner
+        self._keeper: TableKeeper | None = None
+        self._keeper_ref: MonitorRef | None = None
+        keeper_server = whereis(keeper) if keeper else None
+        claimed: tuple[Table, ...] = ()
+        if isinstance(keeper_server, TableKeeper):
+            claimed = await keeper_server.call(Claim(self.label, self))
+        by_name: dict[str | None, Table | None] = {table.name: table for table in claimed}
+        self._entries = by_name.pop(f"{self.label}.entries", None) or self._table("entries")
+        self._owners = by_name.pop(f"{self.label}.owners", None) or self._table("owners")
+        for leftover in by_name.values():
+            if leftover is not None:
+                leftover.delete_table()
+        self._indexes = {a: self._table(f"index.{a}") for a in self.indexed_attributes}
+        self._reindex()
+        self._remonitor()
+        self._appoint(keeper_server if isinstance(keeper_server, TableKeeper) else None)
+        if self.mode is KeyMode.UNIQUE:
+            self.lookup = _reader(self._entries.getter(), self._miss)
+        else:
+            self.lookup = _duplicate_lookup
+        self._ready = True
+
+    def _table(self, what: str) -> Table:
+        # Public: the registry's methods write from their callers' tasks, with no hop (see above).
+        return Table(f"{self.label}.{what}", access=Access.PUBLIC)
+
+    # --- restart: tables back from the keeper ---------------------------------------------------------
+
+    def _reindex(self) -> None:
+        """Build the attribute indexes from the entries (they are derived data, never inherited)."""
+        for entry in self._all_entries():
+            self._index(entry)
+
+    def _remonitor(self) -> None:
+        """Replace the monitors of a previous incarnation (whose Down would go nowhere) by ours."""
+        for owner, ref, keys in self._owners.tab2list():
+            demonitor(ref)  # already ended with its watcher by the library; harmless, and explicit
+            self._owners.insert((owner, monitor(owner, watcher=self), keys))
+
+    def _appoint(self, keeper: TableKeeper | None) -> None:
+        """Make ``keeper`` the heir of the tables that must survive a crash, and watch it."""
+        if self._keeper_ref is not None:
+            demonitor(self._keeper_ref, flush=True)
+        self._keeper = keeper if keeper is not None and keeper.alive else None
+        self._keeper_ref = monitor(self._keeper, watcher=self) if self._keeper is not None else None
+        for table in (self._entries, self._owners):
+            table.set_heir(self._keeper, self.label)
+
+    async def handle_info(self, message: Any) -> None:
+        if isinstance(message, Down):
+            if message.ref is self._keeper_ref:
+                self._appoint(None)  # until the restarted keeper says KeeperUp
+            else:
+                self._owner_down(message.target, message.ref)
+        elif isinstance(message, KeeperUp):
+            self._appoint(message.keeper)
+
+    async def handle_call(self, request: Any, caller: Caller) -> Any:
+        # Every call is a settle (see settle): a stray call must not crash the server.
+        return None
+
+    async def settle(self, timeout: float | None = 5.0) -> None:
+        """Return once the registry has handled every message sent to it before this call: the
+        ``Down`` of every owner that exited before it, so their entries are gone from the tables."""
+        await self.call("settle", timeout)
+
+    def _owner_down(self, owner: Any, ref: MonitorRef) -> None:
+        row = self._owners.get(owner)
+        if row is None or row[1] is not ref:  # a stale Down: the owner re-registered since
+            return
+        keys = list(row[2])
+        for key in keys:
+            for entry in self._entries_of(key, owner):
+                self._remove(entry)
+        self._owners.delete(owner)
+        telemetry.execute(OWNER_DOWN, {"count": len(keys)}, {"registry": self.label, "owner": owner})
+
+    # --- writes ---------------------------------------------------------------------------------------
+
+    def _started(self) -> None:
+        if not self._ready:
+            raise NoProc(f"{self!r} is starting: its tables are not in place yet")
+
+    def _writable(self) -> None:
+        if not self._ready or self.exit_reason is not None:
+            raise NoProc(f"{self!r} is not running: find the current registry with whereis")
+
+    def register(self, key: Hashable, owner: Any, metadata: Mapping[str, Any] | None = None) -> Entry:
+        """Register ``key`` for ``owner`` (a server, a task, a connection's task); returns the entry.
+
+        Unique mode: a key held by a live owner raises ``AlreadyRegistered`` naming it; a key held by
+        an owner that exited (and was not cleaned up yet) is replaced. Duplicate mode: the same for
+        the (key, owner) pair. ``TypeError`` for an unhashable key or a non-owner, ``NoProc`` for
+        an owner that is not alive, ``TooManyEntries`` past ``max_entries_per_owner``.
+        """
+        self._writable()
+        try:
+            hash(key)
+        except TypeError:
+            raise TypeError(f"a registry key must be hashable, not {key!r}") from None
+        task = owner_task(owner)
+        if task.done():
+            raise NoProc(f"{describe_owner(owner)} is not alive: it cannot own {key!r}")
+        if metadata is not None and type(metadata) is not dict and not isinstance(metadata, Mapping):
+            raise TypeError(f"metadata is a mapping, not {metadata!r}")
+        for held in self._entries_of(key, None if self.mode is KeyMode.UNIQUE else owner):
+            if not held.task.done():
+                message = f"{key!r} is already registered by {describe_owner(held.owner)}"
+                raise AlreadyRegistered(message, held.owner)
+            self._remove(held)
+        owned = self._owners.get(owner)
+        if owned is not None and self._limit is not None and len(owned[2]) >= self._limit:
+            raise TooManyEntries(f"{describe_owner(owner)} already holds {self._limit} entries")
+        entry = Entry._make((key, owner, MappingProxyType(dict(metadata or {})), task))
+        self._store(entry)
+        if owned is None:
+            self._owners.insert((owner, monitor(owner, watcher=self), {key: None}))
+        else:
+            owned[2][key] = None
+        self._index(entry)
+        telemetry.execute(REGISTER, _ONE, {"registry": self.label, "key": key, "owner": owner})
+        return entry
+
+    def unregister(self, key: Hashable, owner: Any = None) -> bool:
+        """Remove ``key`` (only ``owner``'s entry when given; every entry under it otherwise).
+
+        Returns False when there was nothing live to remove: a missing key, another owner's key, or
+        an entry whose owner already exited (that one is cleaned up all the same).
+        """
+        self._writable()
+        removed = False
+        for entry in self._entries_of(key, owner):
+            live = not entry.task.done()
+            self._remove(entry)
+            if live:
+                removed = True
+                metadata = {"registry": self.label, "key": key, "owner": entry.owner}
+                telemetry.execute(UNREGISTER, _ONE, metadata)
+        return removed
+
+    def update_metadata(self, key: Hashable, metadata: Mapping[str, Any], owner: Any = None) -> bool:
+        """Replace the metadata of ``key`` (of ``owner``'s entry in duplicate mode); False if none."""
+        self._writable()
+        if self.mode is KeyMode.DUPLICATE and owner is None:
+            raise TypeError("update_metadata in a duplicate registry needs the owner")
+        if not isinstance(metadata, Mapping):
+            raise TypeError(f"metadata is a mapping, not {metadata!r}")
+        for entry in self._entries_of(key, owner):
+            if entry.task.done() or (owner is not None and entry.owner is not owner):
+                continue
+            updated = Entry._make((entry.key, entry.owner, MappingProxyType(dict(metadata)), entry.task))
+            self._unindex(entry)
+            self._store(updated)
+            self._index(updated)
+            return True
+        return False
+
+    # --- the table operations behind the writes --------------------------------------------------
+
+    def _entries_of(self, key: Hashable, owner: Any) -> list[Entry]:
+        """The stored entries under ``key`` (of ``owner`` only, when given), live or not."""
+        row = self._entries.get(key)
+        if row is None:
+            return []
+        if self.mode is KeyMode.UNIQUE:
+            return [row] if owner is None or row.owner is owner else []
+        members: dict[Any, Entry] = row[1]
+        if owner is None:
+            return list(members.values())
+        entry = members.get(owner)
+        return [] if entry is None else [entry]
+
+    def _store(self, entry: Entry) -> None:
+        if self.mode is KeyMode.UNIQUE:
+            self._entries.insert(entry)
+            return
+        row = self._entries.get(entry.key)
+        if row is None:
+            self._entries.insert((entry.key, {entry.owner: entry}))
+        else:
+            row[1][entry.owner] = entry
+
+    def _remove(self, entry: Entry) -> None:
+        """Drop one stored entry with its index rows and its owner's claim on the key."""
+        key, owner = entry.key, entry.owner
+        if self.mode is KeyMode.UNIQUE:
+            if self._entries.get(key) is entry:
+                self._entries.delete(key)
+        else:
+            row = self._entries.get(key)
+            if row is not None and row[1].get(owner) is entry:
+                del row[1][owner]
+                if not row[1]:
+                    self._entries.delete(key)
+        self._unindex(entry)
+        owned = self._owners.get(owner)
+        if owned is not None:
+            owned[2].pop(key, None)
+            if not owned[2]:
+                # No flush: a Down already queued for it finds no owner row (or a newer monitor's)
+                # and is ignored by _owner_down.
+                demonitor(owned[1])
+                self._owners.delete(owner)
+
+    def _entry_id(self, entry: Entry) -> Hashable:
+        return entry.key if self.mode is KeyMode.UNIQUE else (entry.key, entry.owner)
+
+    def _index(self, entry: Entry) -> None:
+        entry_id = self._entry_id(entry)
+        indexes = self._indexes
+        for attribute, value in _index_pairs(entry.metadata, self.indexed_attributes):
+            index = indexes[attribute]
+            row = index.get(value)
+            if row is None:
+                index.insert((value, {entry_id: entry}))
+            else:
+                row[1][entry_id] = entry
+
+    def _unindex(self, entry: Entry) -> None:
+        entry_id = self._entry_id(entry)
+        indexes = self._indexes
+        for attribute, value in _index_pairs(entry.metadata, self.indexed_attributes):
+            index = indexes[attribute]
+            row = index.get(value)
+            if row is not None and row[1].get(entry_id) is entry:
+                del row[1][entry_id]
+                if not row[1]:
+                    index.delete(value)
+
+    # --- reads: in the caller, no hop; only live owners' entries --------------------------------------
+
+    def _miss(self, key: Hashable) -> None:
+        telemetry.execute(LOOKUP_MISS, _ONE, {"registry": self.label, "key": key})
+
+    def lookup_all(self, key: Hashable) -> list[Entry]:
+        """Every live entry under ``key``: zero or one in a unique registry."""
+        self._started()
+        return [e for e in self._entries_of(key, None) if not e.task.done()]
+
+    def find_by_attribute(self, attribute: str, value: Hashable) -> list[Entry]:
+        """The live entries whose indexed ``attribute`` is ``value`` (or contains it, for a list):
+        an index lookup. An attribute that is not indexed raises ``NotIndexed``."""
+        self._started()
+        index = self._indexes.get(attribute)
+        if index is None:
+            indexed = ", ".join(self.indexed_attributes) or "none"
+            raise NotIndexed(
+                f"attribute {attribute!r} is not indexed (indexed: {indexed}); use query, "
+                "or add it to registry.indexed_attributes"
+            )
+        row = index.get(value)
+        if row is None:
+            return []
+        return [e for e in row[1].values() if not e.task.done()]
+
+    def query(self, criteria: Iterable[Criterion | tuple[Any, Any, Any] | Mapping[str, Any]]) -> list[Entry]:
+        """Live entries matching every criterion (``daemon.registry.criteria``); ``ValueError`` for a
+        malformed criterion. An ``eq`` on an indexed attribute narrows the scan to its index."""
+        self._started()
+        parsed = parse_criteria(criteria)
+        candidates: Iterable[Entry] | None = None
+        for path, op, value in parsed:
+            if op is Op.EQ and len(path) == 1 and path[0] in self._indexes:
+                try:
+                    candidates = self.find_by_attribute(path[0], value)
+                except TypeError:  # an unhashable value: fall back to the scan
+                    continue
+                break
+        if candidates is None:
+            candidates = self._all_entries()
+        return [e for e in candidates if not e.task.done() and matches(e.metadata, parsed)]
+
+    def list_all(self, filter: Callable[[Mapping[str, Any]], bool] | None = None) -> list[Entry]:
+        """Every live entry, or those whose metadata passes ``filter``."""
+        self._started()
+        entries = [e for e in self._all_entries() if not e.task.done()]
+        return entries if filter is None else [e for e in entries if filter(e.metadata)]
+
+    def count(self) -> int:
+        """How many live entries there are (a walk of the table: O(entries))."""
+        self._started()
+        return sum(1 for e in self._all_entries() if not e.task.done())
+
+    def keys_of(self, owner: Any) -> list[Hashable]:
+        """The keys ``owner`` holds (empty for an owner that exited: its entries are not live)."""
+        self._started()
+        row = self._owners.get(owner)
+        if row is None or owner_task(owner).done():
+            return []
+        return list(row[2])
+
+    def dispatch(self, key: Hashable, callback: Callable[[list[Entry]], object]) -> bool:
+        """Call ``callback`` with the non-empty list of live entries under ``key`` (pub/sub fan-out,
+        Elixir's ``Registry.dispatch``) in the caller; never called when there are none. True if called."""
+        entries = self.lookup_all(key)
+        if not entries:
+            return False
+        callback(entries)
+        return True
+
+    def monitor_count(self) -> int:
+        """How many owners the registry monitors now: one per owner holding at least one key."""
+        self._started()
+        return len(self._owners)
+
+    def _all_entries(self) -> list[Entry]:
+        if self.mode is KeyMode.UNIQUE:
+            entries: list[Entry] = self._entries.tab2list()  # type: ignore[assignment]
+            return entries
+        return [entry for _, members in self._entries.tab2list() for entry in members.values()]
+
+
+def registry_named(name: str) -> Registry:
+    """The running registry registered as ``name``; ``NoProc`` if there is none (it may be restarting)."""
+    server = whereis(name)
+    if not isinstance(server, Registry) or not server._ready:
+        raise NoProc(f"no registry is running under the name {name!r}")
+    return server

@@ -1,0 +1,454 @@
+"""The agent registry: registration decisions, owner cleanup, monitors, indexes, queries, duplicate
+keys, via names, telemetry (REFERENCE §3, §4 registry part, §10 items 1-2 and 8, §16)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from daemon.errors import AlreadyRegistered, NotIndexed, TooManyEntries
+from daemon.registry import (
+    LOOKUP_MISS,
+    OWNER_DOWN,
+    REGISTER,
+    UNREGISTER,
+    KeyMode,
+    Registry,
+    Via,
+    start_via,
+    whereis_via,
+)
+from supervisor import AlreadyStarted, NoProc, Server, runtime, telemetry
+
+Spawn = Callable[[], asyncio.Task[None]]
+
+
+@pytest.fixture
+async def registry() -> AsyncIterator[Registry]:
+    server = await Registry.start()
+    yield server
+    if server.alive:
+        await server.stop()
+
+
+@pytest.fixture
+async def spawn() -> AsyncIterator[Spawn]:
+    """Owners: tasks that run until the test ends (or is cancelled by it)."""
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[None]] = []
+
+    def make() -> asyncio.Task[None]:
+        async def live() -> None:
+            await stop.wait()
+
+        task = asyncio.create_task(live())
+        tasks.append(task)
+        return task
+
+    yield make
+    stop.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def kill(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+# --- registering and looking up -----------------------------------------------------------------------
+
+
+async def test_lookup_returns_owner_and_metadata_of_a_registered_key(
+    registry: Registry, spawn: Spawn
+) -> None:
+    owner = spawn()
+    registry.register("agent", owner, {"node": "a"})
+    entry = registry.lookup("agent")
+    assert entry is not None
+    assert (entry.key, entry.owner, dict(entry.metadata)) == ("agent", owner, {"node": "a"})
+
+
+async def test_lookup_of_an_unknown_key_is_none(registry: Registry) -> None:
+    assert registry.lookup("nobody") is None
+
+
+async def test_metadata_is_a_read_only_copy(registry: Registry, spawn: Spawn) -> None:
+    metadata = {"node": "a"}
+    entry = registry.register("agent", spawn(), metadata)
+    metadata["node"] = "b"
+    assert entry.metadata["node"] == "a"
+    with pytest.raises(TypeError):
+        entry.metadata["node"] = "c"  # type: ignore[index]
+
+
+async def test_registering_a_key_held_by_a_live_owner_is_refused_naming_the_owner(
+    registry: Registry, spawn: Spawn
+) -> None:
+    first = spawn()
+    first.set_name("first-owner")
+    registry.register("agent", first)
+    with pytest.raises(AlreadyRegistered, match="first-owner") as refused:
+        registry.register("agent", spawn())
+    assert refused.value.owner is first
+    entry = registry.lookup("agent")
+    assert entry is not None
+    assert entry.owner is first
+
+
+async def test_a_key_held_by_a_dead_owner_is_replaced(registry: Registry, spawn: Spawn) -> None:
+    first, second = spawn(), spawn()
+    registry.register("agent", first)
+    await kill(first)  # dead, and its Down not handled yet: the stale entry is still stored
+    registry.register("agent", second, {"v": 2})
+    entry = registry.lookup("agent")
+    assert entry is not None
+    assert entry.owner is second
+    await registry.settle()  # the late Down of the first owner must not remove the new entry
+    assert registry.lookup("agent") == entry
+
+
+async def test_unregister_of_a_missing_key_returns_false(registry: Registry) -> None:
+    assert registry.unregister("nobody") is False
+
+
+async def test_unregister_removes_the_key_and_returns_true(registry: Registry, spawn: Spawn) -> None:
+    registry.register("agent", spawn())
+    assert registry.unregister("agent") is True
+    assert registry.lookup("agent") is None
+    assert registry.unregister("agent") is False
+
+
+async def test_unregister_with_another_owner_leaves_the_entry(registry: Registry, spawn: Spawn) -> None:
+    owner = spawn()
+    registry.register("agent", owner)
+    assert registry.unregister("agent", spawn()) is False
+    assert registry.unregister("agent", owner) is True
+
+
+async def test_servers_and_tasks_can_own_entries(registry: Registry, spawn: Spawn) -> None:
+    server = await Server.start()
+    registry.register("server", server)
+    registry.register("task", spawn())
+    assert {e.key for e in registry.list_all()} == {"server", "task"}
+    await server.stop()
+    assert registry.lookup("server") is None
+
+
+@pytest.mark.parametrize("bad", [{"a": "list"}, ["unhashable"]])
+async def test_an_unhashable_key_is_a_type_error(registry: Registry, spawn: Spawn, bad: Any) -> None:
+    with pytest.raises(TypeError, match="hashable"):
+        registry.register(bad, spawn())
+
+
+@pytest.mark.parametrize("owner", ["a string", 42, None])
+async def test_an_owner_must_be_a_server_or_a_task(registry: Registry, owner: Any) -> None:
+    with pytest.raises(TypeError, match="owner"):
+        registry.register("agent", owner)
+
+
+async def test_a_dead_owner_cannot_register(registry: Registry, spawn: Spawn) -> None:
+    owner = spawn()
+    await kill(owner)
+    with pytest.raises(NoProc):
+        registry.register("agent", owner)
+    assert registry.count() == 0
+
+
+async def test_a_stopped_registry_refuses_writes(spawn: Spawn) -> None:
+    registry = await Registry.start()
+    await registry.stop()
+    with pytest.raises(NoProc):
+        registry.register("agent", spawn())
+
+
+async def test_an_owner_past_its_entry_limit_is_refused(spawn: Spawn) -> None:
+    registry = await Registry.start(max_entries_per_owner=2)
+    owner = spawn()
+    registry.register(1, owner)
+    registry.register(2, owner)
+    with pytest.raises(TooManyEntries):
+        registry.register(3, owner)
+    registry.register(3, spawn())
+    await registry.stop()
+
+
+# --- owners exit: entries and monitors go -------------------------------------------------------------
+
+
+async def test_every_entry_of_an_exited_owner_is_removed(registry: Registry, spawn: Spawn) -> None:
+    owner, other = spawn(), spawn()
+    for key in ("a", "b", "c"):
+        registry.register(key, owner, {"capability": "x"})
+    registry.register("d", other, {"capability": "x"})
+    await kill(owner)
+    # Before the Down is handled, reads already hide the dead owner's entries...
+    assert [e.key for e in registry.find_by_attribute("capability", "x")] == ["d"]
+    assert registry.count() == 1
+    await registry.settle()
+    # ...and once it is, they are gone from the tables and the owner is no longer monitored.
+    assert len(registry._entries) == 1
+    assert registry.monitor_count() == 1
+
+
+async def test_one_monitor_per_owner_however_many_keys(registry: Registry, spawn: Spawn) -> None:
+    owner = spawn()
+    for key in range(10):
+        registry.register(key, owner)
+    assert registry.monitor_count() == 1
+    for key in range(9):
+        registry.unregister(key)
+    assert registry.monitor_count() == 1
+    registry.unregister(9)
+    assert registry.monitor_count() == 0
+
+
+async def test_monitors_return_to_baseline_after_register_unregister_death_cycles(registry: Registry) -> None:
+    server = await Server.start()
+    baseline = len(server._exit_callbacks or {})
+    stop = asyncio.Event()
+    for cycle in range(50):
+        registry.register(("s", cycle), server)
+        task = asyncio.create_task(stop.wait())
+        registry.register(("t", cycle), task)
+        registry.unregister(("s", cycle))
+        await kill(task)
+    await registry.settle()
+    assert registry.monitor_count() == 0
+    assert len(server._exit_callbacks or {}) == baseline  # no exit callback left on the owner
+    assert len(registry._owners) == 0
+    assert len(registry._entries) == 0
+    await server.stop()
+
+
+async def test_owner_down_emits_telemetry_with_the_count(registry: Registry, spawn: Spawn) -> None:
+    owner = spawn()
+    registry.register("a", owner)
+    registry.register("b", owner)
+    with telemetry.capture(OWNER_DOWN) as seen:
+        await kill(owner)
+        async with asyncio.timeout(5):
+            event = await seen.wait(OWNER_DOWN)
+    assert event.measurements == {"count": 2}
+    assert event.metadata["owner"] is owner
+
+
+async def test_register_unregister_and_misses_emit_telemetry(registry: Registry, spawn: Spawn) -> None:
+    owner = spawn()
+    with telemetry.capture(REGISTER, UNREGISTER, LOOKUP_MISS) as seen:
+        registry.register("a", owner)
+        registry.lookup("a")
+        registry.lookup("b")
+        registry.unregister("a")
+        registry.unregister("a")
+    assert [(c.event[-1], c.metadata["key"]) for c in seen] == [
+        ("register", "a"),
+        ("lookup_miss", "b"),
+        ("unregister", "a"),
+    ]
+
+
+# --- metadata, indexes, queries -------------------------------------------------------------------------
+
+
+async def test_update_metadata_replaces_it_and_reindexes(registry: Registry, spawn: Spawn) -> None:
+    registry.register("agent", spawn(), {"health_status": "starting"})
+    assert registry.update_metadata("agent", {"health_status": "healthy"}) is True
+    assert registry.find_by_attribute("health_status", "starting") == []
+    assert [e.key for e in registry.find_by_attribute("health_status", "healthy")] == ["agent"]
+    assert registry.update_metadata("nobody", {}) is False
+
+
+async def test_find_by_attribute_uses_the_index_and_list_values(registry: Registry, spawn: Spawn) -> None:
+    registry.register("a", spawn(), {"capability": ["search", "plan"], "node": "n1"})
+    registry.register("b", spawn(), {"capability": "search", "node": "n2"})
+    registry.register("c", spawn(), {"node": "n1"})
+    assert sorted(e.key for e in registry.find_by_attribute("capability", "search")) == ["a", "b"]
+    assert [e.key for e in registry.find_by_attribute("capability", "plan")] == ["a"]
+    assert sorted(e.key for e in registry.find_by_attribute("node", "n1")) == ["a", "c"]
+    assert registry.find_by_attribute("node", "n9") == []
+    # The index holds exactly the values registered: an index table, not a scan of entries.
+    assert sorted(row[0] for row in registry._indexes["capability"].tab2list()) == ["plan", "search"]
+
+
+async def test_an_unindexed_attribute_is_a_clear_error(registry: Registry) -> None:
+    with pytest.raises(
+        NotIndexed, match=r"'colour' is not indexed \(indexed: capability, health_status, node\)"
+    ):
+        registry.find_by_attribute("colour", "red")
+
+
+async def test_indexed_attributes_are_configurable(spawn: Spawn) -> None:
+    registry = await Registry.start(indexed_attributes=("zone",))
+    registry.register("a", spawn(), {"zone": "eu", "node": "n1"})
+    assert [e.key for e in registry.find_by_attribute("zone", "eu")] == ["a"]
+    with pytest.raises(NotIndexed):
+        registry.find_by_attribute("node", "n1")
+    await registry.stop()
+
+
+async def test_unhashable_attribute_values_are_not_indexed_but_queryable(
+    registry: Registry, spawn: Spawn
+) -> None:
+    registry.register("a", spawn(), {"node": {"name": "n1"}})
+    assert registry.find_by_attribute("node", "n1") == []
+    assert [e.key for e in registry.query([("node.name", "eq", "n1")])] == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("criteria", "expected"),
+    [
+        ([("load.cpu", "eq", 0.5)], ["b"]),
+        ([("load.cpu", "neq", 0.5)], ["a", "c", "d"]),
+        ([("load.cpu", "gt", 0.25)], ["b", "c"]),
+        ([("load.cpu", "gte", 0.5)], ["b", "c"]),
+        ([("load.cpu", "lt", 0.5)], ["a"]),
+        ([("load.cpu", "lte", 0.5)], ["a", "b"]),
+        ([("node", "in", ["n1", "n3"])], ["a", "c", "d"]),
+        ([("node", "not_in", ["n1", "n3"])], ["b"]),
+        ([("node", "eq", "n1"), ("load.cpu", "gt", 0.1)], ["c"]),
+        ([("load.missing.deeper", "eq", None)], ["a", "b", "c", "d"]),
+        ([], ["a", "b", "c", "d"]),
+    ],
+)
+async def test_query_operators_over_nested_paths_anded(
+    registry: Registry, spawn: Spawn, criteria: list[tuple[str, str, Any]], expected: list[str]
+) -> None:
+    registry.register("a", spawn(), {"node": "n1", "load": {"cpu": 0.1}})
+    registry.register("b", spawn(), {"node": "n2", "load": {"cpu": 0.5}})
+    registry.register("c", spawn(), {"node": "n1", "load": {"cpu": 0.9}})
+    registry.register("d", spawn(), {"node": "n3", "load": "unknown"})
+    assert sorted(e.key for e in registry.query(criteria)) == expected
+
+
+async def test_query_with_incomparable_values_does_not_match_or_raise(
+    registry: Registry, spawn: Spawn
+) -> None:
+    registry.register("a", spawn(), {"load": "high"})
+    assert registry.query([("load", "gt", 3)]) == []
+
+
+@pytest.mark.parametrize(
+    "criterion",
+    [("load", "between", 1), ("", "eq", 1), ("load", "in", "abc"), (1, "eq", 1), {"path": "x"}],
+)
+async def test_a_malformed_criterion_is_a_value_error(registry: Registry, criterion: Any) -> None:
+    with pytest.raises(ValueError, match=r"criterion|needs a list"):
+        registry.query([criterion])
+
+
+async def test_list_all_with_a_filter_and_count(registry: Registry, spawn: Spawn) -> None:
+    registry.register("a", spawn(), {"n": 1})
+    registry.register("b", spawn(), {"n": 2})
+    assert [e.key for e in registry.list_all(lambda md: md["n"] > 1)] == ["b"]
+    assert registry.count() == 2
+
+
+async def test_keys_of_an_owner(registry: Registry, spawn: Spawn) -> None:
+    owner = spawn()
+    registry.register("a", owner)
+    registry.register("b", owner)
+    assert registry.keys_of(owner) == ["a", "b"]
+    await kill(owner)
+    assert registry.keys_of(owner) == []
+
+
+# --- duplicate keys: pub/sub ---------------------------------------------------------------------------
+
+
+async def test_duplicate_mode_holds_one_entry_per_owner_and_dispatches(spawn: Spawn) -> None:
+    topics = await Registry.start(keys=KeyMode.DUPLICATE)
+    first, second = spawn(), spawn()
+    topics.register("news", first, {"capability": "reader"})
+    topics.register("news", second, {"capability": "reader"})
+    with pytest.raises(AlreadyRegistered):
+        topics.register("news", first)
+    received: list[list[Any]] = []
+    assert topics.dispatch("news", lambda entries: received.append([e.owner for e in entries])) is True
+    assert received == [[first, second]]
+    assert len(topics.find_by_attribute("capability", "reader")) == 2
+    await kill(first)
+    assert [e.owner for e in topics.lookup_all("news")] == [second]
+    assert topics.unregister("news", second) is True
+    assert topics.dispatch("news", received.append) is False  # never called with no entries
+    assert received == [[first, second]]
+    with pytest.raises(TypeError, match="lookup_all"):
+        topics.lookup("news")
+    await topics.settle()
+    assert topics.monitor_count() == 0
+    await topics.stop()
+
+
+# --- naming servers through the registry ----------------------------------------------------------------
+
+
+async def test_via_names_follow_the_live_server() -> None:
+    registry = await Registry.start(name="test.via.registry")
+    via = Via("test.via.registry", ("worker", 1), {"node": "a"})
+    worker = await start_via(via, Server)
+    assert whereis_via(via) is worker
+    with pytest.raises(AlreadyStarted) as taken:
+        await start_via(via, Server)
+    assert taken.value.holder is worker
+    assert [e.owner for e in registry.find_by_attribute("node", "a")] == [worker]
+    await worker.stop()
+    assert whereis_via(via) is None
+    again = await start_via(via, Server)
+    assert whereis_via(via) is again
+    await again.stop()
+    await registry.stop()
+    assert whereis_via(via) is None
+
+
+async def test_start_via_without_a_registry_starts_nothing() -> None:
+    with pytest.raises(NoProc):
+        await start_via(Via("test.via.none", "k"), Server)
+
+
+async def test_a_registry_found_before_its_init_ran_refuses_cleanly(spawn: Spawn) -> None:
+    starting = Registry()  # what whereis returns between start() and the end of init
+    assert starting.lookup("agent") is None
+    with pytest.raises(NoProc, match="starting"):
+        starting.list_all()
+    with pytest.raises(NoProc):
+        starting.register("agent", spawn())
+
+
+async def test_reads_hide_a_dead_owner_before_its_down_is_handled(registry: Registry, spawn: Spawn) -> None:
+    # Each check runs after the owner's task has ended but before the registry could handle the Down
+    # its monitor queued: only the liveness check on the read path hides the entry.
+    loop = asyncio.get_running_loop()
+    server = await Server.start()
+    task = spawn()
+
+    # Queued from the exit notification, ahead of the registry's wake-up (this callback is older
+    # than the registry's monitor), so it runs once the server's task is done, before the registry.
+    def check_soon(_: object) -> None:
+        loop.call_soon(check, None)
+
+    runtime.add_exit_callback(server, check_soon)
+    registry.register("server", server, {"node": "a"})
+    task_entry = registry.register("task", task, {"node": "a"})
+    seen: list[tuple[object, ...]] = []
+
+    def check(_: object) -> None:
+        seen.append(
+            (
+                len(registry._entries),
+                registry.lookup("server"),
+                registry.lookup("task"),
+                [e.key for e in registry.find_by_attribute("node", "a")],
+                [e.key for e in registry.query([("node", "eq", "a")])],
+                [e.key for e in registry.list_all()],
+                registry.count(),
+            )
+        )
+
+    task.add_done_callback(check)  # runs right after the registry's own done-callback queued the Down
+    await server.stop()
+    await registry.settle()
+    assert seen == [(2, None, task_entry, ["task"], ["task"], ["task"], 1)]
+    await kill(task)
+    assert seen[1] == (1, None, None, [], [], [], 0)

@@ -1,0 +1,52 @@
+"""The registry and the caches in the real daemon (``python -m daemon run``), through its control
+socket: configuration reaches them, a connection's entries live exactly as long as it does."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from daemon.control import ControlReplyError, open_control_client
+from tests.daemon.conftest import StartArbord
+
+CONFIG = """
+[registry]
+indexed_attributes = ["capability", "zone"]
+
+[cache.caches.sessions]
+ttl = 30.0
+max_size = 2
+"""
+
+
+async def test_a_service_registered_over_the_socket_lives_as_long_as_its_connection(
+    start_arbord: StartArbord,
+) -> None:
+    daemon = start_arbord(CONFIG)
+    async with open_control_client(daemon.control_socket) as watcher:
+        async with open_control_client(daemon.control_socket) as service:
+            await service.call("registry.register", {"key": "web-1", "metadata": {"zone": "eu"}})
+            found = await watcher.call("registry.find", {"attribute": "zone", "value": "eu"})
+            assert [e["key"] for e in found["entries"]] == ["web-1"]
+        async with asyncio.timeout(10):  # the daemon sees the connection close, the entry goes
+            while (await watcher.call("registry.count"))["count"]:
+                continue  # each poll is a round trip to the daemon
+        with pytest.raises(ControlReplyError) as missing:
+            await watcher.call("registry.lookup", {"key": "web-1"})
+        assert missing.value.code == "not_found"
+        with pytest.raises(ControlReplyError) as unindexed:
+            await watcher.call("registry.find", {"attribute": "node", "value": "a"})
+        assert unindexed.value.code == "invalid_params"
+
+
+async def test_configured_caches_serve_over_the_socket(start_arbord: StartArbord) -> None:
+    daemon = start_arbord(CONFIG)
+    async with open_control_client(daemon.control_socket) as client:
+        for key in ("a", "b", "c"):
+            await client.call("cache.put", {"cache": "sessions", "key": key, "value": {"k": key}})
+        assert (await client.call("cache.get", {"cache": "sessions", "key": "c"}))["value"] == {"k": "c"}
+        stats = await client.call("cache.stats")
+        assert sorted(stats) == ["default", "sessions"]
+        assert stats["sessions"]["evictions"] == 1
+        assert stats["sessions"]["size"] == 2

@@ -1,0 +1,180 @@
+"""The registry under its supervisor: a crash loses no live entry (tables survive through the keeper),
+monitors are re-established, a restarted keeper is re-appointed heir (REFERENCE §1 [INF] fixed, §3)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from daemon.registry import (
+    KEEPER_NAME,
+    REGISTRY_NAME,
+    REGISTRY_SUPERVISOR_NAME,
+    Claim,
+    Registry,
+    RegistrySettings,
+    TableKeeper,
+    registry_child_spec,
+    registry_named,
+)
+from supervisor import Server, Supervisor, Table, whereis
+
+
+@pytest.fixture
+async def tree() -> AsyncIterator[Supervisor]:
+    async with Supervisor([registry_child_spec(RegistrySettings())]) as root:
+        yield root
+
+
+async def restart(what: str) -> None:
+    """Kill the named child and wait until its supervisor has restarted it."""
+    server = whereis(what)
+    assert server is not None
+    server.kill()
+    await server.wait()
+    supervisor = whereis(REGISTRY_SUPERVISOR_NAME)
+    assert isinstance(supervisor, Supervisor)
+    await supervisor.which_children()  # a call: the exit and the restart are handled before it
+    restarted = whereis(what)
+    assert restarted is not None
+    assert restarted is not server
+
+
+async def test_a_crashed_registry_keeps_every_live_entry(tree: Supervisor) -> None:
+    stop = asyncio.Event()
+    owners = [asyncio.create_task(stop.wait()) for _ in range(20)]
+    before = registry_named(REGISTRY_NAME)
+    for n, owner in enumerate(owners):
+        before.register(n, owner, {"node": f"n{n % 3}"})
+    await restart(REGISTRY_NAME)
+    after = registry_named(REGISTRY_NAME)
+    assert sorted(e.key for e in after.list_all()) == list(range(20))
+    assert sorted(e.key for e in after.find_by_attribute("node", "n1")) == list(range(1, 20, 3))
+    assert after.monitor_count() == 20
+    stop.set()
+    await asyncio.gather(*owners)
+
+
+async def test_monitors_are_reestablished_after_a_crash(tree: Supervisor) -> None:
+    stop = asyncio.Event()
+    owner = asyncio.create_task(stop.wait())
+    registry_named(REGISTRY_NAME).register("agent", owner)
+    await restart(REGISTRY_NAME)
+    registry = registry_named(REGISTRY_NAME)
+    owner.cancel()
+    await asyncio.gather(owner, return_exceptions=True)
+    await registry.settle()
+    assert len(registry._entries) == 0  # removed by the new incarnation's monitor
+    assert registry.monitor_count() == 0
+
+
+async def test_owners_that_died_while_the_registry_was_down_are_cleaned(tree: Supervisor) -> None:
+    stop = asyncio.Event()
+    owner = asyncio.create_task(stop.wait())
+    registry = registry_named(REGISTRY_NAME)
+    registry.register("agent", owner)
+    registry.kill()
+    owner.cancel()  # its Down goes to the dead incarnation
+    await asyncio.gather(owner, return_exceptions=True)
+    supervisor = whereis(REGISTRY_SUPERVISOR_NAME)
+    assert isinstance(supervisor, Supervisor)
+    await supervisor.which_children()
+    restarted = registry_named(REGISTRY_NAME)
+    await restarted.settle()  # the noproc Down of the re-monitor has been handled
+    assert len(restarted._entries) == 0
+    assert restarted.monitor_count() == 0
+
+
+async def test_the_old_incarnations_monitors_are_removed_from_the_owner(tree: Supervisor) -> None:
+    owner = await Server.start()
+    baseline = len(owner._exit_callbacks or {})
+    registry_named(REGISTRY_NAME).register("agent", owner)
+    for _ in range(3):
+        await restart(REGISTRY_NAME)
+    # One monitor (the current incarnation's) plus nothing left behind by the crashed ones.
+    assert len(owner._exit_callbacks or {}) == baseline + 1
+    registry_named(REGISTRY_NAME).unregister("agent")
+    assert len(owner._exit_callbacks or {}) == baseline
+    await owner.stop()
+
+
+async def test_a_restarted_keeper_becomes_the_heir_again(tree: Supervisor) -> None:
+    owner = await Server.start()
+    registry_named(REGISTRY_NAME).register("agent", owner, {"node": "a"})
+    await restart(KEEPER_NAME)
+    registry = registry_named(REGISTRY_NAME)
+    await registry.settle()  # KeeperUp handled
+    keeper = whereis(KEEPER_NAME)
+    assert registry._entries.info().heir is keeper
+    await restart(REGISTRY_NAME)
+    entry = registry_named(REGISTRY_NAME).lookup("agent")
+    assert entry is not None
+    assert entry.owner is owner
+    await owner.stop()
+
+
+async def test_writes_through_a_dead_incarnation_are_refused(tree: Supervisor) -> None:
+    old = registry_named(REGISTRY_NAME)
+    owner = await Server.start()
+    await restart(REGISTRY_NAME)
+    with pytest.raises(Exception, match="not running"):
+        old.register("agent", owner)
+    # Reads through the old handle still see the (shared, surviving) tables.
+    registry_named(REGISTRY_NAME).register("agent", owner)
+    entry = old.lookup("agent")
+    assert entry is not None
+    assert entry.owner is owner
+    await owner.stop()
+
+
+async def test_without_a_keeper_tables_die_with_the_registry() -> None:
+    stop = asyncio.Event()
+    owner = asyncio.create_task(stop.wait())
+    registry = await Registry.start()
+    registry.register("agent", owner)
+    entries = registry._entries
+    await registry.stop()
+    assert entries.deleted
+    stop.set()
+    await owner
+
+
+async def test_the_keeper_survives_stray_mail_and_calls() -> None:
+    keeper = await TableKeeper.start()
+    keeper.send("junk")
+    assert await keeper.call("junk") == ()
+    assert keeper.alive
+    assert keeper.held() == {}
+    await keeper.stop()
+
+
+async def test_a_claim_from_a_dead_claimant_keeps_the_tables() -> None:
+    keeper = await TableKeeper.start()
+
+    class Owner(Server):
+        async def init(self) -> None:
+            self.table = Table("kept", heir=keeper, heir_data="label")
+
+    owner = await Owner.start()
+    await owner.stop()
+    dead = await Server.start()
+    await dead.stop()
+    assert await keeper.call(Claim("label", dead)) == ()
+    assert keeper.alive
+    assert keeper.held() == {"label": 1}
+    claimant = await Server.start()
+    (table,) = await keeper.call(Claim("label", claimant))
+    assert table.owner is claimant
+    await claimant.stop()
+    await keeper.stop()
+
+
+def test_the_spec_puts_the_keeper_before_the_registry() -> None:
+    spec = registry_child_spec(RegistrySettings(intensity=7, period=2.0))
+    children: Any = spec.args[0]
+    assert [c.id for c in children] == ["keeper", "registry"]
+    assert spec.kwargs["intensity"] == 7
+    assert spec.kwargs["period"] == 2.0
