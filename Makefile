@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint check-state bench clean format
+.PHONY: run test lint lint-systemd check-state bench clean format
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,18 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check supervisor daemon tests bench
 	$(BIN)/mypy --strict supervisor daemon tests bench
 	$(MAKE) --no-print-directory check-state
+	$(MAKE) --no-print-directory lint-systemd
+
+## lint-systemd: the unit must verify with no output at all, and score an exposure of 1.0 or better
+## (--threshold is on the internal 0-100 scale: 10 means the printed 1.0)
+SYSTEMD_ANALYZE ?= /usr/bin/systemd-analyze
+lint-systemd:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	sed "s#/opt/arbord/venv#$(CURDIR)/$(VENV)#g" systemd/arbord.service > "$$tmp/arbord.service" && \
+	out=$$($(SYSTEMD_ANALYZE) verify "$$tmp/arbord.service" 2>&1); rc=$$?; \
+	if [ $$rc -ne 0 ] || [ -n "$$out" ]; then echo "systemd-analyze verify:"; echo "$$out"; exit 1; fi; \
+	sec=$$($(SYSTEMD_ANALYZE) security --offline=yes --threshold=10 "$$tmp/arbord.service" 2>&1); rc=$$?; \
+	echo "$$sec" | tail -1; exit $$rc
 
 check-state: $(STAMP)
 	$(BIN)/python -m supervisor.lint supervisor daemon

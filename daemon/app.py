@@ -1,0 +1,379 @@
+"""The daemon runner: start the tree, serve until told to stop, reload on request, stop cleanly.
+
+``Daemon`` is the ``DaemonContext`` the control methods and the console talk to. Its life::
+
+    STARTING ──tree up, READY=1──▶ RUNNING ◀──READY=1── RELOADING (SIGHUP, arborctl reload)
+                                      │
+                 SIGTERM/SIGINT, shutdown, or the root gave up
+                                      ▼
+                                  STOPPING ──▶ STOPPED
+
+A stop sends ``STOPPING=1``, stops the control server first (it stops accepting and drains the
+in-flight requests), then the rest of the tree in reverse start order, all within
+``[daemon] shutdown_timeout``. A second SIGTERM/SIGINT while stopping forces the exit.
+
+``run`` returns the process exit code (``ExitCode``): 0 after a clean stop, 70 when the top of the
+tree gave up (restart intensity exhausted, an unkillable child, or the stop budget exceeded), 1 when
+the tree failed to start, 78 when that failure was a configuration problem.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import os
+import signal
+import time
+from collections.abc import Coroutine, Mapping
+from pathlib import Path
+from typing import Any, Final
+
+import daemon
+from daemon.app_logging import set_level
+from daemon.app_paths import RuntimePaths, prepare_runtime_dir, resolve_paths, runtime_dir_mode
+from daemon.app_reload import ReloadOutcome, apply_plan, changed_sections, frozen_parts, split_settings
+from daemon.control.methods import Method
+from daemon.errors import ConfigError
+from daemon.notify import Notifier
+from daemon.settings import Settings, load_settings
+from daemon.tree import Components, PlannedChild, changed_children, plan_tree, root_flags
+from daemon.watchdog import monitor_lag, ping_watchdog, watchdog_interval
+from supervisor import SHUTDOWN, ArbordError, Exit, ExitKind, StartFailed, Supervisor
+from supervisor.clock import Clock, MonotonicClock
+
+__all__ = ["Daemon", "DaemonState", "ExitCode", "describe_start_failure"]
+
+log = logging.getLogger("arbord.daemon")
+
+_STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT)
+
+
+class ExitCode(enum.IntEnum):
+    """The process exit codes (docs/operations.md, "Exit codes")."""
+
+    OK = 0
+    FAILURE = 1
+    SOFTWARE = 70
+    """EX_SOFTWARE: the top of the tree gave up."""
+    CONFIG = 78
+    """EX_CONFIG: the configuration was refused; ``RestartPreventExitStatus=78`` stops a crash loop."""
+
+
+class DaemonState(enum.Enum):
+    """Where the daemon is in its life (``status()["state"]``)."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    RELOADING = "reloading"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+def describe_start_failure(error: StartFailed) -> tuple[str, bool]:
+    """A readable chain of why the tree did not start, and whether a ``ConfigError`` was the cause."""
+    path: list[str] = []
+    reason: Exit | None = error.reason
+    while reason is not None:
+        if reason.kind is ExitKind.SHUTDOWN and isinstance(reason.term, tuple) and len(reason.term) == 2:
+            child_id, inner = reason.term
+            path.append(str(child_id))
+            reason = inner if isinstance(inner, Exit) else None
+            continue
+        cause = reason.exception
+        where = "/".join(path) or "root"
+        if cause is not None:
+            return f"child {where}: {cause}", isinstance(cause, ConfigError)
+        return f"child {where}: {reason!r}", False
+    return str(error), False
+
+
+class Daemon:
+    """One run of the daemon (implements ``daemon.control.DaemonContext``). Build, then ``await run()``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        config_path: Path | None,
+        environ: Mapping[str, str],
+        components: Components,
+        notifier: Notifier | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self._settings = settings
+        self._config_path = config_path
+        self._environ = environ
+        self._components = components
+        self._notifier = notifier if notifier is not None else Notifier.from_environ(environ)
+        self._clock = clock if clock is not None else MonotonicClock()
+        self._paths: RuntimePaths = resolve_paths(settings, environ)
+        self._state = DaemonState.STARTING
+        self._root: Supervisor | None = None
+        self._plan: list[PlannedChild] = []
+        self._methods: Mapping[str, Method] = {}
+        self._stop_requested = asyncio.Event()
+        self._reload_lock = asyncio.Lock()
+        self._health_tasks: list[asyncio.Task[Any]] = []
+        self._background: set[asyncio.Task[Any]] = set()
+        self._started_at = time.monotonic()
+
+    # --- DaemonContext ---------------------------------------------------------------------------
+
+    @property
+    def root(self) -> Supervisor:
+        if self._root is None:
+            raise RuntimeError("the supervision tree is not started")
+        return self._root
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def runtime_dir(self) -> Path:
+        return self._paths.runtime_dir
+
+    @property
+    def state(self) -> DaemonState:
+        return self._state
+
+    @property
+    def paths(self) -> RuntimePaths:
+        return self._paths
+
+    def status(self) -> Mapping[str, Any]:
+        loop = asyncio.get_running_loop()
+        return {
+            "state": self._state.value,
+            "pid": os.getpid(),
+            "uptime": time.monotonic() - self._started_at,
+            "version": daemon.__version__,
+            "loop": "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio",
+            "config": str(self._config_path) if self._config_path is not None else None,
+            "runtime_dir": str(self._paths.runtime_dir),
+            "control_socket": str(self._paths.control_socket),
+        }
+
+    def request_shutdown(self) -> None:
+        self._stop_requested.set()
+
+    async def reload(self) -> Mapping[str, Any]:
+        async with self._reload_lock:
+            if self._state is not DaemonState.RUNNING or self._root is None:
+                return ReloadOutcome(errors=[f"cannot reload while {self._state.value}"]).as_reply()
+            self._state = DaemonState.RELOADING
+            self._notifier.reloading(status="reloading the configuration")
+            try:
+                outcome = await self._reload()
+            except Exception as error:  # a bug, not a bad file: report it, keep serving
+                log.exception("reload failed unexpectedly")
+                outcome = ReloadOutcome(errors=[f"internal error while reloading: {error!r}"])
+            finally:
+                if self._state is DaemonState.RELOADING:
+                    self._state = DaemonState.RUNNING
+            if outcome.errors:
+                for problem in outcome.errors:
+                    log.error("reload: %s", problem)
+                self._notifier.ready(status=f"running; reload failed: {outcome.errors[0]}")
+            else:
+                log.info("configuration reloaded; restarted: %s", ", ".join(outcome.restarted) or "nothing")
+                self._notifier.ready(status=f"running; control socket {self._paths.control_socket}")
+            return outcome.as_reply()
+
+    # --- running ---------------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        """Start the tree, serve until a stop, and return the exit code (never raises ``ConfigError``
+        after start; a config problem found while starting is raised to the caller)."""
+        loop = asyncio.get_running_loop()
+        for sig in _STOP_SIGNALS:
+            loop.add_signal_handler(sig, self._on_stop_signal, sig)
+        loop.add_signal_handler(signal.SIGHUP, self._on_reload_signal)
+        try:
+            return await self._run()
+        finally:
+            for sig in (*_STOP_SIGNALS, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+            await self._cancel_tasks()
+            self._state = DaemonState.STOPPED
+
+    async def _run(self) -> int:
+        try:
+            prepare_runtime_dir(self._paths.runtime_dir, runtime_dir_mode(self._settings))
+        except OSError as error:
+            raise ConfigError(
+                [f"daemon.runtime_dir: cannot create {self._paths.runtime_dir}: {error.strerror}"]
+            ) from None
+        self._methods = self._components.methods()
+        self._plan = plan_tree(self._settings, self._paths, self, self._components, self._methods)
+        try:
+            root = await Supervisor.start([c.spec for c in self._plan], **root_flags(self._settings))
+        except StartFailed as error:
+            message, is_config = describe_start_failure(error)
+            log.error("the supervision tree failed to start: %s", message)
+            self._notifier.status(f"failed to start: {message}")
+            return ExitCode.CONFIG if is_config else ExitCode.FAILURE
+        self._root = root
+        self._state = DaemonState.RUNNING
+        log.info(
+            "arbord %s running (pid %d); control socket: %s",
+            daemon.__version__,
+            os.getpid(),
+            self._paths.control_socket,
+        )
+        self._notifier.ready(status=f"running; control socket {self._paths.control_socket}")
+        self._start_health_tasks()
+        root_exit = root.wait()
+        stop: asyncio.Future[Any] = asyncio.ensure_future(self._stop_requested.wait())
+        waiting: set[asyncio.Future[Any]] = {root_exit, stop}
+        try:
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if root_exit.done() and not self._stop_requested.is_set():
+            self._state = DaemonState.STOPPING
+            log.critical("the root supervisor gave up (%r); exiting", root_exit.result())
+            self._notifier.stopping(status="the supervision tree gave up")
+            return ExitCode.SOFTWARE
+        return await self._shutdown(root)
+
+    async def _shutdown(self, root: Supervisor) -> int:
+        self._state = DaemonState.STOPPING
+        self._notifier.stopping(status="stopping")
+        log.info("stopping")
+        budget = self._settings.daemon.shutdown_timeout
+        await self._cancel_tasks()
+        try:
+            async with asyncio.timeout(budget):
+                async with self._reload_lock:  # let a reload in progress finish first
+                    pass
+                await self._stop_control_first(root)
+                if root.alive:
+                    await root.stop(SHUTDOWN)
+        except TimeoutError:
+            log.critical("the tree did not stop within %.1f s; giving up on it", budget)
+            root.kill()
+            return ExitCode.SOFTWARE
+        except ArbordError as error:  # the root exited on its own meanwhile
+            log.warning("stopping: %s", error)
+        if root.abandoned:
+            log.critical("children that would not stop were abandoned: %s", ", ".join(root.abandoned))
+            return ExitCode.SOFTWARE
+        log.info("stopped")
+        return ExitCode.OK
+
+    async def _stop_control_first(self, root: Supervisor) -> None:
+        """Stop the control server before the rest, wherever a reload left it among the children."""
+        control = self._plan[-1].id if self._plan else None
+        if control is None:
+            return
+        try:
+            await root.terminate_child(control, timeout=None)
+        except ArbordError as error:
+            log.debug("stopping the control server first: %s", error)
+
+    # --- signals ---------------------------------------------------------------------------------
+
+    def _on_stop_signal(self, sig: signal.Signals) -> None:
+        if self._stop_requested.is_set():
+            log.critical("second %s while stopping: forcing the exit", sig.name)
+            logging.shutdown()
+            os._exit(ExitCode.FAILURE)
+        log.info("%s received", sig.name)
+        self._stop_requested.set()
+
+    def _on_reload_signal(self) -> None:
+        log.info("SIGHUP received: reloading the configuration")
+        self._spawn(self.reload())
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # --- health ----------------------------------------------------------------------------------
+
+    def _start_health_tasks(self) -> None:
+        loop = asyncio.get_running_loop()
+        section = self._settings.daemon
+        tasks = [loop.create_task(monitor_lag(section.lag_interval, section.lag_warning, self._clock))]
+        interval = watchdog_interval(self._environ, os.getpid())
+        if section.watchdog and interval is not None and self._notifier.enabled:
+            tasks.append(loop.create_task(ping_watchdog(self._notifier, interval, self._healthy)))
+        self._health_tasks = tasks
+
+    async def _healthy(self) -> bool:
+        root = self._root
+        if root is None or not root.alive:
+            return False
+        try:
+            await root.count_children(timeout=self._settings.daemon.health_timeout)
+        except ArbordError:
+            return False
+        return True
+
+    async def _cancel_tasks(self) -> None:
+        tasks = [*self._health_tasks, *self._background]
+        self._health_tasks = []
+        for task in tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
+        await asyncio.gather(*(t for t in tasks if t is not asyncio.current_task()), return_exceptions=True)
+
+    # --- reload ----------------------------------------------------------------------------------
+
+    async def _reload(self) -> ReloadOutcome:
+        old = self._settings
+        try:
+            loaded = load_settings(self._config_path, self._environ)
+            effective = split_settings(old, loaded)
+            paths = resolve_paths(effective, self._environ)
+        except ConfigError as error:
+            return ReloadOutcome(errors=list(error.problems))
+        outcome = ReloadOutcome(
+            changed=changed_sections(old, loaded), needs_restart=frozen_parts(old, loaded)
+        )
+        root = self.root
+        new_plan = plan_tree(effective, paths, self, self._components, self._methods)
+        changed = changed_children(self._plan, new_plan)
+        control_id = new_plan[-1].id
+        await apply_plan(root, old, effective, self._plan, new_plan, changed, (control_id,), outcome)
+        old_by_id = {c.id: c for c in self._plan}
+        kept = [old_by_id[c.id] if c.id in outcome.failed and c.id in old_by_id else c for c in new_plan]
+        if control_id in changed:
+            # The reply to this very reload may travel on the control server: replace it after the
+            # reply, through its own drain (it finishes in-flight requests before it stops).
+            kept[-1] = old_by_id.get(control_id, kept[-1])
+            self._spawn(self._replace_control(old_by_id.get(control_id), new_plan[-1]))
+            outcome.restarted.append(control_id)
+        self._plan = kept
+        self._paths = paths if control_id not in changed else self._paths
+        self._settings = effective
+        if old.daemon.log_level != effective.daemon.log_level:
+            set_level(effective.daemon.log_level)
+        if old.daemon != effective.daemon:
+            await self._cancel_health_tasks()
+            self._start_health_tasks()
+        return outcome
+
+    async def _cancel_health_tasks(self) -> None:
+        tasks, self._health_tasks = self._health_tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _replace_control(self, old: PlannedChild | None, new: PlannedChild) -> None:
+        outcome = ReloadOutcome()
+        old_plan = [old] if old is not None else []
+        await apply_plan(self.root, self._settings, self._settings, old_plan, [new], [new.id], (), outcome)
+        if outcome.failed:
+            log.error("the control server kept its previous configuration: %s", "; ".join(outcome.errors))
+            self._notifier.status(f"running; control server not reconfigured: {outcome.errors[0]}")
+            return
+        self._plan[-1] = new
+        self._paths = resolve_paths(self._settings, self._environ)
+        log.info("control server restarted: %s", self._paths.control_socket)
+        self._notifier.status(
+            f"running; control server restarted; control socket {self._paths.control_socket}"
+        )

@@ -1,0 +1,107 @@
+"""The ``arbord`` command: ``run`` (the default), ``check-config`` and ``version``.
+
+A user mistake never prints a traceback: a refused configuration prints one line per problem and exits
+78 (EX_CONFIG). Exit codes are listed in docs/operations.md and in ``daemon.app.ExitCode``.
+
+``arbord run`` runs in the foreground on uvloop unless ``[daemon] loop = "asyncio"``, through
+``asyncio.Runner(loop_factory=...)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import daemon
+from daemon.app import Daemon, ExitCode
+from daemon.app_logging import configure_logging
+from daemon.app_paths import resolve_paths
+from daemon.errors import ConfigError
+from daemon.settings import Settings, load_settings
+
+__all__ = ["build_parser", "loop_factory", "main"]
+
+log = logging.getLogger("arbord.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="arbord",
+        description="arbord: a supervision tree of servers, run as a daemon.",
+        epilog="Exit codes: 0 clean stop, 1 failure, 2 usage, 70 the tree gave up, 78 configuration error.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = commands.add_parser("run", help="run the daemon in the foreground (the default)")
+    run.add_argument("--config", type=Path, metavar="PATH", help="TOML file (default: embedded defaults)")
+    check = commands.add_parser("check-config", help="validate a configuration file and exit")
+    check.add_argument("path", type=Path, metavar="PATH")
+    commands.add_parser("version", help="print the version and exit")
+    return parser
+
+
+def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    """The event loop factory for ``[daemon] loop``."""
+    if name == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop
+    return asyncio.new_event_loop
+
+
+def _print_problems(error: ConfigError) -> None:
+    print("arbord: configuration refused:", file=sys.stderr)
+    for problem in error.problems:
+        print(f"  {problem}", file=sys.stderr)
+
+
+def _check_config(path: Path, environ: Mapping[str, str]) -> int:
+    try:
+        settings = load_settings(path, environ)
+        paths = resolve_paths(settings, environ)
+    except ConfigError as error:
+        _print_problems(error)
+        return ExitCode.CONFIG
+    print(f"{path}: OK (control socket: {paths.control_socket})")
+    return ExitCode.OK
+
+
+async def _serve(settings: Settings, config_path: Path | None, environ: Mapping[str, str]) -> int:
+    from daemon.tree import standard_components
+
+    runner = Daemon(settings, config_path=config_path, environ=environ, components=standard_components())
+    code = await runner.run()
+    if code == ExitCode.SOFTWARE:
+        # Children that ignored cancellation may still be on the loop; closing it would wait for them
+        # forever. The tree has given up, so does the process.
+        logging.shutdown()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _run(config_path: Path | None, environ: Mapping[str, str]) -> int:
+    try:
+        settings = load_settings(config_path, environ)
+        configure_logging(settings.daemon.log_level, environ)
+        with asyncio.Runner(loop_factory=loop_factory(settings.daemon.loop)) as runner:
+            return runner.run(_serve(settings, config_path, environ))
+    except ConfigError as error:
+        _print_problems(error)
+        return ExitCode.CONFIG
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``arbord`` console script and ``python -m daemon``."""
+    args = build_parser().parse_args(argv)
+    environ = os.environ
+    if args.command == "version":
+        print(f"arbord {daemon.__version__}")
+        return ExitCode.OK
+    if args.command == "check-config":
+        return _check_config(args.path, environ)
+    return _run(getattr(args, "config", None), environ)

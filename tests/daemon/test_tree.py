@@ -1,0 +1,386 @@
+"""The tree assembly and the daemon runner, in process, with small stand-in components.
+
+The real registry, cache, console and control servers are exercised end to end in test_process.py;
+here stand-ins record how they were started and stopped, so the tests can check the order of the
+tree, what a reload restarts, and each exit code, without sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import doctest
+import importlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from daemon.app import Daemon, DaemonState, ExitCode, describe_start_failure
+from daemon.app_paths import RuntimePaths
+from daemon.cache.config import CacheSettings
+from daemon.console.config import ConsoleSettings
+from daemon.control.config import ControlSettings
+from daemon.control.methods import DaemonContext, Method
+from daemon.errors import ConfigError
+from daemon.notify import Notifier
+from daemon.registry.config import RegistrySettings
+from daemon.settings import Settings, load_settings
+from daemon.tree import Components, changed_children, plan_tree
+from supervisor import Caller, ChildSpec, Exit, Server, StartFailed, crash, shutdown, whereis
+
+
+class Recorder(Server):
+    """A stand-in component: remembers its settings; logs its stop in the shared ``events`` list."""
+
+    async def init(self, label: str, settings: object, events: list[str]) -> None:
+        self.label, self.settings, self.events = label, settings, events
+        events.append(f"start {label}")
+
+    async def handle_call(self, request: Any, caller: Caller) -> Any:
+        return self.settings
+
+    async def terminate(self, reason: Exit) -> None:
+        self.events.append(f"stop {self.label}")
+
+
+class FailingControl(Server):
+    async def init(self) -> None:
+        raise ConfigError(["control.socket: in use by a live instance"])
+
+
+class Stubborn(Server):
+    """A user server whose terminate never returns (shutdown = infinity)."""
+
+    async def terminate(self, reason: Exit) -> None:
+        await asyncio.Event().wait()
+
+
+class EventLog(list[str]):
+    """The components' start/stop log, which a test can wait on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.changed = asyncio.Event()
+
+    def append(self, item: str) -> None:
+        super().append(item)
+        self.changed.set()
+
+    async def wait_for_count(self, count: int) -> None:
+        async with asyncio.timeout(10):
+            while len(self) < count:
+                self.changed.clear()
+                await self.changed.wait()
+
+
+@dataclass
+class Stand:
+    events: EventLog = field(default_factory=EventLog)
+    fail_control: bool = False
+
+    def components(self) -> Components:
+        def registry(settings: RegistrySettings) -> ChildSpec:
+            return ChildSpec(
+                "registry", Recorder, ("registry", settings, self.events), name="arbord.registry"
+            )
+
+        def cache(settings: CacheSettings) -> ChildSpec:
+            return ChildSpec("cache", Recorder, ("cache", settings, self.events), name="arbord.cache")
+
+        def control(s: ControlSettings, path: Path, ctx: DaemonContext, m: Mapping[str, Method]) -> ChildSpec:
+            if self.fail_control:
+                return ChildSpec("control", FailingControl)
+            return ChildSpec("control", Recorder, ("control", (s, path), self.events), name="arbord.control")
+
+        def console(s: ConsoleSettings, path: Path, ctx: DaemonContext, m: Mapping[str, Method]) -> ChildSpec:
+            return ChildSpec("console", Recorder, ("console", s, self.events), name="arbord.console")
+
+        return Components(registry, cache, control, console, dict)
+
+
+class RecordingNotifier(Notifier):
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.sent: list[dict[str, str]] = []
+        self.changed = asyncio.Event()
+
+    def send(self, fields: Mapping[str, str]) -> bool:
+        self.sent.append(dict(fields))
+        self.changed.set()
+        return True
+
+    async def wait_for(self, key: str) -> dict[str, str]:
+        async with asyncio.timeout(10):
+            while True:
+                for message in self.sent:
+                    if key in message:
+                        return message
+                self.changed.clear()
+                await self.changed.wait()
+
+
+@dataclass
+class Harness:
+    daemon: Daemon
+    notifier: RecordingNotifier
+    stand: Stand
+    config: Path
+    run: asyncio.Task[int]
+
+    def write(self, text: str) -> None:
+        self.config.write_text(f'[daemon]\nruntime_dir = "{self.daemon.runtime_dir}"\n{text}')
+
+
+async def start(short_tmp: Path, text: str = "", stand: Stand | None = None) -> Harness:
+    config = short_tmp / "arbord.toml"
+    config.write_text(f'[daemon]\nruntime_dir = "{short_tmp / "run"}"\n{text}')
+    stand = stand or Stand()
+    notifier = RecordingNotifier()
+    runner = Daemon(
+        load_settings(config, {}),
+        config_path=config,
+        environ={},
+        components=stand.components(),
+        notifier=notifier,
+    )
+    task = asyncio.create_task(runner.run())
+    harness = Harness(runner, notifier, stand, config, task)
+    if not stand.fail_control:
+        await notifier.wait_for("READY")
+    return harness
+
+
+@pytest.fixture
+async def harness(short_tmp: Path) -> AsyncIterator[Harness]:
+    h = await start(short_tmp)
+    yield h
+    h.daemon.request_shutdown()
+    async with asyncio.timeout(10):
+        await h.run
+
+
+async def child_ids(daemon: Daemon) -> list[str | None]:
+    return [info.id for info in reversed(await daemon.root.which_children())]
+
+
+# --- assembly --------------------------------------------------------------------------------------
+
+
+async def test_the_tree_starts_in_order_with_the_control_server_last(harness: Harness) -> None:
+    assert await child_ids(harness.daemon) == ["registry", "cache", "servers", "control"]
+    assert harness.stand.events == ["start registry", "start cache", "start control"]
+    assert harness.daemon.state is DaemonState.RUNNING
+    assert harness.notifier.sent[0] == {
+        "READY": "1",
+        "STATUS": f"running; control socket {harness.daemon.runtime_dir / 'control.sock'}",
+    }
+
+
+async def test_the_runtime_directory_is_created_owner_only(harness: Harness) -> None:
+    assert harness.daemon.runtime_dir.stat().st_mode & 0o777 == 0o700
+
+
+async def test_the_runtime_directory_lets_the_control_group_traverse_it(short_tmp: Path) -> None:
+    h = await start(short_tmp, '[control]\ngroup = "operators"\n')
+    assert h.daemon.runtime_dir.stat().st_mode & 0o777 == 0o710
+    h.daemon.request_shutdown()
+    assert await h.run == ExitCode.OK
+
+
+async def test_the_console_joins_the_tree_before_control_when_enabled(short_tmp: Path) -> None:
+    h = await start(short_tmp, "[console]\nenabled = true\n")
+    assert await child_ids(h.daemon) == ["registry", "cache", "servers", "console", "control"]
+    h.daemon.request_shutdown()
+    assert await h.run == ExitCode.OK
+
+
+async def test_user_servers_start_under_their_supervisor_by_name(short_tmp: Path) -> None:
+    h = await start(short_tmp, '[servers.plain]\nstart = "supervisor:Server"\n')
+    assert whereis("arbord.servers.plain") is not None
+    h.daemon.request_shutdown()
+    assert await h.run == ExitCode.OK
+    assert whereis("arbord.servers.plain") is None
+
+
+async def test_status_reports_state_loop_and_paths(harness: Harness) -> None:
+    status = harness.daemon.status()
+    assert status["state"] == "running"
+    assert status["config"] == str(harness.config)
+    assert status["control_socket"] == str(harness.daemon.runtime_dir / "control.sock")
+    assert status["loop"] in ("asyncio", "uvloop")
+
+
+def test_changed_children_compares_the_settings_each_child_was_built_from(short_tmp: Path) -> None:
+    stand = Stand().components()
+    paths = RuntimePaths(short_tmp, short_tmp / "control.sock", None)
+    ctx: Any = object()
+    old = plan_tree(Settings(), paths, ctx, stand, {})
+    new_settings = Settings(
+        registry=RegistrySettings(max_entries_per_owner=5), console=ConsoleSettings(enabled=True)
+    )
+    new = plan_tree(new_settings, paths, ctx, stand, {})
+    assert changed_children(old, old) == []
+    assert changed_children(old, new) == ["registry", "console"]
+    assert changed_children(new, old) == ["registry", "console"]
+
+
+# --- stopping and exit codes -----------------------------------------------------------------------
+
+
+async def test_a_stop_sends_stopping_then_stops_control_first_then_the_rest_in_reverse(
+    harness: Harness,
+) -> None:
+    harness.daemon.request_shutdown()
+    assert await harness.run == ExitCode.OK
+    assert harness.notifier.sent[-1] == {"STOPPING": "1", "STATUS": "stopping"}
+    assert harness.stand.events[3:] == ["stop control", "stop cache", "stop registry"]
+    assert harness.daemon.state is DaemonState.STOPPED
+
+
+async def test_the_root_giving_up_exits_70(short_tmp: Path) -> None:
+    h = await start(short_tmp, "[tree.root]\nintensity = 0\n")
+    registry = whereis("arbord.registry")
+    assert registry is not None
+    registry.kill()
+    assert await h.run == ExitCode.SOFTWARE
+    assert h.notifier.sent[-1] == {"STOPPING": "1", "STATUS": "the supervision tree gave up"}
+
+
+async def test_a_stop_over_budget_exits_70(short_tmp: Path) -> None:
+    text = '[servers.stubborn]\nstart = "tests.daemon.test_tree:Stubborn"\nshutdown = "infinity"\n'
+    h = await start(short_tmp, "shutdown_timeout = 0.2\n" + text)
+    h.daemon.request_shutdown()
+    assert await h.run == ExitCode.SOFTWARE
+
+
+async def test_a_configuration_problem_while_starting_exits_78(short_tmp: Path) -> None:
+    h = await start(short_tmp, stand=Stand(fail_control=True))
+    assert await h.run == ExitCode.CONFIG
+    assert h.notifier.sent == [
+        {"STATUS": "failed to start: child control: control.socket: in use by a live instance"}
+    ]
+
+
+def test_describe_start_failure_follows_nested_supervisors() -> None:
+    error = StartFailed("x", shutdown(("servers", shutdown(("leaf", crash(ValueError("bad")))))))
+    assert describe_start_failure(error) == ("child servers/leaf: bad", False)
+    config = StartFailed("x", shutdown(("control", crash(ConfigError(["bad socket"])))))
+    assert describe_start_failure(config) == ("child control: bad socket", True)
+
+
+# --- reload ----------------------------------------------------------------------------------------
+
+
+async def test_a_reload_with_nothing_changed_restarts_nothing(harness: Harness) -> None:
+    reply = await harness.daemon.reload()
+    assert reply == {"ok": True, "errors": [], "changed": [], "restarted": [], "needs_restart": []}
+    assert harness.stand.events == ["start registry", "start cache", "start control"]
+    reloading = harness.notifier.sent[-2]
+    assert reloading["RELOADING"] == "1"
+    assert int(reloading["MONOTONIC_USEC"]) > 0
+    assert harness.notifier.sent[-1]["READY"] == "1"
+
+
+async def test_a_reload_restarts_only_the_children_whose_settings_changed(harness: Harness) -> None:
+    cache = whereis("arbord.cache")
+    harness.write("[registry]\nmax_entries_per_owner = 7\n")
+    reply = await harness.daemon.reload()
+    assert reply["ok"]
+    assert reply["changed"] == ["registry"]
+    assert reply["restarted"] == ["registry"]
+    assert harness.stand.events[3:] == ["stop registry", "start registry"]
+    assert whereis("arbord.cache") is cache
+    registry = whereis("arbord.registry")
+    assert registry is not None
+    assert (await registry.call("get")).max_entries_per_owner == 7
+    assert harness.daemon.settings.registry.max_entries_per_owner == 7
+
+
+async def test_a_reload_with_a_bad_file_keeps_the_old_configuration(harness: Harness) -> None:
+    before = harness.daemon.settings
+    harness.write("[registry]\nmax_entries_per_owner = 'many'\n")
+    reply = await harness.daemon.reload()
+    assert reply["ok"] is False
+    assert reply["errors"][0].startswith("registry.max_entries_per_owner: expected a valid integer")
+    assert harness.daemon.settings is before
+    assert harness.stand.events == ["start registry", "start cache", "start control"]
+    assert harness.notifier.sent[-1]["READY"] == "1"
+    assert harness.notifier.sent[-1]["STATUS"].startswith("running; reload failed: registry.max_entries")
+
+
+async def test_a_reload_with_a_syntax_error_keeps_the_old_configuration(harness: Harness) -> None:
+    harness.config.write_text("[daemon\n")
+    reply = await harness.daemon.reload()
+    assert not reply["ok"]
+    assert "TOML syntax error" in reply["errors"][0]
+
+
+async def test_a_reload_diffs_user_servers_one_by_one(harness: Harness) -> None:
+    harness.write('[servers.a]\nstart = "supervisor:Server"\n')
+    assert (await harness.daemon.reload())["restarted"] == ["servers.a"]
+    a = whereis("arbord.servers.a")
+    harness.write('[servers.a]\nstart = "supervisor:Server"\n[servers.b]\nstart = "supervisor:Server"\n')
+    assert (await harness.daemon.reload())["restarted"] == ["servers.b"]
+    assert whereis("arbord.servers.a") is a
+    harness.write('[servers.b]\nstart = "supervisor:Server"\n')
+    assert (await harness.daemon.reload())["restarted"] == ["servers.a"]
+    assert whereis("arbord.servers.a") is None
+    assert whereis("arbord.servers.b") is not None
+
+
+async def test_parts_that_need_a_restart_are_reported_and_kept(harness: Harness) -> None:
+    harness.write('loop = "asyncio"\n[tree.root]\nintensity = 9\n')
+    reply = await harness.daemon.reload()
+    assert reply["ok"]
+    assert reply["needs_restart"] == ["daemon.loop", "tree.root"]
+    assert harness.daemon.settings.daemon.loop == "uvloop"
+    assert harness.daemon.settings.tree.root.intensity == 3
+
+
+async def test_a_changed_control_server_is_replaced_after_the_reply(harness: Harness) -> None:
+    harness.write("[control]\nmax_connections = 3\n")
+    reply = await harness.daemon.reload()
+    assert reply["restarted"] == ["control"]
+    await harness.stand.events.wait_for_count(5)
+    assert harness.stand.events[3:] == ["stop control", "start control"]
+    control = whereis("arbord.control")
+    assert control is not None
+    assert (await control.call("get"))[0].max_connections == 3
+    assert await child_ids(harness.daemon) == ["registry", "cache", "servers", "control"]
+
+
+async def test_enabling_the_console_on_reload_starts_it(harness: Harness) -> None:
+    harness.write("[console]\nenabled = true\n")
+    reply = await harness.daemon.reload()
+    assert reply["restarted"] == ["console"]
+    assert whereis("arbord.console") is not None
+    harness.write("")
+    assert (await harness.daemon.reload())["restarted"] == ["console"]
+    assert whereis("arbord.console") is None
+
+
+# --- the examples in the docstrings of the process modules ----------------------------------------
+
+PROCESS_MODULES = (
+    "daemon.app",
+    "daemon.app_logging",
+    "daemon.app_paths",
+    "daemon.app_reload",
+    "daemon.cli",
+    "daemon.notify",
+    "daemon.settings",
+    "daemon.settings_errors",
+    "daemon.settings_sources",
+    "daemon.tree",
+    "daemon.watchdog",
+)
+
+
+@pytest.mark.parametrize("name", PROCESS_MODULES)
+def test_docstring_examples_run(name: str) -> None:
+    module = importlib.import_module(name)
+    flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    result = doctest.testmod(module, optionflags=flags, verbose=False)
+    assert result.failed == 0, f"{result.failed} failing example(s) in {name}"
