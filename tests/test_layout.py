@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import daemon
 import pytest
 
+import daemon
 import supervisor
 
 ROOT = Path(__file__).resolve().parent.parent
