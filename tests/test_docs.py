@@ -9,12 +9,17 @@ from pathlib import Path
 
 import pytest
 
+import daemon
 import supervisor
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = sorted(p for p in (ROOT / "docs").glob("*.md") if ">>>" in p.read_text())
+# supervisor.lint's examples run in tests/lint; a __main__ module would run its program on import.
 MODULES = sorted(
-    m.name for m in pkgutil.walk_packages(supervisor.__path__, "supervisor.") if ".lint" not in m.name
+    m.name
+    for package in (supervisor, daemon)
+    for m in pkgutil.walk_packages(package.__path__, f"{package.__name__}.")
+    if ".lint" not in m.name and not m.name.endswith("__main__")
 )
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
