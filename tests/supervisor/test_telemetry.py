@@ -158,6 +158,20 @@ def test_detach_stops_delivery_and_frees_the_id() -> None:
     assert rec.events == [A]
 
 
+def test_active_events_lists_exactly_the_events_with_a_handler() -> None:
+    assert A not in telemetry.active_events
+    telemetry.attach("first", A, Recorder())
+    telemetry.attach("second", A, Recorder())
+    assert A in telemetry.active_events
+    assert B not in telemetry.active_events
+    telemetry.detach("first")
+    assert A in telemetry.active_events  # one handler is left
+    telemetry.detach("second")
+    assert A not in telemetry.active_events
+    with pytest.raises(TypeError):
+        telemetry.active_events[A] = ()  # type: ignore[index]
+
+
 def test_detaching_an_attach_many_handler_removes_it_from_all_its_events() -> None:
     rec = Recorder()
     telemetry.attach_many("h", [A, B], rec)
