@@ -10,8 +10,8 @@ each is a few table operations with no ``await`` in between, so it is atomic on 
 - **Expiry** is on the monotonic clock (``supervisor.clock``, injectable): a read of an expired
   entry removes it and misses, so an expired value is never returned, janitor or not.
 - **LRU**: past ``max_size`` the least recently used entry is evicted. A read records its use in
-  the entry's ``Recency`` (one attribute store); the ``lru`` table (an ordered_set keyed by use
-  tick) is brought up to date lazily when an eviction looks at it, which keeps the eviction exact.
+  the entry's ``Recency`` (one attribute store); the LRU heap (ordered by the tick each record is
+  filed under) is brought up to date lazily when an eviction looks at it, which keeps it exact.
 - **fetch** is single-flight: concurrent misses of one key run the fallback once (``fallback``).
 - **Owner binding**: ``put(..., owner=server_or_task)`` drops the entry when the owner exits.
 - **stats** are exact (``stats`` module).
@@ -37,6 +37,7 @@ each is a few table operations with no ``await`` in between, so it is atomic on 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import itertools
 import math
 import time
@@ -48,7 +49,6 @@ from daemon.cache.config import CacheConfig
 from daemon.cache.fallback import Abandoned, unwrap
 from daemon.cache.stats import CacheStats, Counters
 from supervisor import (
-    END_OF_TABLE,
     Access,
     Caller,
     Clock,
@@ -58,7 +58,6 @@ from supervisor import (
     NoProc,
     Server,
     Table,
-    TableType,
     demonitor,
     monitor,
     runtime,
@@ -87,14 +86,20 @@ _EXPIRED, _EVICTED, _DELETED, _OVERWRITTEN = range(4)
 
 
 class Recency:
-    """When an entry of a size-bounded cache was last used (``tick``) and under which tick its
-    ``lru`` row is filed (``filed``); ``tick > filed`` means "used since", re-filed at eviction."""
+    """When an entry of a size-bounded cache was last used (``tick``) and under which tick it is
+    filed in the cache's LRU heap (``filed``); ``tick > filed`` means "used since", re-filed at
+    eviction. The heap orders records by ``filed``; a record whose entry has left is stale and is
+    dropped when it reaches the top (or when the heap is compacted)."""
 
-    __slots__ = ("filed", "tick")
+    __slots__ = ("filed", "key", "tick")
 
-    def __init__(self, tick: int) -> None:
+    def __init__(self, tick: int, key: Hashable) -> None:
         self.tick = tick
         self.filed = tick
+        self.key = key
+
+    def __lt__(self, other: Recency) -> bool:
+        return self.filed < other.filed
 
 
 class _Sweep:
@@ -175,11 +180,10 @@ class Cache(Server):
         self._meta = MappingProxyType({"cache": self.label})
         # Public tables: the cache's own methods write them from their callers' tasks.
         self._entries = Table(f"{self.label}.entries", access=Access.PUBLIC)
-        self._lru = (
-            Table(f"{self.label}.lru", type=TableType.ORDERED_SET, access=Access.PUBLIC)
-            if self.config.max_size is not None
-            else None
-        )
+        # The LRU order of a size-bounded cache: a heap of the entries' Recency records (server
+        # state, not a table: nothing reads it but eviction, and a heap costs half the memory of
+        # an ordered table: bench_cache, memory per entry).
+        self._lru: list[Recency] | None = [] if self.config.max_size is not None else None
         self._owners = Table(f"{self.label}.owners", access=Access.PUBLIC)
         self._flights = Table(f"{self.label}.flights", access=Access.PUBLIC)
         self._janitor: asyncio.TimerHandle | None = None
@@ -325,11 +329,11 @@ class Cache(Server):
         max_size = self.config.max_size
         while max_size is not None and len(self._entries) >= max_size and self._evict_one():
             pass
-        tick = next(self._ticks)
-        recency = Recency(tick) if self._lru is not None else None
-        self._entries.insert((key, value, expires, ttl_seconds, owner, recency))
+        recency = None
         if self._lru is not None:
-            self._lru.insert((tick, key))
+            recency = Recency(next(self._ticks), key)
+            heapq.heappush(self._lru, recency)  # the newest tick: it stays at the bottom
+        self._entries.insert((key, value, expires, ttl_seconds, owner, recency))
         self._counters.sets += 1
         if owner is not None:
             self._bind(owner, key)
@@ -439,9 +443,9 @@ class Cache(Server):
         if self._get(key) is not row:
             return
         self._entries.delete(key)
-        recency = row[_RECENCY]
-        if recency is not None and self._lru is not None:
-            self._lru.delete(recency.filed)
+        lru = self._lru
+        if lru is not None and len(lru) > 2 * len(self._entries) + 64:
+            self._compact_lru(lru)
         if row[_OWNER] is not None:
             self._unbind(row[_OWNER], key)
         counters = self._counters
@@ -457,22 +461,33 @@ class Cache(Server):
                 counters.overwrites += 1
 
     def _evict_one(self) -> bool:
-        """Drop the least recently used entry: the first lru row whose entry was not used since it
-        was filed (one that was is re-filed under its last use, so the scan stays exact)."""
-        lru, entries = self._lru, self._entries
+        """Drop the least recently used entry: the first record on the heap whose entry was not
+        used since it was filed (one that was is re-filed under its last use, so the choice stays
+        exact; stale records of entries that left are discarded on the way)."""
+        lru, get = self._lru, self._get
         assert lru is not None
-        while (tick := lru.first()) is not END_OF_TABLE:
-            row = entries.get(lru.get(tick)[1])
-            recency: Recency = row[_RECENCY]
-            if recency.tick > recency.filed:
-                lru.delete(recency.filed)
-                lru.insert((recency.tick, row[_KEY]))
-                recency.filed = recency.tick
+        while lru:
+            recency = lru[0]
+            row = get(recency.key)
+            if row is None or row[_RECENCY] is not recency:
+                heapq.heappop(lru)
                 continue
+            if recency.tick > recency.filed:
+                recency.filed = recency.tick
+                heapq.heapreplace(lru, recency)  # sift the top down under its new tick
+                continue
+            heapq.heappop(lru)
             expired = row[_EXPIRES] is not None and row[_EXPIRES] <= self._now()
             self._drop(row, _EXPIRED if expired else _EVICTED)
             return True
         return False
+
+    def _compact_lru(self, lru: list[Recency]) -> None:
+        """Forget the stale records (entries deleted, expired or replaced) once they are half the
+        heap, so a cache that deletes far more than it evicts keeps the heap near its size."""
+        live = [row[_RECENCY] for row in self._entries.tab2list()]
+        heapq.heapify(live)
+        lru[:] = live
 
     def _bind(self, owner: Any, key: Hashable) -> None:
         row = self._owners.get(owner)

@@ -182,6 +182,25 @@ async def test_lru_order_stays_exact_under_many_uses(clock: ManualClock) -> None
     await cache.stop()
 
 
+async def test_deletes_and_overwrites_keep_the_lru_heap_bounded_and_eviction_exact(
+    clock: ManualClock,
+) -> None:
+    cache = await open_cache(clock, max_size=10)
+    for round_ in range(200):  # churn far past the size: every key put, overwritten, then deleted
+        cache.put(("churn", round_), round_)
+        cache.put(("churn", round_), -round_)
+        cache.delete(("churn", round_))
+    assert cache._lru is not None
+    assert len(cache._lru) <= 2 * len(cache) + 64  # stale records are compacted away
+    for key in range(10):
+        cache.put(key, key)
+    for key in (0, 1, 2):
+        cache.get(key)  # 3 is now the least recently used
+    cache.put("new", 1)
+    assert {0, 1, 2, 4, 5, 6, 7, 8, 9, "new"} == set(cache.keys())
+    await cache.stop()
+
+
 # --- the janitor ---------------------------------------------------------------------------------
 
 
