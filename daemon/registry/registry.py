@@ -410,7 +410,7 @@ class Registry(Server):
         row = index.get(value)
         if row is None:
             return []
-        return [e for e in row[1].values() if not e.task.done()]
+        return [e for e in row[1].values() if not e[3].done()]  # e.task: an index is faster
 
     def query(self, criteria: Iterable[Criterion | tuple[Any, Any, Any] | Mapping[str, Any]]) -> list[Entry]:
         """Live entries matching every criterion (``daemon.registry.criteria``); ``ValueError`` for a
