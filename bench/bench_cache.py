@@ -12,14 +12,13 @@
 from __future__ import annotations
 
 import gc
-import statistics
 import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
 from cachetools import TTLCache
 
-from bench.harness import Row, median_time, per_op
+from bench.harness import Row, paired, per_op
 from bench.loops import run_on
 from daemon.cache import Cache, CacheConfig
 
@@ -29,15 +28,6 @@ ROUNDS = 9
 TTL = 300.0
 MAX_SIZE = 10_000
 MEMORY_ENTRIES = 1_000_000
-
-
-def _paired(arbord: Callable[[], object], baseline: Callable[[], object]) -> tuple[float, float]:
-    """Median seconds of each, measured in alternating rounds so drift hits both alike."""
-    a, b = [], []
-    for _ in range(ROUNDS):
-        b.append(median_time(baseline, repeat=1))
-        a.append(median_time(arbord, repeat=1))
-    return statistics.median(a), statistics.median(b)
 
 
 async def _get_hits() -> list[tuple[str, float, float, float, str]]:
@@ -70,7 +60,7 @@ async def _get_hits() -> list[tuple[str, float, float, float, str]]:
         ("get hit vs cachetools TTLCache.__getitem__", bounded),
         ("get hit, no max_size, vs TTLCache.__getitem__", unbounded),
     ]:
-        a, b = _paired(measure(cache), baseline)
+        a, b = paired(measure(cache), baseline, rounds=ROUNDS)
         rows.append((name, per_op(a, GETS), per_op(b, GETS), 1.0, "us"))
     await bounded.stop()
     await unbounded.stop()

@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-from collections.abc import Callable
 from typing import Any
 
-from bench.harness import Row, median_time, per_op
+from bench.harness import Row, median_time, paired, per_op
 from bench.loops import run_on
 from daemon.registry import Registry
 
@@ -34,15 +33,6 @@ FIND_MATCHES = 100
 FINDS = 2_000
 ROUNDS = 9
 CYCLE_BUDGET_US = 10.0
-
-
-def _paired(arbord: Callable[[], object], baseline: Callable[[], object]) -> tuple[float, float]:
-    """Median seconds of each, measured in alternating rounds so drift hits both alike."""
-    a, b = [], []
-    for _ in range(ROUNDS):
-        b.append(median_time(baseline, repeat=1))
-        a.append(median_time(arbord, repeat=1))
-    return statistics.median(a), statistics.median(b)
 
 
 def _lookup(registry: Registry, owner: asyncio.Task[Any]) -> tuple[str, float, float, float]:
@@ -61,7 +51,7 @@ def _lookup(registry: Registry, owner: asyncio.Task[Any]) -> tuple[str, float, f
         for key in probes:
             get(key)
 
-    a, b = _paired(arbord, baseline)
+    a, b = paired(arbord, baseline, rounds=ROUNDS)
     for key in keys:
         registry.unregister(key)
     return ("lookup of a present key vs dict.get", per_op(a, LOOKUPS), per_op(b, LOOKUPS), 3.0)
@@ -113,8 +103,8 @@ def _find(registry: Registry, owner: asyncio.Task[Any]) -> list[tuple[str, float
     def scan() -> None:
         registry.query([("capability", "in", [wanted[0]])])  # `in` is never narrowed to the index
 
-    a, b = _paired(arbord, baseline)
-    a_live, b_live = _paired(arbord, baseline_live)
+    a, b = paired(arbord, baseline, rounds=ROUNDS)
+    a_live, b_live = paired(arbord, baseline_live, rounds=ROUNDS)
     scan_us = statistics.median(median_time(scan, repeat=1) for _ in range(3)) * 1e6
     find_us = per_op(a, len(probes))
     return [

@@ -21,7 +21,7 @@ import tracemalloc
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from bench.harness import Row, median_time, per_op
+from bench.harness import Row, median_time, paired, per_op
 from bench.loops import run_on
 from supervisor.table import Access, Table, TableType
 from supervisor.table_query import ANY, MatchSpec, Var
@@ -33,15 +33,6 @@ RANGE_ROWS = 1_000_000
 RANGE_WIDTH = 100
 MEMORY_ROWS = 1_000_000
 RANGE_BUDGET_US = 50.0
-
-
-def _paired(arbord: Callable[[], object], baseline: Callable[[], object]) -> tuple[float, float]:
-    """Median seconds of each, measured in alternating rounds so drift hits both alike."""
-    a, b = [], []
-    for _ in range(ROUNDS):
-        b.append(median_time(baseline, repeat=1))
-        a.append(median_time(arbord, repeat=1))
-    return statistics.median(a), statistics.median(b)
 
 
 def _hot_ops() -> list[tuple[str, float, float, float]]:
@@ -114,7 +105,7 @@ def _hot_ops() -> list[tuple[str, float, float, float]]:
         ("insert, public set (no check) vs d[k] = row", arb_insert_public, base_store, 3.0),
         ("update_counter vs d[k] += 1", arb_update_counter, base_increment, 4.0),
     ]:
-        a, b = _paired(arbord, baseline)
+        a, b = paired(arbord, baseline, rounds=ROUNDS)
         results.append((name, per_op(a, OPS), per_op(b, OPS), target))
     return results
 
@@ -138,7 +129,7 @@ def _select() -> list[tuple[str, float, float, float]]:
         ("select 100k rows, expression guard vs comprehension", by_expression),
         ("select 100k rows, callable guard vs comprehension", by_callable),
     ]:
-        a, b = _paired(lambda spec=spec: table.select(spec), base)  # type: ignore[misc]
+        a, b = paired(lambda spec=spec: table.select(spec), base, rounds=ROUNDS)  # type: ignore[misc]
         results.append((name, a * 1e3, b * 1e3, 2.0))
     return results
 

@@ -8,13 +8,12 @@ loop (handlers run in the loop's thread, as in arbord), so each loop's rows are 
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
-from bench.harness import Row, median_time, per_op
+from bench.harness import Row, paired, per_op
 from bench.loops import run_on
 from supervisor import telemetry
 
@@ -124,11 +123,8 @@ def _timed_by_hand(n: int) -> None:
 
 def _paired(arbord: Callable[[int], None], baseline: Callable[[int], None], n: int) -> tuple[float, float]:
     """Median µs/op of each, measured in alternating rounds so drift hits both alike."""
-    a, b = [], []
-    for _ in range(ROUNDS):
-        b.append(median_time(lambda: baseline(n), repeat=1))
-        a.append(median_time(lambda: arbord(n), repeat=1))
-    return per_op(statistics.median(a), n), per_op(statistics.median(b), n)
+    a, b = paired(lambda: arbord(n), lambda: baseline(n), rounds=ROUNDS)
+    return per_op(a, n), per_op(b, n)
 
 
 async def _measure() -> list[tuple[str, float, float, float]]:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Row", "median_time", "per_op"]
+__all__ = ["Row", "median_time", "paired", "per_op"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,3 +53,14 @@ def median_time(fn: Callable[[], object], *, repeat: int = 7) -> float:
 def per_op(total_seconds: float, ops: int) -> float:
     """Seconds per operation, in microseconds."""
     return total_seconds / ops * 1e6
+
+
+def paired(
+    arbord: Callable[[], object], baseline: Callable[[], object], *, rounds: int
+) -> tuple[float, float]:
+    """Median seconds of each over ``rounds``, measured in alternating rounds so drift hits both."""
+    a, b = [], []
+    for _ in range(rounds):
+        b.append(median_time(baseline, repeat=1))
+        a.append(median_time(arbord, repeat=1))
+    return statistics.median(a), statistics.median(b)
