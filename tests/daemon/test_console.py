@@ -7,10 +7,8 @@ import asyncio
 import logging
 import os
 import re
-import shutil
 import socket
 import stat
-import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,12 +21,11 @@ from daemon.console.server import ConsoleServer
 from daemon.control import core_methods, methods_by_name
 from daemon.errors import AlreadyRunning, ConsoleError
 from supervisor import InitIgnored, StartFailed, whereis
+from tests.daemon.as_nobody import needs_nobody, run_as_nobody
 from tests.daemon.test_control_helpers import Harness, running_control
 
 IAC, SB, SE = b"\xff", b"\xfa", b"\xf0"
 TTYPE, IS = b"\x18", b"\x00"
-NOBODY = 65534
-SYSTEM_PYTHON = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\xff[\xfb-\xfe].|\r")
 
 
@@ -211,22 +208,10 @@ print(s.makefile("rb").read().decode(errors="replace").strip())
 
 
 async def _as_nobody(path: Path) -> str:
-    assert SYSTEM_PYTHON is not None
-    result = await asyncio.to_thread(
-        subprocess.run,
-        [SYSTEM_PYTHON, "-c", _RAW, str(path)],
-        user=NOBODY,
-        group=NOBODY,
-        extra_groups=[],
-        capture_output=True,
-        cwd="/",
-        timeout=20,
-        check=True,
-    )
-    return result.stdout.decode().strip()
+    return await asyncio.to_thread(run_as_nobody, _RAW, str(path))
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or SYSTEM_PYTHON is None, reason="needs root and a system python3")
+@needs_nobody
 async def test_the_console_refuses_other_uids() -> None:
     async with running_console() as (h, _):
         path = h.path.parent / "console.sock"

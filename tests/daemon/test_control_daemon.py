@@ -7,7 +7,6 @@ import json
 import os
 import pty
 import select
-import shutil
 import socket
 import stat
 import subprocess
@@ -18,10 +17,8 @@ from typing import Any
 
 import pytest
 
+from tests.daemon.as_nobody import CONNECT_ONLY, needs_nobody, run_as_nobody
 from tests.daemon.conftest import ROOT, RunningDaemon, StartArbord, spawn_arbord, wait_ready
-
-NOBODY = 65534
-SYSTEM_PYTHON = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")
 
 
 def arborctl(daemon: RunningDaemon, *argv: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
@@ -134,25 +131,9 @@ def test_a_stale_socket_is_replaced_and_a_second_instance_refuses(
         first.notify.close()
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or SYSTEM_PYTHON is None, reason="needs root and a system python3")
+@needs_nobody
 def test_a_client_of_another_uid_is_refused(arbord_daemon: RunningDaemon) -> None:
-    script = (
-        "import socket, sys\n"
-        "s = socket.socket(socket.AF_UNIX)\n"
-        "try:\n    s.connect(sys.argv[1])\nexcept PermissionError:\n    print('EACCES')\n"
-    )
-    result = subprocess.run(
-        [str(SYSTEM_PYTHON), "-c", script, str(arbord_daemon.control_socket)],
-        user=NOBODY,
-        group=NOBODY,
-        extra_groups=[],
-        capture_output=True,
-        text=True,
-        cwd="/",
-        timeout=20,
-        check=True,
-    )
-    assert result.stdout.strip() == "EACCES"
+    assert run_as_nobody(CONNECT_ONLY, str(arbord_daemon.control_socket)) == "EACCES"
 
 
 def test_shutdown_through_arborctl_exits_0(arbord_daemon: RunningDaemon) -> None:
@@ -212,23 +193,7 @@ def test_arborctl_console_attaches_in_a_terminal(start_arbord: StartArbord) -> N
         os.close(leader)
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or SYSTEM_PYTHON is None, reason="needs root and a system python3")
+@needs_nobody
 def test_the_console_refuses_another_uid(start_arbord: StartArbord) -> None:
     daemon = start_arbord("[console]\nenabled = true\n")
-    script = (
-        "import socket, sys\n"
-        "s = socket.socket(socket.AF_UNIX)\n"
-        "try:\n    s.connect(sys.argv[1])\nexcept PermissionError:\n    print('EACCES')\n"
-    )
-    result = subprocess.run(
-        [str(SYSTEM_PYTHON), "-c", script, str(daemon.runtime_dir / "console.sock")],
-        user=NOBODY,
-        group=NOBODY,
-        extra_groups=[],
-        capture_output=True,
-        text=True,
-        cwd="/",
-        timeout=20,
-        check=True,
-    )
-    assert result.stdout.strip() == "EACCES"
+    assert run_as_nobody(CONNECT_ONLY, str(daemon.runtime_dir / "console.sock")) == "EACCES"

@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import socket
 import stat
-import subprocess
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -25,11 +23,10 @@ from daemon.control import (
 from daemon.control.server import ControlServer
 from daemon.errors import AlreadyRunning, ControlSocketError
 from supervisor import StartFailed, Supervisor, whereis
+from tests.daemon.as_nobody import NOBODY, needs_nobody, run_as_nobody
 from tests.daemon.test_control_helpers import FakeDaemon, eventually, running_control, short_tmpdir
 
-NOBODY = 65534
 IS_ROOT = os.geteuid() == 0
-SYSTEM_PYTHON = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")
 needs_root = pytest.mark.skipif(not IS_ROOT, reason="needs root to act as another uid")
 
 
@@ -177,25 +174,7 @@ print(s.makefile("rb").readline().decode().strip())
 
 
 async def _as_nobody(path: Path) -> str:
-    """Run a raw client as ``nobody`` (in a thread: uvloop's subprocess_exec has no ``user=``)."""
-    assert SYSTEM_PYTHON is not None
-    result = await asyncio.to_thread(
-        subprocess.run,
-        [SYSTEM_PYTHON, "-c", _RAW_CLIENT, str(path)],
-        user=NOBODY,
-        group=NOBODY,
-        extra_groups=[],
-        capture_output=True,
-        cwd="/",
-        timeout=20,
-        check=True,
-    )
-    return result.stdout.decode().strip()
-
-
-needs_nobody = pytest.mark.skipif(
-    not IS_ROOT or SYSTEM_PYTHON is None, reason="needs root and a system python3"
-)
+    return await asyncio.to_thread(run_as_nobody, _RAW_CLIENT, str(path))
 
 
 @needs_nobody
