@@ -1,7 +1,12 @@
-"""Which class a ``Table`` is: one per type, a private variant of each, the class of a gone table.
+"""Which class a ``Table`` is: one per type, a private variant of each, a public variant of the set
+types, the class of a gone table.
 
-The read path carries no access check and no "is it deleted?" check at all. Instead:
+The read path carries no access check and no "is it deleted?" check at all, and the hot writes no
+"is it public?" test. Instead:
 
+- a **public** set or ordered_set is an instance of a variant whose hot writes (``insert``,
+  ``update_counter``) skip the owner check, so the protected and private classes make it without
+  first testing whether the table is public (bench/bench_tables.py);
 - a **private** table is an instance of a variant whose read methods first check that the caller is
   the owner (public and protected tables never pay for it: anyone may read them);
 - a **deleted** table has its class switched to ``GONE_CLASS``, whose every operation raises
@@ -20,7 +25,7 @@ from typing import Any, Final, cast
 from supervisor.errors import TableGone
 from supervisor.table import RUNNING_TASKS, Access, Table, TableType
 from supervisor.table_bag import BagTable, DuplicateBagTable
-from supervisor.table_set import OrderedSetTable, SetTable
+from supervisor.table_set import OrderedSetTable, PublicOrderedSetTable, PublicSetTable, SetTable
 
 __all__ = ["GONE_CLASS", "READ_OPERATIONS", "table_class"]
 
@@ -76,18 +81,27 @@ def _private_variant(cls: type[Table]) -> type[Table]:
     return cast(type[Table], type(f"Private{cls.__name__}", (cls,), namespace))
 
 
-_CLASSES: Final[Mapping[tuple[TableType, bool], type[Table]]] = MappingProxyType(
+_PUBLIC_BY_TYPE: Final[Mapping[TableType, type[Table]]] = MappingProxyType(
     {
-        (table_type, private): _private_variant(cls) if private else cls
-        for table_type, cls in _BY_TYPE.items()
-        for private in (False, True)
+        TableType.SET: PublicSetTable,
+        TableType.ORDERED_SET: PublicOrderedSetTable,
+        TableType.BAG: BagTable,
+        TableType.DUPLICATE_BAG: DuplicateBagTable,
+    }
+)
+
+_CLASSES: Final[Mapping[tuple[TableType, Access], type[Table]]] = MappingProxyType(
+    {
+        **{(table_type, Access.PROTECTED): cls for table_type, cls in _BY_TYPE.items()},
+        **{(table_type, Access.PRIVATE): _private_variant(cls) for table_type, cls in _BY_TYPE.items()},
+        **{(table_type, Access.PUBLIC): cls for table_type, cls in _PUBLIC_BY_TYPE.items()},
     }
 )
 
 
 def table_class(table_type: TableType, access: Access) -> type[Table]:
     """The class of a table of this type and access."""
-    return _CLASSES[table_type, access is Access.PRIVATE]
+    return _CLASSES[table_type, access]
 
 
 # Still meaningful on a gone table: who it was, that it is gone.

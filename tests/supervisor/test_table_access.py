@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from supervisor.errors import AccessDenied
+from supervisor.errors import AccessDenied, TableGone
 from supervisor.table import Access, Table, TableType
 from supervisor.table_query import ANY
 from tests.supervisor.test_table_support import Agent, run_as, run_in_task
@@ -131,6 +131,40 @@ async def test_protected_transaction_is_denied_to_a_foreigner(
     with pytest.raises(AccessDenied, match="transaction"):
         async with table.transaction():
             pass
+
+
+@pytest.mark.parametrize("access", list(Access))
+@pytest.mark.parametrize("table_type", list(TableType))
+async def test_the_hot_writes_follow_the_access_level_of_every_type(
+    agents: tuple[Agent, Agent], table_type: TableType, access: Access
+) -> None:
+    # A public set or ordered_set has its own class whose insert and update_counter skip the
+    # owner check; the other classes make it unconditionally (supervisor.table_classes).
+    owner, foreigner = agents
+
+    def create() -> Table:
+        table = Table(type=table_type, access=access)
+        table.insert(("k", 1))
+        return table
+
+    table = await run_as(owner, create)
+    writes: list[Callable[[], object]] = [lambda: table.insert(("w", 1))]
+    if table_type in (TableType.SET, TableType.ORDERED_SET):
+        writes.append(lambda: table.update_counter("k", 1))
+    for write in writes:
+        if access is Access.PUBLIC:
+            await run_as(foreigner, write)
+        else:
+            with pytest.raises(AccessDenied):
+                await run_as(foreigner, write)
+        await run_as(owner, write)
+    if table_type in (TableType.SET, TableType.ORDERED_SET):
+        assert await run_as(owner, lambda: table.get("k")) == ("k", 3 if access is Access.PUBLIC else 2)
+    await run_as(owner, table.delete_table)
+    with pytest.raises(TableGone):
+        await run_as(owner, lambda: table.insert(("w", 1)))
+    with pytest.raises(TableGone):
+        await run_as(owner, lambda: table.update_counter("k", 1))
 
 
 async def test_a_plain_task_owner_is_enforced_too() -> None:
