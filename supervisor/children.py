@@ -12,18 +12,23 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple, cast
+from typing import Any, Final, NamedTuple, cast
 
 from supervisor import runtime, telemetry
 from supervisor.childspec import ChildSpec, Restart, Shutdown
 from supervisor.errors import InitIgnored, StartFailed
 from supervisor.exits import KILLED, NOPROC, NORMAL, SHUTDOWN, Exit, ExitKind, crash
-from supervisor.server import _INFO, _STOP, Server
+from supervisor.server import _INFO, _STOP, Server, StartSignal
 
 __all__ = [
+    "CHILD_EXIT",
+    "CHILD_RESTART",
+    "CHILD_START",
     "ChildExit",
     "StopOutcome",
+    "launch",
     "report_exit",
+    "server_class",
     "should_restart",
     "spawn",
     "stop_child",
@@ -32,6 +37,19 @@ __all__ = [
 ]
 
 log = logging.getLogger("supervisor.supervisor")
+
+# The events of a child's life, built once: the restart path tests them against
+# telemetry.active_events before building any metadata (bench core, "crash -> restarted & ready").
+CHILD_START: Final = ("supervisor", "child", "start")
+CHILD_EXIT: Final = ("supervisor", "child", "exit")
+CHILD_RESTART: Final = ("supervisor", "child", "restart")
+
+# Reading an enum member through its class costs a Python-level lookup in CPython 3.11 (about 80 ns),
+# and a named tuple's constructor is a Python function, the tuple's is not (its _make uses it): both
+# are on the restart path (bench core, "crash -> restarted & ready").
+_PERMANENT: Final = Restart.PERMANENT
+_TRANSIENT: Final = Restart.TRANSIENT
+_new_child_exit: Final = tuple.__new__
 
 
 class ChildExit(NamedTuple):
@@ -42,20 +60,22 @@ class ChildExit(NamedTuple):
     reason: Exit
 
 
-def watch(supervisor: Server, child: object, server: Server) -> object:
+def watch(supervisor: Server, child: object, server: Server, *, own_reason: bool = False) -> object:
     """Have ``ChildExit(child, server, reason)`` queued in ``supervisor``'s mailbox when ``server`` exits.
 
-    A leaner monitor for the restart path. Returns the key for ``unwatch``.
+    A leaner monitor for the restart path. Returns the key for ``unwatch``. A server that has already
+    exited is reported at once, with ``NOPROC`` or, with ``own_reason``, with its own exit reason.
     """
 
     def on_exit(reason: Exit) -> None:
-        supervisor._deliver(_INFO, ChildExit(child, server, reason))
+        supervisor._deliver(_INFO, _new_child_exit(ChildExit, (child, server, reason)))
 
-    if server.exit_reason is not None:
+    if server._exit is not None:
         # A start function may hand back a server that has already exited; an exit callback would
         # never run and the child would pass for running forever. OTP's monitor of a dead process says
-        # noproc at once (test_a_start_function_returning_an_exited_server_counts_as_an_exit).
-        on_exit(NOPROC)
+        # noproc at once (test_a_start_function_returning_an_exited_server_counts_as_an_exit). A child
+        # the supervisor started itself exited after its init, a link would carry its reason.
+        on_exit(server._exit if own_reason else NOPROC)
         return on_exit
     server._add_exit_callback(on_exit)
     return on_exit
@@ -66,17 +86,53 @@ def unwatch(server: Server, key: object) -> None:
     server._remove_exit_callback(key)
 
 
+def server_class(spec: ChildSpec) -> type[Server] | None:
+    """``spec.start`` when it is a ``Server`` subclass (started by ``launch``), else None."""
+    start = spec.start
+    return start if isinstance(start, type) and issubclass(start, Server) else None
+
+
+def launch(
+    cls: type[Server], spec: ChildSpec, started: StartSignal, extra_args: tuple[Any, ...] = ()
+) -> Server | None:
+    """The synchronous half of starting a ``Server`` subclass: the new server, reporting to ``started``.
+
+    None for ``ignore``; raises ``StartFailed`` as ``spawn`` does. ``started`` is the future the caller
+    then awaits itself (True: running, False: ``ignore``; it raises ``StartFailed`` if ``init`` fails),
+    calling the server's ``_cancel_start`` if it is cancelled meanwhile, or a signal that records the
+    outcome at once. Either spares the restart path the ``spawn`` and ``_boot`` coroutines (bench core,
+    "crash -> restarted & ready").
+    """
+    args = extra_args + spec.args if extra_args else spec.args
+    try:
+        server = cls()
+        server._supervised = True
+        server._launch(args, dict(spec.kwargs) if spec.kwargs else {}, spec.name, started)
+    except InitIgnored:
+        return None
+    except StartFailed:
+        raise
+    except Exception as error:
+        raise StartFailed(f"child {spec.id!r} failed to start: {error!r}", crash(error)) from error
+    return server
+
+
 async def spawn(spec: ChildSpec, extra_args: tuple[Any, ...] = ()) -> Server | None:
     """Start the child ``spec`` describes; None for ``ignore``. Raises ``StartFailed`` on failure."""
+    cls = server_class(spec)
+    if cls is not None:
+        started: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        server = launch(cls, spec, started, extra_args)
+        if server is None:
+            return None
+        try:
+            return server if await started else None
+        except asyncio.CancelledError:
+            server._cancel_start()
+            raise
     args = extra_args + spec.args if extra_args else spec.args
-    start = spec.start
+    factory = cast("Callable[..., Awaitable[object]]", spec.start)
     try:
-        if isinstance(start, type) and issubclass(start, Server):
-            server = start()
-            server._supervised = True
-            kwargs = dict(spec.kwargs) if spec.kwargs else {}
-            return server if await server._boot(args, kwargs, spec.name) else None
-        factory = cast("Callable[..., Awaitable[object]]", start)
         result = await factory(*args, **spec.kwargs)
     except InitIgnored:
         return None
@@ -141,19 +197,22 @@ def _expected_stop(reason: Exit, spec: ChildSpec) -> bool:
 
 def should_restart(spec: ChildSpec, reason: Exit) -> bool:
     """OTP's rule: permanent always, transient only after an abnormal exit, temporary never."""
-    if spec.restart is Restart.PERMANENT:
+    restart = spec.restart
+    if restart is _PERMANENT:
         return True
-    return spec.restart is Restart.TRANSIENT and reason.is_abnormal
+    return restart is _TRANSIENT and reason.is_abnormal
 
 
 def report_exit(supervisor: str, spec: ChildSpec, reason: Exit, restarts: int) -> None:
     """Log an abnormal exit once, as a structured report, and emit the exit event either way."""
-    telemetry.execute(
-        ("supervisor", "child", "exit"),
-        {"restarts": restarts},
-        {"supervisor": supervisor, "child_id": spec.id, "reason": reason},
-    )
-    if reason.is_abnormal and log.isEnabledFor(logging.ERROR):
+    if CHILD_EXIT in telemetry.active_events:  # no metadata to build while nobody listens
+        telemetry.execute(
+            CHILD_EXIT,
+            {"restarts": restarts},
+            {"supervisor": supervisor, "child_id": spec.id, "reason": reason},
+        )
+    # Both tests are pure; the cheaper one first.
+    if log.isEnabledFor(logging.ERROR) and reason.is_abnormal:
         log.error(
             "child %r of supervisor %s exited: %r (restarts so far: %d)",
             spec.id,

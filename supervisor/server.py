@@ -40,7 +40,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final, Self
+from typing import Any, ClassVar, Final, Protocol, Self
 
 from supervisor import runtime, telemetry
 from supervisor.errors import (
@@ -72,6 +72,11 @@ _CALL: Final = 0
 _CAST: Final = 1
 _INFO: Final = 2
 _STOP: Final = 3
+
+# Event names, built once: the hot paths test them against telemetry.active_events before building
+# any metadata (bench core, "crash -> restarted & ready").
+_SERVER_START: Final = ("server", "start")
+_SERVER_EXIT: Final = ("server", "exit")
 
 
 class _Marker:
@@ -151,6 +156,21 @@ class ServerStatistics:
     exit_reason: Exit | None
 
 
+class StartSignal(Protocol):
+    """How a server's task reports the outcome of ``init`` to its starter: the part of a future it uses.
+
+    ``True``: running, ``False``: ``Ignore``; an exception (``StartFailed``) when init failed. Normally
+    an ``asyncio.Future[bool]`` the starter awaits; a supervisor restarting a child passes an object
+    that records the outcome at once instead (see ``Supervisor``'s ``_RestartAck``).
+    """
+
+    def done(self) -> bool: ...
+
+    def set_result(self, result: bool, /) -> None: ...
+
+    def set_exception(self, exception: BaseException, /) -> None: ...
+
+
 def _expire_call(future: asyncio.Future[Any], timeout: float) -> None:
     if not future.done():
         future.set_exception(CallTimeout(f"no reply within {timeout} s"))
@@ -166,6 +186,9 @@ class Server:
 
     __slots__ = (
         "__dict__",
+        # Name-mangled (_Server__held): a subclass's own `_held` (TableKeeper has one) must not hold
+        # the mailbox.
+        "__held",
         "__weakref__",
         "_calls",
         "_casts",
@@ -209,8 +232,9 @@ class Server:
         self._infos = 0
         self._started_at = 0.0
         self._exited_at: float | None = None
-        self._starting: asyncio.Future[bool] | None = None
+        self._starting: StartSignal | None = None
         self._supervised = False
+        self.__held = False
 
     # --- callbacks -------------------------------------------------------------------------------
 
@@ -250,6 +274,24 @@ class Server:
 
     async def _boot(self, args: tuple[Any, ...], kwargs: dict[str, Any], name: str | None) -> bool:
         """Start this instance; True once running, False on ``Ignore``; raises like ``start``."""
+        started: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._launch(args, kwargs, name, started)
+        try:
+            return await started
+        except asyncio.CancelledError:
+            # Our starter was cancelled while init ran: init's server must not outlive it unsupervised.
+            self._cancel_start()
+            raise
+
+    def _launch(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], name: str | None, started: StartSignal
+    ) -> None:
+        """The synchronous half of ``_boot``: register, create the task that reports to ``started``.
+
+        A supervisor calls this and awaits the future itself (calling ``_cancel_start`` if it is
+        cancelled meanwhile) or passes a signal that records the outcome at once: one coroutine or
+        one wake-up fewer on the restart path (bench core, "crash -> restarted & ready").
+        """
         if self._task is not None:
             raise RuntimeError(f"{self!r} was already started; start a new instance instead")
         loop = asyncio.get_running_loop()
@@ -257,19 +299,18 @@ class Server:
         if name is not None:
             runtime._register_name(name, self)
             self._name = name
-        started: asyncio.Future[bool] = loop.create_future()
         self._started_at = time.monotonic()
         task = loop.create_task(self._run(args, kwargs, started))
         self._task = task
         runtime._register_task(task, self)
         self._starting = started
         task.add_done_callback(self._task_done)
-        try:
-            return await started
-        except asyncio.CancelledError:
-            # Our starter was cancelled while init ran: init's server must not outlive it unsupervised.
+
+    def _cancel_start(self) -> None:
+        """The starter was cancelled while ``init`` ran: kill the half-started server."""
+        task = self._task
+        if task is not None:
             task.cancel()
-            raise
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         # A task cancelled before its first step never enters _run (e.g. whereis(name).kill() right
@@ -284,9 +325,7 @@ class Server:
 
     # --- the task --------------------------------------------------------------------------------
 
-    async def _run(
-        self, args: tuple[Any, ...], kwargs: dict[str, Any], started: asyncio.Future[bool]
-    ) -> None:
+    async def _run(self, args: tuple[Any, ...], kwargs: dict[str, Any], started: StartSignal) -> None:
         self._starting = None
         task = self._task
         assert task is not None
@@ -315,11 +354,63 @@ class Server:
             self._finish(reason)
             started.set_exception(StartFailed(f"{self!r} init crashed: {error!r}", reason))
             return
+        # The start event comes first: a supervisor's signal records the child at once, and its own
+        # ("supervisor", "child", "start") event must follow this one.
+        if _SERVER_START in telemetry.active_events:
+            telemetry.execute(_SERVER_START, {}, {"server": self, "name": self._name})
         started.set_result(True)
-        telemetry.execute(("server", "start"), {}, {"server": self, "name": self._name})
         caller: Caller | None = None
+        # The receive loop lives here rather than in a coroutine of its own: one coroutine fewer to
+        # create per start and to pass through on every wake-up (bench core, "crash -> restarted &
+        # ready"). Callbacks' exceptions leave the loop to the handlers below.
+        mailbox = self._mailbox
+        loop = self._loop
+        assert loop is not None
         try:
-            reason = await self._serve()
+            while True:
+                if self._continue is not _NO_CONTINUE:
+                    arg, self._continue = self._continue, _NO_CONTINUE
+                    await self.handle_continue(arg)
+                    continue
+                if not mailbox or self.__held:
+                    waiter = loop.create_future()
+                    self._waiter = waiter
+                    if self._idle_timeout is None:
+                        await waiter
+                    else:
+                        await self._wait_or_time_out(loop, waiter, self._idle_timeout)
+                    continue
+                tag, payload, caller = mailbox.popleft()
+                # OTP: the timeout a callback sets is cancelled by any message, including one already
+                # waiting; the next callback arms it again if it wants one. Left armed, it fired after
+                # the message anyway
+                # (test_an_idle_timeout_is_ignored_when_a_message_is_already_waiting).
+                self._idle_timeout = None
+                if tag == _CALL:
+                    self._calls += 1
+                    self._current_caller = caller
+                    result = await self.handle_call(payload, caller)
+                    self._current_caller = None
+                    if result is NOREPLY:
+                        if caller.waiting:
+                            if self._deferred is None:
+                                self._deferred = set()
+                            self._deferred.add(caller)
+                            # Forget the caller once answered (or given up): kept until the exit,
+                            # every deferred call and its reply stayed alive as long as the server
+                            # (test_an_answered_deferred_call_is_not_retained_by_the_server).
+                            caller._future.add_done_callback(self._forget_deferred(caller))
+                    else:
+                        caller.reply(result)
+                elif tag == _CAST:
+                    self._casts += 1
+                    await self.handle_cast(payload)
+                elif tag == _INFO:
+                    self._infos += 1
+                    await self.handle_info(payload)
+                else:  # _STOP
+                    reason = payload
+                    break
         except Stop as stop:
             reason = stop.reason
             caller = self._current_caller
@@ -331,55 +422,26 @@ class Server:
             return
         except Exception as error:
             reason = crash(error)
-        await self._terminate_then_finish(reason)
+        if type(self).terminate is Server.terminate:
+            # Nothing to run: spare the restart path a coroutine (bench core, "crash -> restarted").
+            self._finish(reason)
+        else:
+            await self._terminate_then_finish(reason)
 
-    async def _serve(self) -> Exit:
-        """The receive loop; returns the reason to stop with. Callbacks' exceptions propagate."""
-        mailbox = self._mailbox
-        loop = self._loop
-        assert loop is not None
-        while True:
-            if self._continue is not _NO_CONTINUE:
-                arg, self._continue = self._continue, _NO_CONTINUE
-                await self.handle_continue(arg)
-                continue
-            if not mailbox:
-                waiter = loop.create_future()
-                self._waiter = waiter
-                if self._idle_timeout is None:
-                    await waiter
-                else:
-                    await self._wait_or_time_out(loop, waiter, self._idle_timeout)
-                continue
-            tag, payload, caller = mailbox.popleft()
-            # OTP: the timeout a callback sets is cancelled by any message, including one already
-            # waiting; the next callback arms it again if it wants one. Left armed, it fired after the
-            # message anyway (test_an_idle_timeout_is_ignored_when_a_message_is_already_waiting).
-            self._idle_timeout = None
-            if tag == _CALL:
-                self._calls += 1
-                self._current_caller = caller
-                result = await self.handle_call(payload, caller)
-                self._current_caller = None
-                if result is NOREPLY:
-                    if caller.waiting:
-                        if self._deferred is None:
-                            self._deferred = set()
-                        self._deferred.add(caller)
-                        # Forget the caller once answered (or given up): kept until the exit, every
-                        # deferred call and its reply stayed alive as long as the server
-                        # (test_an_answered_deferred_call_is_not_retained_by_the_server).
-                        caller._future.add_done_callback(self._forget_deferred(caller))
-                else:
-                    caller.reply(result)
-            elif tag == _CAST:
-                self._casts += 1
-                await self.handle_cast(payload)
-            elif tag == _INFO:
-                self._infos += 1
-                await self.handle_info(payload)
-            else:  # _STOP
-                return payload  # type: ignore[no-any-return]
+    def _hold_mail(self) -> None:
+        """Handle no message until ``_release_mail``; they queue up. A supervisor holds its mailbox
+        while a child it restarts runs ``init`` (see ``Supervisor._restart_held``)."""
+        self.__held = True
+
+    def _release_mail(self) -> None:
+        """End ``_hold_mail``, waking the server if a message is waiting."""
+        self.__held = False
+        if self._mailbox:
+            waiter = self._waiter
+            if waiter is not None:
+                self._waiter = None
+                if not waiter.done():
+                    waiter.set_result(None)
 
     def _forget_deferred(self, caller: Caller) -> Callable[[asyncio.Future[Any]], None]:
         def forget(_: asyncio.Future[Any]) -> None:
@@ -405,9 +467,6 @@ class Server:
             waiter.set_result(None)
 
     async def _terminate_then_finish(self, reason: Exit) -> None:
-        if type(self).terminate is Server.terminate:  # nothing to run: spare the restart path a coroutine
-            self._finish(reason)
-            return
         try:
             await self.terminate(reason)
         except asyncio.CancelledError:
@@ -435,26 +494,17 @@ class Server:
             runtime._unregister_task(task)
         if self._name is not None:
             runtime._unregister_name(self._name, self)
-        waiting = [c for tag, _, c in self._mailbox if tag == _CALL] if self._mailbox else []
-        if self._current_caller is not None:
-            waiting.append(self._current_caller)
-            self._current_caller = None
-        if self._deferred:
-            waiting.extend(self._deferred)
-            self._deferred = None
-        self._mailbox.clear()
-        if waiting:
-            error = ServerExited(f"{self!r} exited: {reason!r}", reason)
-            for caller in waiting:
-                caller._fail(error)
+        if self._mailbox or self._current_caller is not None or self._deferred:
+            self._fail_waiting(reason)
         if reason is KILLED:
             self._linked_exit(reason)
-        telemetry.execute(
-            ("server", "exit"),
-            {"uptime": exited_at - self._started_at},
-            {"server": self, "name": self._name, "reason": reason},
-        )
-        if reason.is_abnormal and not self._supervised and self.log_crashes:
+        if _SERVER_EXIT in telemetry.active_events:
+            telemetry.execute(
+                _SERVER_EXIT,
+                {"uptime": exited_at - self._started_at},
+                {"server": self, "name": self._name, "reason": reason},
+            )
+        if not self._supervised and reason.is_abnormal and self.log_crashes:
             log.error(
                 "server %r crashed: %r",
                 self,
@@ -470,6 +520,21 @@ class Server:
                     callback(reason)
                 except Exception:
                     log.exception("%r: exit callback %r raised", self, callback)
+
+    def _fail_waiting(self, reason: Exit) -> None:
+        """Fail every call still waiting for a reply (queued, in progress or deferred); empty the mailbox."""
+        waiting = [c for tag, _, c in self._mailbox if tag == _CALL]
+        if self._current_caller is not None:
+            waiting.append(self._current_caller)
+            self._current_caller = None
+        if self._deferred:
+            waiting.extend(self._deferred)
+            self._deferred = None
+        self._mailbox.clear()
+        if waiting:
+            error = ServerExited(f"{self!r} exited: {reason!r}", reason)
+            for caller in waiting:
+                caller._fail(error)
 
     # --- the API others use ----------------------------------------------------------------------
 

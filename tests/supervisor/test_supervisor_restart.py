@@ -7,7 +7,9 @@ abnormal exit, temporary ones never. A crash is logged once, as a structured rep
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Any
 
 import pytest
 
@@ -64,6 +66,104 @@ async def test_one_for_one_restarts_only_the_child_that_exited() -> None:
 async def test_one_for_one_is_the_default_strategy() -> None:
     async with Supervisor([]) as sup:
         assert sup.strategy is Strategy.ONE_FOR_ONE
+
+
+class Gated(Server):
+    """Each incarnation after the first waits in init for ``gate``; a cast crashes it, or makes the
+    next incarnation crash on its first message when the cast is "crash early"."""
+
+    async def init(self, gate: asyncio.Event, incarnations: list[Server]) -> None:
+        incarnations.append(self)
+        if len(incarnations) > 1:
+            await gate.wait()
+            if getattr(incarnations[-2], "crash_next_early", False):
+                self.cast("crash")
+
+    async def handle_cast(self, message: Any) -> None:
+        self.crash_next_early = message == "crash early"
+        raise RuntimeError("crashed on purpose")
+
+
+async def test_requests_made_while_a_restarted_child_runs_init_wait_for_that_init() -> None:
+    # OTP: the supervisor is blocked in the child's start until init returns; requests queue up.
+    gate = asyncio.Event()
+    incarnations: list[Server] = []
+    async with Supervisor([ChildSpec("g", Gated, args=(gate, incarnations))]) as sup:
+        await crash_child(incarnations[0])
+        counting = asyncio.ensure_future(sup.which_children())
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert len(incarnations) == 2
+        assert not counting.done()
+        gate.set()
+        (info,) = await counting
+        assert info.state is ChildState.RUNNING
+        assert info.server is incarnations[1]
+        assert info.restarts == 1
+
+
+async def test_killing_a_supervisor_while_a_restarted_child_runs_init_kills_that_child(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    gate = asyncio.Event()
+    incarnations: list[Server] = []
+    sup = Supervisor([ChildSpec("g", Gated, args=(gate, incarnations))])
+    await sup.__aenter__()
+    await crash_child(incarnations[0])
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert len(incarnations) == 2
+    caplog.clear()
+    sup.kill()
+    assert await sup.wait() == KILLED
+    assert await incarnations[1].wait() == KILLED
+    # The killed init is not a failed restart to retry: the supervisor is gone.
+    assert not [r for r in caplog.records if "retrying" in r.getMessage()]
+
+
+async def test_a_restarted_child_that_crashes_on_its_first_message_reports_that_crash() -> None:
+    gate = asyncio.Event()
+    gate.set()
+    incarnations: list[Server] = []
+    event = ("supervisor", "child", "exit")
+    async with Supervisor([ChildSpec("g", Gated, args=(gate, incarnations))]) as sup:
+        with telemetry.capture(event) as seen:
+            incarnations[0].cast("crash early")
+            await incarnations[0].wait()
+            await sup.count_children()  # incarnation 2 is running: it crashes when it next runs
+            await incarnations[1].wait()
+            await sup.count_children()
+        _, second = seen.of(event)
+        reason = second.metadata["reason"]
+        assert isinstance(reason, Exit)
+        assert reason.exception is not None  # its crash, not noproc
+        assert len(incarnations) == 3
+
+
+class CrashesAtOnce(Server):
+    """Its first incarnation crashes on its first message, which it sends itself in init."""
+
+    async def init(self, incarnations: list[Server]) -> None:
+        incarnations.append(self)
+        if len(incarnations) == 1:
+            self.cast("crash")
+
+    async def handle_cast(self, message: Any) -> None:
+        raise RuntimeError("crashed on purpose")
+
+
+async def test_a_child_that_crashes_on_its_first_message_at_the_start_reports_that_crash() -> None:
+    incarnations: list[Server] = []
+    event = ("supervisor", "child", "exit")
+    with telemetry.capture(event) as seen:
+        async with Supervisor([ChildSpec("c", CrashesAtOnce, args=(incarnations,))]) as sup:
+            await incarnations[0].wait()
+            await sup.count_children()
+    (first,) = seen.of(event)
+    reason = first.metadata["reason"]
+    assert isinstance(reason, Exit)
+    assert reason.exception is not None  # its crash, not noproc
+    assert len(incarnations) == 2
 
 
 # --- one_for_all -----------------------------------------------------------------------------------
