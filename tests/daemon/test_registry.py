@@ -452,3 +452,53 @@ async def test_reads_hide_a_dead_owner_before_its_down_is_handled(registry: Regi
     assert seen == [(2, None, task_entry, ["task"], ["task"], ["task"], 1)]
     await kill(task)
     assert seen[1] == (1, None, None, [], [], [], 0)
+
+
+async def test_find_by_attribute_hides_a_dead_owners_entries_in_a_shared_row(
+    registry: Registry, spawn: Spawn
+) -> None:
+    # An index row checks each owner once while all are alive; once one has exited (its Down not
+    # handled yet) the row is filtered entry by entry, in registration order, before and after cleanup.
+    first, second = spawn(), spawn()
+    for n in range(6):
+        registry.register(n, first if n % 2 else second, {"node": "a"})
+    assert [e.key for e in registry.find_by_attribute("node", "a")] == [0, 1, 2, 3, 4, 5]
+    row = registry._indexes["node"].get("a")
+    assert row[2] == {second: 3, first: 3}
+    first.cancel()
+    await asyncio.sleep(0)  # the task has ended; its done-callbacks have not run yet
+    assert first.done()
+    assert [e.key for e in registry.find_by_attribute("node", "a")] == [0, 2, 4]
+    await registry.settle()
+    assert [e.key for e in registry.find_by_attribute("node", "a")] == [0, 2, 4]
+    assert registry._indexes["node"].get("a")[2] == {second: 3}
+    registry.unregister(2)
+    assert registry._indexes["node"].get("a")[2] == {second: 2}
+    assert [e.key for e in registry.find_by_attribute("node", "a")] == [0, 4]
+
+
+class _FlaggedTask(asyncio.Task[bool]):
+    """A task whose ``done`` also answers True once flagged: reads must ask its own ``done``."""
+
+    flagged = False
+
+    def done(self) -> bool:
+        return self.flagged or super().done()
+
+
+async def test_reads_ask_an_owner_class_that_overrides_done(registry: Registry, spawn: Spawn) -> None:
+    plain = spawn()
+    registry.register("plain", plain, {"node": "a"})
+    assert registry._owner_done is asyncio.Task.done  # plain tasks: Task.done itself, the fast way
+    stop = asyncio.Event()
+    odd = _FlaggedTask(stop.wait())
+    try:
+        registry.register("odd", odd, {"node": "a"})
+        assert [e.key for e in registry.find_by_attribute("node", "a")] == ["plain", "odd"]
+        odd.flagged = True
+        assert registry.lookup("odd") is None
+        assert [e.key for e in registry.find_by_attribute("node", "a")] == ["plain"]
+        assert registry.lookup("plain") is not None
+    finally:
+        stop.set()
+        await odd

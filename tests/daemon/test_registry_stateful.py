@@ -7,6 +7,7 @@ exactly the model (no dead owner's row, one monitor per owner with keys)."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -165,6 +166,10 @@ class RegistryMachine(RuleBasedStateMachine):
             assert found == {k for k, v in self.model.items() if v[1] == node}
             assert {e.key for e in registry.query([("node", "eq", node)])} == found
         assert registry.count() == len(self.model)
+        # Each index row counts its members per owner task: find_by_attribute checks those tasks.
+        for table in registry._indexes.values():
+            for _, members, owners in table.tab2list():
+                assert owners == Counter(e.task for e in members.values())
 
 
 RegistryMachine.TestCase.settings = settings(
