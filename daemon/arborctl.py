@@ -7,6 +7,11 @@ Any method the daemon has is a verb: its name with ``.`` written as a space (``t
 Output is for people (a drawn tree, aligned tables) unless ``--json``: one JSON document, or one JSON
 line per item of a streamed result. ``arborctl console`` attaches to the console instead.
 
+``--hold`` keeps the connection open after a successful reply, pinging so it never goes idle, until
+arborctl gets SIGINT or SIGTERM (exit 0) or the daemon closes it (exit 1). What a connection owns
+lives that long: ``arborctl --hold registry register web-1 &`` keeps ``web-1`` registered exactly as
+long as that background job runs.
+
 Exit codes: 0 ok, 1 the command failed (an error reply, a refused reload or config), 2 usage, 3 the
 daemon is not running (no socket, nobody listening), 4 permission denied.
 """
@@ -15,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,6 +39,7 @@ __all__ = [
     "EXIT_NOT_RUNNING",
     "EXIT_OK",
     "EXIT_USAGE",
+    "HOLD_PING_INTERVAL",
     "default_socket_path",
     "main",
 ]
@@ -47,6 +55,8 @@ _USAGE_CODES: Final = frozenset({"method_not_found", "invalid_params", "invalid_
 _CHECKED: Final = frozenset({"reload", "config.check"})
 # Params that name a file on this side: made absolute before the daemon (another cwd) sees them.
 _PATH_PARAMS: Final = frozenset({("config.check", "path")})
+# How often --hold pings: well inside the control socket's idle timeout (300 s by default).
+HOLD_PING_INTERVAL: Final = 30.0
 
 
 _EPILOG: Final = """\
@@ -56,6 +66,7 @@ verbs (any method the daemon has; `arborctl methods` lists them with their param
   reload | config show | config check FILE | shutdown
   tables list | tables info NAME | tables dump NAME [chunk=N] [limit=N]
   registry lookup KEY | cache stats [NAME] | ...   console [SOCKET]
+  --hold registry register KEY [metadata=JSON]   (registered while arborctl runs)
 params: values in order, or key=value (JSON when it parses), or --params JSON
 exit codes: 0 ok, 1 command failed, 2 usage, 3 daemon not running, 4 permission denied
 """
@@ -96,6 +107,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the reply (30)")
     parser.add_argument("--params", type=json.loads, help="params as a JSON object (merged over the words)")
+    parser.add_argument(
+        "--hold",
+        action="store_true",
+        help="after a successful reply keep the connection (and what it registered) until SIGINT/SIGTERM",
+    )
     parser.add_argument(
         "verb", nargs="+", help="a method, '.' written as a space: ping, tree, tables dump NAME"
     )
@@ -159,8 +175,13 @@ async def _main(args: argparse.Namespace, output: _Output) -> int:
     cwd = Path.cwd()
     path = args.socket or default_socket_path(os.environ, cwd)
     try:
-        async with asyncio.timeout(args.timeout), open_control_client(path) as client:
-            return await _run(client, args.verb, args.params, output, cwd)
+        async with contextlib.AsyncExitStack() as stack:
+            async with asyncio.timeout(args.timeout):
+                client = await stack.enter_async_context(open_control_client(path))
+                code = await _run(client, args.verb, args.params, output, cwd)
+            if args.hold and code == EXIT_OK:
+                return await _hold(client, args.timeout)
+            return code
     except (FileNotFoundError, ConnectionRefusedError):
         output.error(f"arbord is not running (no daemon answers on {path})")
         return EXIT_NOT_RUNNING
@@ -183,6 +204,26 @@ async def _main(args: argparse.Namespace, output: _Output) -> int:
     except (ConnectionError, OSError) as error:
         output.error(f"connection to {path} failed: {error}")
         return EXIT_ERROR
+
+
+async def _hold(client: ControlClient, timeout: float) -> int:
+    """Keep the connection until SIGINT/SIGTERM (then 0); a daemon that goes away raises out of here."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(HOLD_PING_INTERVAL):
+                    await stop.wait()
+            if not stop.is_set():
+                async with asyncio.timeout(timeout):
+                    await client.call("ping")
+        return EXIT_OK
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:

@@ -136,6 +136,49 @@ def test_a_client_of_another_uid_is_refused(arbord_daemon: RunningDaemon) -> Non
     assert run_as_nobody(CONNECT_ONLY, str(arbord_daemon.control_socket)) == "EACCES"
 
 
+def test_arborctl_hold_keeps_a_registration_exactly_while_it_runs(arbord_daemon: RunningDaemon) -> None:
+    held = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "daemon.arborctl", "--socket", str(arbord_daemon.control_socket)),
+            *("--hold", "--json", "registry", "register", "held-1", 'metadata={"node": "a"}'),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert held.stdout is not None
+        assert '"key": "held-1"' in _read_reply(held.stdout)  # registered, and still running
+        looked_up = arborctl(arbord_daemon, "--json", "registry", "lookup", "held-1")
+        assert looked_up.returncode == 0, looked_up.stderr
+        assert json.loads(looked_up.stdout)["metadata"] == {"node": "a"}
+        held.terminate()
+        assert held.wait(timeout=20) == 0
+    finally:
+        if held.poll() is None:
+            held.kill()
+            held.wait()
+        for pipe in (held.stdout, held.stderr):
+            if pipe is not None:
+                pipe.close()
+    # The connection is gone: the registry drops its entry once it handles the owner's exit.
+    deadline = time.monotonic() + 20
+    while arborctl(arbord_daemon, "registry", "lookup", "held-1").returncode == 0:
+        assert time.monotonic() < deadline, "the held entry outlived its connection"
+
+
+def _read_reply(stream: Any) -> str:
+    """The first JSON document arborctl printed (--json indents it: up to the closing brace)."""
+    lines: list[str] = []
+    for line in stream:
+        lines.append(line)
+        if line.startswith("}"):
+            break
+    return "".join(lines)
+
+
 def test_shutdown_through_arborctl_exits_0(arbord_daemon: RunningDaemon) -> None:
     assert arborctl(arbord_daemon, "shutdown").stdout == "stopping: yes\n"
     assert arbord_daemon.wait(20) == 0
