@@ -550,6 +550,10 @@ class Table:
         """Remove every row."""
         raise NotImplementedError
 
+    def _drop(self, key: Any) -> Any:
+        """Remove and return what is stored under ``key`` (a row, or a bag's list), or None."""
+        raise NotImplementedError
+
     def _merge(self, rows: list[Row], row: Row) -> list[Row]:
         """``rows`` after inserting ``row`` under their key, as the table type does it."""
         raise NotImplementedError
@@ -625,7 +629,11 @@ class Table:
 
     def delete(self, key: Any) -> None:
         """Remove the rows under ``key``; a missing key is fine (``delete_table`` drops tables)."""
-        raise NotImplementedError
+        self._check_write("delete")
+        try:
+            self._drop(key)
+        except TypeError:  # an unhashable key is in no table
+            pass
 
     def delete_object(self, row: Row) -> None:
         """Remove rows equal to ``row``, leaving other rows under the same key (all copies)."""
@@ -633,7 +641,8 @@ class Table:
 
     def delete_all_objects(self) -> None:
         """Remove every row, atomically."""
-        raise NotImplementedError
+        self._check_write("delete_all_objects")
+        self._clear()
 
     def tab2list(self) -> list[Row]:
         """Every row, as a new list (key order for an ordered_set)."""

@@ -153,13 +153,6 @@ class BagTable(Table):
             return []
         return [] if rows is None else rows
 
-    def delete(self, key: Any) -> None:
-        self._check_write("delete")
-        try:
-            self._drop(key)
-        except TypeError:
-            pass
-
     def delete_object(self, row: Row) -> None:
         self._check_write("delete_object")
         if not isinstance(row, tuple) or len(row) <= self._keypos:
@@ -170,10 +163,6 @@ class BagTable(Table):
             return
         if existing is not None and row in existing:
             self._set_state(row[self._keypos], [r for r in existing if r != row])
-
-    def delete_all_objects(self) -> None:
-        self._check_write("delete_all_objects")
-        self._clear()
 
     # --- reads ------------------------------------------------------------------------------------
 

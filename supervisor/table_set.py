@@ -139,13 +139,6 @@ class SetTable(Table):
             return []
         return [] if row is None else [row]
 
-    def delete(self, key: Any) -> None:
-        self._check_write("delete")
-        try:
-            self._drop(key)
-        except TypeError:
-            pass
-
     def delete_object(self, row: Row) -> None:
         self._check_write("delete_object")
         if not isinstance(row, tuple) or len(row) <= self._keypos:
@@ -156,10 +149,6 @@ class SetTable(Table):
                 self._drop(key)
         except TypeError:
             pass
-
-    def delete_all_objects(self) -> None:
-        self._check_write("delete_all_objects")
-        self._clear()
 
     def update_counter(self, key: Any, op: Any, default: Row | None = None) -> Any:
         # The owner check, inlined and unconditional, as in insert (PublicSetTable has none).
