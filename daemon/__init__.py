@@ -5,6 +5,8 @@ The public surface grows with the daemon; ``__all__`` lists it.
 
 from __future__ import annotations
 
+from importlib.metadata import version
+
 __all__ = ["__version__"]
 
-__version__ = "0.1.0"
+__version__ = version("arbord")  # one source of truth: pyproject.toml

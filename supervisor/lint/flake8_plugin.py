@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import functools
 from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Final
 
@@ -21,7 +22,7 @@ from supervisor.lint.modules import package_root, python_files
 
 __all__ = ["HiddenStatePlugin"]
 
-_VERSION: Final = "0.1.0"
+_VERSION: Final = version("arbord")  # flake8 shows it; pyproject.toml holds it
 
 
 class _Session:
