@@ -10,7 +10,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml setup.py supervisor/_speedups.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
@@ -24,8 +24,8 @@ test: $(STAMP) lint
 
 ## lint: ruff (lint + format), mypy --strict, the hidden-state check
 lint: $(STAMP)
-	$(BIN)/ruff check supervisor daemon tests bench
-	$(BIN)/ruff format --check supervisor daemon tests bench
+	$(BIN)/ruff check supervisor daemon tests bench setup.py
+	$(BIN)/ruff format --check supervisor daemon tests bench setup.py
 	$(BIN)/mypy --strict supervisor daemon tests bench
 	$(MAKE) --no-print-directory check-state
 	$(MAKE) --no-print-directory lint-systemd
@@ -49,8 +49,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 format: $(STAMP)
-	$(BIN)/ruff format supervisor daemon tests bench
-	$(BIN)/ruff check --fix supervisor daemon tests bench
+	$(BIN)/ruff format supervisor daemon tests bench setup.py
+	$(BIN)/ruff check --fix supervisor daemon tests bench setup.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

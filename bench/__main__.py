@@ -22,10 +22,10 @@ def _print(rows: list[Row]) -> None:
     print("-" * (len(header) + 12))
     for r in rows:
         cmp = ">=" if r.higher_is_better else "<="
-        verdict = "ok" if r.ok else "MISS"
+        target = "(information)" if r.target is None else f"{cmp} {r.target:g} {'ok' if r.ok else 'MISS'}"
         print(
             f"{r.suite:<10} {r.name:<52} {r.loop:<7} {r.arbord:>9.3g}{r.unit:>2} "
-            f"{r.baseline:>9.3g}{r.unit:>2} {r.ratio:>7.2f}  {cmp} {r.target:g} {verdict}"
+            f"{r.baseline:>9.3g}{r.unit:>2} {r.ratio:>7.2f}  {target}"
         )
 
 

@@ -19,7 +19,8 @@ __all__ = ["Row", "median_time", "paired", "per_op"]
 class Row:
     """One line of the table: ``ratio`` is arbord over baseline, compared with ``target``.
 
-    ``higher_is_better`` flips the comparison for throughput figures.
+    ``higher_is_better`` flips the comparison for throughput figures. A ``target`` of None marks a
+    row shown for information (a stricter or wider comparison than the one the target is set on).
     """
 
     suite: str
@@ -28,7 +29,7 @@ class Row:
     arbord: float
     baseline: float
     unit: str
-    target: float
+    target: float | None
     higher_is_better: bool = False
 
     @property
@@ -37,6 +38,8 @@ class Row:
 
     @property
     def ok(self) -> bool:
+        if self.target is None:
+            return True
         return self.ratio >= self.target if self.higher_is_better else self.ratio <= self.target
 
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final, NoReturn, TypeAlias
 
 from supervisor import runtime, table_select, telemetry
+from supervisor._speedups import GuardedGetter, TableCore, use_running_tasks
 from supervisor.errors import AccessDenied, TableError, TableNameTaken
 from supervisor.exits import Exit
 from supervisor.server import Server
@@ -49,6 +50,7 @@ __all__ = [
     "END_OF_TABLE",
     "Access",
     "Continuation",
+    "GuardedGetter",
     "Row",
     "Table",
     "TableInfo",
@@ -83,6 +85,8 @@ else:  # pragma: no cover - later Pythons keep the running task elsewhere
             return asyncio.current_task(loop)
 
     RUNNING_TASKS = _RunningTasks()  # type: ignore[assignment]
+
+use_running_tasks(RUNNING_TASKS)  # the owner check of the C hot paths reads the same mapping
 
 
 class TableType(enum.Enum):
@@ -171,7 +175,7 @@ def _describe(process: object) -> str:
     return "nobody" if process is None else repr(process)
 
 
-class Table:
+class Table(TableCore):
     """An owned in-memory table (ETS). See the module docstring and docs/tables.md.
 
     ``Table(name=None, *, type=SET, access=PROTECTED, keypos=0, named=False, owner=None,
@@ -181,6 +185,8 @@ class Table:
     are 0-based Python indices, where ETS counts from 1.
     """
 
+    # The store (_rows), the owner's task and loop, and keypos live in TableCore, the C base that
+    # runs the hot operations of sets (supervisor/_speedups.c).
     __slots__ = (
         "__weakref__",
         "_access",
@@ -189,14 +195,10 @@ class Table:
         "_gone_reason",
         "_heir",
         "_heir_data",
-        "_keypos",
         "_keys",
-        "_loop",
         "_name",
         "_named",
         "_owner",
-        "_owner_task",
-        "_rows",
         "_snapshot",
         "_tx_lock",
         "_tx_task",
@@ -210,14 +212,10 @@ class Table:
     _gone_reason: str
     _heir: Server | None
     _heir_data: object
-    _keypos: int
     _keys: SortedList | None
-    _loop: asyncio.AbstractEventLoop
     _name: str | None
     _named: bool
     _owner: runtime.Process | None
-    _owner_task: object
-    _rows: dict[Any, Any]
     _snapshot: bool
     _tx_lock: asyncio.Lock | None
     _tx_task: asyncio.Task[Any] | None
@@ -241,7 +239,7 @@ class Table:
             from supervisor.table_classes import table_class
 
             cls = table_class(TableType(type), Access(access))
-        return object.__new__(cls)
+        return TableCore.__new__(cls)
 
     def __init__(
         self,
@@ -598,7 +596,7 @@ class Table:
 
     # --- operations every type has (the concrete classes implement them) -------------------------
 
-    def insert(self, rows: Row | list[Row]) -> None:
+    def insert(self, rows: Row | list[Row], /) -> None:
         """Insert a row or a list of rows, all or nothing. A set replaces the row with the same key;
         a bag ignores a row equal to one it holds; a duplicate_bag keeps every copy."""
         raise NotImplementedError
@@ -607,7 +605,7 @@ class Table:
         """Insert only if no row's key is present (all or nothing); False if any key exists."""
         raise NotImplementedError
 
-    def lookup(self, key: Any) -> list[Row]:
+    def lookup(self, key: Any, /) -> list[Row]:
         """The rows under ``key``: ``[]`` or ``[row]`` for sets; insertion order for bags."""
         raise NotImplementedError
 
@@ -672,7 +670,8 @@ class Table:
         one made here (a private table hands it to its owner only), and an unhashable key raises
         ``TypeError``. It stays valid while the table lives, through heir transfers and
         ``give_away``; once the table is deleted it finds nothing. The registry's ``lookup`` reads
-        through it (bench/bench_registry.py).
+        through it (bench/bench_registry.py), wrapped in a ``GuardedGetter``: the row unless a check
+        of one element rejects it (there, "has the owner's task finished?"), all in C.
         """
         self._unsupported("getter", "a set or ordered_set")
 

@@ -130,7 +130,7 @@ class BagTable(Table):
 
     # --- writes -----------------------------------------------------------------------------------
 
-    def insert(self, rows: Row | list[Row]) -> None:
+    def insert(self, rows: Row | list[Row], /) -> None:
         self._check_write("insert")
         for key, row in self._validated(rows, "insert"):
             self._add(key, row)
@@ -166,7 +166,7 @@ class BagTable(Table):
 
     # --- reads ------------------------------------------------------------------------------------
 
-    def lookup(self, key: Any) -> list[Row]:
+    def lookup(self, key: Any, /) -> list[Row]:
         return self._rows_of(key)
 
     def member(self, key: Any) -> bool:

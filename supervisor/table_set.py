@@ -25,6 +25,7 @@ from typing import Any
 
 from sortedcontainers import SortedList
 
+from supervisor._speedups import TableCore
 from supervisor.errors import TableError
 from supervisor.table import END_OF_TABLE, MISSING, RUNNING_TASKS, Row, Table
 
@@ -104,17 +105,12 @@ class SetTable(Table):
 
     # --- writes -----------------------------------------------------------------------------------
 
-    def insert(self, rows: Row | list[Row]) -> None:
-        # The owner check, inlined (a call to _check_write would cost as much as the check) and
-        # unconditional: this class is a protected or private table's (or a snapshot's); a public
-        # table's class, PublicSetTable, overrides insert without it. Not testing _write_check here
-        # saves 5 ns of the 100 an insert costs (bench/bench_tables.py).
-        try:
-            if RUNNING_TASKS[self._loop] is not self._owner_task:
-                self._deny("insert")
-        except KeyError:
-            self._deny("insert")
-        if type(rows) is tuple:  # the hot path: one plain tuple
+    # insert: one plain tuple is stored by the C base (after the owner check); anything else comes
+    # back to _insert_unchecked, which the C code calls once the check has passed.
+    insert = TableCore._set_insert
+
+    def _insert_unchecked(self, rows: Row | list[Row]) -> None:
+        if type(rows) is tuple:
             try:
                 self._rows[rows[self._keypos]] = rows
             except (IndexError, TypeError):
@@ -150,28 +146,13 @@ class SetTable(Table):
         except TypeError:
             pass
 
-    def update_counter(self, key: Any, op: Any, default: Row | None = None) -> Any:
-        # The owner check, inlined and unconditional, as in insert (PublicSetTable has none).
-        try:
-            if RUNNING_TASKS[self._loop] is not self._owner_task:
-                self._deny("update_counter")
-        except KeyError:
-            self._deny("update_counter")
-        # The hot path: a (key, count) row. ``not keypos``, an int >= 0: 3 ns less than ``== 0``.
-        if type(op) is int and not self._keypos:
-            rows = self._rows
-            try:
-                row = rows[key]
-                first, value = row
-            except (KeyError, TypeError, ValueError):
-                return self._update_counter(key, op, default)
-            # row.__class__, not type(row): 4 ns less (bench/bench_tables.py), and the same answer
-            # for a row this table accepted (only an object faking __class__ could tell them
-            # apart, and it is no tuple). op and value are anyone's objects: type() for them.
-            if type(value) is int and row.__class__ is tuple:
-                value += op
-                rows[key] = (first, value)
-                return value
+    # update_counter: a plain int added to a (key, int) row by the C base (after the owner check);
+    # anything else comes back to _update_counter once the check has passed. A call naming
+    # ``default=`` goes to _update_counter_call, the whole operation in Python.
+    update_counter = TableCore._set_update_counter
+
+    def _update_counter_call(self, key: Any, op: Any, default: Row | None = None) -> Any:
+        self._check_write("update_counter")
         return self._update_counter(key, op, default)
 
     def _update_counter(self, key: Any, op: Any, default: Row | None) -> Any:
@@ -265,15 +246,12 @@ class SetTable(Table):
 
     # --- reads ------------------------------------------------------------------------------------
 
-    def lookup(self, key: Any) -> list[Row]:
-        # dict.get, not try/[rows[key]]: that would save 10 ns on a hit and cost 150 ns on a miss.
-        try:
-            row = self._rows.get(key)
-        except TypeError:  # an unhashable key is in no table
-            return []
-        return [] if row is None else [row]
+    # lookup and get: the C base's, one dict read with no Python frame.
+    lookup = TableCore._set_lookup
+    get = TableCore._set_get
 
-    def get(self, key: Any, default: Any = None) -> Any:
+    def _get_call(self, key: Any, default: Any = None) -> Any:
+        """get with ``default=`` named: the C base passes such calls here."""
         try:
             return self._rows.get(key, default)
         except TypeError:
@@ -393,7 +371,7 @@ class OrderedSetTable(SetTable):
         clone._rows = self._rows.copy()
         clone._keys = SortedList(self._keys)
 
-    def insert(self, rows: Row | list[Row]) -> None:
+    def insert(self, rows: Row | list[Row], /) -> None:
         try:  # unconditional, as in SetTable.insert (PublicOrderedSetTable has no check)
             if RUNNING_TASKS[self._loop] is not self._owner_task:
                 self._deny("insert")
@@ -461,10 +439,11 @@ class OrderedSetTable(SetTable):
 
 # --- public tables --------------------------------------------------------------------------------
 #
-# The classes of public sets and ordered_sets: the hot writes without the owner check. They repeat
-# a few lines of SetTable and OrderedSetTable rather than call shared code, because a call costs as
-# much as the write itself (bench/bench_tables.py: "insert, public set"). The other writes check
-# ``_write_check`` (False on a public table) through ``Table._check_write``.
+# The classes of public sets and ordered_sets: the hot writes without the owner check (the C base's
+# public variants for a set; for an ordered_set, a Python insert that repeats a few lines of
+# OrderedSetTable.insert rather than call shared code, because a call costs as much as the write
+# itself). The other writes check ``_write_check`` (False on a public table) through
+# ``Table._check_write``.
 
 
 class PublicSetTable(SetTable):
@@ -472,27 +451,10 @@ class PublicSetTable(SetTable):
 
     __slots__ = ()
 
-    def insert(self, rows: Row | list[Row]) -> None:
-        if type(rows) is tuple:  # the hot path: one plain tuple
-            try:
-                self._rows[rows[self._keypos]] = rows
-            except (IndexError, TypeError):
-                raise self._bad_row("insert", rows) from None
-            return
-        self._put_many(self._validated(rows, "insert"))
+    insert = TableCore._set_insert_public
+    update_counter = TableCore._set_update_counter_public
 
-    def update_counter(self, key: Any, op: Any, default: Row | None = None) -> Any:
-        if type(op) is int and not self._keypos:  # the hot path, as in SetTable.update_counter
-            rows = self._rows
-            try:
-                row = rows[key]
-                first, value = row
-            except (KeyError, TypeError, ValueError):
-                return self._update_counter(key, op, default)
-            if type(value) is int and row.__class__ is tuple:
-                value += op
-                rows[key] = (first, value)
-                return value
+    def _update_counter_call(self, key: Any, op: Any, default: Row | None = None) -> Any:
         return self._update_counter(key, op, default)
 
 
@@ -501,7 +463,7 @@ class PublicOrderedSetTable(OrderedSetTable):
 
     __slots__ = ()
 
-    def insert(self, rows: Row | list[Row]) -> None:
+    def insert(self, rows: Row | list[Row], /) -> None:
         if type(rows) is tuple:
             try:
                 self._put(rows[self._keypos], rows)
@@ -510,4 +472,5 @@ class PublicOrderedSetTable(OrderedSetTable):
             return
         self._put_many(self._validated(rows, "insert"))
 
-    update_counter = PublicSetTable.update_counter
+    update_counter = TableCore._set_update_counter_public
+    _update_counter_call = PublicSetTable._update_counter_call

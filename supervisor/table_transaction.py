@@ -46,6 +46,7 @@ import asyncio
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
+from supervisor._speedups import TableCore
 from supervisor.errors import TableError, TableGone
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def snapshot_of(table: Table) -> Table:
     from supervisor.table import Access
     from supervisor.table_classes import table_class
 
-    clone = object.__new__(table_class(table.type, Access.PROTECTED))
+    clone = TableCore.__new__(table_class(table.type, Access.PROTECTED))
     clone._type = table.type
     clone._access = Access.PROTECTED
     clone._keypos = table._keypos
@@ -191,7 +192,7 @@ class Transaction:
             return staged
         return [] if self._cleared else self._table._state(key)
 
-    def insert(self, rows: Row | list[Row]) -> None:
+    def insert(self, rows: Row | list[Row], /) -> None:
         """Stage ``table.insert(rows)``."""
         pairs = self._table._validated(rows, "insert")
         for key, row in pairs:
@@ -225,7 +226,7 @@ class Transaction:
         self._overlay = {}
         self._cleared = True
 
-    def lookup(self, key: Any) -> list[Row]:
+    def lookup(self, key: Any, /) -> list[Row]:
         """``table.lookup(key)`` in the transaction's view."""
         return list(self._current(key))
 

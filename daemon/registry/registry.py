@@ -47,6 +47,7 @@ from supervisor import (
     Access,
     Caller,
     Down,
+    GuardedGetter,
     MonitorRef,
     NoProc,
     Server,
@@ -95,23 +96,20 @@ def _duplicate_lookup(key: object, default: object = None) -> None:
     raise TypeError("lookup is for unique registries; a duplicate registry has lookup_all and dispatch")
 
 
+_TASK: Final = Entry._fields.index("task")
+
+
 def _reader(
     get: Callable[..., Any], miss: Callable[[Hashable], None], done: Callable[[Any], bool]
 ) -> Callable[[Hashable], Entry | None]:
     """Build a registry's ``lookup`` over its entries table's ``getter()``: the row, if its owner's
     task has not finished (a dead owner's rows may still be there until the registry handles the
-    owner's exit), else a miss. ``done`` is ``Registry._owner_done``."""
+    owner's exit), else a miss. ``done`` is ``Registry._owner_done``.
 
-    def lookup(key: Hashable) -> Entry | None:
-        entry = get(key)
-        # done(entry.task): ``Task.done`` called as a function is about 7% faster than a method call
-        # here (LOAD_METHOD does not specialize on tasks; bench/bench_registry.py).
-        if entry is not None and not done(entry[3]):
-            return entry  # type: ignore[no-any-return]
-        miss(key)
-        return None
-
-    return lookup
+    A ``GuardedGetter``: the read, the liveness check and the miss all run in C, with no Python
+    frame (a Python closure doing the same measured 3.4 to 3.6x ``dict.get``; bench_registry)."""
+    reader: Callable[[Hashable], Entry | None] = GuardedGetter(get, done, _TASK, miss)
+    return reader
 
 
 def _index_pairs(metadata: Mapping[str, Any], attributes: tuple[str, ...]) -> list[tuple[str, Any]]:
@@ -152,8 +150,8 @@ class Registry(Server):
         self._ready = False
         self.lookup: Callable[[Hashable], Entry | None] = _reader(_not_started, self._miss, _TASK_DONE)
         """``lookup(key)``: the entry under ``key`` while its owner is alive, else None (unique
-        registries). An attribute built by ``_reader``, not a method: one Python frame per lookup
-        instead of two is what brings it near ``dict.get`` (bench/bench_registry.py)."""
+        registries). An attribute built by ``_reader``, not a method: a C callable, with no Python
+        frame at all, is what brings it near ``dict.get`` (bench/bench_registry.py)."""
         self.label = f"registry-{id(self):x}"
         # How lookup and find_by_attribute ask an owner's task whether it is done: ``Task.done``
         # itself (faster), until an owner whose class overrides ``done`` registers (_note_owner).
