@@ -369,20 +369,24 @@ static PyMemberDef core_members[] = {
 
 static PyMethodDef core_methods[] = {
     {"_set_lookup", (PyCFunction)core_set_lookup, METH_O,
-     "lookup(key) on a set: [row] or []."},
+     "_set_lookup($self, key, /)\n--\n\nThe rows under key on a set: [row] or []."},
     {"_set_get", (PyCFunction)(void (*)(void))core_set_get, METH_FASTCALL | METH_KEYWORDS,
-     "get(key, default=None) on a set: the row or the default."},
+     "_set_get($self, key, default=None)\n--\n\nThe row under key on a set, or default."},
     {"_set_insert", (PyCFunction)core_set_insert, METH_O,
-     "insert(rows) on a protected or private set: the owner check, then the store."},
+     "_set_insert($self, rows, /)\n--\n\n"
+     "Insert a row or a list of rows (protected or private set: the owner check first)."},
     {"_set_insert_public", (PyCFunction)core_set_insert_public, METH_O,
-     "insert(rows) on a public set: the store."},
+     "_set_insert_public($self, rows, /)\n--\n\nInsert a row or a list of rows (public set)."},
     {"_set_update_counter", (PyCFunction)(void (*)(void))core_set_update_counter,
      METH_FASTCALL | METH_KEYWORDS,
-     "update_counter(key, op, default=None) on a protected or private set."},
+     "_set_update_counter($self, key, op, default=None)\n--\n\n"
+     "Add to integer elements (protected or private set: the owner check first)."},
     {"_set_update_counter_public", (PyCFunction)(void (*)(void))core_set_update_counter_public,
-     METH_FASTCALL | METH_KEYWORDS, "update_counter(key, op, default=None) on a public set."},
+     METH_FASTCALL | METH_KEYWORDS,
+     "_set_update_counter_public($self, key, op, default=None)\n--\n\n"
+     "Add to integer elements (public set)."},
     {"_caller_is_owner", (PyCFunction)core_caller_is_owner, METH_NOARGS,
-     "Whether the task running on the owner's loop is the owner."},
+     "_caller_is_owner($self, /)\n--\n\nWhether the task running on the owner's loop is the owner."},
     {NULL},
 };
 
@@ -544,7 +548,7 @@ static PyMemberDef guarded_members[] = {
 static PyTypeObject GuardedType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "supervisor._speedups.GuardedGetter",
-    .tp_doc = PyDoc_STR("GuardedGetter(get, reject, position, on_reject=None)\n\n"
+    .tp_doc = PyDoc_STR("GuardedGetter(get, reject, position, on_reject=None)\n--\n\n"
                         "Called with a key: get(key), unless that is None or reject(row[position]) "
                         "is true; then on_reject(key) is called and the answer is None."),
     .tp_basicsize = sizeof(GuardedObject),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import inspect
 import tracemalloc
 import weakref
 from collections.abc import Callable, Iterator, Mapping
@@ -22,6 +23,7 @@ from supervisor import GuardedGetter
 from supervisor._speedups import TableCore, use_running_tasks
 from supervisor.errors import AccessDenied, TableError
 from supervisor.table import RUNNING_TASKS, Access, Table, TableType
+from supervisor.table_set import OrderedSetTable, PublicOrderedSetTable, PublicSetTable, SetTable
 from tests.supervisor.test_table_support import run_in_task
 
 
@@ -408,3 +410,19 @@ async def test_guarded_getter_over_a_table_getter_finds_nothing_after_delete() -
     assert read("a") == ("a", False)
     table.delete_table()
     assert read("a") is None
+
+
+# --- introspection --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["lookup", "get", "insert", "update_counter"])
+@pytest.mark.parametrize(
+    "cls", [SetTable, PublicSetTable, OrderedSetTable, PublicOrderedSetTable], ids=lambda c: c.__name__
+)
+def test_the_c_methods_have_the_documented_signatures(cls: type[Table], name: str) -> None:
+    documented = inspect.signature(getattr(Table, name))
+    actual = inspect.signature(getattr(cls, name))
+    # Without self, which a C method takes positionally only.
+    assert [(p.name, p.kind, p.default) for p in list(actual.parameters.values())[1:]] == [
+        (p.name, p.kind, p.default) for p in list(documented.parameters.values())[1:]
+    ]
