@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, TextIO
 
+from daemon.app_paths import source_checkout
 from daemon.control.cli_args import UsageError, build_params, resolve_method
 from daemon.control.client import ControlClient, ControlReplyError, open_control_client
 from daemon.control.render import render_result
@@ -42,6 +43,7 @@ __all__ = [
     "HOLD_PING_INTERVAL",
     "default_socket_path",
     "main",
+    "socket_candidates",
 ]
 
 EXIT_OK: Final = 0
@@ -72,23 +74,46 @@ exit codes: 0 ok, 1 command failed, 2 usage, 3 daemon not running, 4 permission 
 """
 
 
-def default_socket_path(environ: Mapping[str, str], cwd: Path) -> Path:
+SYSTEMD_SOCKET: Final = Path("/run/arbord/control.sock")
+"""The control socket of the systemd service (``RuntimeDirectory=arbord``)."""
+
+
+def socket_candidates(environ: Mapping[str, str], cwd: Path, checkout: Path | None, uid: int) -> list[Path]:
+    """Where a daemon's control socket may be, most specific first: the daemon's own choice of
+    runtime directory (daemon/app_paths.py), then the systemd service's socket, which an
+    operator's shell does not know of (it has no ``$RUNTIME_DIRECTORY``)."""
+    candidates: list[Path] = []
+    if environ.get("RUNTIME_DIRECTORY"):
+        candidates.append(Path(environ["RUNTIME_DIRECTORY"].split(":")[0]) / "control.sock")
+    if environ.get("XDG_RUNTIME_DIR"):
+        candidates.append(Path(environ["XDG_RUNTIME_DIR"]) / "arbord" / "control.sock")
+    candidates.append(cwd / "run" / "control.sock")
+    if checkout is not None:
+        candidates.append(checkout / "run" / "control.sock")
+    candidates += [Path("/tmp") / f"arbord-{uid}" / "control.sock", SYSTEMD_SOCKET]
+    return list(dict.fromkeys(candidates))
+
+
+def default_socket_path(
+    environ: Mapping[str, str], cwd: Path, checkout: Path | None = None, uid: int | None = None
+) -> Path:
     """Where the daemon's control socket is when ``--socket`` is not given.
 
-    ``$ARBORD_SOCKET``; else ``$RUNTIME_DIRECTORY/control.sock`` (under systemd); else
-    ``$XDG_RUNTIME_DIR/arbord/control.sock``; else ``run/control.sock`` under the working directory
-    if it exists (``make run`` in a checkout); else ``/run/arbord/control.sock``.
+    ``$ARBORD_SOCKET`` if set; else the first of ``socket_candidates`` that exists:
+    ``$RUNTIME_DIRECTORY/control.sock`` (under systemd), ``$XDG_RUNTIME_DIR/arbord/control.sock``,
+    ``run/control.sock`` under the working directory or the checkout arbord runs from (``make
+    run``), ``/tmp/arbord-<uid>/control.sock``, ``/run/arbord/control.sock`` (the service); else
+    the first candidate, for the "not running" message.
     """
     if environ.get("ARBORD_SOCKET"):
         return Path(environ["ARBORD_SOCKET"])
-    if environ.get("RUNTIME_DIRECTORY"):
-        return Path(environ["RUNTIME_DIRECTORY"].split(":")[0]) / "control.sock"
-    if environ.get("XDG_RUNTIME_DIR"):
-        return Path(environ["XDG_RUNTIME_DIR"]) / "arbord" / "control.sock"
-    local = cwd / "run" / "control.sock"
-    if local.exists():
-        return local
-    return Path("/run/arbord/control.sock")
+    candidates = socket_candidates(
+        environ, cwd, source_checkout() if checkout is None else checkout, os.getuid() if uid is None else uid
+    )
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate
+    return candidates[0]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -101,8 +126,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--socket",
         type=Path,
-        help="the control socket (default: $ARBORD_SOCKET, $RUNTIME_DIRECTORY/control.sock, "
-        "$XDG_RUNTIME_DIR/arbord/control.sock, ./run/control.sock, /run/arbord/control.sock)",
+        help="the control socket (default: $ARBORD_SOCKET, else the first that exists of "
+        "$RUNTIME_DIRECTORY/control.sock, $XDG_RUNTIME_DIR/arbord/control.sock, ./run/control.sock, "
+        "the checkout's run/control.sock, /tmp/arbord-<uid>/control.sock, /run/arbord/control.sock)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the reply (30)")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from daemon.arborctl import default_socket_path, main
+from daemon.arborctl import default_socket_path, main, socket_candidates
 from daemon.control.cli_args import UsageError, build_params, resolve_method
 from daemon.control.render import render_tree
 from supervisor import Access, Table, whereis
@@ -222,17 +222,49 @@ def test_console_needs_a_terminal() -> None:
         ({"ARBORD_SOCKET": "/x/c.sock", "RUNTIME_DIRECTORY": "/run/a"}, "/x/c.sock"),
         ({"RUNTIME_DIRECTORY": "/run/a:/run/b", "XDG_RUNTIME_DIR": "/run/user/1"}, "/run/a/control.sock"),
         ({"XDG_RUNTIME_DIR": "/run/user/1"}, "/run/user/1/arbord/control.sock"),
-        ({}, "/run/arbord/control.sock"),
+        ({}, "/nonexistent/run/control.sock"),
     ],
 )
-def test_default_socket_path(environ: dict[str, str], expected: str) -> None:
-    assert default_socket_path(environ, Path("/nonexistent")) == Path(expected)
+def test_with_no_socket_anywhere_the_first_candidate_is_named(environ: dict[str, str], expected: str) -> None:
+    path = default_socket_path(environ, Path("/nonexistent"), checkout=Path("/nonexistent-checkout"), uid=-7)
+    assert path == Path(expected)
 
 
-def test_default_socket_path_prefers_a_local_run_directory(tmp_path: Path) -> None:
-    (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "control.sock").touch()
-    assert default_socket_path({}, tmp_path) == tmp_path / "run" / "control.sock"
+def test_the_candidates_follow_the_daemons_order_then_the_service() -> None:
+    environ = {"RUNTIME_DIRECTORY": "/r", "XDG_RUNTIME_DIR": "/x"}
+    assert socket_candidates(environ, Path("/cwd"), Path("/src"), 1000) == [
+        Path("/r/control.sock"),
+        Path("/x/arbord/control.sock"),
+        Path("/cwd/run/control.sock"),
+        Path("/src/run/control.sock"),
+        Path("/tmp/arbord-1000/control.sock"),
+        Path("/run/arbord/control.sock"),
+    ]
+    # The working directory being the checkout names it once.
+    assert socket_candidates({}, Path("/src"), Path("/src"), 0).count(Path("/src/run/control.sock")) == 1
+
+
+def test_the_first_candidate_that_exists_wins(tmp_path: Path) -> None:
+    xdg, cwd, checkout = tmp_path / "xdg", tmp_path / "cwd", tmp_path / "checkout"
+    for where in (cwd / "run", checkout / "run"):
+        where.mkdir(parents=True)
+    environ = {"XDG_RUNTIME_DIR": str(xdg)}
+    # An operator's login shell has $XDG_RUNTIME_DIR, but the daemon (make run) uses the checkout's.
+    (checkout / "run" / "control.sock").touch()
+    assert default_socket_path(environ, cwd, checkout=checkout, uid=-7) == checkout / "run" / "control.sock"
+    (cwd / "run" / "control.sock").touch()
+    assert default_socket_path(environ, cwd, checkout=checkout, uid=-7) == cwd / "run" / "control.sock"
+    (xdg / "arbord").mkdir(parents=True)
+    (xdg / "arbord" / "control.sock").touch()
+    assert default_socket_path(environ, cwd, checkout=checkout, uid=-7) == xdg / "arbord" / "control.sock"
+
+
+def test_the_tmp_fallback_is_the_daemons(tmp_path: Path) -> None:
+    from daemon.app_paths import choose_runtime_dir
+    from daemon.settings import Settings
+
+    daemon_dir = choose_runtime_dir(Settings(), {}, checkout=None, uid=4242)
+    assert daemon_dir / "control.sock" in socket_candidates({}, tmp_path, None, 4242)
 
 
 @pytest.mark.parametrize(
