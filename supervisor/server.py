@@ -354,6 +354,14 @@ class Server:
             self._finish(reason)
             started.set_exception(StartFailed(f"{self!r} init crashed: {error!r}", reason))
             return
+        except BaseException as error:
+            # KeyboardInterrupt, SystemExit or another BaseException: it must go on up (asyncio
+            # stops the loop for the first two), but the exit is recorded first, or the starter,
+            # monitors and the name never learnt of it.
+            reason = crash(error)
+            self._finish(reason)
+            started.set_exception(StartFailed(f"{self!r} init raised {error!r}", reason))
+            raise
         # The start event comes first: a supervisor's signal records the child at once, and its own
         # ("supervisor", "child", "start") event must follow this one.
         if _SERVER_START in telemetry.active_events:
@@ -422,6 +430,11 @@ class Server:
             return
         except Exception as error:
             reason = crash(error)
+        except BaseException as error:
+            # As in init: recorded, then passed on; terminate does not run (the process is most
+            # likely on its way out, and a callback that raised this is not to be trusted).
+            self._finish(crash(error))
+            raise
         if type(self).terminate is Server.terminate:
             # Nothing to run: spare the restart path a coroutine (bench core, "crash -> restarted").
             self._finish(reason)
@@ -630,7 +643,13 @@ class Server:
             if not future.done():
                 future.set_result(reason)
 
+        def forget(done: asyncio.Future[Exit]) -> None:
+            # A waiter that gave up (a stop or wait_for timing out) leaves nothing behind.
+            if done.cancelled():
+                self._remove_exit_callback(resolve)
+
         self._add_exit_callback(resolve)
+        future.add_done_callback(forget)
         return future
 
     # --- helpers for callbacks -------------------------------------------------------------------

@@ -297,6 +297,20 @@ async def test_stop_times_out_while_terminate_runs_and_the_server_still_exits() 
     assert await server.wait() == SHUTDOWN
 
 
+async def test_a_stop_that_timed_out_leaves_no_waiter_behind() -> None:
+    server = await Recorder.start()
+    server.gate_terminate = asyncio.Event()
+    baseline = len(server._exit_callbacks or {})
+    for _ in range(3):
+        with pytest.raises(CallTimeout):
+            await server.stop(SHUTDOWN, timeout=0.01)
+    assert len(server._exit_callbacks or {}) == baseline
+    kept = server.wait()  # a waiter still waiting keeps its callback, and is answered
+    assert len(server._exit_callbacks or {}) == baseline + 1
+    server.gate_terminate.set()
+    assert await kept == SHUTDOWN
+
+
 async def test_a_server_stopping_itself_raises_calling_self_instead_of_deadlocking() -> None:
     server = await Recorder.start()
     assert isinstance(await server.call("stop myself"), CallingSelf)
@@ -326,6 +340,55 @@ async def test_a_crashing_callback_runs_terminate_with_the_crash() -> None:
     assert reason.kind is ExitKind.CRASH
     assert isinstance(reason.exception, Boom)
     assert server.log[-1] == f"terminate:{reason!r}"
+
+
+class Fatal(BaseException):
+    """Neither an Exception nor a cancellation: what a callback should never raise."""
+
+
+class RaisesFatal(Server):
+    async def init(self, where: str, started: list[Server] | None = None) -> None:
+        self.where = where
+        self.terminated = False
+        if started is not None:
+            started.append(self)
+        if where == "init":
+            raise Fatal("in init")
+
+    async def handle_cast(self, message: object) -> None:
+        raise Fatal("in a callback")
+
+    async def terminate(self, reason: Exit) -> None:
+        self.terminated = True
+
+
+async def test_a_base_exception_from_a_callback_is_recorded_then_passed_on() -> None:
+    server = await RaisesFatal.start("callback", name="fatal")
+    watcher_reason = server.wait()
+    server.cast("go")
+    reason = await watcher_reason
+    assert reason.kind is ExitKind.CRASH
+    assert isinstance(reason.exception, Fatal)
+    assert runtime.whereis("fatal") is None  # the name is free
+    assert not server.terminated  # terminate is not trusted to run
+    task = server.task
+    assert task is not None
+    with pytest.raises(Fatal):
+        await task  # and the exception went on up
+
+
+async def test_a_base_exception_from_init_fails_the_start_and_frees_the_name() -> None:
+    started: list[Server] = []
+    with pytest.raises(StartFailed) as failed:
+        await RaisesFatal.start("init", started, name="fatal-init")
+    reason = failed.value.reason
+    assert reason is not None
+    assert isinstance(reason.exception, Fatal)
+    assert runtime.whereis("fatal-init") is None
+    task = started[0].task
+    assert task is not None
+    with pytest.raises(Fatal):
+        await task  # and the exception went on up
 
 
 class BadTerminate(Server):
