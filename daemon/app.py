@@ -34,7 +34,7 @@ from daemon.app_logging import set_level
 from daemon.app_paths import RuntimePaths, prepare_runtime_dir, resolve_paths, runtime_dir_mode
 from daemon.app_reload import ReloadOutcome, apply_plan, changed_sections, frozen_parts, split_settings
 from daemon.control.methods import Method
-from daemon.errors import ConfigError
+from daemon.errors import ConfigError, UnsafeSocketPath
 from daemon.notify import Notifier
 from daemon.settings import Settings, load_settings
 from daemon.tree import Components, PlannedChild, changed_children, plan_tree, root_flags
@@ -71,7 +71,8 @@ class DaemonState(enum.Enum):
 
 
 def describe_start_failure(error: StartFailed) -> tuple[str, bool]:
-    """A readable chain of why the tree did not start, and whether a ``ConfigError`` was the cause."""
+    """A readable chain of why the tree did not start, and whether a ``ConfigError`` or an
+    ``UnsafeSocketPath`` was the cause."""
     path: list[str] = []
     reason: Exit | None = error.reason
     while reason is not None:
@@ -83,7 +84,8 @@ def describe_start_failure(error: StartFailed) -> tuple[str, bool]:
         cause = reason.exception
         where = "/".join(path) or "root"
         if cause is not None:
-            return f"child {where}: {cause}", isinstance(cause, ConfigError)
+            # What only a change of configuration or of the filesystem can fix: exit 78, no retry.
+            return f"child {where}: {cause}", isinstance(cause, ConfigError | UnsafeSocketPath)
         return f"child {where}: {reason!r}", False
     return str(error), False
 

@@ -25,6 +25,7 @@ __all__ = [
     "NotIndexed",
     "TooManyEntries",
     "UnknownCache",
+    "UnsafeSocketPath",
 ]
 
 
@@ -58,9 +59,16 @@ class ControlError(DaemonError):
 
 
 class ControlSocketError(DaemonError):
-    """Raised by the control server's start when its socket cannot be served safely: the directory is
-    group/world-writable or owned by another uid, the path holds something that is not a socket, or
-    the bind failed. The daemon does not start (exit 1); fix the directory or the configured path."""
+    """Raised by the control server's start when its socket cannot be served: the directory cannot be
+    created, the path cannot be probed, or the bind failed. The daemon does not start (exit 1: a
+    restart may succeed)."""
+
+
+class UnsafeSocketPath(ControlSocketError):
+    """The socket's place cannot be served safely: the directory is group/world-writable, owned by
+    another uid or not a directory, or the path holds something that is not a socket. A restart
+    cannot fix that, so the daemon exits 78 (EX_CONFIG) and systemd does not retry; fix the
+    directory or the configured path."""
 
 
 class AlreadyRunning(ControlSocketError):

@@ -26,7 +26,7 @@ from daemon.control.methods import DaemonContext, Method
 from daemon.control.peer import AccessPolicy, peer_credentials
 from daemon.control.protocol import encode_error
 from daemon.control.unix_socket import UnixListener, check_directory, claim_path, listen_unix
-from daemon.errors import ControlSocketError
+from daemon.errors import ConfigError
 from supervisor import Caller, Server, Stop, crash
 from supervisor.exits import Exit
 
@@ -71,7 +71,7 @@ class ControlServer(Server):
         try:
             self._policy = AccessPolicy.for_group(settings.group)
         except LookupError as error:
-            raise ControlSocketError(str(error)) from None
+            raise ConfigError([f"control.group: {error}"]) from None
         grouped = self._policy.group_gid is not None
         check_directory(socket_path.parent, mode=0o710 if grouped else 0o700, gid=self._policy.group_gid)
         claim_path(socket_path)

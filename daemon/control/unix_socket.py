@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from daemon.control.peer import peer_credentials
-from daemon.errors import AlreadyRunning, ControlSocketError
+from daemon.errors import AlreadyRunning, ControlSocketError, UnsafeSocketPath
 
 __all__ = ["UnixListener", "check_directory", "claim_path", "listen_unix"]
 
@@ -26,8 +26,9 @@ __all__ = ["UnixListener", "check_directory", "claim_path", "listen_unix"]
 def check_directory(directory: Path, *, mode: int = 0o700, gid: int | None = None) -> None:
     """Create ``directory`` with ``mode`` (and group ``gid``) if missing, else check it is safe.
 
-    Raises ``ControlSocketError``. An existing directory is left as it is: its mode is the
-    administrator's (or systemd's ``RuntimeDirectoryMode=``) choice, as long as it is safe.
+    Raises ``UnsafeSocketPath`` for an unsafe directory, ``ControlSocketError`` when the OS refuses.
+    An existing directory is left as it is: its mode is the administrator's (or systemd's
+    ``RuntimeDirectoryMode=``) choice, as long as it is safe.
     """
     try:
         directory.mkdir(mode=mode, parents=True)
@@ -43,14 +44,14 @@ def check_directory(directory: Path, *, mode: int = 0o700, gid: int | None = Non
     except OSError as error:
         raise ControlSocketError(f"cannot inspect the socket directory {directory}: {error}") from None
     if not stat.S_ISDIR(info.st_mode):
-        raise ControlSocketError(f"{directory} is not a directory")
+        raise UnsafeSocketPath(f"{directory} is not a directory")
     if info.st_uid != os.geteuid():
-        raise ControlSocketError(
+        raise UnsafeSocketPath(
             f"refusing the socket directory {directory}: owned by uid {info.st_uid}, "
             f"not by the daemon's uid {os.geteuid()}"
         )
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise ControlSocketError(
+        raise UnsafeSocketPath(
             f"refusing the socket directory {directory}: mode {stat.S_IMODE(info.st_mode):04o} lets "
             "others replace the socket; make it 0700 (chmod go-w)"
         )
@@ -59,7 +60,7 @@ def check_directory(directory: Path, *, mode: int = 0o700, gid: int | None = Non
 def claim_path(path: Path, what: str = "control socket") -> None:
     """Make ``path`` free to bind: remove a stale socket, refuse a live one or a non-socket.
 
-    Raises ``AlreadyRunning`` when something accepts connections there, ``ControlSocketError`` when the
+    Raises ``AlreadyRunning`` when something accepts connections there, ``UnsafeSocketPath`` when the
     path holds a file that is not a socket.
     """
     try:
@@ -67,7 +68,7 @@ def claim_path(path: Path, what: str = "control socket") -> None:
     except FileNotFoundError:
         return
     if not stat.S_ISSOCK(info.st_mode):
-        raise ControlSocketError(
+        raise UnsafeSocketPath(
             f"{what} path {path} exists and is not a socket; remove it or configure another"
         )
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

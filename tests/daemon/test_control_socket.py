@@ -21,7 +21,7 @@ from daemon.control import (
     open_control_client,
 )
 from daemon.control.server import ControlServer
-from daemon.errors import AlreadyRunning, ControlSocketError
+from daemon.errors import AlreadyRunning, ConfigError, UnsafeSocketPath
 from supervisor import StartFailed, Supervisor, whereis
 from tests.daemon.as_nobody import NOBODY, needs_nobody, run_as_nobody
 from tests.daemon.test_control_helpers import FakeDaemon, eventually, running_control, short_tmpdir
@@ -87,7 +87,8 @@ async def test_a_control_group_gets_a_0660_socket_in_a_0710_directory(tmpdir_sho
 
 async def test_an_unknown_group_is_refused(tmpdir_short: Path) -> None:
     error = await _start_error(ControlSettings(group="no-such-group-here"), tmpdir_short / "c.sock")
-    assert isinstance(error, ControlSocketError)
+    assert isinstance(error, ConfigError)
+    assert "control.group" in str(error)
     assert "no-such-group-here" in str(error)
 
 
@@ -99,7 +100,7 @@ async def test_a_group_writable_directory_is_refused(tmpdir_short: Path) -> None
     directory.mkdir()
     os.chmod(directory, 0o770)
     error = await _start_error(ControlSettings(), directory / "control.sock")
-    assert isinstance(error, ControlSocketError)
+    assert isinstance(error, UnsafeSocketPath)
     assert "0770" in str(error)
     assert not (directory / "control.sock").exists()
 
@@ -110,7 +111,7 @@ async def test_a_directory_owned_by_another_uid_is_refused(tmpdir_short: Path) -
     directory.mkdir(mode=0o700)
     os.chown(directory, NOBODY, NOBODY)
     error = await _start_error(ControlSettings(), directory / "control.sock")
-    assert isinstance(error, ControlSocketError)
+    assert isinstance(error, UnsafeSocketPath)
     assert f"uid {NOBODY}" in str(error)
 
 
@@ -144,7 +145,7 @@ async def test_a_path_holding_a_file_is_refused(tmpdir_short: Path) -> None:
     path = tmpdir_short / "control.sock"
     path.write_text("not a socket")
     error = await _start_error(ControlSettings(), path)
-    assert isinstance(error, ControlSocketError)
+    assert isinstance(error, UnsafeSocketPath)
     assert "not a socket" in str(error)
     assert path.read_text() == "not a socket"
 

@@ -7,6 +7,7 @@ Each test starts ``python -m daemon run --config <file>`` in its own short runti
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -117,6 +118,20 @@ def test_a_second_instance_on_the_same_socket_refuses_to_start(
     finally:
         second.notify.close()
     assert request(arbord_daemon.control_socket, "ping") == {"pong": True}
+
+
+def test_an_unsafe_runtime_directory_exits_78_so_systemd_does_not_retry(short_tmp: Path) -> None:
+    workdir = short_tmp / "unsafe"
+    runtime_dir = workdir / "run"
+    runtime_dir.mkdir(parents=True)
+    os.chmod(runtime_dir, 0o777)  # anyone could replace the socket
+    refused = spawn_arbord(workdir, "", runtime_dir=runtime_dir)
+    try:
+        assert refused.wait() == ExitCode.CONFIG
+        assert "lets others replace the socket" in refused.stderr()
+        assert "Traceback" not in refused.stderr()
+    finally:
+        refused.notify.close()
 
 
 # --- configuration errors: exit 78, one message per problem, no traceback ---------------------------
