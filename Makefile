@@ -22,11 +22,12 @@ run: $(STAMP)
 test: $(STAMP) lint
 	$(BIN)/python -m pytest
 
-## lint: ruff (lint + format), mypy --strict, the hidden-state check
+## lint: ruff (lint + format), mypy --strict, the C extension's stub against the module, the hidden-state check
 lint: $(STAMP)
 	$(BIN)/ruff check supervisor daemon tests bench setup.py
 	$(BIN)/ruff format --check supervisor daemon tests bench setup.py
 	$(BIN)/mypy --strict supervisor daemon tests bench
+	$(BIN)/python -m mypy.stubtest --mypy-config-file pyproject.toml supervisor._speedups
 	$(MAKE) --no-print-directory check-state
 	$(MAKE) --no-print-directory lint-systemd
 

@@ -2,10 +2,13 @@
 
 import asyncio
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Self, final
+
+from typing_extensions import disjoint_base
 
 def use_running_tasks(mapping: Mapping[asyncio.AbstractEventLoop, asyncio.Task[Any]], /) -> None: ...
 
+@disjoint_base
 class TableCore:
     _rows: dict[Any, Any]
     _loop: asyncio.AbstractEventLoop
@@ -21,13 +24,15 @@ class TableCore:
     ) -> Any: ...
     def _caller_is_owner(self) -> bool: ...
 
+@final
 class GuardedGetter:
-    position: int
-    def __init__(
-        self,
+    @property
+    def position(self) -> int: ...
+    def __new__(
+        cls,
         get: Callable[[Any], Any],
         reject: Callable[[Any], object],
         position: int,
         on_reject: Callable[[Any], object] | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     def __call__(self, key: Any, /) -> Any: ...
