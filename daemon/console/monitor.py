@@ -18,6 +18,7 @@ import logging
 import shlex
 import threading
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -37,6 +38,24 @@ from daemon.errors import ConsoleError
 __all__ = ["ArbordMonitor"]
 
 log = logging.getLogger("daemon.console")
+
+_AIOMONITOR_LOG: Final = "aiomonitor.monitor"
+_AIOMONITOR_START: Final = "Starting aiomonitor at"
+
+
+@contextlib.contextmanager
+def _without_record(logger_name: str, prefix: str) -> Iterator[None]:
+    """Drop the records of ``logger_name`` whose message starts with ``prefix`` while inside."""
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(prefix)
+
+    logger = logging.getLogger(logger_name)
+    logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        logger.removeFilter(keep)
 
 START_TIMEOUT: Final = 10.0
 """Seconds the UI thread gets to bind; past it the start fails rather than hang."""
@@ -63,15 +82,19 @@ class ArbordMonitor(Monitor):  # type: ignore[misc]
         if (unix_path is None) == (tcp is None):
             raise ValueError("serve the console on exactly one of a Unix socket or a TCP address")
         host, port = tcp if tcp is not None else ("unix", 0)
-        super().__init__(
-            loop,
-            host=host,
-            termui_port=port,
-            webui_port=0,
-            console_port=0,
-            console_enabled=False,
-            hook_task_factory=False,
-        )
+        # aiomonitor's constructor logs "Starting aiomonitor at telnet://unix:0 and http://unix:0":
+        # wrong on both counts here (no web UI; a Unix socket), and an operator reading it would look
+        # for a port that is not open. ConsoleServer logs the real address once it listens.
+        with _without_record(_AIOMONITOR_LOG, _AIOMONITOR_START):
+            super().__init__(
+                loop,
+                host=host,
+                termui_port=port,
+                webui_port=0,
+                console_port=0,
+                console_enabled=False,
+                hook_task_factory=False,
+            )
         self.cli = cli
         self.context = context
         """What the console's commands reach the daemon through (a ``ConsoleContext``)."""

@@ -145,6 +145,18 @@ async def test_console_restart_replaces_the_child() -> None:
         assert after is not before
 
 
+async def test_the_log_names_the_real_address_not_aiomonitors_defaults(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with running_console() as (h, _):
+        messages = [r.getMessage() for r in caplog.records]
+        assert f"console listening on {h.path.parent / 'console.sock'} (arborctl console)" in messages
+        assert not [m for m in messages if "telnet://" in m or "http://" in m]
+    # Only that one record was dropped: aiomonitor's logger is left as it was.
+    assert not logging.getLogger("aiomonitor.monitor").filters
+
+
 async def test_a_second_console_on_the_same_socket_fails_to_start() -> None:
     async with running_console() as (h, _):
         with pytest.raises(StartFailed) as caught:
