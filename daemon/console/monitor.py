@@ -57,6 +57,7 @@ def _without_record(logger_name: str, prefix: str) -> Iterator[None]:
     finally:
         logger.removeFilter(keep)
 
+
 START_TIMEOUT: Final = 10.0
 """Seconds the UI thread gets to bind; past it the start fails rather than hang."""
 
