@@ -687,9 +687,13 @@ class Table(TableCore):
         """
         self._unsupported("update_counter", "a set or ordered_set")
 
-    def update_element(self, key: Any, changes: tuple[int, Any] | list[tuple[int, Any]]) -> bool:
+    def update_element(
+        self, key: Any, changes: tuple[int, Any] | list[tuple[int, Any]], default: Row | None = None
+    ) -> bool:
         """Set elements ``(pos, value)`` (or a list of them) of the row under ``key``; False if
-        there is none. Not the key position; set and ordered_set only."""
+        there is none, unless ``default`` is given: then it is inserted, with ``key`` at the key
+        position, and changed (ETS ``update_element/4``). Not the key position; set and
+        ordered_set only."""
         self._unsupported("update_element", "a set or ordered_set")
 
     def first(self) -> Any:
@@ -735,18 +739,23 @@ class Table(TableCore):
         return spec.compiled.select(table_select.source(self, spec))
 
     def select_count(self, pattern: object, guard: object = None) -> int:
-        """How many rows the spec matches (head and guard; results are ignored)."""
+        """How many rows the spec matches: head and guard, and, for a ``MatchSpec`` or ``Clause``
+        with a result of its own, a result of exactly ``True`` (ETS ``select_count``)."""
         spec = as_spec(pattern, guard)
-        return spec.compiled.count(table_select.source(self, spec))
+        if all(clause.result is WHOLE for clause in spec.clauses):
+            return spec.compiled.count(table_select.source(self, spec))
+        return len(table_select.matches_true(self, spec))
 
     def select_delete(self, pattern: object, guard: object = None) -> int:
         """Delete the rows whose head matches and whose guard gives exactly ``True``; the count.
 
-        Atomic: the matching rows are found first (a guard that raises changes nothing).
+        A ``MatchSpec`` or ``Clause`` with a result of its own deletes only where that result is
+        exactly ``True`` (ETS ``select_delete``). Atomic: the matching rows are found first (a
+        guard that raises changes nothing).
         """
         self._check_write("select_delete")
         spec = as_spec(pattern, guard)
-        matched = spec.compiled.rows(table_select.source(self, spec))
+        matched = table_select.matches_true(self, spec)
         if matched:
             self._remove_rows(matched)
         return len(matched)

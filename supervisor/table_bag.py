@@ -80,14 +80,20 @@ class BagTable(Table):
         return rows
 
     def _remove_rows(self, rows: list[Row]) -> None:
+        # The matched rows themselves, by identity: list.remove would take the first *equal* row,
+        # and in a duplicate_bag (1, 1.0, True) are equal rows that a guard can tell apart.
         store, keypos = self._rows, self._keypos
+        by_key: dict[Any, set[int]] = {}
         for row in rows:
-            key = row[keypos]
+            by_key.setdefault(row[keypos], set()).add(id(row))
+        for key, doomed in by_key.items():
             existing = store[key]
-            existing.remove(row)
-            if not existing:
+            kept = [row for row in existing if id(row) not in doomed]
+            self._count -= len(existing) - len(kept)
+            if kept:
+                store[key] = kept
+            else:
                 del store[key]
-        self._count -= len(rows)
 
     def _replace_rows(self, pairs: list[tuple[Row, Row]]) -> None:
         store, keypos = self._rows, self._keypos

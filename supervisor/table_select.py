@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from supervisor.errors import TableError
-from supervisor.table_query import MatchSpec
+from supervisor.table_query import WHOLE, MatchSpec
 
 if TYPE_CHECKING:
     from supervisor.table import Row, Table
@@ -44,17 +44,33 @@ __all__ = [
 
 def source(table: Table, spec: MatchSpec) -> Iterable[Row]:
     """The rows a query must look at: the rows of the bound keys, or every row."""
-    keys = spec.bound_keys(table._keypos)
+    keys = _bound_keys(table, spec)
     if keys is None:
         return table._scan()
     if len(keys) == 1:
         return table._rows_of(keys[0])
-    if table._keys is not None:  # an ordered_set answers in key order
+    return [row for key in keys for row in table._rows_of(key)]
+
+
+def _bound_keys(table: Table, spec: MatchSpec) -> list[object] | None:
+    """The keys the spec fixes (None: a scan), in key order for an ordered_set."""
+    keys = spec.bound_keys(table._keypos)
+    if keys is not None and len(keys) > 1 and table._keys is not None:
         try:
             keys.sort()
         except TypeError:
             pass
-    return [row for key in keys for row in table._rows_of(key)]
+    return keys
+
+
+def matches_true(table: Table, spec: MatchSpec) -> list[Row]:
+    """The rows ``select_count`` and ``select_delete`` count: every matching row when each clause
+    keeps the default result (the row), else those whose clause's result is exactly ``True``
+    (ETS: only a match spec returning ``true`` counts or deletes)."""
+    rows = source(table, spec)
+    if all(clause.result is WHOLE for clause in spec.clauses):
+        return spec.compiled.rows(rows)
+    return [row for row, result in spec.compiled.pairs(rows) if result is True]
 
 
 def replacements(table: Table, spec: MatchSpec) -> list[tuple[Row, Row]]:
@@ -128,7 +144,7 @@ def first_chunk(table: Table, spec: MatchSpec, limit: int) -> tuple[list[Any], C
     """``table.select_chunk``: the first chunk and its continuation."""
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise TableError(f"select_chunk: limit is an int >= 1, not {limit!r}")
-    keys = spec.bound_keys(table._keypos)
+    keys = _bound_keys(table, spec)
     cursor = table._cursor() if keys is None else KeysCursor(keys, table._rows_of)
     return _chunk(table, spec, limit, cursor, [])
 

@@ -218,7 +218,9 @@ class SetTable(Table):
             )
         return parsed, single
 
-    def update_element(self, key: Any, changes: tuple[int, Any] | list[tuple[int, Any]]) -> bool:
+    def update_element(
+        self, key: Any, changes: tuple[int, Any] | list[tuple[int, Any]], default: Row | None = None
+    ) -> bool:
         self._check_write("update_element")
         items = [changes] if isinstance(changes, tuple) else changes
         if not isinstance(items, list) or not all(
@@ -227,12 +229,19 @@ class SetTable(Table):
             raise TableError(
                 f"table {self._label()}: update_element takes (pos, value) or a list of them, not {changes!r}"
             )
+        keypos = self._keypos
+        if default is not None and (not isinstance(default, tuple) or len(default) <= keypos):
+            raise self._bad_row("update_element (default)", default)
         try:
             row = self._rows.get(key)
         except TypeError:
-            return False
+            if default is None:
+                return False
+            raise self._bad_row("update_element (default)", default) from None
         if row is None:
-            return False
+            if default is None:
+                return False
+            row = _rebuild(default, [*default[:keypos], key, *default[keypos + 1 :]])
         elements = list(row)
         for pos, value in items:
             if pos == self._keypos or not 0 <= pos < len(elements):
@@ -241,7 +250,10 @@ class SetTable(Table):
                     + ("the key" if pos == self._keypos else "out of range")
                 )
             elements[pos] = value
-        self._rows[key] = _rebuild(row, elements)
+        try:
+            self._put(key, _rebuild(row, elements))
+        except TypeError:  # a new key an ordered_set cannot order
+            raise self._bad_row("update_element", row) from None
         return True
 
     # --- reads ------------------------------------------------------------------------------------
@@ -332,8 +344,22 @@ class OrderedSetTable(SetTable):
     def _put(self, key: Any, row: Row) -> None:
         rows = self._rows
         if key not in rows:
-            self._keys.add(key)  # may raise TypeError: nothing is stored then
+            self._index(key)  # may raise: nothing is stored then
         rows[key] = row
+
+    def _index(self, key: Any) -> None:
+        """Add a new key to the sorted keys, or raise (``TypeError`` for a key the others cannot be
+        compared with, ``TableError`` for a key that cannot be ordered at all) and add nothing."""
+        if key != key:  # NaN: bisection could insert it but never find it again
+            raise TableError(
+                f"table {self._label()}: an ordered_set cannot hold {key!r}: it is not equal to itself"
+            )
+        try:
+            self._keys.add(key)
+        except TypeError:
+            raise
+        except Exception as error:  # e.g. decimal.InvalidOperation from a signalling comparison
+            raise TableError(f"table {self._label()}: cannot order the key {key!r}: {error!r}") from None
 
     def _put_many(self, pairs: list[tuple[Any, Row]]) -> None:
         # Index the new keys first (the only step that can fail: incomparable keys) and undo that
@@ -343,22 +369,27 @@ class OrderedSetTable(SetTable):
         try:
             for key, _ in pairs:
                 if key not in rows and key not in fresh:
-                    keys.add(key)
+                    self._index(key)
                     fresh[key] = None
-        except TypeError:
-            for key in fresh:
-                keys.remove(key)
-            raise TableError(
-                f"table {self._label()}: an ordered_set needs keys comparable with each other; "
-                f"cannot order {key!r}"
-            ) from None
+        except BaseException as error:
+            for added in fresh:
+                keys.remove(added)
+            if isinstance(error, TypeError):
+                raise TableError(
+                    f"table {self._label()}: an ordered_set needs keys comparable with each other; "
+                    f"cannot order {key!r}"
+                ) from None
+            raise
         for key, row in pairs:
             rows[key] = row
 
     def _drop(self, key: Any) -> Row | None:
-        row: Row | None = self._rows.pop(key, None)
-        if row is not None:
-            self._keys.remove(key)
+        # The sorted keys first: if a key cannot be found there, nothing has changed yet.
+        rows = self._rows
+        if key not in rows:
+            return None
+        self._keys.remove(key)
+        row: Row = rows.pop(key)
         return row
 
     def _scan(self) -> Iterable[Row]:

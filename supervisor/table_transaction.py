@@ -184,6 +184,9 @@ class Transaction:
         """The rows under ``key`` in the transaction's view (a list the caller must not change)."""
         if not self._open:
             raise TableError("the transaction is not open: use `async with table.transaction()`")
+        table = self._table
+        if table.deleted:  # the owner exited (or deleted it) while the transaction awaited
+            raise TableGone(f"table {table._label()} is gone ({table._gone_reason}): transaction")
         try:
             staged = self._overlay.get(key)
         except TypeError:

@@ -193,7 +193,9 @@ async def test_clauses_are_tried_in_order_and_a_failing_guard_moves_on() -> None
         Clause((x, ANY, y), lambda name, n: n == 1, ("one", x)),
     )
     assert fruit().select(spec) == [("red", "apple"), ("one", "banana"), ("big red", "cherry")]
-    assert fruit().select_count(spec) == 3
+    # ETS select_count counts only rows whose result is `true`; these results are tuples.
+    assert fruit().select_count(spec) == 0
+    assert fruit().select_count(MatchSpec(*(Clause(c.head, c.guard, True) for c in spec.clauses))) == 3
     assert len(MatchSpec.of(ANY).clauses) == 1
     assert "Clause" in repr(spec)
 
@@ -253,6 +255,38 @@ async def test_select_delete_removes_every_matching_copy_in_a_duplicate_bag() ->
     assert table.select_delete((ANY, 1)) == 3
     assert table.tab2list() == [("k", 2)]
     assert len(table) == 1
+
+
+@pytest.mark.parametrize("twin", [1.0, True])
+async def test_select_delete_in_a_duplicate_bag_deletes_the_matched_row_not_an_equal_one(
+    twin: object,
+) -> None:
+    table = Table(type=TableType.DUPLICATE_BAG)
+    table.insert([("k", 1), ("k", twin)])  # equal rows a guard can tell apart
+    assert table.select_delete((ANY, y), y.is_instance(type(twin))) == 1
+    [(_, left)] = table.tab2list()
+    assert type(left) is int
+    assert len(table) == 1
+
+
+@pytest.mark.parametrize("table_type", ALL_TYPES)
+async def test_a_spec_with_results_counts_and_deletes_only_where_the_result_is_exactly_true(
+    table_type: TableType,
+) -> None:
+    # ETS: the first clause that matches gives the result; only `true` counts or deletes.
+    spec = MatchSpec(
+        Clause(("apple", ANY, ANY), None, True),
+        Clause((ANY, "red", ANY), None, False),  # cherry: matched, but the result is not True
+        Clause((ANY, ANY, y), y > 5, 1),  # kiwi: 1 is truthy, not True
+        Clause(("banana", ANY, ANY), None, True),
+    )
+    table = fruit(table_type)
+    assert table.select_count(spec) == 2
+    assert table.select_delete(spec) == 2
+    assert sorted(row[0] for row in table.tab2list()) == ["cherry", "kiwi"]
+    assert table.select_delete(MatchSpec.of(ANY, None, False)) == 0
+    assert len(table) == 2
+    assert table.select_count(Clause(ANY, None, True)) == 2
 
 
 async def test_match_delete() -> None:
@@ -337,6 +371,17 @@ async def test_bound_keys_of_an_ordered_set_answer_in_key_order() -> None:
     spec = MatchSpec(Clause(("kiwi", ANY, ANY), None, "k"), Clause(("apple", ANY, ANY), None, "a"))
     assert fruit(TableType.ORDERED_SET).select(spec) == ["a", "k"]
     assert fruit(TableType.SET).select(spec) == ["k", "a"]
+
+
+async def test_a_chunked_walk_of_bound_keys_follows_the_same_order_as_select() -> None:
+    spec = MatchSpec(Clause(("kiwi", ANY, ANY), None, "k"), Clause(("apple", ANY, ANY), None, "a"))
+    for table_type in (TableType.ORDERED_SET, TableType.SET):
+        table = fruit(table_type)
+        first, more = table.select_chunk(spec, 1)
+        assert more is not None
+        second, done = table.select_continue(more)
+        assert done is None
+        assert first + second == table.select(spec)
 
 
 async def test_a_key_with_a_variable_inside_is_not_bound() -> None:

@@ -7,13 +7,14 @@ failure, snapshots (consistency while writers run, independence, lifetime).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 import pytest
 
 from supervisor.errors import AccessDenied, TableError, TableGone
 from supervisor.table import Access, Table, TableType
 from supervisor.table_query import ANY, Var
+from supervisor.table_transaction import Transaction
 from tests.supervisor.test_table_support import Agent, run_as
 
 ALL_TYPES = list(TableType)
@@ -257,6 +258,35 @@ async def test_a_table_deleted_during_the_transaction_fails_the_commit() -> None
     with pytest.raises(TableGone):
         async with table.transaction():
             pass
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        lambda tx: tx.lookup("a"),
+        lambda tx: tx.member("a"),
+        lambda tx: tx.get("a"),
+        lambda tx: tx.insert(("b", 2)),
+        lambda tx: tx.insert_new(("b", 2)),
+        lambda tx: tx.delete("a"),
+        lambda tx: tx.delete_object(("a", 1)),
+        lambda tx: tx.delete_all_objects(),
+    ],
+)
+async def test_every_step_of_a_transaction_on_a_deleted_table_raises_table_gone(
+    operation: Callable[[Transaction], object],
+) -> None:
+    table = Table()
+    table.insert(("a", 1))
+
+    async def step_after_deletion() -> None:
+        async with table.transaction() as tx:
+            table.delete_table()  # what the owner's exit does while a transaction awaits
+            with pytest.raises(TableGone, match=r"transaction$"):
+                operation(tx)
+
+    with pytest.raises(TableGone, match="transaction commit"):  # and the block fails as a whole
+        await step_after_deletion()
 
 
 async def test_an_owner_given_away_during_the_transaction_fails_the_commit() -> None:

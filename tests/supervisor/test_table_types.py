@@ -8,6 +8,7 @@ owns the tables it creates.
 from __future__ import annotations
 
 import asyncio
+import decimal
 import functools
 import inspect
 from typing import Any, NamedTuple
@@ -167,6 +168,23 @@ async def test_insert_of_a_list_is_all_or_nothing(table_type: TableType) -> None
     with pytest.raises(TableError):
         table.insert([("a", 1), ("b", 2), (), ("d", 4)])
     assert table.tab2list() == [("a", 0)]
+
+
+@pytest.mark.parametrize("bad_key", [float("nan"), decimal.Decimal("NaN"), decimal.Decimal("sNaN")])
+async def test_an_ordered_set_refuses_keys_it_cannot_order_and_stays_whole(bad_key: object) -> None:
+    table = Table(type=TableType.ORDERED_SET)
+    table.insert([(1, "a"), (3, "c")])
+    with pytest.raises(TableError):
+        table.insert([(2, "b"), (bad_key, "x")])  # all or nothing: 2 is not kept either
+    with pytest.raises(TableError):
+        table.insert((bad_key, "x"))
+    with pytest.raises(TableError):
+        table.update_counter(bad_key, 1, (bad_key, 0))
+    assert table.tab2list() == [(1, "a"), (3, "c")]
+    assert list(table) == [(1, "a"), (3, "c")]
+    assert table.next(1) == 3
+    table.delete(3)
+    assert table.tab2list() == [(1, "a")]
 
 
 @pytest.mark.parametrize("table_type", ALL_TYPES)
@@ -475,6 +493,42 @@ async def test_update_element_sets_positions_and_says_if_the_row_was_found(
     assert table.update_element("k", [(2, "two"), (1, "uno")]) is True
     assert table.lookup("k") == [("k", "uno", "two")]
     assert table.update_element("missing", (1, 0)) is False
+
+
+@pytest.mark.parametrize("table_type", SET_TYPES)
+async def test_update_element_with_a_default_inserts_it_under_the_key_then_changes_it(
+    table_type: TableType,
+) -> None:
+    table = Table(type=table_type, keypos=1)
+    assert table.update_element("k", (2, "set"), ("ignored", "placeholder", 0, 0)) is True
+    assert table.lookup("k") == [("ignored", "k", "set", 0)]  # the key put at keypos
+    # A present row is changed as it is: the default is not used.
+    assert table.update_element("k", (3, 9), ("other", "x", 1, 1)) is True
+    assert table.lookup("k") == [("ignored", "k", "set", 9)]
+    if table_type is TableType.ORDERED_SET:
+        assert table.first() == "k"
+
+
+@pytest.mark.parametrize("default", [("short",), "not a row", 5])
+async def test_update_element_refuses_a_bad_default_and_changes_nothing(default: Any) -> None:
+    table = Table(keypos=1)
+    with pytest.raises(TableError, match="update_element"):
+        table.update_element("k", (2, "x"), default)
+    with pytest.raises(TableError):
+        table.update_element("k", (5, "x"), (0, 0, 0))  # a position past the default row
+    with pytest.raises(TableError):
+        table.update_element(["unhashable"], (2, "x"), (0, 0, 0))
+    assert len(table) == 0
+
+
+async def test_update_element_with_a_default_keeps_an_ordered_set_ordered() -> None:
+    table = Table(type=TableType.ORDERED_SET)
+    table.insert([(1, "a"), (3, "c")])
+    assert table.update_element(2, (1, "b"), (0, None)) is True
+    assert table.tab2list() == [(1, "a"), (2, "b"), (3, "c")]
+    with pytest.raises(TableError):
+        table.update_element("text", (1, "x"), (0, None))  # not comparable with the int keys
+    assert table.tab2list() == [(1, "a"), (2, "b"), (3, "c")]
 
 
 @pytest.mark.parametrize("change", [(0, "new key"), (3, "x"), [(1, "ok"), (-1, "x")], "bad"])
