@@ -1,9 +1,10 @@
 """A stateful property test: each table type against a plain model, through random operations.
 
 The model is a dict ``key -> list of rows`` (a sorted key order for ordered_set). Hypothesis drives
-inserts (single, lists, invalid lists), insert_new, deletes, take, update_counter, select_delete,
-select_replace, transactions that commit or fail, snapshots, and the owner's death with or without
-a live heir, and ``give_away``. After every step the table must equal the model. The table is
+inserts (single, lists, invalid lists), insert_new, deletes, take, update_counter, update_element,
+select_delete, select_replace, transactions that commit or fail, snapshots, and the owner's death with or without
+a live heir, and ``give_away``; reads check lookup_element, an ordered_set's first/last/next/prev
+and ranges, and chunked walks against select. After every step the table must equal the model. The table is
 public so the test can write from outside the owning server; ownership moves are made by the owner.
 """
 
@@ -18,8 +19,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from supervisor.errors import TableError, TableGone
-from supervisor.table import Access, Table, TableTransfer, TableType
-from supervisor.table_query import ANY, Var
+from supervisor.table import END_OF_TABLE, Access, Table, TableTransfer, TableType
+from supervisor.table_query import ANY, Clause, MatchSpec, Var
 from tests.supervisor.test_table_support import Agent, inbox_of, run_as
 
 Row = tuple[Any, ...]
@@ -160,6 +161,62 @@ class TableMachine(RuleBasedStateMachine):
         assert start is not None
         assert self.table.update_counter(key, incr, row_default) == start + incr
         self.model[key] = [(key, start + incr)]
+
+    @rule(key=KEYS, new=VALUES, default=st.none() | VALUES)
+    def update_element(self, key: int, new: int, default: int | None) -> None:
+        row_default = None if default is None else ("ignored", default)
+        if not self._sets:
+            try:
+                self.table.update_element(key, (1, new), row_default)
+            except TableError:
+                return
+            raise AssertionError("update_element worked on a bag")
+        found = key in self.model
+        assert self.table.update_element(key, (1, new), row_default) is (found or default is not None)
+        if found or default is not None:
+            self.model[key] = [(key, new)]
+
+    @rule(key=KEYS, default=st.none() | VALUES)
+    def lookup_element(self, key: int, default: int | None) -> None:
+        rows = self.model.get(key, [])
+        if rows:
+            expected: object = rows[0][1] if self._sets else [row[1] for row in rows]
+            assert self.table.lookup_element(key, 1) == expected
+        elif default is None:
+            try:
+                self.table.lookup_element(key, 1)
+            except TableError:
+                return
+            raise AssertionError("lookup_element of a missing key without a default")
+        else:
+            assert self.table.lookup_element(key, 1, default) == default
+
+    @rule(low=st.none() | KEYS, high=st.none() | KEYS, key=KEYS)
+    def navigate(self, low: int | None, high: int | None, key: int) -> None:
+        if self.table_type is not TableType.ORDERED_SET:
+            return
+        keys = sorted(self.model)
+        table = self.table
+        assert table.first() == (keys[0] if keys else END_OF_TABLE)
+        assert table.last() == (keys[-1] if keys else END_OF_TABLE)
+        assert table.next(key) == next((k for k in keys if k > key), END_OF_TABLE)
+        assert table.prev(key) == next((k for k in reversed(keys) if k < key), END_OF_TABLE)
+        inside = [
+            self.model[k][0] for k in keys if (low is None or k >= low) and (high is None or k <= high)
+        ]
+        assert table.range(low, high) == inside
+
+    @rule(limit=st.integers(min_value=1, max_value=4), bound=st.booleans())
+    def select_in_chunks(self, limit: int, bound: bool) -> None:
+        spec = MatchSpec(Clause((1, ANY)), Clause((3, ANY))) if bound else MatchSpec.of(ANY)
+        walked: list[Row] = []
+        chunk, more = self.table.select_chunk(spec, limit)
+        walked += chunk
+        while more is not None:
+            assert len(chunk) == limit
+            chunk, more = self.table.select_continue(more)
+            walked += chunk
+        assert walked == self.table.select(spec)
 
     @rule(threshold=VALUES)
     def select_delete(self, threshold: int) -> None:
