@@ -1,11 +1,12 @@
 """A stateful property test: each table type against a plain model, through random operations.
 
 The model is a dict ``key -> list of rows`` (a sorted key order for ordered_set). Hypothesis drives
-inserts (single, lists, invalid lists), insert_new, deletes, take, update_counter, update_element,
-select_delete, select_replace, transactions that commit or fail, snapshots, and the owner's death with or without
-a live heir, and ``give_away``; reads check lookup_element, an ordered_set's first/last/next/prev
-and ranges, and chunked walks against select. After every step the table must equal the model. The table is
-public so the test can write from outside the owning server; ownership moves are made by the owner.
+inserts (single, lists, invalid lists), insert_new, deletes, take, update_counter,
+update_element, select_delete, select_replace, transactions that commit or fail, snapshots, and the
+owner's death with or without a live heir, and ``give_away``; reads check lookup_element, an
+ordered_set's first/last/next/prev and ranges, and chunked walks against select. After every step
+the table must equal the model. The table is public so the test can write from outside the owning
+server; ownership moves are made by the owner.
 """
 
 from __future__ import annotations
@@ -201,9 +202,7 @@ class TableMachine(RuleBasedStateMachine):
         assert table.last() == (keys[-1] if keys else END_OF_TABLE)
         assert table.next(key) == next((k for k in keys if k > key), END_OF_TABLE)
         assert table.prev(key) == next((k for k in reversed(keys) if k < key), END_OF_TABLE)
-        inside = [
-            self.model[k][0] for k in keys if (low is None or k >= low) and (high is None or k <= high)
-        ]
+        inside = [self.model[k][0] for k in keys if (low is None or k >= low) and (high is None or k <= high)]
         assert table.range(low, high) == inside
 
     @rule(limit=st.integers(min_value=1, max_value=4), bound=st.booleans())
