@@ -3,19 +3,23 @@
 The root supervisor (``arbord.root``) starts, in this order::
 
     arbord.root (one_for_one)
-    ├── registry       the agent registry          (daemon/registry)
-    ├── cache          the cache supervisor         (daemon/cache), one child per named cache
-    ├── servers        the user servers' supervisor (arbord.servers), one child per [servers.<name>]
-    ├── console        the aiomonitor console, only when [console] enabled
-    └── control        the control socket server, last: it starts once everything it serves is up
-                       and, stopping first, stops taking requests and drains the in-flight ones
+    ├── registry_keeper  the heir of the registry's tables   (daemon/registry/keeper.py)
+    ├── registry         the agent registry's supervisor     (daemon/registry), over the registry
+    ├── cache            the cache supervisor                (daemon/cache), one child per named cache
+    ├── servers          the user servers' supervisor        (arbord.servers), one per [servers.<name>]
+    ├── console          the aiomonitor console, only when [console] enabled
+    └── control          the control socket server, last: it starts once everything it serves is up
+                         and, stopping first, stops taking requests and drains the in-flight ones
 
 Children find each other by registered name (``whereis("arbord.registry")``), never by reference, so
 a restart of one needs no restart of the others: hence ``one_for_one`` at the root. docs/operations.md
 explains the choice for each supervisor.
 
 Each planned child carries the slice of the settings it was built from; a reload compares slices to
-restart only the children whose configuration changed (``changed_children``).
+restart only the children whose configuration changed (``changed_children``). The registry's keeper
+is a child of the root, first, rather than of the registry's supervisor: it takes no settings, so a
+reload of ``[registry]`` restarts the registry alone, which claims its tables back from the keeper,
+and it outlives the registry's supervisor giving up (daemon/registry/spec.py, docs/registry.md).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from daemon.console.config import ConsoleSettings
 from daemon.control import control_child_spec, core_methods
 from daemon.control.config import ControlSettings
 from daemon.control.methods import DaemonContext, Method, methods_by_name
-from daemon.registry import registry_child_spec, registry_methods
+from daemon.registry import keeper_child_spec, registry_child_spec, registry_methods
 from daemon.registry.config import RegistrySettings
 from daemon.settings import ServerSection, Settings, SupervisorSection
 from supervisor import ChildSpec, ChildType, Restart, Shutdown, Strategy, Supervisor
@@ -160,8 +164,9 @@ def plan_tree(
     components: Components,
     methods: Mapping[str, Method],
 ) -> list[PlannedChild]:
-    """The root's children, in start order (the control server last)."""
+    """The root's children, in start order (the registry's keeper first, the control server last)."""
     planned = [
+        PlannedChild(keeper_child_spec(), None),  # no settings: a reload never restarts it
         PlannedChild(components.registry_spec(settings.registry), settings.registry),
         PlannedChild(components.cache_spec(settings.cache), settings.cache),
         PlannedChild(servers_supervisor_spec(settings), (settings.tree.servers, settings.servers)),

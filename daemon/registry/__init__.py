@@ -1,8 +1,8 @@
 """The agent registry: keys owned by servers, tasks or control connections, gone when the owner exits.
 
-``registry_child_spec`` puts it in the daemon's tree (a supervisor with the table keeper and the
-registry, ``arbord.registry``); ``registry_methods`` are its control verbs. docs/registry.md is the
-guide: API, decisions, consistency model.
+``keeper_child_spec`` and ``registry_child_spec`` put it in the daemon's tree (the table keeper, then
+a supervisor with the registry, ``arbord.registry``); ``registry_methods`` are its control verbs.
+docs/registry.md is the guide: API, decisions, consistency model.
 """
 
 from __future__ import annotations
@@ -14,10 +14,18 @@ from daemon.registry.keeper import Claim, KeeperUp, TableKeeper
 from daemon.registry.methods import registry_methods
 from daemon.registry.naming import Via, start_via, whereis_via
 from daemon.registry.registry import LOOKUP_MISS, OWNER_DOWN, REGISTER, UNREGISTER, Registry, registry_named
-from daemon.registry.spec import KEEPER_NAME, REGISTRY_NAME, REGISTRY_SUPERVISOR_NAME, registry_child_spec
+from daemon.registry.spec import (
+    KEEPER_ID,
+    KEEPER_NAME,
+    REGISTRY_NAME,
+    REGISTRY_SUPERVISOR_NAME,
+    keeper_child_spec,
+    registry_child_spec,
+)
 
 __all__ = [
     "DEFAULT_INDEXED_ATTRIBUTES",
+    "KEEPER_ID",
     "KEEPER_NAME",
     "LOOKUP_MISS",
     "OWNER_DOWN",
@@ -36,6 +44,7 @@ __all__ = [
     "TableKeeper",
     "Via",
     "describe_owner",
+    "keeper_child_spec",
     "registry_child_spec",
     "registry_methods",
     "registry_named",

@@ -36,8 +36,9 @@ class RegistrySettings(BaseModel):
     indexed_attributes: tuple[str, ...] = DEFAULT_INDEXED_ATTRIBUTES
     max_entries_per_owner: int | None = Field(default=100_000, ge=1)
     intensity: int = Field(default=3, ge=0)
-    """The registry supervisor (table keeper + registry, one_for_one) gives up after more than this
-    many restarts within ``period`` seconds."""
+    """The registry's supervisor (``arbord.registry.supervisor``, over the registry alone) gives up
+    after more than this many restarts within ``period`` seconds; the root then restarts it, and the
+    new registry claims its tables back from the keeper, a child of the root (docs/registry.md)."""
     period: float = Field(default=5.0, gt=0)
 
     @field_validator("indexed_attributes")

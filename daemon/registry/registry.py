@@ -102,12 +102,15 @@ _TASK: Final = Entry._fields.index("task")
 def _reader(
     get: Callable[..., Any], miss: Callable[[Hashable], None], done: Callable[[Any], bool]
 ) -> Callable[[Hashable], Entry | None]:
-    """Build a registry's ``lookup`` over its entries table's ``getter()``: the row, if its owner's
-    task has not finished (a dead owner's rows may still be there until the registry handles the
-    owner's exit), else a miss. ``done`` is ``Registry._owner_done``.
+    """Build a registry's ``lookup`` over its entries table's ``get``: the row, if its owner's task
+    has not finished (a dead owner's rows may still be there until the registry handles the owner's
+    exit), else a miss. ``done`` is ``Registry._owner_done``.
 
     A ``GuardedGetter``: the read, the liveness check and the miss all run in C, with no Python
-    frame (a Python closure doing the same measured 3.4 to 3.6x ``dict.get``; bench_registry)."""
+    frame (a Python closure doing the same measured 3.4 to 3.6x ``dict.get``; bench_registry).
+    ``Table.get`` rather than ``getter()`` (the bare ``dict.get``): it is a C method too, as fast,
+    and answers None for an unhashable key where ``dict.get`` raises ``TypeError``, so ``lookup``
+    misses like ``lookup_all`` and ``unregister`` do."""
     reader: Callable[[Hashable], Entry | None] = GuardedGetter(get, done, _TASK, miss)
     return reader
 
@@ -197,7 +200,7 @@ class Registry(Server):
 
     def _build_lookup(self) -> None:
         if self.mode is KeyMode.UNIQUE:
-            self.lookup = _reader(self._entries.getter(), self._miss, self._owner_done)
+            self.lookup = _reader(self._entries.get, self._miss, self._owner_done)
         else:
             self.lookup = _duplicate_lookup
 

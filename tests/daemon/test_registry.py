@@ -143,6 +143,20 @@ async def test_an_unhashable_key_is_a_type_error(registry: Registry, spawn: Spaw
         registry.register(bad, spawn())
 
 
+@pytest.mark.parametrize("bad", [{"a": "list"}, ["unhashable"]])
+async def test_reads_of_an_unhashable_key_miss(registry: Registry, spawn: Spawn, bad: Any) -> None:
+    # No entry can be under it (register refuses it): every read says so, none raises.
+    registry.register("agent", spawn(), {"node": "a"})
+    with telemetry.capture(LOOKUP_MISS) as seen:
+        assert registry.lookup(bad) is None
+    assert [c.metadata["key"] for c in seen] == [bad]
+    assert registry.lookup_all(bad) == []
+    assert registry.find_by_attribute("node", bad) == []
+    assert registry.unregister(bad) is False
+    assert registry.dispatch(bad, lambda entries: None) is False
+    assert registry.lookup("agent") is not None
+
+
 @pytest.mark.parametrize("owner", ["a string", 42, None])
 async def test_an_owner_must_be_a_server_or_a_task(registry: Registry, owner: Any) -> None:
     with pytest.raises(TypeError, match="owner"):

@@ -1,5 +1,6 @@
 """The registry and the caches in the real daemon (``python -m daemon run``), through its control
-socket: configuration reaches them, a connection's entries live exactly as long as it does."""
+socket: configuration reaches them, a connection's entries live exactly as long as it does, through
+a reload of the registry's settings too."""
 
 from __future__ import annotations
 
@@ -38,6 +39,32 @@ async def test_a_service_registered_over_the_socket_lives_as_long_as_its_connect
         with pytest.raises(ControlReplyError) as unindexed:
             await watcher.call("registry.find", {"attribute": "node", "value": "a"})
         assert unindexed.value.code == "invalid_params"
+
+
+async def test_a_reload_of_the_registry_settings_keeps_a_connection_s_entries(
+    start_arbord: StartArbord,
+) -> None:
+    daemon = start_arbord(CONFIG)
+    async with open_control_client(daemon.control_socket) as watcher:
+        async with open_control_client(daemon.control_socket) as service:
+            params = {"key": "web-1", "metadata": {"zone": "eu", "node": "a"}}
+            await service.call("registry.register", params)
+            daemon.write_config(CONFIG.replace('["capability", "zone"]', '["node"]'))
+            reply = await watcher.call("reload")
+            assert (reply["ok"], reply["restarted"]) == (True, ["registry"])
+            # The new registry holds the entry, indexed under the new attributes.
+            assert (await watcher.call("registry.lookup", {"key": "web-1"}))["key"] == "web-1"
+            found = await watcher.call("registry.find", {"attribute": "node", "value": "a"})
+            assert [e["key"] for e in found["entries"]] == ["web-1"]
+            with pytest.raises(ControlReplyError) as unindexed:
+                await watcher.call("registry.find", {"attribute": "zone", "value": "eu"})
+            assert unindexed.value.code == "invalid_params"
+        async with asyncio.timeout(10):  # and it monitors the connection: its close removes the entry
+            while (await watcher.call("registry.count"))["count"]:
+                continue  # each poll is a round trip to the daemon
+        with pytest.raises(ControlReplyError) as missing:
+            await watcher.call("registry.lookup", {"key": "web-1"})
+        assert missing.value.code == "not_found"
 
 
 async def test_configured_caches_serve_over_the_socket(start_arbord: StartArbord) -> None:

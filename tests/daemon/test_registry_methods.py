@@ -22,6 +22,7 @@ from daemon.control import (
 from daemon.registry import (
     REGISTRY_NAME,
     RegistrySettings,
+    keeper_child_spec,
     registry_child_spec,
     registry_methods,
     registry_named,
@@ -36,7 +37,9 @@ async def running_daemon(cache: CacheSettings | None = None) -> AsyncIterator[Pa
     with short_tmpdir() as tmp:
         runtime_dir = tmp / "run"
         settings = cache or CacheSettings(caches={"small": CacheConfig(ttl=60.0, max_size=2)})
-        root = Supervisor([registry_child_spec(RegistrySettings()), cache_child_spec(settings)])
+        root = Supervisor(
+            [keeper_child_spec(), registry_child_spec(RegistrySettings()), cache_child_spec(settings)]
+        )
         async with root:
             control = ControlSettings()
             methods = methods_by_name(core_methods(), registry_methods(), cache_methods())

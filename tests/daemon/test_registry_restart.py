@@ -1,15 +1,21 @@
-"""The registry under its supervisor: a crash loses no live entry (tables survive through the keeper),
-monitors are re-established, a restarted keeper is re-appointed heir (REFERENCE §1 [INF] fixed, §3)."""
+"""The registry under its supervisor, beside its keeper at the root: a crash, its supervisor giving up
+and a reload of its settings lose no live entry (tables survive through the keeper), monitors are
+re-established, a restarted keeper is re-appointed heir (REFERENCE §1 [INF] fixed, §3)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from daemon.app_paths import RuntimePaths
+from daemon.app_reload import ReloadOutcome, apply_plan
+from daemon.errors import NotIndexed
 from daemon.registry import (
+    KEEPER_ID,
     KEEPER_NAME,
     REGISTRY_NAME,
     REGISTRY_SUPERVISOR_NAME,
@@ -17,26 +23,32 @@ from daemon.registry import (
     Registry,
     RegistrySettings,
     TableKeeper,
+    keeper_child_spec,
     registry_child_spec,
     registry_named,
 )
+from daemon.settings import Settings
+from daemon.tree import PlannedChild, changed_children, plan_tree, standard_components
 from supervisor import Server, Supervisor, Table, whereis
 
 
 @pytest.fixture
 async def tree() -> AsyncIterator[Supervisor]:
-    async with Supervisor([registry_child_spec(RegistrySettings())]) as root:
+    """The registry's part of the daemon's root: the keeper, then the registry's supervisor."""
+    async with Supervisor([keeper_child_spec(), registry_child_spec(RegistrySettings())]) as root:
         yield root
 
 
-async def restart(what: str) -> None:
-    """Kill the named child and wait until its supervisor has restarted it."""
+async def restart(what: str, supervisor: Supervisor | None = None) -> None:
+    """Kill the named child and wait until its supervisor (default: the registry's) has restarted it."""
     server = whereis(what)
     assert server is not None
     server.kill()
     await server.wait()
-    supervisor = whereis(REGISTRY_SUPERVISOR_NAME)
-    assert isinstance(supervisor, Supervisor)
+    if supervisor is None:
+        found = whereis(REGISTRY_SUPERVISOR_NAME)
+        assert isinstance(found, Supervisor)
+        supervisor = found
     await supervisor.which_children()  # a call: the exit and the restart are handled before it
     restarted = whereis(what)
     assert restarted is not None
@@ -104,7 +116,7 @@ async def test_the_old_incarnations_monitors_are_removed_from_the_owner(tree: Su
 async def test_a_restarted_keeper_becomes_the_heir_again(tree: Supervisor) -> None:
     owner = await Server.start()
     registry_named(REGISTRY_NAME).register("agent", owner, {"node": "a"})
-    await restart(KEEPER_NAME)
+    await restart(KEEPER_NAME, tree)
     registry = registry_named(REGISTRY_NAME)
     await registry.settle()  # KeeperUp handled
     keeper = whereis(KEEPER_NAME)
@@ -172,9 +184,98 @@ async def test_a_claim_from_a_dead_claimant_keeps_the_tables() -> None:
     await keeper.stop()
 
 
-def test_the_spec_puts_the_keeper_before_the_registry() -> None:
+def test_the_keeper_is_a_child_of_the_root_before_the_registry(short_tmp: Path) -> None:
     spec = registry_child_spec(RegistrySettings(intensity=7, period=2.0))
     children: Any = spec.args[0]
-    assert [c.id for c in children] == ["keeper", "registry"]
+    assert [c.id for c in children] == ["registry"]  # the keeper is not under the registry's supervisor
     assert spec.kwargs["intensity"] == 7
     assert spec.kwargs["period"] == 2.0
+    paths = RuntimePaths(short_tmp, short_tmp / "control.sock", None)
+    context: Any = object()
+    old = plan_tree(Settings(), paths, context, standard_components(), {})
+    assert [c.id for c in old[:2]] == [KEEPER_ID, "registry"]
+    assert old[0].spec.name == KEEPER_NAME
+    new = plan_tree(
+        Settings(registry=RegistrySettings(indexed_attributes=("zone",), intensity=1)),
+        paths,
+        context,
+        standard_components(),
+        {},
+    )
+    assert changed_children(old, new) == ["registry"]  # a [registry] reload leaves the keeper alone
+
+
+async def test_a_reload_of_the_registry_settings_keeps_live_entries(tree: Supervisor) -> None:
+    old_settings = Settings()
+    new_settings = Settings(registry=RegistrySettings(indexed_attributes=("zone",), max_entries_per_owner=5))
+    old_plan = [
+        PlannedChild(keeper_child_spec(), None),
+        PlannedChild(registry_child_spec(old_settings.registry), 0),
+    ]
+    new_plan = [
+        PlannedChild(keeper_child_spec(), None),
+        PlannedChild(registry_child_spec(new_settings.registry), 1),
+    ]
+    keeper = whereis(KEEPER_NAME)
+    before = registry_named(REGISTRY_NAME)
+    server = await Server.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(stop.wait())
+    before.register("server", server, {"zone": "eu", "node": "a"})
+    before.register("task", task, {"zone": "us", "node": "a"})
+    outcome = ReloadOutcome()
+    changed = changed_children(old_plan, new_plan)
+    assert changed == ["registry"]
+    await apply_plan(tree, old_settings, new_settings, old_plan, new_plan, changed, (), outcome)
+    assert (outcome.restarted, outcome.errors) == (["registry"], [])
+    after = registry_named(REGISTRY_NAME)
+    assert after is not before
+    assert whereis(KEEPER_NAME) is keeper
+    # The entries survived, indexed under the new attributes (rebuilt from the entries), not the old.
+    for key, owner in (("server", server), ("task", task)):
+        entry = after.lookup(key)
+        assert entry is not None
+        assert entry.owner is owner
+    assert [e.key for e in after.find_by_attribute("zone", "eu")] == ["server"]
+    with pytest.raises(NotIndexed):
+        after.find_by_attribute("node", "a")
+    assert after.monitor_count() == 2
+    assert after._entries.info().heir is keeper
+    # The new incarnation monitors the owners: their deaths still remove their entries.
+    await server.stop()
+    stop.set()
+    await task
+    await after.settle()
+    assert after.lookup("server") is None
+    assert len(after._entries) == 0
+    assert after.monitor_count() == 0
+
+
+async def test_the_registry_supervisor_giving_up_keeps_live_entries() -> None:
+    # intensity 1 over a long period: the second crash makes the registry's supervisor give up.
+    settings = RegistrySettings(intensity=1, period=60.0)
+    async with Supervisor([keeper_child_spec(), registry_child_spec(settings)]) as root:
+        keeper = whereis(KEEPER_NAME)
+        first = whereis(REGISTRY_SUPERVISOR_NAME)
+        assert isinstance(first, Supervisor)
+        owner = await Server.start()
+        registry_named(REGISTRY_NAME).register("agent", owner, {"node": "a"})
+        await restart(REGISTRY_NAME)
+        assert whereis(REGISTRY_SUPERVISOR_NAME) is first
+        registry_named(REGISTRY_NAME).kill()
+        await first.wait()  # it gave up
+        await root.which_children()  # the root has handled its exit and restarted it
+        second = whereis(REGISTRY_SUPERVISOR_NAME)
+        assert isinstance(second, Supervisor)
+        assert second is not first
+        assert whereis(KEEPER_NAME) is keeper
+        registry = registry_named(REGISTRY_NAME)
+        entry = registry.lookup("agent")
+        assert entry is not None
+        assert entry.owner is owner
+        assert [e.key for e in registry.find_by_attribute("node", "a")] == ["agent"]
+        assert registry.monitor_count() == 1
+        await owner.stop()
+        await registry.settle()
+        assert len(registry._entries) == 0
+        assert registry.monitor_count() == 0

@@ -17,7 +17,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from daemon.errors import AlreadyRegistered
-from daemon.registry import REGISTRY_NAME, REGISTRY_SUPERVISOR_NAME, RegistrySettings, registry_child_spec
+from daemon.registry import (
+    REGISTRY_NAME,
+    REGISTRY_SUPERVISOR_NAME,
+    RegistrySettings,
+    keeper_child_spec,
+    registry_child_spec,
+)
 from daemon.registry.registry import Registry, registry_named
 from supervisor import Server, Supervisor, whereis
 
@@ -47,7 +53,8 @@ class RegistryMachine(RuleBasedStateMachine):
         self.runner = asyncio.Runner(loop_factory=LOOPS[loop])
         self.stop_owners = self._run(self._event())
         # Crashes are steps here, many per second: the registry supervisor must not give up.
-        self.root = Supervisor([registry_child_spec(RegistrySettings(intensity=1000))], intensity=1000)
+        specs = [keeper_child_spec(), registry_child_spec(RegistrySettings(intensity=1000))]
+        self.root = Supervisor(specs, intensity=1000)
         self._run(self.root.__aenter__())
 
     @staticmethod

@@ -169,7 +169,7 @@ async def child_ids(daemon: Daemon) -> list[str | None]:
 
 
 async def test_the_tree_starts_in_order_with_the_control_server_last(harness: Harness) -> None:
-    assert await child_ids(harness.daemon) == ["registry", "cache", "servers", "control"]
+    assert await child_ids(harness.daemon) == ["registry_keeper", "registry", "cache", "servers", "control"]
     assert harness.stand.events == ["start registry", "start cache", "start control"]
     assert harness.daemon.state is DaemonState.RUNNING
     assert harness.notifier.sent[0] == {
@@ -191,7 +191,14 @@ async def test_the_runtime_directory_lets_the_control_group_traverse_it(short_tm
 
 async def test_the_console_joins_the_tree_before_control_when_enabled(short_tmp: Path) -> None:
     h = await start(short_tmp, "[console]\nenabled = true\n")
-    assert await child_ids(h.daemon) == ["registry", "cache", "servers", "console", "control"]
+    assert await child_ids(h.daemon) == [
+        "registry_keeper",
+        "registry",
+        "cache",
+        "servers",
+        "console",
+        "control",
+    ]
     h.daemon.request_shutdown()
     assert await h.run == ExitCode.OK
 
@@ -348,7 +355,7 @@ async def test_a_changed_control_server_is_replaced_after_the_reply(harness: Har
     control = whereis("arbord.control")
     assert control is not None
     assert (await control.call("get"))[0].max_connections == 3
-    assert await child_ids(harness.daemon) == ["registry", "cache", "servers", "control"]
+    assert await child_ids(harness.daemon) == ["registry_keeper", "registry", "cache", "servers", "control"]
 
 
 async def test_enabling_the_console_on_reload_starts_it(harness: Harness) -> None:
