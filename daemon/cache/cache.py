@@ -13,7 +13,9 @@ each is a few table operations with no ``await`` in between, so it is atomic on 
   the entry's ``Recency`` (one attribute store); the LRU heap (ordered by the tick each record is
   filed under) is brought up to date lazily when an eviction looks at it, which keeps it exact.
 - **fetch** is single-flight: concurrent misses of one key run the fallback once (``fallback``).
-- **Owner binding**: ``put(..., owner=server_or_task)`` drops the entry when the owner exits.
+- **Owner binding**: ``put(..., owner=server_or_task)`` drops the entry when the owner exits. The
+  row keeps the owner's task, so a read checks ``task.done()`` (bound rows only) and never returns
+  an entry whose owner has exited, even before the cache has handled the owner's ``Down``.
 - **stats** are exact (``stats`` module).
 
 >>> import asyncio
@@ -37,6 +39,7 @@ each is a few table operations with no ``await`` in between, so it is atomic on 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import math
@@ -58,6 +61,7 @@ from supervisor import (
     NoProc,
     Server,
     Table,
+    TableGone,
     demonitor,
     monitor,
     runtime,
@@ -79,10 +83,11 @@ SWEEP: Final = ("arbord", "cache", "sweep")
 
 _ONE: Final = MappingProxyType({"count": 1})
 _MISSING: Final[Any] = object()
-# Row layout of the entries table.
+# Row layout of the entries table. ``_OWNER`` holds the owner's *task* (a server's ``task``): whether
+# the owner is alive is then one ``done()`` call on the read path.
 _KEY, _VALUE, _EXPIRES, _TTL, _OWNER, _RECENCY = range(6)
-# Why an entry leaves (the counter it goes to).
-_EXPIRED, _EVICTED, _DELETED, _OVERWRITTEN = range(4)
+# Why an entry leaves (the counter it goes to); 0 is "it has not left" (``Cache._gone``).
+_EXPIRED, _EVICTED, _DELETED, _OVERWRITTEN = range(1, 5)
 
 
 class Recency:
@@ -115,6 +120,16 @@ def _starting(key: Hashable, default: Any = None) -> Any:
     raise NoProc("the cache is starting: its tables do not exist yet")
 
 
+def _owner_task(owner: Server | asyncio.Task[Any]) -> asyncio.Task[Any]:
+    """The task whose end is ``owner``'s exit (a server's task ends in the step that records its
+    exit). Only called for an owner that was alive when bound, so a server's task exists."""
+    if isinstance(owner, asyncio.Task):
+        return owner
+    task = owner.task
+    assert task is not None, f"{owner!r} was never started"
+    return task
+
+
 class Getter(Protocol):
     """The signature of ``Cache.get``."""
 
@@ -131,7 +146,11 @@ def _reader(cache: Cache) -> Getter:
         row = entries_get(key)
         if row is not None:
             expires = row[_EXPIRES]
-            if expires is None or expires > now():
+            if expires is not None and expires <= now():
+                drop(row, _EXPIRED)  # lazy expiry: an expired value is never returned
+            elif row[_OWNER] is not None and row[_OWNER].done():
+                drop(row, _DELETED)  # its owner exited; the cache has not handled the Down yet
+            else:
                 recency = row[_RECENCY]
                 if recency is not None:
                     recency.tick = next(ticks)
@@ -139,7 +158,6 @@ def _reader(cache: Cache) -> Getter:
                 if HIT in listened:
                     execute(HIT, _ONE, hit_metadata)
                 return row[_VALUE]
-            drop(row, _EXPIRED)  # lazy expiry: an expired value is never returned
         counters.misses += 1
         if MISS in listened:
             execute(MISS, _ONE, {"cache": label, "key": key})
@@ -234,25 +252,42 @@ class Cache(Server):
         await self.call("settle", timeout)
 
     def _owner_down(self, owner: Any, ref: MonitorRef) -> None:
-        row = self._owners.get(owner)
+        """Drop the entries bound to an owner that exited: a deletion each, or an expiration for a
+        value whose TTL had already passed (it was dead already, as everywhere else)."""
+        task = _owner_task(owner)
+        row = self._owners.get(task)
         if row is None or row[1] is not ref:
             return
+        now = self._now()
         for key in list(row[2]):
             entry = self._get(key)
-            if entry is not None and entry[_OWNER] is owner:
-                self._drop(entry, _DELETED)
-        self._owners.delete(owner)
+            if entry is not None and entry[_OWNER] is task:
+                self._drop(entry, self._gone(entry, now) or _DELETED)
+        self._owners.delete(task)
 
     # --- reads ---------------------------------------------------------------------------------------
 
+    @staticmethod
+    def _gone(row: tuple[Any, ...], now: float) -> int:
+        """Why a stored row is not live (0: it is): ``_EXPIRED`` once its TTL has passed, else
+        ``_DELETED`` once its owner has exited (the cache may not have handled the ``Down`` yet)."""
+        expires = row[_EXPIRES]
+        if expires is not None and expires <= now:
+            return _EXPIRED
+        owner = row[_OWNER]
+        if owner is not None and owner.done():
+            return _DELETED
+        return 0
+
     def _live(self, key: Hashable) -> tuple[Any, ...] | None:
-        """The live row under ``key`` without counting a read (an expired one is dropped)."""
+        """The live row under ``key`` without counting a read (an expired one, or one whose owner
+        has exited, is dropped)."""
         row = self._get(key)
         if row is None:
             return None
-        expires = row[_EXPIRES]
-        if expires is not None and expires <= self._now():
-            self._drop(row, _EXPIRED)
+        why = self._gone(row, self._now())
+        if why:
+            self._drop(row, why)
             return None
         return row  # type: ignore[no-any-return]
 
@@ -271,15 +306,16 @@ class Cache(Server):
             return False
 
     def __len__(self) -> int:
-        """Entries stored, including expired ones the janitor has not swept yet."""
+        """Entries stored, including expired ones the janitor has not swept yet (and bound ones
+        whose owner's ``Down`` the cache has not handled yet)."""
         self._started()
         return len(self._entries)
 
     def keys(self) -> list[Any]:
         """The live keys, least recently written first (a walk: O(entries))."""
         self._started()
-        now = self._now()
-        return [r[_KEY] for r in self._entries.tab2list() if r[_EXPIRES] is None or r[_EXPIRES] > now]
+        now, gone = self._now(), self._gone
+        return [row[_KEY] for row in self._entries.tab2list() if not gone(row, now)]
 
     def stats(self) -> CacheStats:
         """The exact counters. Sweeps first, so ``size`` counts live entries only (O(entries))."""
@@ -295,6 +331,14 @@ class Cache(Server):
     def _writable(self) -> None:
         if not self._ready or not self.alive:
             raise NoProc(f"{self!r} is not running: find the current cache with whereis")
+
+    @staticmethod
+    def _check_owner(owner: Any) -> None:
+        """Refuse an owner that is not a server or task (``TypeError``) or has exited (``NoProc``)."""
+        if owner is not None and not isinstance(owner, Server | asyncio.Task):
+            raise TypeError(f"an owner is a Server or an asyncio.Task, not {owner!r}")
+        if owner is not None and not runtime.is_alive(owner):
+            raise NoProc(f"{owner!r} is not alive: it cannot own a cache entry")
 
     def _expiry(self, ttl: float | None) -> tuple[float | None, float | None]:
         """``(expires_at, ttl)`` for a TTL: None means the cache default; ``math.inf``, never."""
@@ -317,15 +361,11 @@ class Cache(Server):
             hash(key)
         except TypeError:
             raise TypeError(f"a cache key must be hashable, not {key!r}") from None
-        if owner is not None and not isinstance(owner, Server | asyncio.Task):
-            raise TypeError(f"an owner is a Server or an asyncio.Task, not {owner!r}")
-        if owner is not None and not runtime.is_alive(owner):
-            raise NoProc(f"{owner!r} is not alive: it cannot own a cache entry")
+        self._check_owner(owner)
         expires, ttl_seconds = self._expiry(ttl)
         old = self._get(key)
         if old is not None:
-            expired = old[_EXPIRES] is not None and old[_EXPIRES] <= self._now()
-            self._drop(old, _EXPIRED if expired else _OVERWRITTEN)
+            self._drop(old, self._gone(old, self._now()) or _OVERWRITTEN)
         max_size = self.config.max_size
         while max_size is not None and len(self._entries) >= max_size and self._evict_one():
             pass
@@ -333,7 +373,8 @@ class Cache(Server):
         if self._lru is not None:
             recency = Recency(next(self._ticks), key)
             heapq.heappush(self._lru, recency)  # the newest tick: it stays at the bottom
-        self._entries.insert((key, value, expires, ttl_seconds, owner, recency))
+        task = None if owner is None else _owner_task(owner)
+        self._entries.insert((key, value, expires, ttl_seconds, task, recency))
         self._counters.sets += 1
         if owner is not None:
             self._bind(owner, key)
@@ -381,9 +422,9 @@ class Cache(Server):
         now = self._now()
         cleared = 0
         for row in self._entries.tab2list():
-            expired = row[_EXPIRES] is not None and row[_EXPIRES] <= now
-            self._drop(row, _EXPIRED if expired else _DELETED)
-            cleared += not expired
+            why = self._gone(row, now)
+            self._drop(row, why or _DELETED)
+            cleared += not why
         return cleared
 
     async def fetch(
@@ -397,6 +438,11 @@ class Cache(Server):
         """The value under ``key``; on a miss, ``await fallback(key)`` computes it (and caches it,
         unless it returns ``Decline``). Concurrent misses of one key run the fallback once and all
         get its result; its exception reaches every one of them and nothing is cached.
+
+        A flight outlives its cache: if the cache stops (or crashes) while the fallback runs, every
+        caller still gets the fallback's value or exception, and nothing is cached. Likewise when
+        ``owner`` exits while the fallback runs: the value is returned, not cached (it would have
+        no one to belong to); an owner that has already exited is refused before the fallback runs.
         """
         value = self.get(key, _MISSING)
         while value is _MISSING:
@@ -406,6 +452,7 @@ class Cache(Server):
             try:
                 return await asyncio.shield(flight[1])
             except Abandoned:  # its leader was cancelled: look again, maybe lead
+                self._writable()  # ... unless the cache has stopped meanwhile: nothing to look in
                 row = self._live(key)
                 value = _MISSING if row is None else row[_VALUE]
         return value
@@ -414,11 +461,12 @@ class Cache(Server):
         self, key: Hashable, fallback: Callable[[Any], Awaitable[Any]], ttl: float | None, owner: Any
     ) -> Any:
         self._writable()
+        self._check_owner(owner)  # before the fallback runs, not after its work is done
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._flights.insert((key, future))
         try:
             value, keep, value_ttl = unwrap(await fallback(key), ttl)
-            if keep:
+            if keep and self.alive and (owner is None or runtime.is_alive(owner)):
                 self.put(key, value, value_ttl, owner=owner)
         except asyncio.CancelledError:
             self._land(key, future, Abandoned())
@@ -426,14 +474,22 @@ class Cache(Server):
         except BaseException as error:
             self._land(key, future, error)
             raise
-        self._flights.delete(key)
-        future.set_result(value)
+        self._land(key, future, None, value)
         return value
 
-    def _land(self, key: Hashable, future: asyncio.Future[Any], error: BaseException) -> None:
-        self._flights.delete(key)
-        future.set_exception(error)
-        future.exception()  # retrieved: followers may all be gone, and that is not an error
+    def _land(
+        self, key: Hashable, future: asyncio.Future[Any], error: BaseException | None, value: Any = None
+    ) -> None:
+        """End a flight: settle its future with ``error`` or ``value``, *then* remove its row. In
+        that order because the row goes with the cache (``TableGone`` once it has stopped) while
+        the followers wait on the future: they must hear the outcome either way."""
+        if error is None:
+            future.set_result(value)
+        else:
+            future.set_exception(error)
+            future.exception()  # retrieved: followers may all be gone, and that is not an error
+        with contextlib.suppress(TableGone):
+            self._flights.delete(key)
 
     # --- the table operations behind them ------------------------------------------------------
 
@@ -477,8 +533,7 @@ class Cache(Server):
                 heapq.heapreplace(lru, recency)  # sift the top down under its new tick
                 continue
             heapq.heappop(lru)
-            expired = row[_EXPIRES] is not None and row[_EXPIRES] <= self._now()
-            self._drop(row, _EXPIRED if expired else _EVICTED)
+            self._drop(row, self._gone(row, self._now()) or _EVICTED)
             return True
         return False
 
@@ -490,19 +545,21 @@ class Cache(Server):
         lru[:] = live
 
     def _bind(self, owner: Any, key: Hashable) -> None:
-        row = self._owners.get(owner)
+        """Record ``key`` among ``owner``'s entries (by its task), monitoring it on its first one."""
+        task = _owner_task(owner)
+        row = self._owners.get(task)
         if row is None:
-            self._owners.insert((owner, monitor(owner, watcher=self), {key: None}))
+            self._owners.insert((task, monitor(owner, watcher=self), {key: None}))
         else:
             row[2][key] = None
 
-    def _unbind(self, owner: Any, key: Hashable) -> None:
-        row = self._owners.get(owner)
+    def _unbind(self, task: asyncio.Task[Any], key: Hashable) -> None:
+        row = self._owners.get(task)
         if row is not None:
             row[2].pop(key, None)
             if not row[2]:
                 demonitor(row[1])  # a Down already queued finds no row (or a newer ref): ignored
-                self._owners.delete(owner)
+                self._owners.delete(task)
 
     def monitor_count(self) -> int:
         """How many owners the cache monitors: one per owner with at least one bound entry."""

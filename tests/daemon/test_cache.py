@@ -247,6 +247,65 @@ async def test_an_entry_bound_to_an_owner_is_dropped_when_it_exits(cache: Cache)
     assert cache.stats().deletions == 2
 
 
+async def test_a_bound_entry_is_not_read_once_its_owner_has_exited(cache: Cache) -> None:
+    """Between the owner's end and the cache handling its ``Down``, reads already miss: seen from a
+    done-callback of the owner's task, which runs before the cache's task does."""
+    task = asyncio.create_task(asyncio.Event().wait())
+    cache.put("bound", 1, owner=task)
+    cache.put("free", 2)
+    seen: list[object] = []
+
+    def read(_: object) -> None:
+        seen.append(cache.monitor_count())  # 1: the cache has not handled the Down yet
+        seen.extend([cache.get("bound", "missed"), "bound" in cache, cache.keys(), cache.ttl("bound")])
+
+    task.add_done_callback(read)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert seen == [1, "missed", False, ["free"], None]
+    await cache.settle()  # the Down finds the entry gone: not counted twice
+    stats = cache.stats()
+    assert (stats.deletions, stats.misses, stats.size, stats.balanced) == (1, 1, 1, True)
+    assert cache.monitor_count() == 0
+
+
+async def test_writes_count_an_entry_whose_owner_exited_as_deleted_not_live(cache: Cache) -> None:
+    """In the same window, an overwrite of such an entry is not an overwrite of a live value, and
+    ``clear`` does not count it as a live entry removed: it went when its owner exited."""
+    task = asyncio.create_task(asyncio.Event().wait())
+    cache.put("a", 1, owner=task)
+    cache.put("b", 2, owner=task)
+    seen: list[object] = []
+
+    def write(_: object) -> None:
+        cache.put("a", 10)
+        seen.extend([cache.monitor_count(), cache.clear()])  # clears "a" (live) and "b" (owner gone)
+
+    task.add_done_callback(write)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert seen == [1, 1]
+    await cache.settle()
+    stats = cache.stats()
+    assert (stats.sets, stats.overwrites, stats.deletions, stats.size) == (3, 0, 3, 0)
+    assert cache.monitor_count() == 0
+
+
+async def test_an_expired_bound_entry_dropped_at_its_owners_exit_counts_as_expired(
+    cache: Cache, clock: ManualClock
+) -> None:
+    server = await Server.start()
+    cache.put("short", 1, ttl=1.0, owner=server)
+    clock.advance(5.0)  # expired, but neither read nor swept (stats() would sweep it: not called)
+    with telemetry.capture(EXPIRE) as seen:
+        await server.stop()
+        await cache.settle()
+    assert [c.metadata["key"] for c in seen] == ["short"]  # dropped by the Down, as expired
+    stats = cache.stats()
+    assert (stats.sets, stats.expirations, stats.deletions, stats.size) == (1, 1, 0, 0)
+    assert cache.monitor_count() == 0
+
+
 async def test_an_overwritten_bound_entry_is_no_longer_bound(cache: Cache) -> None:
     server = await Server.start()
     baseline = len(server._exit_callbacks or {})

@@ -1,5 +1,6 @@
 """fetch: single flight (concurrent misses of one key run the fallback once, REFERENCE §4 bug (c) not
-copied, §18), errors reach every waiter and cache nothing, Commit/Decline, a cancelled leader."""
+copied, §18), errors reach every waiter and cache nothing, Commit/Decline, a cancelled leader, a
+flight that outlives its cache (stopped or crashed) or its owner."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from daemon.cache import Cache, CacheConfig, Commit, Decline
-from supervisor import ManualClock, Server
+from daemon.cache import MISS, Cache, CacheConfig, Commit, Decline
+from supervisor import ManualClock, NoProc, Server, telemetry
 
 CONCURRENT = 1000
 
@@ -44,6 +45,29 @@ class Fallback:
         if isinstance(self.outcome, BaseException):
             raise self.outcome
         return self.outcome
+
+
+async def flight(
+    cache: Cache, fallback: Fallback, followers: int, owner: Any = None
+) -> tuple[asyncio.Task[Any], list[asyncio.Task[Any]]]:
+    """A leader running ``fallback`` for "k" and ``followers`` fetches waiting on its flight; returns
+    once they all wait (a fetch emits its miss in the step in which it joins the flight)."""
+    with telemetry.capture(MISS) as misses:
+        leader = asyncio.create_task(cache.fetch("k", fallback, owner=owner))
+        async with asyncio.timeout(10):
+            await fallback.started.wait()
+            waiting = [asyncio.create_task(cache.fetch("k", fallback)) for _ in range(followers)]
+            await misses.wait(MISS, count=1 + followers)
+    return leader, waiting
+
+
+async def end(cache: Cache, how: str) -> None:
+    """Stop the cache, or crash it (``kill``: its ``terminate`` does not run)."""
+    if how == "stop":
+        await cache.stop()
+    else:
+        cache.kill()
+        await cache.wait()
 
 
 async def test_a_hit_does_not_call_the_fallback(cache: Cache) -> None:
@@ -149,3 +173,61 @@ async def test_fetch_can_bind_the_value_to_an_owner(cache: Cache) -> None:
     await owner.stop()
     await cache.settle()
     assert "k" not in cache
+
+
+@pytest.mark.parametrize("how", ["stop", "kill"])
+@pytest.mark.parametrize("outcome", ["computed", LookupError("backend down")], ids=["value", "error"])
+async def test_a_flight_outlives_its_cache(cache: Cache, how: str, outcome: Any) -> None:
+    """The cache stops or crashes while the fallback runs: the leader and every follower still get
+    the fallback's own outcome (not TableGone, and no follower waits forever); nothing is cached."""
+    fallback = Fallback(outcome)
+    leader, followers = await flight(cache, fallback, 3)
+    await end(cache, how)
+    assert not cache.alive
+    fallback.release.set()
+    async with asyncio.timeout(10):
+        results = await asyncio.gather(leader, *followers, return_exceptions=True)
+    assert all(result is outcome for result in results)
+    assert fallback.calls == 1
+    assert cache._counters.sets == 0  # nothing was cached (the tables are gone with the cache)
+
+
+async def test_followers_of_a_leader_cancelled_after_the_cache_stopped_get_noproc(cache: Cache) -> None:
+    """No one can take the flight over from a dead cache: the followers get NoProc, not a hang and
+    not TableGone."""
+    fallback = Fallback("never")
+    leader, followers = await flight(cache, fallback, 3)
+    await cache.stop()
+    leader.cancel()
+    async with asyncio.timeout(10):
+        results = await asyncio.gather(*followers, return_exceptions=True)
+        await asyncio.gather(leader, return_exceptions=True)
+    assert leader.cancelled()
+    assert all(isinstance(result, NoProc) for result in results)
+    assert fallback.calls == 1
+
+
+async def test_an_owner_that_exits_during_the_flight_gets_the_value_uncached(cache: Cache) -> None:
+    """The value is everyone's (the followers asked for no owner); there is no one to bind it to,
+    so it is not cached."""
+    owner = await Server.start()
+    fallback = Fallback("value")
+    leader, [follower] = await flight(cache, fallback, 1, owner=owner)
+    await owner.stop()
+    fallback.release.set()
+    async with asyncio.timeout(10):
+        assert list(await asyncio.gather(leader, follower)) == ["value", "value"]
+    assert "k" not in cache
+    assert cache.monitor_count() == 0
+    assert cache.stats().sets == 0
+
+
+async def test_a_dead_owner_is_refused_before_the_fallback_runs(cache: Cache) -> None:
+    owner = await Server.start()
+    await owner.stop()
+    fallback = Fallback("value")
+    fallback.release.set()
+    with pytest.raises(NoProc):
+        await cache.fetch("k", fallback, owner=owner)
+    assert fallback.calls == 0
+    assert await cache.fetch("k", fallback) == "value"  # no flight was left behind
