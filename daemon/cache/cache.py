@@ -486,6 +486,12 @@ class Cache(Server):
         if error is None:
             future.set_result(value)
         else:
+            if isinstance(error, StopIteration):
+                # A future refuses StopIteration (TypeError), which left the followers waiting;
+                # a hand-written awaitable can raise it. Followers get what a coroutine would.
+                wrapped = RuntimeError(f"the fallback raised {error!r}")
+                wrapped.__cause__ = error
+                error = wrapped
             future.set_exception(error)
             future.exception()  # retrieved: followers may all be gone, and that is not an error
         with contextlib.suppress(TableGone):

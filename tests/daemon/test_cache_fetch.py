@@ -5,7 +5,7 @@ flight that outlives its cache (stopped or crashed) or its owner."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from typing import Any
 
 import pytest
@@ -112,6 +112,25 @@ async def test_a_fallback_error_reaches_every_waiter_and_caches_nothing(cache: C
     retry = Fallback("recovered")
     retry.release.set()
     assert await cache.fetch("k", retry) == "recovered"  # nothing stuck in flight
+
+
+class StopsIterating:
+    """An awaitable whose ``__await__`` raises StopIteration (no coroutine can: Python turns it into
+    RuntimeError; a hand-written awaitable can, and only at once, before it ever waits)."""
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        raise StopIteration
+
+
+async def test_a_fallback_raising_stop_iteration_leaves_no_flight_behind(cache: Cache) -> None:
+    with pytest.raises(RuntimeError, match="StopIteration"):  # as from any coroutine
+        await cache.fetch("k", lambda key: StopsIterating())
+    # A future refuses StopIteration: the flight used to stay, and every later fetch waited on it.
+    retry = Fallback("recovered")
+    retry.release.set()
+    async with asyncio.timeout(10):
+        assert await cache.fetch("k", retry) == "recovered"
+    assert retry.calls == 1
 
 
 async def test_decline_returns_the_value_to_all_without_caching(cache: Cache) -> None:
