@@ -117,7 +117,8 @@ def _reader(
 
 def _index_pairs(metadata: Mapping[str, Any], attributes: tuple[str, ...]) -> list[tuple[str, Any]]:
     """The ``(attribute, value)`` index keys of an entry: the value of each indexed attribute, or
-    each element of a list/set value. Unhashable values are left out (``query`` still finds them)."""
+    each element of a list/set value. Values that cannot be hashed are left out (``query`` still
+    finds them)."""
     pairs: list[tuple[str, Any]] = []
     for attribute in attributes:
         value = metadata.get(attribute)
@@ -129,7 +130,7 @@ def _index_pairs(metadata: Mapping[str, Any], attributes: tuple[str, ...]) -> li
         for item in value if isinstance(value, _COLLECTIONS) else (value,):
             try:
                 hash(item)
-            except TypeError:
+            except Exception:  # unhashable, or a __hash__ that raises: not indexed, still stored
                 continue
             if (attribute, item) not in pairs:
                 pairs.append((attribute, item))

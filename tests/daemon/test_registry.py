@@ -287,6 +287,30 @@ async def test_find_by_attribute_uses_the_index_and_list_values(registry: Regist
     assert sorted(row[0] for row in registry._indexes["capability"].tab2list()) == ["plan", "search"]
 
 
+class HashRaises:
+    """A metadata value whose ``__hash__`` raises something other than TypeError."""
+
+    def __hash__(self) -> int:
+        raise ValueError("no hash for me")
+
+
+async def test_a_value_whose_hash_raises_is_stored_unindexed_and_cleaned_up(
+    registry: Registry, spawn: Spawn
+) -> None:
+    owner = spawn()
+    odd = HashRaises()
+    entry = registry.register("odd", owner, {"capability": [odd, "search"]})
+    assert registry.lookup("odd") == entry
+    assert [e.key for e in registry.find_by_attribute("capability", "search")] == ["odd"]
+    with telemetry.capture(OWNER_DOWN) as seen:
+        await kill(owner)
+        async with asyncio.timeout(10):
+            await seen.wait(OWNER_DOWN)
+    assert registry.alive  # the cleanup did not crash it
+    assert registry.lookup("odd") is None
+    assert registry.find_by_attribute("capability", "search") == []
+
+
 async def test_an_unindexed_attribute_is_a_clear_error(registry: Registry) -> None:
     with pytest.raises(
         NotIndexed, match=r"'colour' is not indexed \(indexed: capability, health_status, node\)"
