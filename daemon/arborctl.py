@@ -25,7 +25,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, TextIO
 
@@ -202,11 +202,14 @@ async def _main(args: argparse.Namespace, output: _Output) -> int:
     path = args.socket or default_socket_path(os.environ, cwd)
     try:
         async with contextlib.AsyncExitStack() as stack:
+            # With --hold, SIGINT/SIGTERM mean "let go" from the start: a signal that arrived while
+            # the request was in flight used to kill the process (exit 143) instead of exiting 0.
+            stop = stack.enter_context(_stop_on_signals()) if args.hold else None
             async with asyncio.timeout(args.timeout):
                 client = await stack.enter_async_context(open_control_client(path))
                 code = await _run(client, args.verb, args.params, output, cwd)
-            if args.hold and code == EXIT_OK:
-                return await _hold(client, args.timeout)
+            if stop is not None and code == EXIT_OK:
+                return await _hold(client, stop, args.timeout)
             return code
     except (FileNotFoundError, ConnectionRefusedError):
         output.error(f"arbord is not running (no daemon answers on {path})")
@@ -232,24 +235,30 @@ async def _main(args: argparse.Namespace, output: _Output) -> int:
         return EXIT_ERROR
 
 
-async def _hold(client: ControlClient, timeout: float) -> int:
-    """Keep the connection until SIGINT/SIGTERM (then 0); a daemon that goes away raises out of here."""
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[asyncio.Event]:
+    """An event set by SIGINT or SIGTERM while inside (the loop's handlers, removed on the way out)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(HOLD_PING_INTERVAL):
-                    await stop.wait()
-            if not stop.is_set():
-                async with asyncio.timeout(timeout):
-                    await client.call("ping")
-        return EXIT_OK
+        yield stop
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+
+
+async def _hold(client: ControlClient, stop: asyncio.Event, timeout: float) -> int:
+    """Keep the connection until ``stop`` is set (then 0); a daemon that goes away raises out of here."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(HOLD_PING_INTERVAL):
+                await stop.wait()
+        if not stop.is_set():
+            async with asyncio.timeout(timeout):
+                await client.call("ping")
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import signal
 import socket
 import sys
 from collections.abc import Sequence
@@ -193,6 +194,43 @@ async def test_a_silent_daemon_times_out_with_exit_1() -> None:
             listener.close()
         assert code == 1
         assert "no reply within 0.3 s" in err
+
+
+async def test_a_signal_while_a_hold_request_is_in_flight_still_exits_0() -> None:
+    # A fake daemon that holds its reply to the command until the test has signalled arborctl:
+    # the signal lands while the request is in flight, which used to kill arborctl (-15).
+    request_seen = asyncio.Event()
+    reply_now = asyncio.Event()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while line := await reader.readline():
+            request = json.loads(line)
+            if request["method"] == "methods":
+                ping = {"name": "ping", "params": {}, "streamed": False}
+                result: Any = [ping]
+            else:
+                request_seen.set()
+                await reply_now.wait()
+                result = {"pong": True}
+            writer.write(json.dumps({"id": request["id"], "result": result}).encode() + b"\n")
+            await writer.drain()
+        writer.close()
+
+    with short_tmpdir() as tmp:
+        server = await asyncio.start_unix_server(serve, str(tmp / "c.sock"))
+        async with server:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "daemon.arborctl", "--socket", str(tmp / "c.sock"), "--json",
+                "--hold", "ping",
+                stdout=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            async with asyncio.timeout(30):
+                await request_seen.wait()
+                process.send_signal(signal.SIGTERM)
+                reply_now.set()
+                out, _ = await process.communicate()
+        assert process.returncode == 0
+        assert json.loads(out) == {"pong": True}
 
 
 async def test_the_console_script_runs_as_a_module() -> None:

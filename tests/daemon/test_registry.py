@@ -4,7 +4,7 @@ keys, via names, telemetry (REFERENCE §3, §4 registry part, §10 items 1-2 and
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Hashable
 from typing import Any
 
 import pytest
@@ -14,14 +14,30 @@ from daemon.registry import (
     LOOKUP_MISS,
     OWNER_DOWN,
     REGISTER,
+    REGISTRY_NAME,
+    REGISTRY_SUPERVISOR_NAME,
     UNREGISTER,
     KeyMode,
     Registry,
+    RegistrySettings,
     Via,
+    keeper_child_spec,
+    registry_child_spec,
+    registry_named,
     start_via,
     whereis_via,
 )
-from supervisor import AlreadyStarted, NoProc, Server, runtime, telemetry
+from supervisor import (
+    AlreadyStarted,
+    Caller,
+    ChildSpec,
+    NoProc,
+    Server,
+    Supervisor,
+    runtime,
+    telemetry,
+    whereis,
+)
 
 Spawn = Callable[[], asyncio.Task[None]]
 
@@ -540,3 +556,173 @@ async def test_reads_ask_an_owner_class_that_overrides_done(registry: Registry, 
     finally:
         stop.set()
         await odd
+
+
+# --- monitors and exit callbacks come back to their baseline -------------------------------------------
+
+
+def exit_callbacks(process: Server | asyncio.Task[Any]) -> int:
+    """How many exit callbacks ``process`` carries: a server's own, a task's done-callbacks (a
+    monitor of a task is one done-callback on it)."""
+    if isinstance(process, asyncio.Task):
+        return len(process._callbacks or [])
+    return len(process._exit_callbacks or {})
+
+
+async def restart_registry(*, while_down: Callable[[], object] = lambda: None) -> Registry:
+    """Kill the daemon's registry, run ``while_down`` before its supervisor restarts it, and
+    return the new incarnation (which claims the tables from the keeper and re-monitors)."""
+    old = registry_named(REGISTRY_NAME)
+    old.kill()
+    await old.wait()
+    while_down()
+    supervisor = whereis(REGISTRY_SUPERVISOR_NAME)
+    assert isinstance(supervisor, Supervisor)
+    await supervisor.which_children()  # a call: the exit and the restart are handled before it
+    new = registry_named(REGISTRY_NAME)
+    assert new is not old
+    return new
+
+
+def take_over_on_exit(
+    registry: Registry, key: Hashable, dying: asyncio.Task[Any], heir: asyncio.Task[Any]
+) -> list[tuple[bool, object]]:
+    """Register ``key`` for ``heir`` from ``dying``'s last done-callback: once the registry's monitor
+    has queued the ``Down``, before the registry handled it. Returns [(the dying owner was still in
+    the registry's owners then, the new entry's owner)]."""
+    taken: list[tuple[bool, object]] = []
+
+    def take_over(_: object) -> None:
+        still_owner = registry._owners.get(dying) is not None
+        taken.append((still_owner, registry.register(key, heir).owner))
+
+    dying.add_done_callback(take_over)
+    return taken
+
+
+async def test_monitors_and_exit_callbacks_return_to_baseline_across_owners_exits_and_restarts() -> None:
+    settings = RegistrySettings(intensity=10, period=60.0)  # the restarts below stay within it
+    async with Supervisor([keeper_child_spec(), registry_child_spec(settings)]):
+        registry = registry_named(REGISTRY_NAME)
+        stop = asyncio.Event()
+        steady_server = await Server.start()  # owners that outlive every cycle: what is left on them
+        steady_task = asyncio.create_task(stop.wait())  # is what the registry leaked
+        server_baseline = exit_callbacks(steady_server)
+        task_baseline = exit_callbacks(steady_task)
+        own_baseline = exit_callbacks(registry)  # its supervisor's watch, its monitor of the keeper
+        assert registry.monitor_count() == 0
+
+        def check(monitored: int, steady_monitored: bool) -> None:
+            assert registry.monitor_count() == monitored
+            # Each monitor is one callback on its owner and one on the registry (its watcher).
+            assert exit_callbacks(registry) == own_baseline + monitored
+            assert exit_callbacks(steady_server) == server_baseline + steady_monitored
+            assert exit_callbacks(steady_task) == task_baseline + steady_monitored
+
+        for cycle in range(24):
+            server = await Server.start()
+            task = asyncio.create_task(stop.wait())
+            for n in range(3):
+                registry.register(("steady-server", cycle, n), steady_server, {"node": "a"})
+                registry.register(("steady-task", cycle, n), steady_task, {"node": "a"})
+                registry.register(("server", cycle, n), server, {"capability": ["x", "y"]})
+                registry.register(("task", cycle, n), task, {"capability": "x"})
+            check(4, True)
+            # A dead owner's key taken over before its Down is handled: the late Down is stale.
+            doomed = asyncio.create_task(stop.wait())
+            registry.register(("doomed", cycle), doomed)
+            taken = take_over_on_exit(registry, ("doomed", cycle), doomed, steady_task)
+            await kill(doomed)
+            assert taken == [(True, steady_task)]
+            exiting = 2  # the owners that exit holding their keys: server and task
+            if cycle % 8 == 7:
+                # The new incarnation re-monitors every owner (the task exited meanwhile: noproc);
+                # the old one's monitors end with it, on the owners as well.
+                registry = await restart_registry(while_down=task.cancel)
+                await registry.settle()
+                assert registry.lookup(("task", cycle, 0)) is None
+                exiting = 1
+                check(2 + exiting, True)
+            removed = [registry.unregister(("steady-server", cycle, n)) for n in range(3)]
+            removed += [registry.unregister(("steady-task", cycle, n), steady_task) for n in range(3)]
+            removed.append(registry.unregister(("doomed", cycle), steady_task))
+            assert removed == [True] * 7
+            check(exiting, False)
+            if cycle % 2:
+                await server.stop()
+            else:
+                server.kill()
+                await server.wait()
+            await kill(task)
+            await registry.settle()
+            check(0, False)
+        assert (len(registry._entries), len(registry._owners)) == (0, 0)
+        assert {attribute: len(index) for attribute, index in registry._indexes.items()} == dict.fromkeys(
+            registry.indexed_attributes, 0
+        )
+        await steady_server.stop()
+        stop.set()
+        await steady_task
+
+
+# --- start_via as a child's start function ----------------------------------------------------------------
+
+
+class ViaWorker(Server):
+    """A child started through ``start_via``: any call says which incarnation answers it."""
+
+    async def handle_call(self, request: Any, caller: Caller) -> Any:
+        return self
+
+
+async def test_start_via_under_a_supervisor_re_registers_each_restart_under_the_same_name() -> None:
+    settings = RegistrySettings(intensity=10, period=60.0)
+    via = Via(REGISTRY_NAME, ("worker", 1), {"node": "a", "capability": "search"})
+    async with Supervisor([keeper_child_spec(), registry_child_spec(settings)]):
+        spec = ChildSpec("worker", start_via, args=(via, ViaWorker))
+        async with Supervisor([spec], intensity=10, period=60.0) as workers:
+
+            async def current(previous: Server | None) -> Server:
+                (info,) = await workers.which_children()  # also: any restart has been handled
+                child = info.server
+                assert isinstance(child, ViaWorker)
+                assert child is not previous
+                assert whereis_via(via) is child
+                served: object = await child.call("which")
+                assert served is child  # it is the live one, serving
+                entry = registry_named(REGISTRY_NAME).lookup(via.key)
+                assert entry is not None
+                assert (entry.owner, dict(entry.metadata)) == (child, dict(via.metadata))
+                return child
+
+            first = await current(None)
+            registry = registry_named(REGISTRY_NAME)
+            # A crash: the restarted child takes the name over, and the Down of the dead one
+            # removes nothing of its entry.
+            first.kill()
+            await first.wait()
+            second = await current(first)
+            await registry.settle()
+            assert await current(first) is second
+            assert registry.monitor_count() == 1
+            assert [e.owner for e in registry.find_by_attribute("capability", "search")] == [second]
+            # A normal exit of a permanent child: restarted and re-registered as well.
+            await second.stop()
+            third = await current(second)
+            # The registry restarts: the name survives (keeper), and the next child restart registers
+            # in the new incarnation.
+            registry = await restart_registry()
+            assert await current(second) is third
+            third.kill()
+            await third.wait()
+            fourth = await current(third)
+            await registry.settle()
+            assert registry.monitor_count() == 1
+            # Stopped by its supervisor: the name is free; restarted: taken again.
+            await workers.terminate_child("worker")
+            assert whereis_via(via) is None
+            await registry.settle()
+            assert registry.monitor_count() == 0
+            await workers.restart_child("worker")
+            await current(fourth)
+        assert whereis_via(via) is None
