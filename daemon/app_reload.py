@@ -71,8 +71,12 @@ def changed_sections(old: Settings, new: Settings) -> list[str]:
 async def _replace(root: Supervisor, old: ChildSpec | None, new: ChildSpec | None) -> str | None:
     """Stop ``old`` (if any) and start ``new`` (if any); on a failed start, restore ``old``.
 
-    Returns an error line, or None.
+    A child that stays (same id) keeps its place among its siblings, so the stop order stays the
+    reverse of the start order (the control server, last to start, stops first). Returns an error
+    line, or None.
     """
+    if old is not None and new is not None and old.id == new.id:
+        return await _respec(root, old, new)
     if old is not None:
         try:
             await root.terminate_child(old.id, timeout=None)
@@ -93,6 +97,28 @@ async def _replace(root: Supervisor, old: ChildSpec | None, new: ChildSpec | Non
                 log.error(
                     "reload: %r failed to start again with the previous configuration: %s", old.id, again
                 )
+        return message
+    return None
+
+
+async def _respec(root: Supervisor, old: ChildSpec, new: ChildSpec) -> str | None:
+    """Restart child ``old.id`` with ``new`` in its place; on a failed start, with ``old`` again."""
+    try:
+        await root.terminate_child(old.id, timeout=None)
+        await root.replace_childspec(new, timeout=None)
+    except ArbordError as error:
+        log.warning("reload: could not replace child %r: %s", old.id, error)
+        return f"{new.id}: could not be replaced: {error}"
+    try:
+        await root.restart_child(new.id, timeout=None)
+    except ArbordError as error:
+        message = f"{new.id}: failed to start with the new configuration: {error}"
+        log.error("reload: %s; restoring the previous one", message)
+        try:
+            await root.replace_childspec(old, timeout=None)
+            await root.restart_child(old.id, timeout=None)
+        except ArbordError as again:
+            log.error("reload: %r failed to start again with the previous configuration: %s", old.id, again)
         return message
     return None
 

@@ -292,8 +292,11 @@ async def test_a_reload_with_nothing_changed_restarts_nothing(harness: Harness) 
 
 async def test_a_reload_restarts_only_the_children_whose_settings_changed(harness: Harness) -> None:
     cache = whereis("arbord.cache")
+    order = [info.id for info in await harness.daemon.root.which_children()]
     harness.write("[registry]\nmax_entries_per_owner = 7\n")
     reply = await harness.daemon.reload()
+    # The restarted child keeps its place: the stop order stays the reverse of the start order.
+    assert [info.id for info in await harness.daemon.root.which_children()] == order
     assert reply["ok"]
     assert reply["changed"] == ["registry"]
     assert reply["restarted"] == ["registry"]

@@ -34,6 +34,7 @@ from tests.supervisor.test_supervisor_support import (
     EventLog,
     Flaky,
     Switch,
+    Worker,
     by_id,
     crash_child,
     ids,
@@ -241,6 +242,39 @@ async def test_delete_child_refuses_a_running_or_unknown_child() -> None:
         with pytest.raises(ChildNotFound):
             await sup.delete_child("nobody")
         assert (await sup.count_children()).active == 1
+
+
+# --- replace_childspec ------------------------------------------------------------------------------
+
+
+async def test_replace_childspec_keeps_the_childs_place_in_start_and_stop_order() -> None:
+    log: EventLog = []
+    async with Supervisor([worker("a", log), worker("b", log), worker("c", log)]) as sup:
+        await sup.terminate_child("b")
+        new_b = ChildSpec("b", Worker, args=(log, "b2"))
+        assert await sup.replace_childspec(new_b) is None  # type: ignore[func-returns-value]
+        assert await sup.get_childspec("b") is new_b
+        await sup.restart_child("b")
+        # which_children lists the most recently *added* first: b is still between a and c.
+        assert [info.id for info in await sup.which_children()] == ["c", "b", "a"]
+        log.clear()
+    assert ids(log, "stop") == ["c", "b2", "a"]  # stopped in reverse start order, b in its place
+
+
+async def test_replace_childspec_refuses_a_running_unknown_or_invalid_child() -> None:
+    log: EventLog = []
+    async with Supervisor([worker("a", log)]) as sup:
+        with pytest.raises(ChildRunning):
+            await sup.replace_childspec(worker("a", log))
+        with pytest.raises(ChildNotFound):
+            await sup.replace_childspec(worker("nobody", log))
+        with pytest.raises(InvalidChildSpec):
+            await sup.replace_childspec("not a spec")  # type: ignore[arg-type]
+        await sup.terminate_child("a")
+        with pytest.raises(InvalidChildSpec, match="significant"):
+            await sup.replace_childspec(ChildSpec("a", Worker, args=(log, "a"), significant=True))
+        assert sup.alive  # refusals never disturb the supervisor
+        assert (await sup.count_children()).specs == 1
 
 
 # --- which_children, count_children, get_childspec ---------------------------------------------------
