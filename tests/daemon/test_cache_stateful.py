@@ -6,15 +6,18 @@ fallback raising, a dead owner refused, the owner exiting during the flight).
 
 The model is a dict of stored entries in least-recently-used order, with the same lazy rules: an
 entry is gone once its TTL has passed (an expiration) or its owner has exited (a deletion); what
-finds it gone drops it and counts why. A task owner's end runs a few operations in a done-callback
-of its task, before the cache has handled its ``Down``: there the dead owner's entries are still
-stored (``len``, eviction) but never read. Once the owner's ``Down`` is handled, what is left of
-its entries goes, as an expiration if its TTL had passed, else as a deletion.
+finds it gone drops it and counts why (an overwrite, an eviction or ``clear`` included). A task
+owner's end runs random operations, mostly on its own keys, in a done-callback of its task, which
+runs before the cache has handled the task's ``Down``: there the dead owner's entries are still
+stored (rows, bindings, room taken from ``max_size``) but gone for every read and write. Once the
+``Down`` is handled (every step that ends an owner waits for it), what is left of its entries goes,
+as an expiration if its TTL had passed, else as a deletion.
 
-After every step: the stored rows, the counters (with ``sets == stored + expirations + evictions +
-deletions``), the owners' bindings and monitors equal the model's; no flight is left; ``keys()``
-lists exactly the live entries. Every value a read returns is checked against the row it came from:
-never expired, never bound to an exited owner."""
+After every step: the stored rows (value, expiry, TTL, owner), the counters (overwrites included,
+and ``sets == stored + expirations + evictions + deletions``), the owners' bindings and monitors
+equal the model's; no entry of an exited owner is left; no flight is left; ``keys()`` lists exactly
+the live entries. Every value ``get`` returns is also checked against the row it came from: never
+expired, never bound to an exited owner."""
 
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from typing import Any, NamedTuple
 
 import pytest
 import uvloop
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -47,6 +50,7 @@ MAX_LIVE_OWNERS = 4
 ABSENT: Any = object()
 
 PICKS = st.integers(min_value=0, max_value=3)  # which live owner ends (those with entries first)
+GIVEN = st.lists(st.tuples(KEYS, TTLS), max_size=3)  # entries bound to an owner just before it ends
 LATER = st.sampled_from([0.0, 0.0, 1.0, 5.0])  # how long before an owner exits
 
 
@@ -59,6 +63,7 @@ def window_ops(keys: st.SearchStrategy[str]) -> st.SearchStrategy[list[tuple[Any
             st.tuples(st.just("ttl"), keys),
             st.tuples(st.just("keys")),
             st.tuples(st.just("put"), keys, TTLS, OWNERS),
+            st.tuples(st.just("put_new"), TTLS, st.integers(min_value=1, max_value=MAX_SIZE)),
             st.tuples(st.just("delete"), keys),
             st.tuples(st.just("touch"), keys),
             st.tuples(st.just("expire"), keys, st.sampled_from([None, 0.0, 2.0])),
@@ -66,7 +71,8 @@ def window_ops(keys: st.SearchStrategy[str]) -> st.SearchStrategy[list[tuple[Any
             st.tuples(st.just("sweep")),
             st.tuples(st.just("advance"), SECONDS),
         ),
-        max_size=4,
+        min_size=1,
+        max_size=5,
     )
 
 
@@ -216,12 +222,9 @@ class CacheMachine(RuleBasedStateMachine):
         return None if pick is None or not live else live[pick % len(live)]
 
     def _alive_indexes(self, kind: type) -> list[int]:
-        """The live owners of a kind, those with entries first (the ones whose end matters); none
-        unless one has entries (ending owners with none is left to the few picks that reach them)."""
+        """The live owners of a kind, those with entries first (the ones whose end matters)."""
         alive = [i for i, o in enumerate(self.owners) if self.alive[i] and isinstance(o, kind)]
         owning = {e.owner for e in self.stored.values()}
-        if owning.isdisjoint(alive):
-            return []
         return sorted(alive, key=lambda i: i not in owning)
 
     # --- operations: the cache's and the model's side by side (steps, or run in an owner's end) -----
@@ -257,8 +260,17 @@ class CacheMachine(RuleBasedStateMachine):
             with pytest.raises(NoProc):
                 self.cache.put(key, -1, ttl, owner=owner)
             return
+        self._put_both(key, ttl, index)
+
+    def _put_both(self, key: str, ttl: float | None, index: int | None) -> None:
         value = self._put(key, ttl, index)
-        self.cache.put(key, value, ttl, owner=owner)
+        self.cache.put(key, value, ttl, owner=None if index is None else self.owners[index])
+
+    def _op_put_new(self, ttl: float | None, times: int) -> None:
+        """Unbound puts of keys not stored: each evicts the least recently used entry when full (so
+        ``MAX_SIZE`` of them evict every entry stored before)."""
+        for _ in range(times):
+            self._put_both(next(k for k in KEY_NAMES if k not in self.stored), ttl, None)
 
     def _op_delete(self, key: str) -> None:
         live = self._live(key)
@@ -435,14 +447,16 @@ class CacheMachine(RuleBasedStateMachine):
         self.finish.append(event)
 
     @precondition(lambda self: self._alive_indexes(Server))
-    @rule(pick=PICKS, how=st.sampled_from(["stop", "kill"]), later=LATER)
-    def end_server(self, pick: int, how: str, later: float) -> None:
-        """``later`` seconds on, the server stops or is killed; once the cache has handled its Down,
-        its entries are gone (expired ones as expirations)."""
+    @rule(pick=PICKS, given=GIVEN, how=st.sampled_from(["stop", "kill"]), later=LATER)
+    def end_server(self, pick: int, given: list[tuple[str, float | None]], how: str, later: float) -> None:
+        """The server is given a few more entries; ``later`` seconds on, it stops or is killed; once
+        the cache has handled its Down, its entries are gone (expired ones as expirations)."""
         indexes = self._alive_indexes(Server)
         index = indexes[pick % len(indexes)]
         server = self.owners[index]
         assert isinstance(server, Server)
+        for key, ttl in given:
+            self._put_both(key, ttl, index)
         self._op_advance(later)
 
         async def end() -> None:
@@ -460,20 +474,28 @@ class CacheMachine(RuleBasedStateMachine):
     @precondition(lambda self: self._alive_indexes(asyncio.Task))
     @rule(
         pick=PICKS,
+        given=GIVEN,
         how=st.sampled_from(["return", "cancel"]),
         later=LATER,
         data=st.data(),
     )
-    def end_task(self, pick: int, how: str, later: float, data: st.DataObject) -> None:
-        """``later`` seconds on, the task ends; a few operations (mostly on its keys) run in a
-        done-callback of it, which runs before the cache handles the task's Down: its entries are
-        still stored there, but gone for every read and write."""
+    def end_task(
+        self, pick: int, given: list[tuple[str, float | None]], how: str, later: float, data: st.DataObject
+    ) -> None:
+        """The task is given a few more entries; ``later`` seconds on, it ends; a few operations
+        (mostly on its keys) run in a done-callback of it, which runs before the cache handles the
+        task's Down: its entries are still stored there, but gone for every read and write."""
         indexes = self._alive_indexes(asyncio.Task)
         index = indexes[pick % len(indexes)]
         task = self.owners[index]
         assert isinstance(task, asyncio.Task)
+        for key, ttl in given:
+            self._put_both(key, ttl, index)
         bound = sorted(k for k, e in self.stored.items() if e.owner == index)
-        window = data.draw(window_ops(st.sampled_from(bound * 3 + KEY_NAMES)), label="window")
+        # On its own keys when it has any (the other keys are the other steps' business).
+        window = data.draw(window_ops(st.sampled_from(bound or KEY_NAMES)), label="window")
+        if data.draw(st.booleans(), label="then get every key"):  # what the window left of them too
+            window = [*window, *(("get", key) for key in KEY_NAMES)]
         self._op_advance(later)
         ran: list[bool] = []
         failures: list[BaseException] = []
@@ -538,10 +560,13 @@ class CacheMachine(RuleBasedStateMachine):
 
 
 CacheMachine.TestCase.settings = settings(
-    max_examples=60,
+    max_examples=100,
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
-    report_multiple_bugs=False,  # shrink the first failure only: shrinking a run of steps is slow
+    # A failure must be reported well within the 60 s test timeout: shrinking runs of steps is slow,
+    # so shrink the first failure only, and skip the explain phase.
+    report_multiple_bugs=False,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
 )
 TestCacheModel = CacheMachine.TestCase
