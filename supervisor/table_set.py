@@ -109,10 +109,10 @@ class SetTable(Table):
     # back to _insert_unchecked, which the C code calls once the check has passed.
     insert = TableCore._set_insert
 
-    def _insert_unchecked(self, rows: Row | list[Row]) -> None:
+    def _insert_unchecked(self, rows: Row | list[Row], /) -> None:
         if type(rows) is tuple:
             try:
-                self._rows[rows[self._keypos]] = rows
+                self._put(rows[self._keypos], rows)
             except (IndexError, TypeError):
                 raise self._bad_row("insert", rows) from None
             return
@@ -408,13 +408,7 @@ class OrderedSetTable(SetTable):
                 self._deny("insert")
         except KeyError:
             self._deny("insert")
-        if type(rows) is tuple:
-            try:
-                self._put(rows[self._keypos], rows)
-            except (IndexError, TypeError):
-                raise self._bad_row("insert", rows) from None
-            return
-        self._put_many(self._validated(rows, "insert"))
+        self._insert_unchecked(rows)
 
     def _clear(self) -> None:
         self._rows.clear()
@@ -494,14 +488,6 @@ class PublicOrderedSetTable(OrderedSetTable):
 
     __slots__ = ()
 
-    def insert(self, rows: Row | list[Row], /) -> None:
-        if type(rows) is tuple:
-            try:
-                self._put(rows[self._keypos], rows)
-            except (IndexError, TypeError):
-                raise self._bad_row("insert", rows) from None
-            return
-        self._put_many(self._validated(rows, "insert"))
-
+    insert = SetTable._insert_unchecked  # the store goes through the ordered_set's _put
     update_counter = TableCore._set_update_counter_public
     _update_counter_call = PublicSetTable._update_counter_call
