@@ -1,7 +1,39 @@
-"""Every error the ``supervisor`` library raises, in one flat hierarchy.
+"""Every error the ``supervisor`` library raises, in one short hierarchy.
 
 Each docstring says who raises the error and what to do about it. Cancellation is never wrapped: it stays
-``asyncio.CancelledError``.
+``asyncio.CancelledError``. The middle classes group errors by what the caller was doing, so one
+``except`` clause handles a whole family::
+
+    ArbordError
+    ├── CallError              a call or stop could not be completed
+    │   ├── NoProc             nobody runs there (OTP's noproc)
+    │   ├── CallTimeout        no reply in time (also a TimeoutError)
+    │   ├── ServerExited       the server exited before replying
+    │   └── CallingSelf        a server called itself
+    ├── StartError             a server did not start
+    │   ├── AlreadyStarted     the name is held by a live server
+    │   ├── StartFailed        init raised or stopped
+    │   └── InitIgnored        init raised Ignore
+    ├── NotInServer            a server-only operation outside a server
+    ├── InvalidConfiguration   a spec or flags were refused before anything started (also a ValueError)
+    │   ├── InvalidChildSpec
+    │   └── InvalidSupervisorFlags
+    ├── ChildError             a supervisor refused a management request
+    │   ├── ChildNotFound      (also a LookupError)
+    │   ├── ChildRunning
+    │   ├── ChildRestarting
+    │   ├── ChildAlreadyPresent
+    │   └── MaxChildren
+    ├── TableError             ETS's badarg: a bad key, row, pattern or operation
+    │   ├── TableGone
+    │   ├── AccessDenied
+    │   └── TableNameTaken
+    └── TelemetryError         a telemetry handler could not be attached or detached
+        ├── HandlerExists
+        └── HandlerNotFound
+
+>>> issubclass(NoProc, CallError) and issubclass(CallTimeout, TimeoutError)
+True
 """
 
 from __future__ import annotations
@@ -15,9 +47,11 @@ __all__ = [
     "AccessDenied",
     "AlreadyStarted",
     "ArbordError",
+    "CallError",
     "CallTimeout",
     "CallingSelf",
     "ChildAlreadyPresent",
+    "ChildError",
     "ChildNotFound",
     "ChildRestarting",
     "ChildRunning",
@@ -25,15 +59,18 @@ __all__ = [
     "HandlerNotFound",
     "InitIgnored",
     "InvalidChildSpec",
+    "InvalidConfiguration",
     "InvalidSupervisorFlags",
     "MaxChildren",
     "NoProc",
     "NotInServer",
     "ServerExited",
+    "StartError",
     "StartFailed",
     "TableError",
     "TableGone",
     "TableNameTaken",
+    "TelemetryError",
 ]
 
 
@@ -44,18 +81,26 @@ class ArbordError(Exception):
 # --- servers and calls -------------------------------------------------------------------------
 
 
-class NoProc(ArbordError):
+class CallError(ArbordError):
+    """Base of the errors of ``call`` (and ``stop``): the request did not get its answer."""
+
+
+class StartError(ArbordError):
+    """Base of the errors of starting a server: it is not running as asked."""
+
+
+class NoProc(CallError):
     """Raised by ``call``/``stop`` when the server is not running (never started, or exited).
 
     OTP's ``noproc``. Look the server up again with ``whereis``: a supervisor may have restarted it.
     """
 
 
-class CallTimeout(ArbordError, TimeoutError):
+class CallTimeout(CallError, TimeoutError):
     """Raised by ``call`` when no reply came within the timeout. A reply that arrives later is discarded."""
 
 
-class ServerExited(ArbordError):
+class ServerExited(CallError):
     """Raised by ``call`` when the server exited before replying; ``reason`` is its exit reason."""
 
     def __init__(self, message: str, reason: Exit) -> None:
@@ -63,11 +108,11 @@ class ServerExited(ArbordError):
         self.reason = reason
 
 
-class CallingSelf(ArbordError):
+class CallingSelf(CallError):
     """Raised when a server calls itself, which would deadlock. Handle the request inline instead."""
 
 
-class AlreadyStarted(ArbordError):
+class AlreadyStarted(StartError):
     """Raised when a server is started under a name that a live server holds; ``holder`` is that server."""
 
     def __init__(self, message: str, holder: object) -> None:
@@ -75,7 +120,7 @@ class AlreadyStarted(ArbordError):
         self.holder = holder
 
 
-class StartFailed(ArbordError):
+class StartFailed(StartError):
     """Raised by ``start`` when ``init`` raised or stopped; ``reason`` is the exit reason.
 
     Under a supervisor this becomes a start failure that stops the supervisor's startup, or a failed
@@ -87,7 +132,7 @@ class StartFailed(ArbordError):
         self.reason = reason
 
 
-class InitIgnored(ArbordError):
+class InitIgnored(StartError):
     """Raised by ``Server.start`` when ``init`` raised ``Ignore`` (supervisors: OTP's ``ignore``)."""
 
 
@@ -98,31 +143,40 @@ class NotInServer(ArbordError):
 # --- supervisors ---------------------------------------------------------------------------------
 
 
-class InvalidChildSpec(ArbordError, ValueError):
+class InvalidConfiguration(ArbordError, ValueError):
+    """Base of the refusals of a spec or flags, raised before anything starts; the message names the
+    child or flag and the field."""
+
+
+class ChildError(ArbordError):
+    """Base of a supervisor's refusals of a management request (OTP's ``{error, ...}`` returns)."""
+
+
+class InvalidChildSpec(InvalidConfiguration):
     """A child spec is malformed. The message names the child and the field; fix the spec."""
 
 
-class InvalidSupervisorFlags(ArbordError, ValueError):
+class InvalidSupervisorFlags(InvalidConfiguration):
     """Supervisor flags (strategy, intensity, period, auto_shutdown) are invalid; the message says which."""
 
 
-class ChildNotFound(ArbordError, LookupError):
+class ChildNotFound(ChildError, LookupError):
     """OTP's ``{error, not_found}``: no child with that id (or, for a dynamic supervisor, that server)."""
 
 
-class ChildRunning(ArbordError):
+class ChildRunning(ChildError):
     """OTP's ``{error, running}``: the operation needs a stopped child; terminate it first."""
 
 
-class ChildRestarting(ArbordError):
+class ChildRestarting(ChildError):
     """OTP's ``{error, restarting}``: a failed restart is being retried; wait or terminate the child."""
 
 
-class ChildAlreadyPresent(ArbordError):
+class ChildAlreadyPresent(ChildError):
     """OTP's ``{error, already_present}``: the id exists but is not running; use ``restart_child``."""
 
 
-class MaxChildren(ArbordError):
+class MaxChildren(ChildError):
     """A dynamic supervisor's ``max_children`` is reached; terminate a child or raise the limit."""
 
 
@@ -148,9 +202,13 @@ class TableNameTaken(TableError):
 # --- telemetry ----------------------------------------------------------------------------------
 
 
-class HandlerExists(ArbordError):
+class TelemetryError(ArbordError):
+    """Base of the telemetry bus's refusals to attach or detach a handler."""
+
+
+class HandlerExists(TelemetryError):
     """``telemetry.attach``: a handler with this id is already attached; detach it or pick another id."""
 
 
-class HandlerNotFound(ArbordError):
+class HandlerNotFound(TelemetryError):
     """``telemetry.detach``: no handler with this id is attached."""
