@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import gc
+import warnings
+from collections.abc import Callable, Iterator
 
 import pytest
 import uvloop
@@ -13,3 +15,22 @@ def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
 ) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
     return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_resources() -> Iterator[None]:
+    """Fail the test that leaked a socket, file or subprocess, not whichever test the garbage collector
+    happens to run in next (a leaked socket's ResourceWarning used to fail an unrelated test)."""
+    yield
+    with warnings.catch_warnings(record=True) as leaked:
+        warnings.simplefilter("always", ResourceWarning)
+        gc.collect()
+    messages = [str(w.message) for w in leaked if issubclass(w.category, ResourceWarning)]
+    if messages:
+        pytest.fail("leaked resources: " + "; ".join(messages), pytrace=False)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Everything imported and collected so far lives for the whole run: move it out of the collector's
+    # sight, so the per-test collection above scans only what tests made.
+    gc.freeze()
