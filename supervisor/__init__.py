@@ -19,6 +19,7 @@ Everything listed in ``__all__`` is public and stable; the submodules' other nam
 from __future__ import annotations
 
 from supervisor import telemetry
+from supervisor.calls import call, cast
 from supervisor.childspec import DEFAULT_WORKER_SHUTDOWN, ChildSpec, ChildType, Restart, Shutdown
 from supervisor.clock import Clock, ManualClock, MonotonicClock
 from supervisor.dynamic import DynamicSupervisor
@@ -156,6 +157,8 @@ __all__ = [
     "TableType",
     "Transaction",
     "Var",
+    "call",
+    "cast",
     "crash",
     "current_process",
     "current_server",
