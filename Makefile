@@ -32,10 +32,15 @@ lint: $(STAMP)
 	$(MAKE) --no-print-directory lint-systemd
 
 ## lint-systemd: the unit must verify with no output at all, and score an exposure of 1.0 or better
-## (--threshold is on the internal 0-100 scale: 10 means the printed 1.0)
+## (--threshold is on the internal 0-100 scale: 10 means the printed 1.0). Without systemd-analyze it is
+## skipped with a warning, except under CI (CI set), where it fails.
 SYSTEMD_ANALYZE ?= /usr/bin/systemd-analyze
 lint-systemd:
-	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	@if [ ! -x "$(SYSTEMD_ANALYZE)" ]; then \
+		if [ -n "$$CI" ]; then echo "lint-systemd: $(SYSTEMD_ANALYZE) not found (CI needs it: apt-get install systemd)"; exit 1; fi; \
+		echo "lint-systemd: skipped, $(SYSTEMD_ANALYZE) not found (CI runs it; apt-get install systemd)"; exit 0; \
+	fi; \
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	sed "s#/opt/arbord/venv#$(CURDIR)/$(VENV)#g" systemd/arbord.service > "$$tmp/arbord.service" && \
 	out=$$($(SYSTEMD_ANALYZE) verify "$$tmp/arbord.service" 2>&1); rc=$$?; \
 	if [ $$rc -ne 0 ] || [ -n "$$out" ]; then echo "systemd-analyze verify:"; echo "$$out"; exit 1; fi; \
