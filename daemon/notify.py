@@ -3,7 +3,7 @@
 The protocol (``sd_notify(3)``) is one ``AF_UNIX``/``SOCK_DGRAM`` datagram of newline-separated
 ``KEY=VALUE`` lines sent to ``$NOTIFY_SOCKET``; an address beginning with ``@`` names the abstract
 namespace (the ``@`` becomes a NUL byte). systemd documents the protocol as reimplementable, and the
-packaged clients either swallow every error or need a compiler (docs/operations.md, ECOSYSTEM §3.6).
+packaged clients either swallow every error or need a compiler (docs/operations.md, docs/dependencies.md).
 
 The datagram is sent with a plain blocking socket, not through the event loop: uvloop can neither make
 AF_UNIX datagram endpoints nor connect abstract names, and a local datagram send does not block.

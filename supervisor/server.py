@@ -560,7 +560,7 @@ class Server:
         re-raised here: the server crashes and the caller sees ``ServerExited`` with the crash.
         """
         if timeout is not None and timeout < 0:
-            # OTP: a call timeout is a non-negative integer or infinity (REFERENCE.md §13); a negative
+            # OTP: a call timeout is non-negative or infinity (docs/otp-conformance.md#servers); a negative
             # one used to expire at once (test_a_negative_call_timeout_is_rejected).
             raise ValueError(f"a call timeout must be non-negative or None, got {timeout!r}")
         if self._exit is not None or self._loop is None:

@@ -1,6 +1,6 @@
 """The TTL cache: expiry on a manual clock (never returned once expired), LRU eviction, the rolling
-janitor, TTL operations, owner-bound entries, exact stats and telemetry (REFERENCE §4 cache part,
-its bugs (a)-(c) not copied, §18)."""
+janitor, TTL operations, owner-bound entries, exact stats and telemetry
+(docs/otp-conformance.md#cache)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""fetch: single flight (concurrent misses of one key run the fallback once, REFERENCE §4 bug (c) not
-copied, §18), errors reach every waiter and cache nothing, Commit/Decline, a cancelled leader, a
-flight that outlives its cache (stopped or crashed) or its owner."""
+"""fetch: single flight (concurrent misses of one key run the fallback once; docs/otp-conformance.md#cache),
+errors reach every waiter and cache nothing, Commit/Decline, a cancelled leader, a flight that
+outlives its cache (stopped or crashed) or its owner."""
 
 from __future__ import annotations
 

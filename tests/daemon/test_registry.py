@@ -1,5 +1,5 @@
 """The agent registry: registration decisions, owner cleanup, monitors, indexes, queries, duplicate
-keys, via names, telemetry (REFERENCE §3, §4 registry part, §10 items 1-2 and 8, §16)."""
+keys, via names, telemetry (docs/otp-conformance.md#registry)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The registry under its supervisor, beside its keeper at the root: a crash, its supervisor giving up
 and a reload of its settings lose no live entry (tables survive through the keeper), monitors are
-re-established, a restarted keeper is re-appointed heir (REFERENCE §1 [INF] fixed, §3)."""
+re-established, a restarted keeper is re-appointed heir (docs/otp-conformance.md#surviving-a-crash)."""
 
 from __future__ import annotations
 

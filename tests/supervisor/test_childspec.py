@@ -1,4 +1,4 @@
-"""Child specs, item by item against OTP's child spec (REFERENCE.md §11, "Child spec fields").
+"""Child specs, item by item against OTP's child spec (docs/otp-conformance.md#child-specs).
 
 A spec is frozen, validated data: every mistake is one ``InvalidChildSpec`` naming the child and the
 field, raised when the spec is made, before any supervisor starts anything.

@@ -1,6 +1,6 @@
-"""DynamicSupervisor, item by item against Elixir's DynamicSupervisor (REFERENCE.md §12).
+"""DynamicSupervisor, item by item against Elixir's own (docs/otp-conformance.md#dynamic-supervisors).
 
-It also stands for OTP's simple_one_for_one (§11 "Strategies" bullet 4): one_for_one only, children
+It also stands for OTP's simple_one_for_one (docs/otp-conformance.md#strategies): one_for_one only, children
 started on demand with extra arguments, terminated by server only, stopped concurrently at shutdown.
 """
 

@@ -1,4 +1,4 @@
-"""Exit reasons and which of them are logged (REFERENCE.md §13, last bullet; OTP exit reasons).
+"""Exit reasons and which of them are logged (docs/otp-conformance.md#exit-reasons).
 
 Groups: the reasons (normal, shutdown, ``{shutdown, Term}``, killed, noproc, crash) and
 ``is_abnormal``; the crash log of an unsupervised server: once, as an error, only for abnormal reasons.

@@ -1,4 +1,4 @@
-"""Monitors: one ``Down`` per monitor when the target exits (REFERENCE.md §14, OTP ``monitor/2``).
+"""Monitors: one ``Down`` per monitor when the target exits (docs/otp-conformance.md#monitors).
 
 Groups: ``Down`` on a server's exit, an already-dead target (``noproc``), ``demonitor`` and its flush,
 plain asyncio tasks as targets, who may monitor (``NotInServer``, ``watcher=``), many monitors.

@@ -1,8 +1,8 @@
-"""Idle timeouts, introspection and telemetry of ``Server`` (REFERENCE.md §13, OTP gen_server).
+"""Idle timeouts, introspection and telemetry of ``Server`` (docs/otp-conformance.md#servers, OTP gen_server).
 
 Groups: the idle timeout (``timeout_after`` → ``TIMEOUT`` in ``handle_info``), the default callbacks,
 ``statistics()``, the ``("server", "start")`` and ``("server", "exit")`` telemetry events.
-``:hibernate`` has no counterpart: in Python it would be a no-op (REFERENCE.md §13, [INF]).
+``:hibernate`` has no counterpart: in Python it would be a no-op (docs/otp-conformance.md#servers).
 """
 
 from __future__ import annotations

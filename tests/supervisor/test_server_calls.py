@@ -1,4 +1,4 @@
-"""Calls, casts and replies of ``Server`` (REFERENCE.md §13, OTP gen_server:call/cast/reply).
+"""Calls, casts and replies of ``Server`` (docs/otp-conformance.md#servers, OTP gen_server:call/cast/reply).
 
 Groups: replies, call timeouts and late replies, calling what is not running, a server that exits
 during a call, calling oneself, casts, deferred replies (``NOREPLY`` + ``caller.reply``), ``Stop``

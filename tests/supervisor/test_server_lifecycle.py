@@ -1,4 +1,4 @@
-"""Starting, continuing, stopping and killing a ``Server`` (REFERENCE.md §13, OTP gen_server).
+"""Starting, continuing, stopping and killing a ``Server`` (docs/otp-conformance.md#servers, OTP gen_server).
 
 Groups: init's outcomes (ok, ``Ignore``, ``Stop``, crash), ``continue_with``/``handle_continue``,
 ``stop`` (queued messages first, reason, timeout), when ``terminate`` runs and when it does not,

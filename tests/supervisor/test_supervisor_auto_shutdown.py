@@ -1,4 +1,4 @@
-"""auto_shutdown and significant children (REFERENCE.md §11 "Automatic shutdown and significant children").
+"""auto_shutdown and significant children (docs/otp-conformance.md#automatic-shutdown).
 
 A significant child that exits on its own and is not restarted stops the supervisor (any_significant),
 or the last one does (all_significant); a termination the supervisor causes never does.

@@ -1,4 +1,4 @@
-"""Restart intensity, escalation and failed restarts (REFERENCE.md §11 "Intensity, period and escalation").
+"""Restart intensity, escalation and failed restarts (docs/otp-conformance.md#intensity).
 
 The window is a sliding one on an injected ``ManualClock``, so no test needs real time. More than
 ``intensity`` restarts within ``period`` stops every child in reverse order and then the supervisor, with

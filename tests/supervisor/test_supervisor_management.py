@@ -1,4 +1,4 @@
-"""The management API with OTP's results (REFERENCE.md §11 "Management API", "Child spec fields").
+"""The management API with OTP's results (docs/otp-conformance.md#management-api and #child-specs).
 
 OTP's ``{error, Reason}`` results are raised as errors; a refused request never disturbs the supervisor.
 """

@@ -4,7 +4,7 @@ Each example draws a strategy, an intensity, a period and children of every rest
 rules on one event loop of its own: children exit normally or crash, the ``ManualClock`` advances,
 children are terminated and restarted through the API. After every step the supervisor must agree with
 the model on which children exist and run, each child's restart count, which children got a new server,
-and whether it has escalated (REFERENCE.md §11 "Strategies", "Restart types", "Intensity").
+and whether it has escalated (docs/otp-conformance.md#strategies, #restart-types, #intensity).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Start and stop order (REFERENCE.md §11 "Ordering", bullets 1-4, and nested supervisors).
+"""Start and stop order (docs/otp-conformance.md#start-and-stop-order, and nested supervisors).
 
 Children start left to right and stop in exactly the reverse order; children added later go after the
 existing ones; ``which_children`` lists the most recently started first; a nested supervisor stops its

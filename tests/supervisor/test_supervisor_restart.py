@@ -1,4 +1,4 @@
-"""Restarts per strategy and per restart type (REFERENCE.md §11 "Strategies", "Restart types").
+"""Restarts per strategy and per restart type (docs/otp-conformance.md#strategies, #restart-types).
 
 Each strategy stops the affected siblings in reverse start order and starts them again in start order;
 temporary bystanders are dropped; permanent children always come back, transient ones only after an

@@ -1,4 +1,4 @@
-"""Stopping one child per its shutdown spec (REFERENCE.md §11 "Shutdown"), and the unkillable child.
+"""Stopping one child per its shutdown spec (docs/otp-conformance.md#shutdown), and the unkillable child.
 
 ``BRUTAL_KILL`` cancels at once (no ``terminate``); a number of seconds asks first, then kills; ``INFINITY``
 waits. An unexpected exit reason is reported as ``shutdown_error``. A child that swallows cancellation is

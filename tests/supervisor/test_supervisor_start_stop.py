@@ -1,4 +1,4 @@
-"""Starting and stopping a Supervisor (REFERENCE.md §11: Ordering bullet 5, Child spec fields, flags).
+"""Starting and stopping a Supervisor (docs/otp-conformance.md#start-failure-and-ignore, #child-specs).
 
 Start is synchronous, a start failure stops what was started and fails the start, bad specs and flags are
 refused before anything starts, ``ignore`` keeps the spec without a server.

@@ -1,4 +1,4 @@
-"""Access levels enforced against the calling server or task (REFERENCE.md §15, "Access levels").
+"""Access levels enforced against the calling server or task (docs/otp-conformance.md#table-access).
 
 Groups: public, protected, private, the error message, owner-only operations, checks that follow
 the owner, snapshots. A foreigner is an ``Agent`` server (or a plain task) that does not own the

@@ -1,4 +1,4 @@
-"""Ownership, heirs, names and deletion (REFERENCE.md §15, "Types, access and ownership").
+"""Ownership, heirs, names and deletion (docs/otp-conformance.md#table-ownership-heirs-and-names).
 
 Groups: who owns a new table, deletion when the owner exits, heirs, give_away, named tables and
 ``whereis_table``, operations on a deleted table, telemetry, what arbord does not have

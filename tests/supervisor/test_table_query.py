@@ -1,4 +1,4 @@
-"""The pattern language and queries (REFERENCE.md §15, match specs, select, select_delete, ...).
+"""The pattern language and queries (docs/otp-conformance.md#table-queries).
 
 Groups: heads, guards, results, clauses, errors, select/select_count/match, select_delete,
 select_replace, bound keys (a lookup, not a scan), chunked select with a continuation, compilation.

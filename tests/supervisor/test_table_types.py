@@ -1,4 +1,4 @@
-"""Table types and single-row operations, item by item against ETS (REFERENCE.md §15).
+"""Table types and single-row operations, item by item against ETS (docs/otp-conformance.md#tables).
 
 Groups: defaults and types, rows and keys, insert/insert_new, reads, take/delete, update_counter,
 update_element, ordered navigation and ranges, iteration/len/info. Every test runs in a task that

@@ -1,4 +1,4 @@
-"""The telemetry bus, item by item against :telemetry (REFERENCE.md §17).
+"""The telemetry bus, item by item against :telemetry (docs/otp-conformance.md#telemetry).
 
 Groups: attach/attach_many, detach, execute, handler failure, span, span_call, list_handlers,
 capture. Every test uses events under ``P``; the autouse fixture detaches whatever a test left.
