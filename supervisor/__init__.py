@@ -45,8 +45,10 @@ from supervisor.errors import (
     TableError,
     TableGone,
     TableNameTaken,
+    UnknownRequest,
 )
 from supervisor.exits import KILLED, NOPROC, NORMAL, SHUTDOWN, Exit, ExitKind, crash, shutdown
+from supervisor.flags import SupervisorFlags
 from supervisor.monitors import Down, MonitorRef, demonitor, monitor
 from supervisor.runtime import (
     Process,
@@ -147,6 +149,7 @@ __all__ = [
     "Stop",
     "Strategy",
     "Supervisor",
+    "SupervisorFlags",
     "Table",
     "TableError",
     "TableGone",
@@ -155,6 +158,7 @@ __all__ = [
     "TableTransfer",
     "TableType",
     "Transaction",
+    "UnknownRequest",
     "Var",
     "crash",
     "current_process",

@@ -34,6 +34,7 @@ __all__ = [
     "TableError",
     "TableGone",
     "TableNameTaken",
+    "UnknownRequest",
 ]
 
 
@@ -103,7 +104,17 @@ class InvalidChildSpec(ArbordError, ValueError):
 
 
 class InvalidSupervisorFlags(ArbordError, ValueError):
-    """Supervisor flags (strategy, intensity, period, auto_shutdown) are invalid; the message says which."""
+    """Supervisor flags (``SupervisorFlags`` or a supervisor's keyword arguments) are invalid.
+
+    The message names the field and the value; fix the flags.
+    """
+
+
+class UnknownRequest(ArbordError, TypeError):
+    """A supervisor was called with something that is not one of its management requests.
+
+    Use the supervisor's methods (``which_children()``...), not ``call`` with a request of your own.
+    """
 
 
 class ChildNotFound(ArbordError, LookupError):
