@@ -116,23 +116,23 @@ class RestartAck:
     One per child record, reused by each restart (``server`` is the incarnation being started): each
     incarnation reports exactly once, before the next one can be started."""
 
-    __slots__ = ("done_", "record", "report", "server")
+    __slots__ = ("record", "report", "reported", "server")
 
     def __init__(self, record: ChildRecord, report: AckReport) -> None:
         self.record = record
         self.report = report
         self.server: Server | None = None
-        self.done_ = False
+        self.reported = False
 
     def done(self) -> bool:
-        return self.done_
+        return self.reported
 
     def set_result(self, running: bool, /) -> None:
-        self.done_ = True
+        self.reported = True
         self.report(self, running, None)
 
     def set_exception(self, error: BaseException, /) -> None:
-        self.done_ = True
+        self.reported = True
         self.report(self, False, error)
 
 

@@ -351,7 +351,7 @@ class SupervisorEngine(Server):
         ack = child.ack
         if ack is None:
             ack = child.ack = RestartAck(child, self._restart_acked)
-        ack.done_ = False
+        ack.reported = False
         ack.server = None
         try:
             server = child_ops.launch(cls, child.spec, ack, self._extra_args)
