@@ -46,8 +46,10 @@ from supervisor.errors import (
     TableError,
     TableGone,
     TableNameTaken,
+    UnknownRequest,
 )
 from supervisor.exits import KILLED, NOPROC, NORMAL, SHUTDOWN, Exit, ExitKind, crash, shutdown
+from supervisor.flags import SupervisorFlags
 from supervisor.monitors import Down, MonitorRef, demonitor, monitor
 from supervisor.runtime import (
     Process,
@@ -148,6 +150,7 @@ __all__ = [
     "Stop",
     "Strategy",
     "Supervisor",
+    "SupervisorFlags",
     "Table",
     "TableError",
     "TableGone",
@@ -156,6 +159,7 @@ __all__ = [
     "TableTransfer",
     "TableType",
     "Transaction",
+    "UnknownRequest",
     "Var",
     "call",
     "cast",

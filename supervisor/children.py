@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from typing import Any, Final, NamedTuple, cast
 
 from supervisor import runtime, telemetry
+from supervisor.child_records import ChildRecord, server_class
 from supervisor.childspec import ChildSpec, Restart, Shutdown
 from supervisor.errors import InitIgnored, StartFailed
 from supervisor.exits import KILLED, NOPROC, NORMAL, SHUTDOWN, Exit, ExitKind, crash
-from supervisor.server import _INFO, _STOP, Server, StartSignal
+from supervisor.hooks import INFO, STOP, StartSignal
+from supervisor.server import Server
 
 __all__ = [
     "CHILD_EXIT",
@@ -55,12 +57,12 @@ _new_child_exit: Final = tuple.__new__
 class ChildExit(NamedTuple):
     """The message a supervisor gets when one of its children exits (a monitor's Down, made cheap)."""
 
-    child: object
+    child: ChildRecord
     server: Server
     reason: Exit
 
 
-def watch(supervisor: Server, child: object, server: Server, *, own_reason: bool = False) -> object:
+def watch(supervisor: Server, child: ChildRecord, server: Server, *, own_reason: bool = False) -> object:
     """Have ``ChildExit(child, server, reason)`` queued in ``supervisor``'s mailbox when ``server`` exits.
 
     A leaner monitor for the restart path. Returns the key for ``unwatch``. A server that has already
@@ -68,7 +70,7 @@ def watch(supervisor: Server, child: object, server: Server, *, own_reason: bool
     """
 
     def on_exit(reason: Exit) -> None:
-        supervisor._deliver(_INFO, _new_child_exit(ChildExit, (child, server, reason)))
+        supervisor._deliver(INFO, _new_child_exit(ChildExit, (child, server, reason)))
 
     if server._exit is not None:
         # A start function may hand back a server that has already exited; an exit callback would
@@ -84,12 +86,6 @@ def watch(supervisor: Server, child: object, server: Server, *, own_reason: bool
 def unwatch(server: Server, key: object) -> None:
     """Stop watching ``server``; a ``ChildExit`` already queued is recognised as stale by the caller."""
     server._remove_exit_callback(key)
-
-
-def server_class(spec: ChildSpec) -> type[Server] | None:
-    """``spec.start`` when it is a ``Server`` subclass (started by ``launch``), else None."""
-    start = spec.start
-    return start if isinstance(start, type) and issubclass(start, Server) else None
 
 
 def launch(
@@ -166,7 +162,7 @@ async def stop_child(server: Server, spec: ChildSpec, kill_grace: float) -> Stop
         if spec.shutdown is Shutdown.BRUTAL_KILL:
             server.kill()
         else:
-            server._deliver(_STOP, SHUTDOWN)
+            server._deliver(STOP, SHUTDOWN)
             await asyncio.wait((exited,), timeout=spec.shutdown_timeout)
             if not exited.done():
                 server.kill()

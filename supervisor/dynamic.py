@@ -19,272 +19,191 @@ child's arguments, ``terminate_child`` by server only, no ordering between child
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
-from collections.abc import Sequence
-from types import TracebackType
-from typing import Any, Self
+from collections.abc import Iterable, Sequence
+from typing import Any, Final, Unpack
 
-from supervisor import children as child_ops
-from supervisor import telemetry
-from supervisor.childspec import ChildSpec, ChildType
-from supervisor.clock import Clock, MonotonicClock
-from supervisor.errors import (
-    ArbordError,
-    ChildNotFound,
-    InvalidChildSpec,
-    InvalidSupervisorFlags,
-    MaxChildren,
-    StartFailed,
-)
-from supervisor.exits import SHUTDOWN, Exit
-from supervisor.intensity import RestartIntensity
-from supervisor.server import Caller, Server, Stop
-from supervisor.supervisor import (
-    DEFAULT_INTENSITY,
-    DEFAULT_KILL_GRACE,
-    DEFAULT_PERIOD,
-    ChildCounts,
-    ChildInfo,
-    ChildState,
-    _Child,
-    _Refused,
-    management_call,
-    validate_flags,
-)
+from supervisor.child_records import ChildRecord
+from supervisor.childspec import ChildSpec, Restart, Shutdown
+from supervisor.clock import Clock
+from supervisor.engine import SupervisorEngine
+from supervisor.errors import ChildNotFound, InvalidChildSpec, InvalidSupervisorFlags, MaxChildren
+from supervisor.exits import Exit
+from supervisor.flags import AutoShutdown, RestartOptions, Strategy, SupervisorFlags
+from supervisor.requests import StartChild, TerminateChildServer, ask
+from supervisor.server import Server
 
 __all__ = ["DynamicSupervisor"]
 
-log = logging.getLogger("supervisor.supervisor")
+# The keyword arguments a DynamicSupervisor takes for its flags: no strategy, no auto_shutdown.
+_OPTIONS: Final = frozenset(RestartOptions.__optional_keys__)
 
 
-class _Retry:
-    """A queued retry of a child whose restart failed."""
+def _flags(flags: SupervisorFlags | None, options: RestartOptions) -> SupervisorFlags:
+    resolved = SupervisorFlags.from_options(flags, options, _OPTIONS)
+    if resolved.strategy is not Strategy.ONE_FOR_ONE:
+        raise InvalidSupervisorFlags(
+            f"field 'strategy' must be ONE_FOR_ONE under a DynamicSupervisor, got {resolved.strategy!r}"
+        )
+    if resolved.auto_shutdown is not AutoShutdown.NEVER:
+        raise InvalidSupervisorFlags(
+            f"field 'auto_shutdown' must be NEVER under a DynamicSupervisor, got {resolved.auto_shutdown!r}"
+        )
+    return resolved
 
-    __slots__ = ("child",)
 
-    def __init__(self, child: _Child) -> None:
-        self.child = child
-
-
-def _check_flags(intensity: int, period: float, max_children: int | None, kill_grace: float) -> None:
-    validate_flags(intensity, period, kill_grace)
+def _check_max_children(max_children: int | None) -> None:
     if max_children is not None and (
         isinstance(max_children, bool) or not isinstance(max_children, int) or max_children < 0
     ):
         # A flag, not a child spec: InvalidSupervisorFlags, not InvalidChildSpec
         # (test_invalid_flags_are_refused_at_construction).
-        raise InvalidSupervisorFlags(f"max_children must be an int >= 0 or None, got {max_children!r}")
+        raise InvalidSupervisorFlags(
+            f"field 'max_children' must be an int >= 0 or None, got {max_children!r}"
+        )
 
 
-class DynamicSupervisor(Server):
-    """A supervisor for children started on demand, e.g. one server per connection or per job."""
+class DynamicSupervisor(SupervisorEngine):
+    """A supervisor for children started on demand, e.g. one server per connection or per job.
+
+    Its flags are ``intensity``, ``period`` and ``kill_grace`` (keyword arguments, or ``flags=`` with
+    the default strategy and auto_shutdown), plus ``max_children`` and ``extra_arguments``.
+    """
+
+    _kind = "dynamic supervisor"
+    _anonymous_children = True
 
     def __init__(
         self,
         *,
-        intensity: int = DEFAULT_INTENSITY,
-        period: float = DEFAULT_PERIOD,
+        flags: SupervisorFlags | None = None,
         max_children: int | None = None,
         extra_arguments: Sequence[Any] = (),
-        kill_grace: float = DEFAULT_KILL_GRACE,
         clock: Clock | None = None,
         name: str | None = None,
+        **options: Unpack[RestartOptions],
     ) -> None:
-        super().__init__()
         # Checked here too, as Supervisor does, so a bad flag fails at construction with its own error
         # (test_invalid_flags_are_refused_at_construction).
-        _check_flags(intensity, period, max_children, kill_grace)
-        self._pending: tuple[dict[str, Any], str | None] = (
-            {
-                "intensity": intensity,
-                "period": period,
-                "max_children": max_children,
-                "extra_arguments": tuple(extra_arguments),
-                "kill_grace": kill_grace,
-                "clock": clock,
-            },
-            name,
-        )
-        self._running: dict[Server, _Child] = {}
-        self._restarting: set[_Child] = set()
-        self.abandoned: list[str] = []
+        resolved = _flags(flags, options)
+        _check_max_children(max_children)
+        boot = {
+            "flags": resolved,
+            "max_children": max_children,
+            "extra_arguments": tuple(extra_arguments),
+            "clock": clock,
+        }
+        super().__init__((), boot, name)
+        # Every child, running or restarting, in the order started (a dict as an ordered set), and the
+        # running ones by server, for terminate_child.
+        self._children: dict[ChildRecord, None] = {}
+        self._by_server: dict[Server, ChildRecord] = {}
 
-    async def __aenter__(self) -> Self:
-        kwargs, name = self._pending
-        await self._boot((), kwargs, name)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self.alive:
-            await self.stop(SHUTDOWN)
-
-    async def init(  # type: ignore[override, unused-ignore]
-        self,
+    @classmethod
+    def child_spec(
+        cls,
         *,
-        intensity: int = DEFAULT_INTENSITY,
-        period: float = DEFAULT_PERIOD,
+        id: str,
+        name: str | None = None,
+        restart: Restart = Restart.PERMANENT,
+        shutdown: float | Shutdown | None = None,
+        significant: bool = False,
+        flags: SupervisorFlags | None = None,
         max_children: int | None = None,
         extra_arguments: Sequence[Any] = (),
-        kill_grace: float = DEFAULT_KILL_GRACE,
+        **options: Unpack[RestartOptions],
+    ) -> ChildSpec:
+        """The ``ChildSpec`` of this supervisor as a child of another (Elixir's ``child_spec/1``).
+
+        The flags are checked now, with the errors ``DynamicSupervisor(...)`` raises; the spec's
+        ``type`` is ``SUPERVISOR``.
+        """
+        resolved = _flags(flags, options)
+        _check_max_children(max_children)
+        boot = {"flags": resolved, "max_children": max_children, "extra_arguments": tuple(extra_arguments)}
+        return cls._as_child(id, (), boot, restart, shutdown, significant, name)
+
+    async def init(
+        self,
+        *,
+        flags: SupervisorFlags | None = None,
+        max_children: int | None = None,
+        extra_arguments: Sequence[Any] = (),
         clock: Clock | None = None,
+        **options: Unpack[RestartOptions],
     ) -> None:
-        _check_flags(intensity, period, max_children, kill_grace)
+        resolved = _flags(flags, options)
+        _check_max_children(max_children)
+        self._configure(resolved, clock)
         self.max_children = max_children
-        self.extra_arguments = tuple(extra_arguments)
-        self.kill_grace = float(kill_grace)
-        self._intensity = RestartIntensity(intensity, float(period), clock or MonotonicClock())
+        self.extra_arguments = self._extra_args = tuple(extra_arguments)
 
-    @property
-    def label(self) -> str:
-        """How reports name this supervisor."""
-        return self._name or f"{type(self).__name__}@{id(self):#x}"
+    # --- the records: an ordered set, and an index by server -------------------------------------
 
-    # --- children --------------------------------------------------------------------------------
+    def _records(self) -> Iterable[ChildRecord]:
+        return self._children.keys()
 
-    async def _start(self, child: _Child) -> Server | None:
-        server = await child_ops.spawn(child.spec, self.extra_arguments)
-        if server is None:
-            return None
-        child.server, child.state, child.started_at = server, ChildState.RUNNING, time.monotonic()
-        child.watch_key = child_ops.watch(self, child, server)
-        self._running[server] = child
-        telemetry.execute(
-            ("supervisor", "child", "start"),
-            {"restarts": child.restarts},
-            {"supervisor": self.label, "child_id": child.spec.id},
-        )
-        return server
+    def _add(self, child: ChildRecord) -> None:
+        self._children[child] = None
 
-    async def _stop(self, child: _Child) -> None:
-        server = child.server
-        child.server, child.state = None, ChildState.UNDEFINED
-        if server is None:
-            return
-        child_ops.unwatch(server, child.watch_key)
-        self._running.pop(server, None)
-        outcome = await child_ops.stop_child(server, child.spec, self.kill_grace)
-        if outcome.abandoned:
-            self.abandoned.append(child.spec.id)
-        child_ops.report_stop(self.label, child.spec, outcome)
+    def _drop(self, child: ChildRecord) -> None:
+        self._children.pop(child, None)
 
-    async def terminate(self, reason: Exit) -> None:
+    def _holds(self, child: ChildRecord) -> bool:
+        return child in self._children
+
+    def _keeps(self, child: ChildRecord) -> bool:
+        return False  # a child that is not running or restarting is forgotten
+
+    def _started(self, child: ChildRecord, server: Server | None) -> Server | None:
+        started = super()._started(child, server)
+        if started is not None:
+            self._by_server[started] = child
+        return started
+
+    async def _stop(self, child: ChildRecord) -> None:
+        if child.server is not None:
+            del self._by_server[child.server]
+        await super()._stop(child)
+
+    def _child_exited(self, child: ChildRecord, reason: Exit) -> bool:
+        if child.server is not None:
+            del self._by_server[child.server]
+        return super()._child_exited(child, reason)
+
+    async def _stop_children(self) -> None:
         # No ordering between dynamic children: stop them all at once.
-        children = list(self._running.values())
-        self._restarting.clear()
-        await asyncio.gather(*(self._stop(child) for child in children))
-        telemetry.execute(("supervisor", "shutdown"), {}, {"supervisor": self.label, "reason": reason})
-
-    def _linked_exit(self, reason: Exit) -> None:
-        for child in self._running.values():
-            if child.server is not None:
-                child.server.kill()
-
-    async def handle_info(self, message: Any) -> None:
-        if type(message) is child_ops.ChildExit:
-            child = self._running.get(message.server)
-            if child is not None and child is message.child:
-                del self._running[message.server]
-                child.server, child.state = None, ChildState.UNDEFINED
-                child_ops.report_exit(self.label, child.spec, message.reason, child.restarts)
-                if child_ops.should_restart(child.spec, message.reason):
-                    await self._restart(child)
-
-    async def handle_cast(self, message: Any) -> None:
-        if isinstance(message, _Retry) and message.child in self._restarting:
-            self._restarting.discard(message.child)
-            await self._restart(message.child)
-
-    async def _restart(self, child: _Child) -> None:
-        if not self._intensity.add_restart():
-            log.error(
-                "dynamic supervisor %s reached max restart intensity; shutting down",
-                self.label,
-                extra={"supervisor": self.label, "child_id": child.spec.id},
-            )
-            telemetry.execute(
-                ("supervisor", "escalate"),
-                {"intensity": self._intensity.intensity},
-                {"supervisor": self.label, "child_id": child.spec.id},
-            )
-            raise Stop(SHUTDOWN)
-        child.restarts += 1
-        telemetry.execute(
-            ("supervisor", "child", "restart"),
-            {"restarts": child.restarts},
-            {"supervisor": self.label, "child_id": child.spec.id, "strategy": "one_for_one"},
-        )
-        try:
-            await self._start(child)
-        except StartFailed as error:
-            log.error(
-                "dynamic supervisor %s: restart of %r failed: %r; retrying",
-                self.label,
-                child.spec.id,
-                error.reason,
-            )
-            child.state = ChildState.RESTARTING
-            self._restarting.add(child)
-            self.cast(_Retry(child))
+        await asyncio.gather(*(self._stop(child) for child in list(self._children)))
 
     # --- the management API ----------------------------------------------------------------------
 
-    async def handle_call(self, request: Any, caller: Caller) -> Any:
-        op, arg = request
-        try:
-            if op == "start_child":
-                return await self._start_child(arg)
-            if op == "terminate_child":
-                return await self._terminate_child(arg)
-            if op == "which_children":
-                children = [*self._running.values(), *self._restarting]
-                return [c.info(anonymous=True) for c in children]
-            children = [*self._running.values(), *self._restarting]
-            return ChildCounts(
-                specs=len(children),
-                active=len(self._running),
-                supervisors=sum(1 for c in children if c.spec.type is ChildType.SUPERVISOR),
-                workers=sum(1 for c in children if c.spec.type is ChildType.WORKER),
-            )
-        except ArbordError as error:
-            return _Refused(error)
-
-    async def _start_child(self, spec: ChildSpec) -> Server | None:
-        if not isinstance(spec, ChildSpec):
-            raise InvalidChildSpec(f"a child spec must be a ChildSpec, got {spec!r}")
-        if spec.significant:
-            raise InvalidChildSpec(f"child {spec.id!r}: a DynamicSupervisor takes no significant child")
-        if self.max_children is not None and len(self._running) + len(self._restarting) >= self.max_children:
-            raise MaxChildren(f"{self.label} has reached max_children={self.max_children}")
-        return await self._start(_Child(spec))
-
-    async def _terminate_child(self, server: Server) -> None:
-        child = self._running.get(server)
-        if child is not None:
-            await self._stop(child)
-            return
-        raise ChildNotFound(f"{server!r} is not a child of {self.label}")
+    async def _handle_request(self, request: object) -> object:
+        match request:
+            case StartChild(spec):
+                if not isinstance(spec, ChildSpec):
+                    raise InvalidChildSpec(f"a child spec must be a ChildSpec, got {spec!r}")
+                if spec.significant:
+                    raise InvalidChildSpec(
+                        f"child {spec.id!r}: a DynamicSupervisor takes no significant child"
+                    )
+                if self.max_children is not None and len(self._children) >= self.max_children:
+                    raise MaxChildren(f"{self.label} has reached max_children={self.max_children}")
+                return await self._start_new(ChildRecord(spec))
+            case TerminateChildServer(server):
+                child = self._by_server.get(server)
+                if child is None:
+                    raise ChildNotFound(f"{server!r} is not a child of {self.label}")
+                await self._terminate(child)
+                return None
+            case _:
+                return await super()._handle_request(request)
 
     async def start_child(self, spec: ChildSpec, timeout: float | None = None) -> Server | None:
         """Start a child (``spec.id`` is ignored and need not be unique); None if it ignored.
 
         Raises ``MaxChildren`` at the limit, ``StartFailed`` when the start fails.
         """
-        return await management_call(self, ("start_child", spec), timeout)  # type: ignore[no-any-return, unused-ignore]
+        return await ask(self, StartChild(spec), timeout)
 
     async def terminate_child(self, server: Server, timeout: float | None = None) -> None:
         """Stop the child ``server``; it is not restarted. Raises ``ChildNotFound``."""
-        await management_call(self, ("terminate_child", server), timeout)
-
-    async def which_children(self, timeout: float | None = None) -> list[ChildInfo]:
-        """Every child, in no particular order; ids are None (Elixir's ``:undefined``)."""
-        return await management_call(self, ("which_children", None), timeout)  # type: ignore[no-any-return, unused-ignore]
-
-    async def count_children(self, timeout: float | None = None) -> ChildCounts:
-        """Counts of specs, active children, supervisors and workers."""
-        return await management_call(self, ("count_children", None), timeout)  # type: ignore[no-any-return, unused-ignore]
+        await ask(self, TerminateChildServer(server), timeout)

@@ -23,7 +23,8 @@ Each docstring says who raises the error and what to do about it. Cancellation i
     │   ├── ChildRunning
     │   ├── ChildRestarting
     │   ├── ChildAlreadyPresent
-    │   └── MaxChildren
+    │   ├── MaxChildren
+    │   └── UnknownRequest     not a management request (also a TypeError)
     ├── TableError             ETS's badarg: a bad key, row, pattern or operation
     │   ├── TableGone
     │   ├── AccessDenied
@@ -71,6 +72,7 @@ __all__ = [
     "TableGone",
     "TableNameTaken",
     "TelemetryError",
+    "UnknownRequest",
 ]
 
 
@@ -157,7 +159,17 @@ class InvalidChildSpec(InvalidConfiguration):
 
 
 class InvalidSupervisorFlags(InvalidConfiguration):
-    """Supervisor flags (strategy, intensity, period, auto_shutdown) are invalid; the message says which."""
+    """Supervisor flags (``SupervisorFlags`` or a supervisor's keyword arguments) are invalid.
+
+    The message names the field and the value; fix the flags.
+    """
+
+
+class UnknownRequest(ChildError, TypeError):
+    """A supervisor was called with something that is not one of its management requests.
+
+    Use the supervisor's methods (``which_children()``...), not ``call`` with a request of your own.
+    """
 
 
 class ChildNotFound(ChildError, LookupError):

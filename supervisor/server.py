@@ -40,7 +40,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final, Protocol, Self
+from typing import Any, ClassVar, Final, Self
 
 from supervisor import runtime, telemetry
 from supervisor.errors import (
@@ -52,6 +52,7 @@ from supervisor.errors import (
     StartFailed,
 )
 from supervisor.exits import KILLED, NORMAL, Exit, crash
+from supervisor.hooks import CALL, CAST, INFO, STOP, StartSignal
 
 __all__ = [
     "NOREPLY",
@@ -67,11 +68,12 @@ log = logging.getLogger("supervisor.server")
 
 DEFAULT_CALL_TIMEOUT: Final = 5.0
 
-# Mailbox entries are (tag, payload, caller-or-None) tuples: the cheapest shape to build and unpack.
-_CALL: Final = 0
-_CAST: Final = 1
-_INFO: Final = 2
-_STOP: Final = 3
+# Mailbox entries are (tag, payload, caller-or-None) tuples (supervisor/hooks.py). Bound to module
+# globals of this module: the receive loop compares them on every message.
+_CALL: Final = CALL
+_CAST: Final = CAST
+_INFO: Final = INFO
+_STOP: Final = STOP
 
 # Event names, built once: the hot paths test them against telemetry.active_events before building
 # any metadata (bench core, "crash -> restarted & ready").
@@ -154,21 +156,6 @@ class ServerStatistics:
     pending_replies: int
     uptime: float
     exit_reason: Exit | None
-
-
-class StartSignal(Protocol):
-    """How a server's task reports the outcome of ``init`` to its starter: the part of a future it uses.
-
-    ``True``: running, ``False``: ``Ignore``; an exception (``StartFailed``) when init failed. Normally
-    an ``asyncio.Future[bool]`` the starter awaits; a supervisor restarting a child passes an object
-    that records the outcome at once instead (see ``Supervisor``'s ``_RestartAck``).
-    """
-
-    def done(self) -> bool: ...
-
-    def set_result(self, result: bool, /) -> None: ...
-
-    def set_exception(self, exception: BaseException, /) -> None: ...
 
 
 def _expire_call(future: asyncio.Future[Any], timeout: float) -> None:
@@ -443,7 +430,7 @@ class Server:
 
     def _hold_mail(self) -> None:
         """Handle no message until ``_release_mail``; they queue up. A supervisor holds its mailbox
-        while a child it restarts runs ``init`` (see ``Supervisor._restart_held``)."""
+        while a child it restarts runs ``init`` (see ``SupervisorEngine._restart_held``)."""
         self.__held = True
 
     def _release_mail(self) -> None:

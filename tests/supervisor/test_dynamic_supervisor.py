@@ -335,3 +335,20 @@ async def test_dynamic_supervisor_under_a_supervisor() -> None:
         assert isinstance(pool, DynamicSupervisor)
         await pool.start_child(ChildSpec("w", Worker, args=("w1",)))
     assert log == [("start", "w1"), ("stop", "w1")]
+
+
+async def test_a_restarted_child_gets_the_extra_arguments_again_and_is_found_by_its_new_server() -> None:
+    log: EventLog = []
+    async with DynamicSupervisor(extra_arguments=(log,)) as sup:
+        first = await sup.start_child(ChildSpec("w", Worker, args=("w",)))
+        assert first is not None
+        await crash_child(first)
+        (info,) = await sup.which_children()  # a call: the restart was handled before it
+        assert info.server is not None
+        assert info.server is not first
+        assert info.restarts == 1
+        assert ids(log, "start") == ["w", "w"]
+        with pytest.raises(ChildNotFound):
+            await sup.terminate_child(first)
+        await sup.terminate_child(info.server)
+        assert await sup.which_children() == []
