@@ -75,3 +75,55 @@ def test_binding_core_names_are_exported() -> None:
         "telemetry",
     }
     assert binding <= set(supervisor.__all__)
+
+
+def _runtime_imports(path: Path, package: str) -> set[str]:
+    """The modules of ``package`` that ``path`` imports when it is imported: module-level imports,
+    outside ``if TYPE_CHECKING:`` blocks (annotations only; they never run)."""
+    tree = ast.parse(path.read_text(), str(path))
+    names: set[str] = set()
+    body = [
+        node
+        for node in tree.body
+        if not (
+            isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+        )
+    ]
+    for node in body:
+        for child in ast.walk(node):
+            if isinstance(child, ast.Import):
+                names.update(alias.name for alias in child.names)
+            elif isinstance(child, ast.ImportFrom) and child.module and child.level == 0:
+                names.add(child.module)
+                names.update(f"{child.module}.{alias.name}" for alias in child.names)
+    return {name for name in names if name.startswith(package + ".")}
+
+
+def test_no_import_cycles_inside_supervisor_tables() -> None:
+    folder = ROOT / "supervisor" / "tables"
+    modules = {
+        f"supervisor.tables.{path.stem}": path for path in folder.glob("_*.py") if path.stem != "__init__"
+    }
+    graph = {
+        name: _runtime_imports(path, "supervisor.tables") & modules.keys() for name, path in modules.items()
+    }
+    assert graph["supervisor.tables._base"], "the graph must see the base's imports"
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> None:
+        if name in path:
+            cycle = [*path[path.index(name) :], name]
+            raise AssertionError("import cycle: " + " -> ".join(cycle))
+        if name in done:
+            return
+        for imported in sorted(graph[name]):
+            visit(imported, [*path, name])
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name, [])
+
+
+def test_the_table_base_imports_no_table_class_module() -> None:
+    base = _runtime_imports(ROOT / "supervisor" / "tables" / "_base.py", "supervisor.tables")
+    assert not base & {"supervisor.tables._set", "supervisor.tables._bag", "supervisor.tables._gone"}
