@@ -13,7 +13,10 @@
  * defines them), and supervisor/tables/_pycore.py is this file's pure-Python twin.
  *
  * The module has no global state: the interned names, the running-tasks mapping and the types live
- * in module state (multi-phase init, heap types), reached from a method through its defining class.
+ * in module state (multi-phase init, heap types). Each table keeps a reference to its module and a
+ * pointer to that state, taken when it is created: the defining-class calling convention (PEP 573)
+ * would reach it too, but CPython 3.11 does not specialise those calls, and it made insert 40%
+ * slower (bench/bench_tables.py).
  *
  * `GuardedGetter` is a reader built on a table's `getter()`: the row, unless a check on one of its
  * elements rejects it (the registry's "only while the owner is alive").
@@ -38,14 +41,12 @@ typedef struct {
     PyObject *guarded_type;
 } ModuleState;
 
-static ModuleState *
-state_of(PyTypeObject *defining_class)
-{
-    return (ModuleState *)PyType_GetModuleState(defining_class);
-}
+static struct PyModuleDef speedups_module;
 
 typedef struct {
     PyObject_HEAD
+    PyObject *module;     /* this module: it owns *state */
+    ModuleState *state;
     PyObject *rows;       /* dict: key -> row (set types), key -> list of rows (bags) */
     PyObject *loop;       /* the owner's event loop */
     PyObject *owner_task; /* the owner's task: the one allowed to write */
@@ -148,21 +149,6 @@ call_python(CoreObject *self, PyObject *name, PyObject *const *args, Py_ssize_t 
     return result;
 }
 
-/* 0 if a METH_METHOD call got exactly one positional argument; else -1 with METH_O's TypeError. */
-static int
-one_argument(const char *name, Py_ssize_t nargs, PyObject *kwnames)
-{
-    if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0) {
-        PyErr_Format(PyExc_TypeError, "%s() takes no keyword arguments", name);
-        return -1;
-    }
-    if (nargs != 1) {
-        PyErr_Format(PyExc_TypeError, "%s() takes exactly one argument (%zd given)", name, nargs);
-        return -1;
-    }
-    return 0;
-}
-
 /* --- set reads ------------------------------------------------------------------------------ */
 
 /* lookup(key) -> [row] or [] */
@@ -194,14 +180,13 @@ core_set_lookup(CoreObject *self, PyObject *key)
 
 /* get(key, default=None) -> row or default */
 static PyObject *
-core_set_get(CoreObject *self, PyTypeObject *defining_class, PyObject *const *args, Py_ssize_t nargs,
-             PyObject *kwnames)
+core_set_get(CoreObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     PyObject *rows, *row, *fallback;
 
     if (kwnames != NULL || nargs < 1 || nargs > 2) {
         /* `default=` by name, or a wrong call: the Python signature sorts it out */
-        return call_python(self, state_of(defining_class)->str_get_call, args, nargs, kwnames);
+        return call_python(self, self->state->str_get_call, args, nargs, kwnames);
     }
     rows = store_of(self);
     if (rows == NULL) {
@@ -223,16 +208,11 @@ core_set_get(CoreObject *self, PyTypeObject *defining_class, PyObject *const *ar
 
 /* insert(rows): one plain tuple stored here; anything else through self._insert_unchecked. */
 static PyObject *
-set_insert(CoreObject *self, PyTypeObject *defining_class, PyObject *const *args, Py_ssize_t nargs,
-           PyObject *kwnames, int checked)
+set_insert(CoreObject *self, PyObject *rows, int checked)
 {
-    ModuleState *state = state_of(defining_class);
-    PyObject *store, *rows;
+    ModuleState *state = self->state;
+    PyObject *store;
 
-    if (one_argument(checked ? "_set_insert" : "_set_insert_public", nargs, kwnames) < 0) {
-        return NULL;
-    }
-    rows = args[0];
     if (checked && check_owner(state, self, state->str_insert) < 0) {
         return NULL;
     }
@@ -253,26 +233,24 @@ set_insert(CoreObject *self, PyTypeObject *defining_class, PyObject *const *args
 }
 
 static PyObject *
-core_set_insert(CoreObject *self, PyTypeObject *defining_class, PyObject *const *args,
-                Py_ssize_t nargs, PyObject *kwnames)
+core_set_insert(CoreObject *self, PyObject *rows)
 {
-    return set_insert(self, defining_class, args, nargs, kwnames, 1);
+    return set_insert(self, rows, 1);
 }
 
 static PyObject *
-core_set_insert_public(CoreObject *self, PyTypeObject *defining_class, PyObject *const *args,
-                       Py_ssize_t nargs, PyObject *kwnames)
+core_set_insert_public(CoreObject *self, PyObject *rows)
 {
-    return set_insert(self, defining_class, args, nargs, kwnames, 0);
+    return set_insert(self, rows, 0);
 }
 
 /* update_counter(key, op, default=None): a plain int added to a (key, int) row here; anything
  * else through self._update_counter(key, op, default). */
 static PyObject *
-set_update_counter(CoreObject *self, PyTypeObject *defining_class, PyObject *const *args,
-                   Py_ssize_t nargs, PyObject *kwnames, int checked)
+set_update_counter(CoreObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                   int checked)
 {
-    ModuleState *state = state_of(defining_class);
+    ModuleState *state = self->state;
     PyObject *store, *key, *op, *row, *sum, *updated;
 
     if (kwnames != NULL || nargs < 2 || nargs > 3) {
@@ -322,31 +300,23 @@ set_update_counter(CoreObject *self, PyTypeObject *defining_class, PyObject *con
 }
 
 static PyObject *
-core_set_update_counter(CoreObject *self, PyTypeObject *defining_class, PyObject *const *args,
-                        Py_ssize_t nargs, PyObject *kwnames)
+core_set_update_counter(CoreObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    return set_update_counter(self, defining_class, args, nargs, kwnames, 1);
+    return set_update_counter(self, args, nargs, kwnames, 1);
 }
 
 static PyObject *
-core_set_update_counter_public(CoreObject *self, PyTypeObject *defining_class,
-                               PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+core_set_update_counter_public(CoreObject *self, PyObject *const *args, Py_ssize_t nargs,
+                               PyObject *kwnames)
 {
-    return set_update_counter(self, defining_class, args, nargs, kwnames, 0);
+    return set_update_counter(self, args, nargs, kwnames, 0);
 }
 
 /* _caller_is_owner() -> bool: the owner check alone, for tests and for the Python paths */
 static PyObject *
-core_caller_is_owner(CoreObject *self, PyTypeObject *defining_class, PyObject *const *args,
-                     Py_ssize_t nargs, PyObject *kwnames)
+core_caller_is_owner(CoreObject *self, PyObject *Py_UNUSED(ignored))
 {
-    int stranger;
-
-    if (nargs != 0 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0)) {
-        PyErr_SetString(PyExc_TypeError, "_caller_is_owner() takes no arguments");
-        return NULL;
-    }
-    stranger = caller_is_stranger(state_of(defining_class), self);
+    int stranger = caller_is_stranger(self->state, self);
 
     if (stranger < 0) {
         return NULL;
@@ -356,10 +326,30 @@ core_caller_is_owner(CoreObject *self, PyTypeObject *defining_class, PyObject *c
 
 /* --- the type ------------------------------------------------------------------------------- */
 
+/* A new table: its type's module, and that module's state, kept for the life of the table. */
+static PyObject *
+core_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    PyObject *module = PyType_GetModuleByDef(type, &speedups_module); /* borrowed */
+    CoreObject *self;
+
+    if (module == NULL) {
+        return NULL;
+    }
+    self = (CoreObject *)PyType_GenericNew(type, args, kwds);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->module = Py_NewRef(module);
+    self->state = (ModuleState *)PyModule_GetState(module);
+    return (PyObject *)self;
+}
+
 static int
 core_traverse(CoreObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self)); /* a heap type: its instances hold it */
+    Py_VISIT(self->module);
     Py_VISIT(self->rows);
     Py_VISIT(self->loop);
     Py_VISIT(self->owner_task);
@@ -369,6 +359,8 @@ core_traverse(CoreObject *self, visitproc visit, void *arg)
 static int
 core_clear(CoreObject *self)
 {
+    /* The module stays until dealloc: a method may still run on a cleared table, and needs the
+     * state (the GC calls tp_clear to break cycles, not to end the object). */
     Py_CLEAR(self->rows);
     Py_CLEAR(self->loop);
     Py_CLEAR(self->owner_task);
@@ -382,6 +374,7 @@ core_dealloc(CoreObject *self)
 
     PyObject_GC_UnTrack(self);
     core_clear(self);
+    Py_CLEAR(self->module);
     type->tp_free((PyObject *)self);
     Py_DECREF(type);
 }
@@ -421,34 +414,32 @@ static PyMemberDef core_members[] = {
     {NULL, 0, 0, 0, NULL},
 };
 
-/* The methods that need module state get their defining class (PEP 573). */
-#define METHOD_FLAGS (METH_METHOD | METH_FASTCALL | METH_KEYWORDS)
-
 static PyMethodDef core_methods[] = {
     {"_set_lookup", (PyCFunction)core_set_lookup, METH_O,
      "_set_lookup($self, key, /)\n--\n\nThe rows under key on a set: [row] or []."},
-    {"_set_get", (PyCFunction)(void (*)(void))core_set_get, METHOD_FLAGS,
+    {"_set_get", (PyCFunction)(void (*)(void))core_set_get, METH_FASTCALL | METH_KEYWORDS,
      "_set_get($self, key, default=None)\n--\n\nThe row under key on a set, or default."},
-    {"_set_insert", (PyCFunction)(void (*)(void))core_set_insert, METHOD_FLAGS,
+    {"_set_insert", (PyCFunction)core_set_insert, METH_O,
      "_set_insert($self, rows, /)\n--\n\n"
      "Insert a row or a list of rows (protected or private set: the owner check first)."},
-    {"_set_insert_public", (PyCFunction)(void (*)(void))core_set_insert_public, METHOD_FLAGS,
+    {"_set_insert_public", (PyCFunction)core_set_insert_public, METH_O,
      "_set_insert_public($self, rows, /)\n--\n\nInsert a row or a list of rows (public set)."},
-    {"_set_update_counter", (PyCFunction)(void (*)(void))core_set_update_counter, METHOD_FLAGS,
+    {"_set_update_counter", (PyCFunction)(void (*)(void))core_set_update_counter,
+     METH_FASTCALL | METH_KEYWORDS,
      "_set_update_counter($self, key, op, default=None)\n--\n\n"
      "Add to integer elements (protected or private set: the owner check first)."},
     {"_set_update_counter_public", (PyCFunction)(void (*)(void))core_set_update_counter_public,
-     METHOD_FLAGS,
+     METH_FASTCALL | METH_KEYWORDS,
      "_set_update_counter_public($self, key, op, default=None)\n--\n\n"
      "Add to integer elements (public set)."},
-    {"_caller_is_owner", (PyCFunction)(void (*)(void))core_caller_is_owner, METHOD_FLAGS,
+    {"_caller_is_owner", (PyCFunction)core_caller_is_owner, METH_NOARGS,
      "_caller_is_owner($self, /)\n--\n\nWhether the task running on the owner's loop is the owner."},
     {NULL, NULL, 0, NULL},
 };
 
 static PyType_Slot core_slots[] = {
     {Py_tp_doc, (void *)PyDoc_STR("The C part of a Table: its store, owner, and hot operations.")},
-    {Py_tp_new, (void *)PyType_GenericNew},
+    {Py_tp_new, (void *)core_new},
     {Py_tp_dealloc, (void *)core_dealloc},
     {Py_tp_traverse, (void *)core_traverse},
     {Py_tp_clear, (void *)core_clear},
