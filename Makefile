@@ -4,7 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint lint-systemd check-state bench clean format
+.PHONY: run test lint lint-c lint-systemd check-state bench clean format
+
+# The suites run a second time on the tables' pure-Python twin (docs/tables.md, "The C core and its
+# Python twin"): the core is chosen when supervisor.tables is imported, hence a second process.
+TWIN_SUITES := tests/supervisor/test_table*.py tests/daemon/test_registry*.py tests/daemon/test_cache*.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +22,11 @@ $(STAMP): pyproject.toml setup.py supervisor/_speedups.c | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/arbord run
 
-## test: lint, type-check, hidden-state check, then the whole test suite
+## test: lint, type-check, hidden-state check, then the whole test suite, then the table, registry
+## and cache suites again on the tables' pure-Python twin
 test: $(STAMP) lint
 	$(BIN)/python -m pytest
+	ARBORD_NO_EXTENSIONS=1 $(BIN)/python -m pytest -p no:cacheprovider $(TWIN_SUITES)
 
 ## lint: ruff (lint + format), mypy --strict, the C extension's stub against the module, the hidden-state check
 lint: $(STAMP)
@@ -28,6 +34,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check supervisor daemon tests bench setup.py
 	$(BIN)/mypy --strict supervisor daemon tests bench
 	$(BIN)/python -m mypy.stubtest --mypy-config-file pyproject.toml supervisor._speedups
+	$(MAKE) --no-print-directory lint-c
 	$(MAKE) --no-print-directory check-state
 	$(MAKE) --no-print-directory lint-systemd
 
@@ -46,6 +53,15 @@ lint-systemd:
 	if [ $$rc -ne 0 ] || [ -n "$$out" ]; then echo "systemd-analyze verify:"; echo "$$out"; exit 1; fi; \
 	sec=$$($(SYSTEMD_ANALYZE) security --offline=yes --threshold=10 "$$tmp/arbord.service" 2>&1); rc=$$?; \
 	echo "$$sec" | tail -1; exit $$rc
+
+## lint-c: the C extension compiles warning-free (-Werror here only: never in the build users run),
+## with the default compiler and with clang when clang is on PATH
+C_WARNINGS := -Wall -Wextra -Wno-unused-parameter -Werror
+lint-c: $(STAMP)
+	@include=$$($(BIN)/python -c "import sysconfig; print(sysconfig.get_paths()['include'])") && \
+	$(CC) -fsyntax-only $(C_WARNINGS) -I"$$include" supervisor/_speedups.c && \
+	if command -v clang >/dev/null 2>&1; then clang -fsyntax-only $(C_WARNINGS) -I"$$include" supervisor/_speedups.c; \
+	else echo "lint-c: clang is not on PATH, its check is skipped"; fi
 
 check-state: $(STAMP)
 	$(BIN)/python -m supervisor.lint supervisor daemon

@@ -2,16 +2,33 @@
 
 ``supervisor._speedups`` holds the tables' hot paths (supervisor/_speedups.c, docs/performance.md).
 Everything else about the distribution is in pyproject.toml.
+
+- ``ARBORD_NO_EXTENSIONS=1`` (any value but empty or ``0``) builds no extension: arbord installs on
+  a machine without a C compiler and runs on the tables' pure-Python twin (docs/tables.md). Without
+  it a failed build fails the install: a silent fall-back would make every table slower.
+- ``ARBORD_STRICT_BUILD=1`` turns warnings into errors (``-Werror``). The Makefile's ``lint`` sets it;
+  the build users run never does, as a newer compiler's new warning must not break an install.
 """
+
+import os
 
 from setuptools import Extension, setup
 
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0")
+
+
+_WARNINGS = ["-Wall", "-Wextra", "-Wno-unused-parameter"]
+
 setup(
-    ext_modules=[
+    ext_modules=[]
+    if _flag("ARBORD_NO_EXTENSIONS")
+    else [
         Extension(
             "supervisor._speedups",
             sources=["supervisor/_speedups.c"],
-            extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror"],
+            extra_compile_args=["-O2", *_WARNINGS, *(["-Werror"] if _flag("ARBORD_STRICT_BUILD") else [])],
         )
     ]
 )

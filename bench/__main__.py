@@ -16,6 +16,7 @@ import sys
 
 import bench
 from bench.harness import Row
+from supervisor.tables import _core as tables_core
 
 
 def _modules(only: list[str]) -> list[str]:
@@ -57,6 +58,9 @@ def main() -> int:
     parser.add_argument("--loop", choices=["asyncio", "uvloop", "both"], default="both")
     parser.add_argument("--module", help=argparse.SUPPRESS)  # one module, rows as JSON (_run_apart)
     args = parser.parse_args()
+    if tables_core.IMPLEMENTATION != "c":
+        # The targets are the C core's: the pure-Python twin exists for machines without a compiler.
+        parser.error("the benchmarks measure the tables' C core: unset ARBORD_NO_EXTENSIONS")
     loops = ["asyncio", "uvloop"] if args.loop == "both" else [args.loop]
     if args.module:
         print(json.dumps([dataclasses.asdict(row) for row in _run_here(args.module, loops)]))

@@ -25,8 +25,7 @@ from typing import Any
 
 from bench.harness import Row, median_time, paired, per_op
 from bench.loops import run_on
-from supervisor.table import Access, Table, TableType
-from supervisor.table_query import ANY, MatchSpec, Var
+from supervisor.tables import ANY, Access, MatchSpec, Table, TableType, Var
 
 OPS = 100_000
 ROUNDS = 11

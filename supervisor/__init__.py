@@ -71,20 +71,25 @@ from supervisor.supervisor import (
     Strategy,
     Supervisor,
 )
-from supervisor.table import (
+from supervisor.tables import (
+    ANY,
+    BINDINGS,
     END_OF_TABLE,
+    WHOLE,
     Access,
+    Clause,
     Continuation,
     GuardedGetter,
+    MatchSpec,
     Row,
     Table,
     TableInfo,
     TableTransfer,
     TableType,
+    Transaction,
+    Var,
     whereis_table,
 )
-from supervisor.table_query import ANY, BINDINGS, WHOLE, Clause, MatchSpec, Var
-from supervisor.table_transaction import Transaction
 
 __all__ = [
     "ANY",

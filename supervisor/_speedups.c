@@ -7,8 +7,16 @@
  *
  * This file holds only the common case of each operation. Anything else -- a list of rows, a row
  * too short for the key, an unhashable key, a counter op other than a plain int, a denied caller --
- * goes to the Python code in supervisor/table*.py, which words every error. So each behaviour has
- * one implementation, and the C code never needs to know the error messages.
+ * goes to the Python code in supervisor/tables/, which words every error. So each behaviour has
+ * one implementation, and the C code never needs to know the error messages. The methods called
+ * back by name are CALLBACKS (the stub lists them as a Protocol; a test checks every table class
+ * defines them), and supervisor/tables/_pycore.py is this file's pure-Python twin.
+ *
+ * The module has no global state: the interned names, the running-tasks mapping and the types live
+ * in module state (multi-phase init, heap types). Each table keeps a reference to its module and a
+ * pointer to that state, taken when it is created: the defining-class calling convention (PEP 573)
+ * would reach it too, but CPython 3.11 does not specialise those calls, and it made insert 40%
+ * slower (bench/bench_tables.py).
  *
  * `GuardedGetter` is a reader built on a table's `getter()`: the row, unless a check on one of its
  * elements rejects it (the registry's "only while the owner is alive").
@@ -18,21 +26,27 @@
 #include <Python.h>
 #include <structmember.h>
 
-/* asyncio's own "loop -> the task running on it now" mapping (a dict on 3.11 to 3.13), given by
- * supervisor/table.py through use_running_tasks(). A constant of the interpreter, like the
- * interned method names below. */
-static PyObject *running_tasks = NULL;
+typedef struct {
+    /* asyncio's own "loop -> the task running on it now" mapping (a dict on 3.11 to 3.13), given by
+     * supervisor/tables/_core.py through use_running_tasks(). */
+    PyObject *running_tasks;
+    PyObject *str_deny;                   /* the callbacks, by name (CALLBACKS) */
+    PyObject *str_get_call;
+    PyObject *str_insert_unchecked;
+    PyObject *str_update_counter_general; /* "_update_counter" */
+    PyObject *str_update_counter_call;
+    PyObject *str_insert;                 /* operation names given to _deny */
+    PyObject *str_update_counter;
+    PyObject *core_type;
+    PyObject *guarded_type;
+} ModuleState;
 
-static PyObject *str_deny;
-static PyObject *str_insert;
-static PyObject *str_update_counter;
-static PyObject *str_insert_unchecked;
-static PyObject *str_update_counter_general;
-static PyObject *str_update_counter_call;
-static PyObject *str_get_call;
+static struct PyModuleDef speedups_module;
 
 typedef struct {
     PyObject_HEAD
+    PyObject *module;     /* this module: it owns *state */
+    ModuleState *state;
     PyObject *rows;       /* dict: key -> row (set types), key -> list of rows (bags) */
     PyObject *loop;       /* the owner's event loop */
     PyObject *owner_task; /* the owner's task: the one allowed to write */
@@ -43,9 +57,9 @@ typedef struct {
 
 /* 1 if the task running now on the owner's loop is not the owner, 0 if it is, -1 on error. */
 static int
-caller_is_stranger(CoreObject *self)
+caller_is_stranger(ModuleState *state, CoreObject *self)
 {
-    PyObject *task;
+    PyObject *task, *running_tasks = state->running_tasks;
     int stranger;
 
     if (self->loop == NULL || running_tasks == NULL) {
@@ -73,15 +87,15 @@ caller_is_stranger(CoreObject *self)
 
 /* 0 if the caller may write; else -1 with the exception self._deny(operation) raised. */
 static int
-check_owner(CoreObject *self, PyObject *operation)
+check_owner(ModuleState *state, CoreObject *self, PyObject *operation)
 {
     PyObject *result;
-    int stranger = caller_is_stranger(self);
+    int stranger = caller_is_stranger(state, self);
 
     if (stranger <= 0) {
         return stranger;
     }
-    result = PyObject_CallMethodOneArg((PyObject *)self, str_deny, operation);
+    result = PyObject_CallMethodOneArg((PyObject *)self, state->str_deny, operation);
     if (result == NULL) {
         return -1;
     }
@@ -153,12 +167,14 @@ core_set_lookup(CoreObject *self, PyObject *key)
         }
         return PyList_New(0);
     }
+    /* Owned at once: allocating the list may run the GC, whose finalizers may change the store. */
+    Py_INCREF(row);
     found = PyList_New(1);
     if (found == NULL) {
+        Py_DECREF(row);
         return NULL;
     }
-    Py_INCREF(row);
-    PyList_SET_ITEM(found, 0, row);
+    PyList_SET_ITEM(found, 0, row); /* steals the reference */
     return found;
 }
 
@@ -170,7 +186,7 @@ core_set_get(CoreObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject
 
     if (kwnames != NULL || nargs < 1 || nargs > 2) {
         /* `default=` by name, or a wrong call: the Python signature sorts it out */
-        return call_python(self, str_get_call, args, nargs, kwnames);
+        return call_python(self, self->state->str_get_call, args, nargs, kwnames);
     }
     rows = store_of(self);
     if (rows == NULL) {
@@ -194,9 +210,10 @@ core_set_get(CoreObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject
 static PyObject *
 set_insert(CoreObject *self, PyObject *rows, int checked)
 {
+    ModuleState *state = self->state;
     PyObject *store;
 
-    if (checked && check_owner(self, str_insert) < 0) {
+    if (checked && check_owner(state, self, state->str_insert) < 0) {
         return NULL;
     }
     store = store_of(self);
@@ -212,7 +229,7 @@ set_insert(CoreObject *self, PyObject *rows, int checked)
         }
         /* an unhashable key: the Python path raises the table's error for it */
     }
-    return PyObject_CallMethodOneArg((PyObject *)self, str_insert_unchecked, rows);
+    return PyObject_CallMethodOneArg((PyObject *)self, state->str_insert_unchecked, rows);
 }
 
 static PyObject *
@@ -233,13 +250,14 @@ static PyObject *
 set_update_counter(CoreObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
                    int checked)
 {
-    PyObject *store, *key, *op, *row, *value, *sum, *updated;
+    ModuleState *state = self->state;
+    PyObject *store, *key, *op, *row, *sum, *updated;
 
     if (kwnames != NULL || nargs < 2 || nargs > 3) {
         /* `default=` by name, or a wrong call: the whole Python method, owner check included */
-        return call_python(self, str_update_counter_call, args, nargs, kwnames);
+        return call_python(self, state->str_update_counter_call, args, nargs, kwnames);
     }
-    if (checked && check_owner(self, str_update_counter) < 0) {
+    if (checked && check_owner(state, self, state->str_update_counter) < 0) {
         return NULL;
     }
     store = store_of(self);
@@ -257,12 +275,16 @@ set_update_counter(CoreObject *self, PyObject *const *args, Py_ssize_t nargs, Py
         }
         else if (PyTuple_CheckExact(row) && PyTuple_GET_SIZE(row) == 2 &&
                  PyLong_CheckExact(PyTuple_GET_ITEM(row, 1))) {
-            value = PyTuple_GET_ITEM(row, 1);
-            sum = PyNumber_Add(value, op);
+            /* Owned at once: the sum and the new row are allocations, which may run the GC, whose
+             * finalizers may replace or delete the row in the store. */
+            Py_INCREF(row);
+            sum = PyNumber_Add(PyTuple_GET_ITEM(row, 1), op);
             if (sum == NULL) {
+                Py_DECREF(row);
                 return NULL;
             }
             updated = PyTuple_Pack(2, PyTuple_GET_ITEM(row, 0), sum);
+            Py_DECREF(row);
             if (updated == NULL || PyDict_SetItem(store, key, updated) < 0) {
                 Py_XDECREF(updated);
                 Py_DECREF(sum);
@@ -273,7 +295,7 @@ set_update_counter(CoreObject *self, PyObject *const *args, Py_ssize_t nargs, Py
         }
     }
     return PyObject_VectorcallMethod(
-        str_update_counter_general,
+        state->str_update_counter_general,
         (PyObject *[]){(PyObject *)self, key, op, nargs == 3 ? args[2] : Py_None}, 4, NULL);
 }
 
@@ -294,7 +316,7 @@ core_set_update_counter_public(CoreObject *self, PyObject *const *args, Py_ssize
 static PyObject *
 core_caller_is_owner(CoreObject *self, PyObject *Py_UNUSED(ignored))
 {
-    int stranger = caller_is_stranger(self);
+    int stranger = caller_is_stranger(self->state, self);
 
     if (stranger < 0) {
         return NULL;
@@ -304,9 +326,30 @@ core_caller_is_owner(CoreObject *self, PyObject *Py_UNUSED(ignored))
 
 /* --- the type ------------------------------------------------------------------------------- */
 
+/* A new table: its type's module, and that module's state, kept for the life of the table. */
+static PyObject *
+core_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    PyObject *module = PyType_GetModuleByDef(type, &speedups_module); /* borrowed */
+    CoreObject *self;
+
+    if (module == NULL) {
+        return NULL;
+    }
+    self = (CoreObject *)PyType_GenericNew(type, args, kwds);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->module = Py_NewRef(module);
+    self->state = (ModuleState *)PyModule_GetState(module);
+    return (PyObject *)self;
+}
+
 static int
 core_traverse(CoreObject *self, visitproc visit, void *arg)
 {
+    Py_VISIT(Py_TYPE(self)); /* a heap type: its instances hold it */
+    Py_VISIT(self->module);
     Py_VISIT(self->rows);
     Py_VISIT(self->loop);
     Py_VISIT(self->owner_task);
@@ -316,6 +359,8 @@ core_traverse(CoreObject *self, visitproc visit, void *arg)
 static int
 core_clear(CoreObject *self)
 {
+    /* The module stays until dealloc: a method may still run on a cleared table, and needs the
+     * state (the GC calls tp_clear to break cycles, not to end the object). */
     Py_CLEAR(self->rows);
     Py_CLEAR(self->loop);
     Py_CLEAR(self->owner_task);
@@ -329,7 +374,9 @@ core_dealloc(CoreObject *self)
 
     PyObject_GC_UnTrack(self);
     core_clear(self);
+    Py_CLEAR(self->module);
     type->tp_free((PyObject *)self);
+    Py_DECREF(type);
 }
 
 static PyObject *
@@ -357,14 +404,14 @@ core_set_rows(CoreObject *self, PyObject *value, void *Py_UNUSED(closure))
 
 static PyGetSetDef core_getset[] = {
     {"_rows", (getter)core_get_rows, (setter)core_set_rows, "The store: a dict.", NULL},
-    {NULL},
+    {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyMemberDef core_members[] = {
     {"_loop", T_OBJECT_EX, offsetof(CoreObject, loop), 0, "The owner's event loop."},
     {"_owner_task", T_OBJECT_EX, offsetof(CoreObject, owner_task), 0, "The owner's task."},
     {"_keypos", T_PYSSIZET, offsetof(CoreObject, keypos), 0, "The key's position in a row."},
-    {NULL},
+    {NULL, 0, 0, 0, NULL},
 };
 
 static PyMethodDef core_methods[] = {
@@ -387,23 +434,28 @@ static PyMethodDef core_methods[] = {
      "Add to integer elements (public set)."},
     {"_caller_is_owner", (PyCFunction)core_caller_is_owner, METH_NOARGS,
      "_caller_is_owner($self, /)\n--\n\nWhether the task running on the owner's loop is the owner."},
-    {NULL},
+    {NULL, NULL, 0, NULL},
 };
 
-static PyTypeObject CoreType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "supervisor._speedups.TableCore",
-    .tp_doc = PyDoc_STR("The C part of a Table: its store, owner, and hot operations."),
-    .tp_basicsize = sizeof(CoreObject),
-    .tp_itemsize = 0,
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
-    .tp_new = PyType_GenericNew,
-    .tp_dealloc = (destructor)core_dealloc,
-    .tp_traverse = (traverseproc)core_traverse,
-    .tp_clear = (inquiry)core_clear,
-    .tp_methods = core_methods,
-    .tp_members = core_members,
-    .tp_getset = core_getset,
+static PyType_Slot core_slots[] = {
+    {Py_tp_doc, (void *)PyDoc_STR("The C part of a Table: its store, owner, and hot operations.")},
+    {Py_tp_new, (void *)core_new},
+    {Py_tp_dealloc, (void *)core_dealloc},
+    {Py_tp_traverse, (void *)core_traverse},
+    {Py_tp_clear, (void *)core_clear},
+    {Py_tp_methods, (void *)core_methods},
+    {Py_tp_members, (void *)core_members},
+    {Py_tp_getset, (void *)core_getset},
+    {0, NULL},
+};
+
+static PyType_Spec core_spec = {
+    .name = "supervisor._speedups.TableCore",
+    .basicsize = sizeof(CoreObject),
+    .itemsize = 0,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC |
+             Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = core_slots,
 };
 
 /* --- GuardedGetter -------------------------------------------------------------------------- */
@@ -516,6 +568,7 @@ guarded_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 static int
 guarded_traverse(GuardedObject *self, visitproc visit, void *arg)
 {
+    Py_VISIT(Py_TYPE(self)); /* a heap type: its instances hold it */
     Py_VISIT(self->get);
     Py_VISIT(self->reject);
     Py_VISIT(self->on_reject);
@@ -534,61 +587,101 @@ guarded_clear(GuardedObject *self)
 static void
 guarded_dealloc(GuardedObject *self)
 {
+    PyTypeObject *type = Py_TYPE(self);
+
     PyObject_GC_UnTrack(self);
     guarded_clear(self);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
 }
 
 static PyMemberDef guarded_members[] = {
     {"position", T_PYSSIZET, offsetof(GuardedObject, position), READONLY,
      "The element given to reject."},
-    {NULL},
+    {"__vectorcalloffset__", T_PYSSIZET, offsetof(GuardedObject, vectorcall), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
 };
 
-static PyTypeObject GuardedType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "supervisor._speedups.GuardedGetter",
-    .tp_doc = PyDoc_STR("GuardedGetter(get, reject, position, on_reject=None)\n--\n\n"
-                        "Called with a key: get(key), unless that is None or reject(row[position]) "
-                        "is true; then on_reject(key) is called and the answer is None."),
-    .tp_basicsize = sizeof(GuardedObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
-    .tp_new = guarded_new,
-    .tp_dealloc = (destructor)guarded_dealloc,
-    .tp_traverse = (traverseproc)guarded_traverse,
-    .tp_clear = (inquiry)guarded_clear,
-    .tp_call = PyVectorcall_Call,
-    .tp_vectorcall_offset = offsetof(GuardedObject, vectorcall),
-    .tp_members = guarded_members,
+static PyType_Slot guarded_slots[] = {
+    {Py_tp_doc, (void *)PyDoc_STR(
+        "GuardedGetter(get, reject, position, on_reject=None)\n--\n\n"
+        "Called with a key: get(key), unless that is None or reject(row[position]) is true; then "
+        "on_reject(key) is called and the answer is None.")},
+    {Py_tp_new, (void *)guarded_new},
+    {Py_tp_dealloc, (void *)guarded_dealloc},
+    {Py_tp_traverse, (void *)guarded_traverse},
+    {Py_tp_clear, (void *)guarded_clear},
+    {Py_tp_call, (void *)PyVectorcall_Call},
+    {Py_tp_members, (void *)guarded_members},
+    {0, NULL},
+};
+
+static PyType_Spec guarded_spec = {
+    .name = "supervisor._speedups.GuardedGetter",
+    .basicsize = sizeof(GuardedObject),
+    .itemsize = 0,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL |
+             Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = guarded_slots,
 };
 
 /* --- the module ----------------------------------------------------------------------------- */
 
 static PyObject *
-use_running_tasks(PyObject *Py_UNUSED(module), PyObject *mapping)
+use_running_tasks(PyObject *module, PyObject *mapping)
 {
+    ModuleState *state = (ModuleState *)PyModule_GetState(module);
+
     if (!PyMapping_Check(mapping)) {
         PyErr_SetString(PyExc_TypeError, "running tasks: a mapping loop -> task");
         return NULL;
     }
     Py_INCREF(mapping);
-    Py_XSETREF(running_tasks, mapping);
+    Py_XSETREF(state->running_tasks, mapping);
     Py_RETURN_NONE;
 }
 
 static PyMethodDef module_methods[] = {
     {"use_running_tasks", (PyCFunction)use_running_tasks, METH_O,
+     "use_running_tasks($module, mapping, /)\n--\n\n"
      "Set the mapping loop -> running task that the owner check reads."},
-    {NULL},
+    {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef speedups_module = {
-    PyModuleDef_HEAD_INIT,
-    .m_name = "supervisor._speedups",
-    .m_doc = PyDoc_STR("The hot paths of tables, in C (see supervisor/_speedups.c)."),
-    .m_size = -1,
-    .m_methods = module_methods,
-};
+static int
+module_traverse(PyObject *module, visitproc visit, void *arg)
+{
+    ModuleState *state = (ModuleState *)PyModule_GetState(module);
+
+    Py_VISIT(state->running_tasks);
+    Py_VISIT(state->core_type);
+    Py_VISIT(state->guarded_type);
+    return 0;
+}
+
+static int
+module_clear(PyObject *module)
+{
+    ModuleState *state = (ModuleState *)PyModule_GetState(module);
+
+    Py_CLEAR(state->running_tasks);
+    Py_CLEAR(state->str_deny);
+    Py_CLEAR(state->str_get_call);
+    Py_CLEAR(state->str_insert_unchecked);
+    Py_CLEAR(state->str_update_counter_general);
+    Py_CLEAR(state->str_update_counter_call);
+    Py_CLEAR(state->str_insert);
+    Py_CLEAR(state->str_update_counter);
+    Py_CLEAR(state->core_type);
+    Py_CLEAR(state->guarded_type);
+    return 0;
+}
+
+static void
+module_free(void *module)
+{
+    module_clear((PyObject *)module);
+}
 
 static int
 intern(PyObject **target, const char *text)
@@ -597,30 +690,63 @@ intern(PyObject **target, const char *text)
     return *target == NULL ? -1 : 0;
 }
 
+static int
+module_exec(PyObject *module)
+{
+    ModuleState *state = (ModuleState *)PyModule_GetState(module);
+    PyObject *callbacks;
+    int failed;
+
+    if (intern(&state->str_deny, "_deny") < 0 || intern(&state->str_get_call, "_get_call") < 0 ||
+        intern(&state->str_insert_unchecked, "_insert_unchecked") < 0 ||
+        intern(&state->str_update_counter_general, "_update_counter") < 0 ||
+        intern(&state->str_update_counter_call, "_update_counter_call") < 0 ||
+        intern(&state->str_insert, "insert") < 0 ||
+        intern(&state->str_update_counter, "update_counter") < 0) {
+        return -1;
+    }
+    state->core_type = PyType_FromModuleAndSpec(module, &core_spec, NULL);
+    if (state->core_type == NULL || PyModule_AddType(module, (PyTypeObject *)state->core_type) < 0) {
+        return -1;
+    }
+    state->guarded_type = PyType_FromModuleAndSpec(module, &guarded_spec, NULL);
+    if (state->guarded_type == NULL ||
+        PyModule_AddType(module, (PyTypeObject *)state->guarded_type) < 0) {
+        return -1;
+    }
+    /* The table methods this file calls back by name, in the order of the stub's Protocol. */
+    callbacks = PyTuple_Pack(5, state->str_deny, state->str_get_call, state->str_insert_unchecked,
+                             state->str_update_counter_general, state->str_update_counter_call);
+    if (callbacks == NULL) {
+        return -1;
+    }
+    failed = PyModule_AddObjectRef(module, "CALLBACKS", callbacks) < 0;
+    Py_DECREF(callbacks);
+    return failed ? -1 : 0;
+}
+
+static PyModuleDef_Slot module_slots[] = {
+    {Py_mod_exec, (void *)module_exec},
+#if PY_VERSION_HEX >= 0x030C0000
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+#endif
+    {0, NULL},
+};
+
+static struct PyModuleDef speedups_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "supervisor._speedups",
+    .m_doc = PyDoc_STR("The hot paths of tables, in C (see supervisor/_speedups.c)."),
+    .m_size = sizeof(ModuleState),
+    .m_methods = module_methods,
+    .m_slots = module_slots,
+    .m_traverse = module_traverse,
+    .m_clear = module_clear,
+    .m_free = module_free,
+};
+
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
-    PyObject *module;
-
-    if (intern(&str_deny, "_deny") < 0 || intern(&str_insert, "insert") < 0 ||
-        intern(&str_update_counter, "update_counter") < 0 ||
-        intern(&str_insert_unchecked, "_insert_unchecked") < 0 ||
-        intern(&str_update_counter_general, "_update_counter") < 0 ||
-        intern(&str_update_counter_call, "_update_counter_call") < 0 ||
-        intern(&str_get_call, "_get_call") < 0) {
-        return NULL;
-    }
-    if (PyType_Ready(&CoreType) < 0 || PyType_Ready(&GuardedType) < 0) {
-        return NULL;
-    }
-    module = PyModule_Create(&speedups_module);
-    if (module == NULL) {
-        return NULL;
-    }
-    if (PyModule_AddObjectRef(module, "TableCore", (PyObject *)&CoreType) < 0 ||
-        PyModule_AddObjectRef(module, "GuardedGetter", (PyObject *)&GuardedType) < 0) {
-        Py_DECREF(module);
-        return NULL;
-    }
-    return module;
+    return PyModuleDef_Init(&speedups_module);
 }

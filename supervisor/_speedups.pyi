@@ -1,12 +1,31 @@
-"""Types of the C extension ``supervisor._speedups`` (supervisor/_speedups.c)."""
+"""Types of the C extension ``supervisor._speedups`` (supervisor/_speedups.c).
+
+Its pure-Python twin is ``supervisor.tables._pycore``; ``supervisor.tables._core`` picks one.
+"""
 
 import asyncio
 from collections.abc import Callable, Mapping
-from typing import Any, Self, final
+from typing import Any, Final, NoReturn, Protocol, Self, final
 
 from typing_extensions import disjoint_base
 
+CALLBACKS: Final[tuple[str, ...]]
+"""The names of ``_TableCallbacks``' methods: what the C code calls back on a table, by name."""
+
 def use_running_tasks(mapping: Mapping[asyncio.AbstractEventLoop, asyncio.Task[Any]], /) -> None: ...
+
+class _TableCallbacks(Protocol):
+    """The table methods ``TableCore`` calls by name: the uncommon cases it hands back to Python.
+
+    Every concrete table class whose operations are ``TableCore``'s defines them all
+    (tests/supervisor/test_table_speedups.py); ``CALLBACKS`` lists the same names at run time.
+    """
+
+    def _deny(self, operation: str, *, owner_only: bool = False) -> NoReturn: ...
+    def _get_call(self, key: Any, default: Any = None) -> Any: ...
+    def _insert_unchecked(self, rows: tuple[Any, ...] | list[tuple[Any, ...]], /) -> None: ...
+    def _update_counter(self, key: Any, op: Any, default: tuple[Any, ...] | None) -> Any: ...
+    def _update_counter_call(self, key: Any, op: Any, default: tuple[Any, ...] | None = None) -> Any: ...
 
 @disjoint_base
 class TableCore:

@@ -34,3 +34,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     # Everything imported and collected so far lives for the whole run: move it out of the collector's
     # sight, so the per-test collection above scans only what tests made.
     gc.freeze()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from supervisor.tables._core import IMPLEMENTATION
+
+    return f"arbord tables core: {IMPLEMENTATION} (ARBORD_NO_EXTENSIONS=1 selects the Python twin)"

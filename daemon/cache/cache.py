@@ -62,11 +62,10 @@ from supervisor import (
     Server,
     Table,
     TableGone,
-    demonitor,
-    monitor,
     runtime,
     telemetry,
 )
+from supervisor.lowlevel import OwnerIndex, task_of
 
 __all__ = ["EVICT", "EXPIRE", "HIT", "MISS", "SWEEP", "Cache", "Getter", "Recency"]
 
@@ -118,16 +117,6 @@ _SWEEP_MESSAGE: Final = _Sweep()
 
 def _starting(key: Hashable, default: Any = None) -> Any:
     raise NoProc("the cache is starting: its tables do not exist yet")
-
-
-def _owner_task(owner: Server | asyncio.Task[Any]) -> asyncio.Task[Any]:
-    """The task whose end is ``owner``'s exit (a server's task ends in the step that records its
-    exit). Only called for an owner that was alive when bound, so a server's task exists."""
-    if isinstance(owner, asyncio.Task):
-        return owner
-    task = owner.task
-    assert task is not None, f"{owner!r} was never started"
-    return task
 
 
 class Getter(Protocol):
@@ -203,6 +192,8 @@ class Cache(Server):
         # an ordered table: bench_cache, memory per entry).
         self._lru: list[Recency] | None = [] if self.config.max_size is not None else None
         self._owners = Table(f"{self.label}.owners", access=Access.PUBLIC)
+        # By task: a row keeps its owner's task, and hands it back to unbind.
+        self._owner_index = OwnerIndex(self._owners, self, identify=task_of)
         self._flights = Table(f"{self.label}.flights", access=Access.PUBLIC)
         self._janitor: asyncio.TimerHandle | None = None
         self._schedule_janitor()
@@ -254,16 +245,14 @@ class Cache(Server):
     def _owner_down(self, owner: Any, ref: MonitorRef) -> None:
         """Drop the entries bound to an owner that exited: a deletion each, or an expiration for a
         value whose TTL had already passed (it was dead already, as everywhere else)."""
-        task = _owner_task(owner)
-        row = self._owners.get(task)
-        if row is None or row[1] is not ref:
+        keys = self._owner_index.down(owner, ref)
+        if keys is None:  # a stale Down: the owner was bound again since
             return
-        now = self._now()
-        for key in list(row[2]):
+        task, now = task_of(owner), self._now()
+        for key in keys:
             entry = self._get(key)
             if entry is not None and entry[_OWNER] is task:
                 self._drop(entry, self._gone(entry, now) or _DELETED)
-        self._owners.delete(task)
 
     # --- reads ---------------------------------------------------------------------------------------
 
@@ -373,7 +362,7 @@ class Cache(Server):
         if self._lru is not None:
             recency = Recency(next(self._ticks), key)
             heapq.heappush(self._lru, recency)  # the newest tick: it stays at the bottom
-        task = None if owner is None else _owner_task(owner)
+        task = None if owner is None else task_of(owner)
         self._entries.insert((key, value, expires, ttl_seconds, task, recency))
         self._counters.sets += 1
         if owner is not None:
@@ -552,20 +541,10 @@ class Cache(Server):
 
     def _bind(self, owner: Any, key: Hashable) -> None:
         """Record ``key`` among ``owner``'s entries (by its task), monitoring it on its first one."""
-        task = _owner_task(owner)
-        row = self._owners.get(task)
-        if row is None:
-            self._owners.insert((task, monitor(owner, watcher=self), {key: None}))
-        else:
-            row[2][key] = None
+        self._owner_index.add(owner, key)
 
     def _unbind(self, task: asyncio.Task[Any], key: Hashable) -> None:
-        row = self._owners.get(task)
-        if row is not None:
-            row[2].pop(key, None)
-            if not row[2]:
-                demonitor(row[1])  # a Down already queued finds no row (or a newer ref): ignored
-                self._owners.delete(task)
+        self._owner_index.discard(task, key)
 
     def monitor_count(self) -> int:
         """How many owners the cache monitors: one per owner with at least one bound entry."""

@@ -17,7 +17,7 @@ from daemon.control.codes import ErrorCode
 from daemon.control.methods import Method, MethodContext, NoParams
 from daemon.errors import ControlError
 from supervisor import Access, Table, whereis_table
-from supervisor.table import named_tables
+from supervisor.tables import named_tables
 
 __all__ = ["jsonable", "table_methods"]
 

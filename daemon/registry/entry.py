@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from supervisor import Server, runtime
+from supervisor.lowlevel import task_of
 
 __all__ = ["Entry", "KeyMode", "describe_owner", "owner_task"]
 
@@ -50,16 +51,9 @@ class Entry(NamedTuple):
 
 
 def owner_task(owner: object) -> asyncio.Task[Any]:
-    """The task whose end is ``owner``'s exit; ``TypeError`` for a thing that is not an owner,
-    ``ValueError`` for a server that was never started."""
-    if isinstance(owner, asyncio.Task):
-        return owner
-    if isinstance(owner, Server):
-        task = owner.task
-        if task is None:
-            raise ValueError(f"{owner!r} was never started, so it cannot own an entry")
-        return task
-    raise TypeError(f"an owner is a Server or an asyncio.Task (a connection's task), not {owner!r}")
+    """The task whose end is ``owner``'s exit (``supervisor.lowlevel.task_of``): ``TypeError`` for
+    a thing that is not an owner, ``ValueError`` for a server that was never started."""
+    return task_of(owner, "an owner")
 
 
 def describe_owner(owner: object) -> str:

@@ -57,6 +57,7 @@ from supervisor import (
     telemetry,
     whereis,
 )
+from supervisor.lowlevel import OwnerIndex
 
 __all__ = [
     "LOOKUP_MISS",
@@ -191,7 +192,7 @@ class Registry(Server):
         # ten reads per register + unregister cycle, 0.6 us of its 10 us budget (bench_registry).
         # A write runs only while the registry runs, so its tables are alive.
         self._get_entry = self._entries.getter()
-        self._get_owner = self._owners.getter()
+        self._owner_index = OwnerIndex(self._owners, self)
         self._index_rows = {a: (t, t.getter()) for a, t in self._indexes.items()}
         self._reindex()
         self._remonitor()
@@ -226,9 +227,7 @@ class Registry(Server):
 
     def _remonitor(self) -> None:
         """Replace the monitors of a previous incarnation (whose Down would go nowhere) by ours."""
-        for owner, ref, keys in self._owners.tab2list():
-            demonitor(ref)  # already ended with its watcher by the library; harmless, and explicit
-            self._owners.insert((owner, monitor(owner, watcher=self), keys))
+        self._owner_index.remonitor()
 
     def _appoint(self, keeper: TableKeeper | None) -> None:
         """Make ``keeper`` the heir of the tables that must survive a crash, and watch it."""
@@ -258,14 +257,12 @@ class Registry(Server):
         await self.call("settle", timeout)
 
     def _owner_down(self, owner: Any, ref: MonitorRef) -> None:
-        row = self._get_owner(owner)
-        if row is None or row[1] is not ref:  # a stale Down: the owner re-registered since
+        keys = self._owner_index.down(owner, ref)
+        if keys is None:  # a stale Down: the owner re-registered since
             return
-        keys = list(row[2])
         for key in keys:
             for entry in self._entries_of(key, owner, self._get_entry):
                 self._remove(entry)
-        self._owners.delete(owner)
         telemetry.execute(OWNER_DOWN, {"count": len(keys)}, {"registry": self.label, "owner": owner})
 
     # --- writes ---------------------------------------------------------------------------------------
@@ -303,15 +300,11 @@ class Registry(Server):
                 message = f"{key!r} is already registered by {describe_owner(held.owner)}"
                 raise AlreadyRegistered(message, held.owner)
             self._remove(held)
-        owned = self._get_owner(owner)
-        if owned is not None and self._limit is not None and len(owned[2]) >= self._limit:
+        if self._limit is not None and self._owner_index.count(owner) >= self._limit:
             raise TooManyEntries(f"{describe_owner(owner)} already holds {self._limit} entries")
         entry = Entry._make((key, owner, MappingProxyType(dict(metadata or {})), task))
         self._store(entry)
-        if owned is None:
-            self._owners.insert((owner, monitor(owner, watcher=self), {key: None}))
-        else:
-            owned[2][key] = None
+        self._owner_index.add(owner, key)
         self._index(entry)
         if REGISTER in telemetry.active_events:  # skips building the metadata while nobody listens
             telemetry.execute(REGISTER, _ONE, {"registry": self.label, "key": key, "owner": owner})
@@ -394,14 +387,7 @@ class Registry(Server):
                 if not row[1]:
                     self._entries.delete(key)
         self._unindex(entry)
-        owned = self._get_owner(owner)
-        if owned is not None:
-            owned[2].pop(key, None)
-            if not owned[2]:
-                # No flush: a Down already queued for it finds no owner row (or a newer monitor's)
-                # and is ignored by _owner_down.
-                demonitor(owned[1])
-                self._owners.delete(owner)
+        self._owner_index.discard(owner, key)
 
     def _entry_id(self, entry: Entry) -> Hashable:
         return entry.key if self.mode is KeyMode.UNIQUE else (entry.key, entry.owner)

@@ -35,7 +35,7 @@ def is_package_init(path: Path) -> bool:
 
 
 def module_name(path: Path) -> str:
-    """The dotted name ``path`` imports as: ``supervisor/table.py`` is ``supervisor.table``."""
+    """The dotted name ``path`` imports as: ``supervisor/tables/_base.py`` is ``supervisor.tables._base``."""
     parts = [directory.name for directory in reversed(_package_dirs(path))]
     if not is_package_init(path):
         parts.append(path.stem)

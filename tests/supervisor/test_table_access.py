@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 
 from supervisor.errors import AccessDenied, TableGone
-from supervisor.table import Access, Table, TableType
-from supervisor.table_query import ANY
+from supervisor.tables import ANY, Access, Table, TableType
 from tests.supervisor.test_table_support import Agent, run_as, run_in_task
 
 Operation = Callable[[Table], object]
@@ -139,7 +138,7 @@ async def test_the_hot_writes_follow_the_access_level_of_every_type(
     agents: tuple[Agent, Agent], table_type: TableType, access: Access
 ) -> None:
     # A public set or ordered_set has its own class whose insert and update_counter skip the
-    # owner check; the other classes make it unconditionally (supervisor.table_classes).
+    # owner check; the other classes make it unconditionally (supervisor.tables._set).
     owner, foreigner = agents
 
     def create() -> Table:

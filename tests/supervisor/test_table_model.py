@@ -20,8 +20,17 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from supervisor.errors import TableError, TableGone
-from supervisor.table import END_OF_TABLE, Access, Table, TableTransfer, TableType
-from supervisor.table_query import ANY, Clause, MatchSpec, Var
+from supervisor.tables import (
+    ANY,
+    END_OF_TABLE,
+    Access,
+    Clause,
+    MatchSpec,
+    Table,
+    TableTransfer,
+    TableType,
+    Var,
+)
 from tests.supervisor.test_table_support import Agent, inbox_of, run_as
 
 Row = tuple[Any, ...]

@@ -18,8 +18,7 @@ from supervisor import telemetry
 from supervisor.errors import TableError, TableGone, TableNameTaken
 from supervisor.exits import Exit, ExitKind
 from supervisor.server import Server
-from supervisor.table import Access, Table, TableTransfer, TableType, whereis_table
-from supervisor.table_query import ANY
+from supervisor.tables import ANY, Access, Table, TableTransfer, TableType, whereis_table
 from tests.supervisor.test_table_support import Agent, QuietAgent, inbox_of, run_as
 
 CREATE = ("table", "create")

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from supervisor.errors import TableError
-from supervisor.table import Table, TableType
-from supervisor.table_query import ANY, BINDINGS, WHOLE, Clause, Expr, MatchSpec, Var
+from supervisor.tables import ANY, BINDINGS, WHOLE, Clause, Expr, MatchSpec, Table, TableType, Var
 
 ALL_TYPES = list(TableType)
 x, y, z = Var("x"), Var("y"), Var("z")

@@ -12,9 +12,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from supervisor.errors import AccessDenied, TableError, TableGone
-from supervisor.table import Access, Table, TableType
-from supervisor.table_query import ANY, Var
-from supervisor.table_transaction import Transaction
+from supervisor.tables import ANY, Access, Table, TableType, Transaction, Var
 from tests.supervisor.test_table_support import Agent, run_as
 
 ALL_TYPES = list(TableType)

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from supervisor.errors import AccessDenied, TableError, TableGone
-from supervisor.table import END_OF_TABLE, Access, Table, TableType
+from supervisor.tables import END_OF_TABLE, Access, Table, TableType
 
 ALL_TYPES = list(TableType)
 SET_TYPES = [TableType.SET, TableType.ORDERED_SET]

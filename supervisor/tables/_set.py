@@ -7,7 +7,7 @@ not a scan). That is the structure of ``SortedDict``, kept as two objects becaus
 ``SortedDict`` (for a snapshot) goes through its Python-level views: 25x slower than a dict copy.
 
 >>> import asyncio
->>> from supervisor.table import Table, TableType
+>>> from supervisor.tables import Table, TableType
 >>> async def demo() -> list[object]:
 ...     hits = Table(type=TableType.ORDERED_SET)
 ...     hits.insert([(n, 0) for n in (30, 10, 20, 40)])
@@ -25,9 +25,13 @@ from typing import Any
 
 from sortedcontainers import SortedList
 
-from supervisor._speedups import TableCore
 from supervisor.errors import TableError
-from supervisor.table import END_OF_TABLE, MISSING, RUNNING_TASKS, Row, Table
+from supervisor.tables._base import Table
+from supervisor.tables._core import TableCore
+from supervisor.tables._private import private_variant
+from supervisor.tables._registry import register
+from supervisor.tables._running import RUNNING_TASKS
+from supervisor.tables._vocabulary import END_OF_TABLE, MISSING, Access, Row, TableType
 
 __all__ = ["OrderedSetTable", "PublicOrderedSetTable", "PublicSetTable", "SetTable"]
 
@@ -491,3 +495,11 @@ class PublicOrderedSetTable(OrderedSetTable):
     insert = SetTable._insert_unchecked  # the store goes through the ordered_set's _put
     update_counter = TableCore._set_update_counter_public
     _update_counter_call = PublicSetTable._update_counter_call
+
+
+register(TableType.SET, Access.PROTECTED, SetTable)
+register(TableType.SET, Access.PRIVATE, private_variant(SetTable))
+register(TableType.SET, Access.PUBLIC, PublicSetTable)
+register(TableType.ORDERED_SET, Access.PROTECTED, OrderedSetTable)
+register(TableType.ORDERED_SET, Access.PRIVATE, private_variant(OrderedSetTable))
+register(TableType.ORDERED_SET, Access.PUBLIC, PublicOrderedSetTable)

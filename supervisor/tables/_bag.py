@@ -5,7 +5,7 @@ to one it has does nothing); a duplicate_bag keeps every copy. The row count is 
 ``len`` is O(1), as ETS's ``info(T, size)``.
 
 >>> import asyncio
->>> from supervisor.table import Table, TableType
+>>> from supervisor.tables import Table, TableType
 >>> async def demo() -> list[object]:
 ...     tags = Table(type=TableType.BAG)
 ...     tags.insert([("post1", "python"), ("post1", "asyncio"), ("post1", "python")])
@@ -25,7 +25,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from supervisor.errors import TableError
-from supervisor.table import MISSING, Row, Table
+from supervisor.tables._base import Table
+from supervisor.tables._private import private_variant
+from supervisor.tables._registry import register
+from supervisor.tables._vocabulary import MISSING, Access, Row, TableType
 
 __all__ = ["BagTable", "DuplicateBagTable"]
 
@@ -219,3 +222,12 @@ class DuplicateBagTable(BagTable):
 
     def _dedupe(self, rows: list[Row]) -> list[Row]:
         return rows
+
+
+# A public bag is the protected class: its writes test ``_write_check`` (False when public).
+register(TableType.BAG, Access.PROTECTED, BagTable)
+register(TableType.BAG, Access.PRIVATE, private_variant(BagTable))
+register(TableType.BAG, Access.PUBLIC, BagTable)
+register(TableType.DUPLICATE_BAG, Access.PROTECTED, DuplicateBagTable)
+register(TableType.DUPLICATE_BAG, Access.PRIVATE, private_variant(DuplicateBagTable))
+register(TableType.DUPLICATE_BAG, Access.PUBLIC, DuplicateBagTable)

@@ -6,7 +6,7 @@ staged change is applied in one synchronous step, so no reader ever sees part of
 (or is cancelled) the changes are dropped and the table is untouched.
 
 >>> import asyncio
->>> from supervisor.table import Table
+>>> from supervisor.tables import Table
 >>> async def demo() -> list[object]:
 ...     accounts = Table()
 ...     accounts.insert([("alice", 10), ("bob", 0)])
@@ -24,7 +24,7 @@ staged change is applied in one synchronous step, so no reader ever sees part of
 >>> asyncio.run(demo())
 [[('alice', 10)], [('alice', 5), ('bob', 5)]]
 
-``table.snapshot()`` (``snapshot_of`` below) is the reader's side: a consistent copy to walk while
+``table.snapshot()`` (``Table._readonly_clone``) is the reader's side: a consistent copy to walk while
 awaiting, for instance to stream a dump over the control socket.
 
 Isolation, stated exactly:
@@ -44,52 +44,15 @@ from __future__ import annotations
 
 import asyncio
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
-from supervisor._speedups import TableCore
 from supervisor.errors import TableError, TableGone
+from supervisor.tables._vocabulary import Row, TableType
 
 if TYPE_CHECKING:
-    from supervisor.table import Row, Table
+    from supervisor.tables._base import Table
 
-__all__ = ["Transaction", "snapshot_of"]
-
-_NOBODY: Final = object()
-"""The owner task of a snapshot: no task is it, so every write is denied."""
-
-
-def snapshot_of(table: Table) -> Table:
-    """``table.snapshot()``: a read-only copy of ``table`` taken in one synchronous step.
-
-    It answers every read and query and is never deleted by an owner's exit; writes raise
-    ``AccessDenied``. The cost is one copy of the key index, the rows (immutable tuples) being
-    shared: about 20 ms per million rows for a set, 70 ms for an ordered_set (its sorted keys are
-    copied too), a few hundred ms per million keys for a bag (one list per key).
-    """
-    from supervisor.table import Access
-    from supervisor.table_classes import table_class
-
-    clone = TableCore.__new__(table_class(table.type, Access.PROTECTED))
-    clone._type = table.type
-    clone._access = Access.PROTECTED
-    clone._keypos = table._keypos
-    clone._name = table._name
-    clone._named = False
-    clone._heir = None
-    clone._heir_data = None
-    clone._snapshot = True
-    clone._gone_reason = ""
-    clone._tx_lock = None
-    clone._tx_task = None
-    clone._write_check = True
-    clone._owner = None
-    clone._owner_task = _NOBODY
-    clone._loop = table._loop
-    clone._exit_key = None
-    clone._keys = None
-    clone._count = 0
-    table._copy_store(clone)
-    return clone
+__all__ = ["Transaction"]
 
 
 class Transaction:
@@ -239,8 +202,6 @@ class Transaction:
 
     def get(self, key: Any, default: Any = None) -> Any:
         """``table.get(key, default)`` in the transaction's view (set and ordered_set)."""
-        from supervisor.table import TableType
-
         if self._table.type not in (TableType.SET, TableType.ORDERED_SET):
             self._table._unsupported("get", "a set or ordered_set (use lookup)")
         rows = self._current(key)

@@ -1,4 +1,4 @@
-"""Owned in-memory tables: Erlang's ETS for arbord — the ``Table`` class, its types, access, owner.
+"""Owned in-memory tables: Erlang's ETS for arbord — the ``Table`` base class: identity, access, owner.
 
 A table holds rows (tuples) under a key at ``keypos`` (0-based). Whoever runs the code that creates
 it — a ``Server``, or a plain asyncio task — owns it; when the owner exits the table is deleted, or
@@ -6,6 +6,7 @@ handed to its heir. Reads are plain dictionary reads with no await, no lock and 
 every operation is atomic because none of them awaits.
 
 >>> import asyncio
+>>> from supervisor.tables import Table, TableType
 >>> async def demo() -> list[object]:
 ...     prices = Table("prices", type=TableType.ORDERED_SET)   # owned by this task
 ...     prices.insert([("pear", 3), ("apple", 2)])
@@ -14,10 +15,12 @@ every operation is atomic because none of them awaits.
 >>> asyncio.run(demo())
 [[('apple', 7)], 'apple', [('apple', 7), ('pear', 3)]]
 
-The concrete classes live in ``table_set`` (set, ordered_set) and ``table_bag`` (bag,
-duplicate_bag); ``Table(...)`` picks the right one (``table_classes``). The pattern language is
-``table_query``, running queries and chunked walks ``table_select``, transactions and snapshots
-``table_transaction``; ``docs/tables.md`` is the guide.
+This base knows none of its subclasses. The concrete classes live in ``_set`` (set, ordered_set)
+and ``_bag`` (bag, duplicate_bag) and register themselves in ``_registry``, where ``Table(...)``
+finds the right one; a deleted table switches to the class ``_gone`` registers. The pattern
+language is ``_query``, running queries and chunked walks ``_select``, transactions
+``_transaction``; the hot operations of sets are in the core (``_core``: C, or its Python twin).
+``docs/tables.md`` is the guide.
 
 This module keeps the one piece of interpreter-wide table state: the registry of named tables (ETS's
 ``named_table``), so ``whereis_table(name)`` works from any caller without a server hop. The
@@ -27,104 +30,33 @@ hidden-state check allows it with an inline ``allow-state`` comment that gives t
 from __future__ import annotations
 
 import asyncio
-import enum
 import itertools
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Final, NoReturn, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, Final, NoReturn
 
-from supervisor import runtime, table_select, telemetry
-from supervisor._speedups import GuardedGetter, TableCore, use_running_tasks
+from supervisor import runtime, telemetry
+from supervisor._task_of import task_of
 from supervisor.errors import AccessDenied, TableError, TableNameTaken
 from supervisor.exits import Exit
 from supervisor.server import Server
-from supervisor.table_query import BINDINGS, WHOLE, as_spec
-from supervisor.table_select import Continuation, Cursor, KeysCursor
-from supervisor.table_transaction import Transaction, snapshot_of
+from supervisor.tables import _select
+from supervisor.tables._core import TableCore
+from supervisor.tables._query import BINDINGS, WHOLE, as_spec
+from supervisor.tables._registry import gone_class, table_class
+from supervisor.tables._running import RUNNING_TASKS
+from supervisor.tables._select import Continuation, Cursor, KeysCursor
+from supervisor.tables._transaction import Transaction
+from supervisor.tables._vocabulary import MISSING, Access, Row, TableType
 
 if TYPE_CHECKING:
     from sortedcontainers import SortedList
 
-__all__ = [
-    "END_OF_TABLE",
-    "Access",
-    "Continuation",
-    "GuardedGetter",
-    "Row",
-    "Table",
-    "TableInfo",
-    "TableTransfer",
-    "TableType",
-    "named_tables",
-    "whereis_table",
-]
+__all__ = ["NOBODY", "Table", "TableInfo", "TableTransfer", "named_tables", "whereis_table"]
 
-Row: TypeAlias = tuple[Any, ...]
-
-if sys.version_info < (3, 14):
-    # loop -> the task it is running now: the dict ``asyncio.current_task`` reads (3.11 to 3.13).
-    # On 3.11 ``current_task()`` is a Python function costing about 200 ns; subscripting this dict
-    # for the owner's loop costs about 20 ns, and it is the whole cost of a write-access check
-    # (bench/bench_tables.py). A loop with no task running at the moment has no entry.
-    from asyncio import tasks as _tasks
-
-    RUNNING_TASKS: Mapping[asyncio.AbstractEventLoop, asyncio.Task[Any]] = _tasks._current_tasks  # type: ignore[attr-defined]
-else:  # pragma: no cover - later Pythons keep the running task elsewhere
-
-    class _RunningTasks:
-        """The same mapping, through the public (C, fast) ``asyncio.current_task``."""
-
-        def __getitem__(self, loop: asyncio.AbstractEventLoop) -> asyncio.Task[Any]:
-            task = asyncio.current_task(loop)
-            if task is None:
-                raise KeyError(loop)
-            return task
-
-        def get(self, loop: asyncio.AbstractEventLoop) -> asyncio.Task[Any] | None:
-            return asyncio.current_task(loop)
-
-    RUNNING_TASKS = _RunningTasks()  # type: ignore[assignment]
-
-use_running_tasks(RUNNING_TASKS)  # the owner check of the C hot paths reads the same mapping
-
-
-class TableType(enum.Enum):
-    """How rows relate to keys (ETS table types)."""
-
-    SET = "set"
-    """One row per key, keys compared as Python dict keys (see docs/tables.md on 1 and 1.0)."""
-    ORDERED_SET = "ordered_set"
-    """One row per key, kept in key order (keys compared with ``==`` and ``<``)."""
-    BAG = "bag"
-    """Many rows per key, but no two equal rows; insertion order is kept per key."""
-    DUPLICATE_BAG = "duplicate_bag"
-    """Many rows per key, equal rows allowed."""
-
-
-class Access(enum.Enum):
-    """Who may read and write a table (ETS access levels)."""
-
-    PUBLIC = "public"
-    """Anyone reads and writes."""
-    PROTECTED = "protected"
-    """Anyone reads; only the owner writes (the default)."""
-    PRIVATE = "private"
-    """Only the owner reads or writes."""
-
-
-class _EndOfTable:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "END_OF_TABLE"
-
-
-END_OF_TABLE: Final[Any] = _EndOfTable()
-"""Returned by ``first``/``last``/``next``/``prev`` past either end (ETS ``'$end_of_table'``)."""
-
-MISSING: Final[Any] = object()
-"""The default of optional arguments where ``None`` is a meaningful value (internal)."""
+NOBODY: Final = object()
+"""The owner task of a snapshot: no task is it, so every write is denied."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,8 +168,6 @@ class Table(TableCore):
         heir_data: object = None,
     ) -> Table:
         if cls is Table:
-            from supervisor.table_classes import table_class
-
             cls = table_class(TableType(type), Access(access))
         return TableCore.__new__(cls)
 
@@ -427,8 +357,7 @@ class Table(TableCore):
         previous = self._owner
         if previous is not None:
             runtime.remove_exit_callback(previous, self._exit_key)
-        task = owner if isinstance(owner, asyncio.Task) else owner.task
-        assert task is not None  # an alive server has a task
+        task = task_of(owner)  # an alive server has a task
         self._owner = owner
         self._owner_task = task
         self._loop = task.get_loop()
@@ -492,8 +421,6 @@ class Table(TableCore):
         self._destroy("deleted", None)
 
     def _destroy(self, why: str, reason: Exit | None) -> None:
-        from supervisor.table_classes import GONE_CLASS
-
         size = len(self)
         owner = self._owner
         if owner is not None and why != "owner_exit":
@@ -506,7 +433,7 @@ class Table(TableCore):
         self._keys = None
         self._count = 0
         self._gone_reason = "deleted" if why == "deleted" else f"its owner exited ({reason!r})"
-        object.__setattr__(self, "__class__", GONE_CLASS)
+        object.__setattr__(self, "__class__", gone_class())
         telemetry.execute(
             ("table", "delete"),
             {"size": size},
@@ -726,7 +653,7 @@ class Table(TableCore):
         """
         self._unsupported("range", "an ordered_set")
 
-    # --- queries (supervisor.table_select does the work) ----------------------------------------
+    # --- queries (supervisor.tables._select does the work) ----------------------------------------
 
     def select(self, pattern: object, guard: object = None, result: object = WHOLE) -> list[Any]:
         """The results of a match spec over the table (ETS ``select/2``).
@@ -736,15 +663,15 @@ class Table(TableCore):
         is a lookup, not a scan. An ordered_set gives results in key order.
         """
         spec = as_spec(pattern, guard, result)
-        return spec.compiled.select(table_select.source(self, spec))
+        return spec.compiled.select(_select.source(self, spec))
 
     def select_count(self, pattern: object, guard: object = None) -> int:
         """How many rows the spec matches: head and guard, and, for a ``MatchSpec`` or ``Clause``
         with a result of its own, a result of exactly ``True`` (ETS ``select_count``)."""
         spec = as_spec(pattern, guard)
         if all(clause.result is WHOLE for clause in spec.clauses):
-            return spec.compiled.count(table_select.source(self, spec))
-        return len(table_select.matches_true(self, spec))
+            return spec.compiled.count(_select.source(self, spec))
+        return len(_select.matches_true(self, spec))
 
     def select_delete(self, pattern: object, guard: object = None) -> int:
         """Delete the rows whose head matches and whose guard gives exactly ``True``; the count.
@@ -755,7 +682,7 @@ class Table(TableCore):
         """
         self._check_write("select_delete")
         spec = as_spec(pattern, guard)
-        matched = table_select.matches_true(self, spec)
+        matched = _select.matches_true(self, spec)
         if matched:
             self._remove_rows(matched)
         return len(matched)
@@ -767,7 +694,7 @@ class Table(TableCore):
         row, or that changes the key, raises ``TableError`` and nothing changes.
         """
         self._check_write("select_replace")
-        pairs = table_select.replacements(self, as_spec(pattern, guard, result))
+        pairs = _select.replacements(self, as_spec(pattern, guard, result))
         if pairs:
             self._replace_rows(pairs)
         return len(pairs)
@@ -795,11 +722,11 @@ class Table(TableCore):
         of it); other types walk the keys present at the first call, re-reading their rows at
         each chunk. Use ``snapshot()`` for a consistent walk.
         """
-        return table_select.first_chunk(self, as_spec(pattern, guard, result), limit)
+        return _select.first_chunk(self, as_spec(pattern, guard, result), limit)
 
     def select_continue(self, continuation: Continuation) -> tuple[list[Any], Continuation | None]:
         """The next chunk of a ``select_chunk`` walk (ETS ``select/1``)."""
-        return table_select.next_chunk(self, continuation)
+        return _select.next_chunk(self, continuation)
 
     def _cursor(self) -> Cursor:
         """A cursor over the whole table, for chunked selects (an ordered_set has its own)."""
@@ -810,7 +737,7 @@ class Table(TableCore):
     def transaction(self, timeout: float | None = None) -> Transaction:
         """``async with table.transaction() as tx:`` — stage changes, await freely, apply at once.
 
-        See ``supervisor.table_transaction``. ``timeout`` bounds the wait for another transaction
+        See ``supervisor.tables._transaction``. ``timeout`` bounds the wait for another transaction
         of this table to finish (``TimeoutError``).
         """
         return Transaction(self, timeout)
@@ -818,6 +745,34 @@ class Table(TableCore):
     def snapshot(self) -> Table:
         """A read-only copy of the table taken atomically now: walk it across awaits at leisure.
 
-        See ``supervisor.table_transaction.snapshot_of`` for what it costs.
+        It answers every read and query and is never deleted by an owner's exit; writes raise
+        ``AccessDenied``. The cost is one copy of the key index, the rows (immutable tuples) being
+        shared: about 20 ms per million rows for a set, 70 ms for an ordered_set (its sorted keys are
+        copied too), a few hundred ms per million keys for a bag (one list per key).
         """
-        return snapshot_of(self)
+        return self._readonly_clone()
+
+    def _readonly_clone(self) -> Table:
+        """A protected copy of this table in one synchronous step, owned by no task (``NOBODY``),
+        so every write is denied: what ``snapshot`` returns."""
+        clone = TableCore.__new__(table_class(self._type, Access.PROTECTED))
+        clone._type = self._type
+        clone._access = Access.PROTECTED
+        clone._keypos = self._keypos
+        clone._name = self._name
+        clone._named = False
+        clone._heir = None
+        clone._heir_data = None
+        clone._snapshot = True
+        clone._gone_reason = ""
+        clone._tx_lock = None
+        clone._tx_task = None
+        clone._write_check = True
+        clone._owner = None
+        clone._owner_task = NOBODY
+        clone._loop = self._loop
+        clone._exit_key = None
+        clone._keys = None
+        clone._count = 0
+        self._copy_store(clone)
+        return clone

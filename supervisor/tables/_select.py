@@ -3,11 +3,10 @@
 A query looks at the rows of its bound keys when every clause fixes the key (a lookup), and at every
 row otherwise (a scan, in key order for an ordered_set). A chunked walk keeps a *cursor*: a list of
 keys fixed when the walk started (hash tables, bound keys), or the last key seen (ordered_set, in
-``table_set``), plus the results computed past the last chunk's limit.
+``_set``), plus the results computed past the last chunk's limit.
 
 >>> import asyncio
->>> from supervisor.table import Table
->>> from supervisor.table_query import ANY, Var
+>>> from supervisor.tables import Table, Var
 >>> async def demo() -> list[object]:
 ...     table = Table()
 ...     table.insert([(n, n % 3) for n in range(7)])
@@ -26,10 +25,11 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from supervisor.errors import TableError
-from supervisor.table_query import WHOLE, MatchSpec
+from supervisor.tables._query import WHOLE, MatchSpec
+from supervisor.tables._vocabulary import Row
 
 if TYPE_CHECKING:
-    from supervisor.table import Row, Table
+    from supervisor.tables._base import Table
 
 __all__ = [
     "Continuation",

@@ -1,0 +1,24 @@
+"""The building blocks under the public API, for code that builds servers of its own kind.
+
+- ``OwnerIndex`` and ``task_of``: the bookkeeping of a server that holds keys for other processes
+  (monitor each owner once, count its keys, hand them back on its ``Down``), as the registry and
+  the cache do;
+- ``GuardedGetter`` and ``TableCore``: the tables' core (C, or its Python twin under
+  ``ARBORD_NO_EXTENSIONS=1``): a reader that rejects rows by one element, and the base class of
+  every table.
+
+>>> import asyncio
+>>> async def demo() -> bool:
+...     task = asyncio.current_task()
+...     return task_of(task) is task
+>>> asyncio.run(demo())
+True
+"""
+
+from __future__ import annotations
+
+from supervisor._owner_index import OwnerIndex
+from supervisor._task_of import task_of
+from supervisor.tables._core import GuardedGetter, TableCore
+
+__all__ = ["GuardedGetter", "OwnerIndex", "TableCore", "task_of"]
