@@ -15,11 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from daemon.cache.cache import Cache
 from daemon.cache.config import DEFAULT_CACHE
+from daemon.cache.errors import UnknownCache
 from daemon.cache.spec import CACHE_PREFIX, cache_named
-from daemon.control.codes import ErrorCode
-from daemon.control.methods import Method, MethodContext
-from daemon.control.methods_tables import jsonable
-from daemon.errors import ControlError, UnknownCache
+from daemon.errors import ControlError
+from daemon.verbs.codes import ErrorCode
+from daemon.verbs.jsonable import jsonable
+from daemon.verbs.method import Method, MethodContext
 from supervisor import registered_names, whereis
 
 __all__ = ["cache_methods"]

@@ -19,7 +19,7 @@ from typing import Final
 
 from daemon.cache.cache import Cache
 from daemon.cache.config import CacheSettings
-from daemon.errors import UnknownCache
+from daemon.cache.errors import UnknownCache
 from supervisor import ChildSpec, ChildType, Strategy, Supervisor, whereis
 
 __all__ = ["CACHE_PREFIX", "CACHE_SUPERVISOR_NAME", "cache_child_spec", "cache_named", "cache_server_name"]

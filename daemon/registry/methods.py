@@ -15,13 +15,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from daemon.control.codes import ErrorCode
-from daemon.control.methods import Method, MethodContext, NoParams
-from daemon.control.methods_tables import jsonable
-from daemon.errors import AlreadyRegistered, ControlError, NotIndexed, TooManyEntries
+from daemon.errors import ControlError
 from daemon.registry.entry import Entry, describe_owner
+from daemon.registry.errors import AlreadyRegistered, NotIndexed, TooManyEntries
 from daemon.registry.registry import Registry, registry_named
 from daemon.registry.spec import REGISTRY_NAME
+from daemon.verbs.codes import ErrorCode
+from daemon.verbs.jsonable import jsonable
+from daemon.verbs.method import Method, MethodContext, NoParams
 from supervisor import NoProc
 
 __all__ = ["entry_json", "registry_methods"]

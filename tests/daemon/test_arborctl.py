@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from daemon.arborctl import default_socket_path, main, socket_candidates
-from daemon.control.cli_args import UsageError, build_params, resolve_method
-from daemon.control.render import render_tree
+from daemon.ctl.arborctl import default_socket_path, main, socket_candidates
+from daemon.verbs.render import render_tree
+from daemon.verbs.words import UsageError, build_params, resolve_method
 from supervisor import Access, Table, whereis
 from tests.daemon.test_control_helpers import running_control, short_tmpdir
 
@@ -220,7 +220,7 @@ async def test_a_signal_while_a_hold_request_is_in_flight_still_exits_0() -> Non
         server = await asyncio.start_unix_server(serve, str(tmp / "c.sock"))
         async with server:
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "daemon.arborctl", "--socket", str(tmp / "c.sock"), "--json",
+                sys.executable, "-m", "daemon.ctl", "--socket", str(tmp / "c.sock"), "--json",
                 "--hold", "ping",
                 stdout=asyncio.subprocess.PIPE,
             )  # fmt: skip
@@ -236,7 +236,7 @@ async def test_a_signal_while_a_hold_request_is_in_flight_still_exits_0() -> Non
 async def test_the_console_script_runs_as_a_module() -> None:
     async with running_control() as h:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "daemon.arborctl", "--socket", str(h.path), "--json", "ping",
+            sys.executable, "-m", "daemon.ctl", "--socket", str(h.path), "--json", "ping",
             stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         async with asyncio.timeout(30):

@@ -6,19 +6,25 @@ console reuses the same handlers, so a verb behaves the same from ``arborctl``, 
 
 A unary handler returns one JSON-serialisable value; a streamed one (``streamed=True``) is an async
 generator whose items are sent as ``{"id", "result", "more": true}`` replies, closed by a final reply
-without ``more``. A handler refuses a request by raising ``daemon.errors.ControlError``.
+without ``more``. A handler refuses a request by raising ``daemon.errors.ControlError`` (or an error
+with a ``code``, or one its component maps to a code: ``daemon.verbs.error_codes``).
+
+A ``VerbTable`` is what a transport serves: the methods by name and the error map they share.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Protocol, TypeAlias
 
 from pydantic import BaseModel, ConfigDict
 
+from daemon.verbs.codes import ErrorCode
+from daemon.verbs.error_codes import ErrorMap, error_for
 from supervisor import Supervisor
 
 __all__ = [
@@ -28,6 +34,7 @@ __all__ = [
     "Method",
     "MethodContext",
     "NoParams",
+    "VerbTable",
     "methods_by_name",
 ]
 
@@ -120,3 +127,15 @@ def methods_by_name(*groups: Sequence[Method]) -> dict[str, Method]:
                 raise ValueError(f"control method {method.name!r} is defined twice")
             table[method.name] = method
     return table
+
+
+@dataclass(frozen=True, slots=True)
+class VerbTable:
+    """The verbs a transport serves (``methods`` by name) and the error map they are answered with."""
+
+    methods: Mapping[str, Method]
+    error_map: ErrorMap = field(default_factory=lambda: MappingProxyType({}))
+
+    def error_for(self, error: BaseException) -> tuple[ErrorCode, str, dict[str, Any]]:
+        """The error code, message and extra fields ``error`` is answered with."""
+        return error_for(error, self.error_map)

@@ -13,30 +13,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from daemon.control.codes import ErrorCode
-from daemon.control.methods import Method, MethodContext, NoParams
 from daemon.errors import ControlError
+from daemon.verbs.codes import ErrorCode
+from daemon.verbs.jsonable import jsonable
+from daemon.verbs.method import Method, MethodContext, NoParams
 from supervisor import Access, Table, whereis_table
 from supervisor.table import named_tables
 
-__all__ = ["jsonable", "table_methods"]
-
-
-def jsonable(value: Any, depth: int = 0) -> Any:
-    """``value`` as JSON types: tuples and sets become lists, other keys strings, the rest ``repr``."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if value == value and value not in (float("inf"), float("-inf")) else repr(value)
-    if depth > 32:
-        return repr(value)
-    if isinstance(value, list | tuple):
-        return [jsonable(v, depth + 1) for v in value]
-    if isinstance(value, set | frozenset):
-        return [jsonable(v, depth + 1) for v in sorted(value, key=repr)]
-    if isinstance(value, dict):
-        return {k if isinstance(k, str) else repr(k): jsonable(v, depth + 1) for k, v in value.items()}
-    return repr(value)
+__all__ = ["table_methods"]
 
 
 def _describe(table: Table, *, detail: bool) -> dict[str, Any]:

@@ -15,11 +15,11 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict
 
 from daemon import __version__
-from daemon.control.codes import ErrorCode
 from daemon.control.config import CONTROL_SERVER_NAME
-from daemon.control.methods import Method, MethodContext, NoParams
 from daemon.control.protocol import PROTOCOL_VERSION
 from daemon.errors import ConfigError, ControlError
+from daemon.verbs.codes import ErrorCode
+from daemon.verbs.method import Method, MethodContext, NoParams
 from supervisor import whereis
 
 __all__ = ["HasMethods", "daemon_methods", "require_privileged"]

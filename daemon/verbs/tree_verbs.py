@@ -1,5 +1,5 @@
 """The core control methods about the supervision tree: tree, which_children, count_children, and
-start/terminate/restart/delete_child by path (``daemon.control.tree_paths``).
+start/terminate/restart/delete_child by path (``daemon.verbs.tree_paths``).
 
 ``start_child`` takes the child spec as JSON: ``start`` names a ``supervisor.Server`` subclass as
 ``"package.module:ClassName"``, imported by the daemon, so it is reserved to the daemon's uid and root
@@ -14,11 +14,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from daemon.control.codes import ErrorCode
 from daemon.control.config import CONTROL_SERVER_NAME
-from daemon.control.methods import Method, MethodContext
-from daemon.control.methods_daemon import require_privileged
-from daemon.control.tree_paths import (
+from daemon.errors import ControlError
+from daemon.verbs.codes import ErrorCode
+from daemon.verbs.daemon_verbs import require_privileged
+from daemon.verbs.method import Method, MethodContext
+from daemon.verbs.tree_paths import (
     ROOT,
     Resolved,
     child_label,
@@ -26,7 +27,6 @@ from daemon.control.tree_paths import (
     resolve_child,
     resolve_supervisor,
 )
-from daemon.errors import ControlError
 from supervisor import (
     ChildInfo,
     ChildSpec,
