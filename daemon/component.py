@@ -39,7 +39,7 @@ from typing import Any, Generic, TypeVar, cast
 
 from daemon.verbs.error_codes import ErrorMap, merge_error_maps
 from daemon.verbs.method import DaemonContext, Method, VerbTable, methods_by_name
-from supervisor import ChildSpec
+from supervisor import ChildSpec, ChildType, Strategy, Supervisor
 
 __all__ = [
     "Component",
@@ -49,6 +49,7 @@ __all__ = [
     "ReloadRule",
     "UpdateInPlace",
     "restart_when_changed",
+    "supervisor_spec",
     "verb_table",
 ]
 
@@ -163,4 +164,25 @@ def verb_table(components: Sequence[Component[Any]]) -> VerbTable:
     return VerbTable(
         methods_by_name(*(component.verbs() for component in components)),
         MappingProxyType(merge_error_maps(*(component.error_map for component in components))),
+    )
+
+
+def supervisor_spec(
+    child_id: str,
+    children: Sequence[ChildSpec],
+    *,
+    name: str,
+    intensity: int,
+    period: float,
+    strategy: Strategy = Strategy.ONE_FOR_ONE,
+) -> ChildSpec:
+    """A ``Supervisor`` over ``children`` as one child of the root, registered as ``name``: what a
+    component that supervises its own servers (the registry, the caches, the user servers) plans."""
+    return ChildSpec(
+        child_id,
+        Supervisor,
+        args=(list(children),),
+        kwargs={"strategy": strategy, "intensity": intensity, "period": period},
+        type=ChildType.SUPERVISOR,
+        name=name,
     )

@@ -34,13 +34,18 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any, Final, TextIO
 
 from daemon.ctl.discovery import SYSTEMD_SOCKET, default_socket_path, socket_candidates
 from daemon.ctl.frames import ControlReplyError
 from daemon.ctl.wire import BlockingClient, connect
 from daemon.verbs.render import render_result
 from daemon.verbs.words import ALIASES, UsageError, build_params, resolve_method
+
+# Names for annotations only: importing ``typing`` would cost ``arborctl`` a share of its start-up
+# (bench/bench_arborctl.py); mypy reads this block, the interpreter skips it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Final, TextIO
 
 __all__ = [
     "EXIT_DENIED",
@@ -82,11 +87,23 @@ exit codes: 0 ok, 1 command failed, 2 usage, 3 daemon not running, 4 permission 
 """
 
 
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's formatter, sized without ``shutil``: argparse builds one per argument, and its
+    default imports ``shutil`` (with the compression modules) on every ``arborctl`` run."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24) -> None:
+        try:
+            columns = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size(sys.stdout.fileno()).columns
+        except (ValueError, OSError):
+            columns = 80
+        super().__init__(prog, indent_increment, max_help_position, width=columns - 2)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="arborctl",
         description="Drive a running arbord through its control socket.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
         epilog=_EPILOG,
     )
     parser.add_argument(

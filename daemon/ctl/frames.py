@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Final
+
+# Names for annotations only: importing ``typing`` would cost ``arborctl`` a share of its start-up
+# (bench/bench_arborctl.py); mypy reads this block, the interpreter skips it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 __all__ = ["CLIENT_FRAME_LIMIT", "ControlReplyError", "check_reply", "parse_reply", "request_frame"]
 

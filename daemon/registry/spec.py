@@ -28,11 +28,12 @@ from __future__ import annotations
 
 from typing import Final
 
+from daemon.component import supervisor_spec
 from daemon.registry.config import RegistrySettings
 from daemon.registry.entry import KeyMode
 from daemon.registry.keeper import TableKeeper
 from daemon.registry.registry import Registry
-from supervisor import ChildSpec, ChildType, Strategy, Supervisor
+from supervisor import ChildSpec
 
 __all__ = [
     "KEEPER_ID",
@@ -74,11 +75,10 @@ def registry_child_spec(settings: RegistrySettings) -> ChildSpec:
             name=REGISTRY_NAME,
         ),
     ]
-    return ChildSpec(
+    return supervisor_spec(
         "registry",
-        Supervisor,
-        args=(children,),
-        kwargs={"strategy": Strategy.ONE_FOR_ONE, "intensity": settings.intensity, "period": settings.period},
-        type=ChildType.SUPERVISOR,
+        children,
         name=REGISTRY_SUPERVISOR_NAME,
+        intensity=settings.intensity,
+        period=settings.period,
     )

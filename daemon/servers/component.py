@@ -13,11 +13,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from daemon.component import Component, ComponentContext, Reload, ReloadOutcome, UpdateInPlace
+from daemon.component import (
+    Component,
+    ComponentContext,
+    Reload,
+    ReloadOutcome,
+    UpdateInPlace,
+    supervisor_spec,
+)
 from daemon.respec import replace_child
 from daemon.sections import SupervisorSection
 from daemon.servers.config import ServerSection, ServersSection
-from supervisor import ChildSpec, ChildType, Restart, Shutdown, Strategy, Supervisor, whereis
+from supervisor import ChildSpec, Restart, Shutdown, Strategy, Supervisor, whereis
 
 __all__ = [
     "SERVERS",
@@ -71,14 +78,7 @@ def server_spec(name: str, section: ServerSection) -> ChildSpec:
 def servers_supervisor_spec(view: ServersView) -> ChildSpec:
     """The supervisor of the user servers (present even with none, so ``start_child`` has a home)."""
     children = [server_spec(name, section) for name, section in view.servers.items()]
-    return ChildSpec(
-        SERVERS_ID,
-        Supervisor,
-        args=(children,),
-        kwargs=supervisor_flags(view.flags),
-        type=ChildType.SUPERVISOR,
-        name=SERVERS_NAME,
-    )
+    return supervisor_spec(SERVERS_ID, children, name=SERVERS_NAME, **supervisor_flags(view.flags))
 
 
 def _view(settings: Any) -> ServersView:

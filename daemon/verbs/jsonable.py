@@ -8,7 +8,11 @@ Tuples and sets become lists, non-string keys strings, and what JSON cannot carr
 
 from __future__ import annotations
 
-from typing import Any
+# Names for annotations only: importing ``typing`` would cost ``arborctl`` a share of its start-up
+# (bench/bench_arborctl.py); mypy reads this block, the interpreter skips it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["jsonable"]
 

@@ -9,13 +9,22 @@ generator whose items are sent as ``{"id", "result", "more": true}`` replies, cl
 without ``more``. A handler refuses a request by raising ``daemon.errors.ControlError`` (or an error
 with a ``code``, or one its component maps to a code: ``daemon.verbs.error_codes``).
 
-A ``VerbTable`` is what a transport serves: the methods by name and the error map they share.
+A verb is declared where its handler is, with ``@verb``: the params model is the annotation of the
+handler's first parameter, so name, params, handler and summary cannot drift apart::
+
+    @verb("ping", "liveness: answers {pong: true}")
+    async def ping(params: NoParams, context: MethodContext) -> dict[str, bool]:
+        return {"pong": True}
+
+and a module's verbs are ``methods_of(globals())``. A ``VerbTable`` is what a transport serves: the
+methods by name and the error map they share.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+import typing
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -36,6 +45,8 @@ __all__ = [
     "NoParams",
     "VerbTable",
     "methods_by_name",
+    "methods_of",
+    "verb",
 ]
 
 
@@ -116,6 +127,28 @@ class Method:
     handler: Handler
     summary: str
     streamed: bool = False
+
+
+def verb(name: str, summary: str, *, streamed: bool = False) -> Callable[[Handler], Method]:
+    """Declare ``handler`` as the verb ``name``: its params model is its first parameter's annotation.
+
+    A streamed verb (``streamed=True``) is an async generator; the others are coroutines.
+    """
+
+    def declare(handler: Handler) -> Method:
+        first = next(iter(typing.get_type_hints(handler)))
+        params = typing.get_type_hints(handler)[first]
+        if not (isinstance(params, type) and issubclass(params, BaseModel)):
+            raise TypeError(f"verb {name!r}: the first parameter's annotation must be a pydantic model")
+        return Method(name, params, handler, summary, streamed)
+
+    return declare
+
+
+def methods_of(namespace: Mapping[str, object] | Iterable[object]) -> tuple[Method, ...]:
+    """The ``Method`` objects among a module's names (``methods_of(globals())``) or in an iterable."""
+    values = namespace.values() if isinstance(namespace, Mapping) else namespace
+    return tuple(value for value in values if isinstance(value, Method))
 
 
 def methods_by_name(*groups: Sequence[Method]) -> dict[str, Method]:
