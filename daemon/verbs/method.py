@@ -136,8 +136,8 @@ def verb(name: str, summary: str, *, streamed: bool = False) -> Callable[[Handle
     """
 
     def declare(handler: Handler) -> Method:
-        first = next(iter(typing.get_type_hints(handler)))
-        params = typing.get_type_hints(handler)[first]
+        hints = typing.get_type_hints(handler)
+        params = hints[next(iter(hints))]
         if not (isinstance(params, type) and issubclass(params, BaseModel)):
             raise TypeError(f"verb {name!r}: the first parameter's annotation must be a pydantic model")
         return Method(name, params, handler, summary, streamed)
