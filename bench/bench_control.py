@@ -25,7 +25,9 @@ from pathlib import Path
 
 from bench.harness import Row
 from bench.loops import run_on
-from daemon.control import ControlServer, ControlSettings, core_methods, methods_by_name
+from daemon.component import verb_table
+from daemon.control import ControlServer, ControlSettings
+from daemon.verbs.component import CORE
 from supervisor import Supervisor
 
 ROUNDS = 3
@@ -84,7 +86,7 @@ async def _control(tmp: Path) -> AsyncIterator[Path]:
     path = tmp / "ctl" / "control.sock"
     async with Supervisor() as root:
         server = await ControlServer.start(
-            ControlSettings(max_connections=256), path, _Daemon(root, tmp), methods_by_name(core_methods())
+            ControlSettings(max_connections=256), path, _Daemon(root, tmp), verb_table([CORE])
         )
         try:
             yield path

@@ -25,19 +25,29 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 import daemon
 from daemon.app_logging import set_level
 from daemon.app_paths import RuntimePaths, prepare_runtime_dir, resolve_paths, runtime_dir_mode
-from daemon.app_reload import ReloadOutcome, apply_plan, changed_sections, frozen_parts, split_settings
-from daemon.control.methods import Method
+from daemon.app_reload import (
+    ComponentChange,
+    ReloadOutcome,
+    apply_components,
+    changed_sections,
+    frozen_parts,
+    replace_children,
+    split_settings,
+)
+from daemon.component import Component, ComponentContext, verb_table
 from daemon.errors import ConfigError, UnsafeSocketPath
 from daemon.notify import Notifier
-from daemon.settings import Settings, load_settings
-from daemon.tree import Components, PlannedChild, changed_children, plan_tree, root_flags
+from daemon.sections import SettingsBase
+from daemon.settings import load_settings
+from daemon.tree import COMPONENTS, PlannedChild, plan_tree, root_flags
+from daemon.verbs.method import VerbTable
 from daemon.watchdog import monitor_lag, ping_watchdog, watchdog_interval
 from supervisor import SHUTDOWN, ArbordError, Exit, ExitKind, StartFailed, Supervisor
 from supervisor.clock import Clock, MonotonicClock
@@ -95,25 +105,26 @@ class Daemon:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: SettingsBase,
         *,
         config_path: Path | None,
         environ: Mapping[str, str],
-        components: Components,
+        components: Sequence[Component[Any]] = COMPONENTS,
         notifier: Notifier | None = None,
         clock: Clock | None = None,
     ) -> None:
         self._settings = settings
         self._config_path = config_path
         self._environ = environ
-        self._components = components
+        self._components = tuple(components)
+        self._settings_model = type(settings)  # load_settings built it for these components
         self._notifier = notifier if notifier is not None else Notifier.from_environ(environ)
         self._clock = clock if clock is not None else MonotonicClock()
         self._paths: RuntimePaths = resolve_paths(settings, environ)
         self._state = DaemonState.STARTING
         self._root: Supervisor | None = None
         self._plan: list[PlannedChild] = []
-        self._methods: Mapping[str, Method] = {}
+        self._verbs = VerbTable({})
         self._stop_requested = asyncio.Event()
         self._reload_lock = asyncio.Lock()
         self._health_tasks: list[asyncio.Task[Any]] = []
@@ -129,7 +140,7 @@ class Daemon:
         return self._root
 
     @property
-    def settings(self) -> Settings:
+    def settings(self) -> SettingsBase:
         return self._settings
 
     @property
@@ -207,8 +218,8 @@ class Daemon:
             raise ConfigError(
                 [f"daemon.runtime_dir: cannot create {self._paths.runtime_dir}: {error.strerror}"]
             ) from None
-        self._methods = self._components.methods()
-        self._plan = plan_tree(self._settings, self._paths, self, self._components, self._methods)
+        self._verbs = verb_table(self._components)
+        self._plan = plan_tree(self._settings, self._context(self._paths), self._components)
         try:
             root = await Supervisor.start([c.spec for c in self._plan], **root_flags(self._settings))
         except StartFailed as error:
@@ -325,10 +336,13 @@ class Daemon:
 
     # --- reload ----------------------------------------------------------------------------------
 
+    def _context(self, paths: RuntimePaths) -> ComponentContext:
+        return ComponentContext(self, paths.runtime_dir, self._verbs)
+
     async def _reload(self) -> ReloadOutcome:
         old = self._settings
         try:
-            loaded = load_settings(self._config_path, self._environ)
+            loaded = load_settings(self._config_path, self._environ, self._settings_model)
             effective = split_settings(old, loaded)
             paths = resolve_paths(effective, self._environ)
         except ConfigError as error:
@@ -336,21 +350,15 @@ class Daemon:
         outcome = ReloadOutcome(
             changed=changed_sections(old, loaded), needs_restart=frozen_parts(old, loaded)
         )
-        root = self.root
-        new_plan = plan_tree(effective, paths, self, self._components, self._methods)
-        changed = changed_children(self._plan, new_plan)
-        control_id = new_plan[-1].id
-        await apply_plan(root, old, effective, self._plan, new_plan, changed, (control_id,), outcome)
-        old_by_id = {c.id: c for c in self._plan}
-        kept = [old_by_id[c.id] if c.id in outcome.failed and c.id in old_by_id else c for c in new_plan]
-        if control_id in changed:
+        new_plan = plan_tree(effective, self._context(paths), self._components)
+        self._plan, later = await apply_components(
+            self.root, self._components, old, effective, self._plan, new_plan, outcome
+        )
+        for change in later:
             # The reply to this very reload may travel on the control server: replace it after the
             # reply, through its own drain (it finishes in-flight requests before it stops).
-            kept[-1] = old_by_id.get(control_id, kept[-1])
-            self._spawn(self._replace_control(old_by_id.get(control_id), new_plan[-1]))
-            outcome.restarted.append(control_id)
-        self._plan = kept
-        self._paths = paths if control_id not in changed else self._paths
+            self._spawn(self._replace_after_reply(change))
+        self._paths = paths if not later else self._paths
         self._settings = effective
         if old.daemon.log_level != effective.daemon.log_level:
             set_level(effective.daemon.log_level)
@@ -365,15 +373,19 @@ class Daemon:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _replace_control(self, old: PlannedChild | None, new: PlannedChild) -> None:
+    async def _replace_after_reply(self, change: ComponentChange) -> None:
         outcome = ReloadOutcome()
-        old_plan = [old] if old is not None else []
-        await apply_plan(self.root, self._settings, self._settings, old_plan, [new], [new.id], (), outcome)
+        in_force = await replace_children(self.root, change.before, change.after, outcome)
+        self._plan = [
+            *(c for c in self._plan if c.component != change.component),
+            *in_force,
+        ]
+        order = {component.name: index for index, component in enumerate(self._components)}
+        self._plan.sort(key=lambda child: order[child.component])
         if outcome.failed:
             log.error("the control server kept its previous configuration: %s", "; ".join(outcome.errors))
             self._notifier.status(f"running; control server not reconfigured: {outcome.errors[0]}")
             return
-        self._plan[-1] = new
         self._paths = resolve_paths(self._settings, self._environ)
         log.info("control server restarted: %s", self._paths.control_socket)
         self._notifier.status(

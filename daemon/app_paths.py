@@ -24,8 +24,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from daemon.console.component import CONSOLE
+from daemon.control.component import CONTROL
+from daemon.ctl.discovery import source_checkout
 from daemon.errors import ConfigError
-from daemon.settings import Settings
+from daemon.sections import SettingsBase
 
 __all__ = [
     "RuntimePaths",
@@ -46,14 +49,8 @@ class RuntimePaths:
     console_socket: Path | None
 
 
-def source_checkout() -> Path | None:
-    """The repository the ``daemon`` package was imported from, if it runs from a checkout."""
-    root = Path(__file__).resolve().parent.parent
-    return root if (root / "pyproject.toml").is_file() and (root / "daemon").is_dir() else None
-
-
 def choose_runtime_dir(
-    settings: Settings, environ: Mapping[str, str], checkout: Path | None, uid: int
+    settings: SettingsBase, environ: Mapping[str, str], checkout: Path | None, uid: int
 ) -> Path:
     """The runtime directory per the order in the module docstring (absolute)."""
     if settings.daemon.runtime_dir is not None:
@@ -68,18 +65,19 @@ def choose_runtime_dir(
     return Path("/tmp") / f"arbord-{uid}"
 
 
-def resolve_paths(settings: Settings, environ: Mapping[str, str]) -> RuntimePaths:
+def resolve_paths(settings: SettingsBase, environ: Mapping[str, str]) -> RuntimePaths:
     """The runtime paths for ``settings``; a socket path over ``sun_path`` is a ``ConfigError``."""
     runtime_dir = choose_runtime_dir(settings, environ, source_checkout(), os.getuid())
     problems: list[str] = []
     control = console = None
     try:
-        control = settings.control.socket_path(runtime_dir)
+        control = CONTROL.of(settings).socket_path(runtime_dir)
     except ValueError as error:
         problems.append(f"control.socket: {error}")
-    if settings.console.enabled and not settings.console.uses_tcp:
+    console_settings = CONSOLE.of(settings)
+    if console_settings.enabled and not console_settings.uses_tcp:
         try:
-            console = settings.console.socket_path(runtime_dir)
+            console = console_settings.socket_path(runtime_dir)
         except ValueError as error:
             problems.append(f"console.socket: {error}")
     if problems or control is None:
@@ -87,9 +85,9 @@ def resolve_paths(settings: Settings, environ: Mapping[str, str]) -> RuntimePath
     return RuntimePaths(runtime_dir, control, console)
 
 
-def runtime_dir_mode(settings: Settings) -> int:
+def runtime_dir_mode(settings: SettingsBase) -> int:
     """0700; 0710 when ``[control] group`` may connect (its members must traverse the directory)."""
-    return 0o710 if settings.control.group is not None else 0o700
+    return 0o710 if CONTROL.of(settings).group is not None else 0o700
 
 
 def prepare_runtime_dir(path: Path, mode: int = 0o700) -> None:

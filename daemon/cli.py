@@ -22,7 +22,8 @@ from daemon.app import Daemon, ExitCode
 from daemon.app_logging import configure_logging
 from daemon.app_paths import resolve_paths
 from daemon.errors import ConfigError
-from daemon.settings import Settings, load_settings
+from daemon.sections import SettingsBase
+from daemon.settings import load_settings
 
 __all__ = ["build_parser", "loop_factory", "main"]
 
@@ -70,10 +71,8 @@ def _check_config(path: Path, environ: Mapping[str, str]) -> int:
     return ExitCode.OK
 
 
-async def _serve(settings: Settings, config_path: Path | None, environ: Mapping[str, str]) -> int:
-    from daemon.tree import standard_components
-
-    runner = Daemon(settings, config_path=config_path, environ=environ, components=standard_components())
+async def _serve(settings: SettingsBase, config_path: Path | None, environ: Mapping[str, str]) -> int:
+    runner = Daemon(settings, config_path=config_path, environ=environ)
     code = await runner.run()
     if code == ExitCode.SOFTWARE:
         # Children that ignored cancellation may still be on the loop; closing it would wait for them

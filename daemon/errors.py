@@ -1,36 +1,57 @@
-"""Every error the arbord daemon raises, in one flat hierarchy.
+"""The base of the daemon's errors and the errors of the daemon as a whole, in one flat hierarchy.
 
 Each docstring says who raises the error and what to do about it. Library errors (``supervisor.errors``)
-are not wrapped: a daemon error is one that only the daemon can raise.
+are not wrapped: a daemon error is one that only the daemon can raise. A component's own errors live
+in its package (``daemon/registry/errors.py``, ``daemon/cache/errors.py``), each with the ``code`` a
+verb that lets it escape is answered with; the names they had here stay importable from here.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import Any, Final
 
-if TYPE_CHECKING:
-    # Only an annotation here: importing daemon.control at run time would import the whole control
-    # package, which imports this module (a cycle when daemon.errors is imported first).
-    from daemon.control.codes import ErrorCode
+from daemon.verbs.codes import ErrorCode
 
 __all__ = [
-    "AlreadyRegistered",
     "AlreadyRunning",
     "ConfigError",
     "ConsoleError",
     "ControlError",
     "ControlSocketError",
     "DaemonError",
-    "NotIndexed",
-    "TooManyEntries",
-    "UnknownCache",
     "UnsafeSocketPath",
 ]
 
+# The components' errors that used to be defined here, and where they live now. Imported on first
+# use (PEP 562): a component's errors module imports this one for ``DaemonError``.
+_MOVED: Final = MappingProxyType(
+    {
+        "AlreadyRegistered": "daemon.registry.errors",
+        "NotIndexed": "daemon.registry.errors",
+        "TooManyEntries": "daemon.registry.errors",
+        "UnknownCache": "daemon.cache.errors",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    """``from daemon.errors import AlreadyRegistered`` still works (the old spelling, kept as an alias)."""
+    if name in _MOVED:
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 class DaemonError(Exception):
-    """Base of every error the daemon raises."""
+    """Base of every error the daemon raises.
+
+    ``code``: the control protocol's error code a verb that lets this error escape is answered with
+    (None: ``internal``, a bug). A component's errors set it on their class.
+    """
+
+    code: ErrorCode | None = None
 
 
 class ConfigError(DaemonError):
@@ -50,6 +71,8 @@ class ControlError(DaemonError):
 
     Raise it from a control method handler: ``code`` is an ``ErrorCode``, ``data`` extra JSON fields.
     """
+
+    code: ErrorCode
 
     def __init__(self, code: ErrorCode, message: str, data: Mapping[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -85,24 +108,3 @@ class ConsoleError(DaemonError):
     """Raised by the console server's start when the console cannot listen (bind failure, unsafe
     directory, busy port): the daemon does not start rather than run without the console it was
     configured with. Fix the ``[console]`` section or disable the console."""
-
-
-class AlreadyRegistered(DaemonError):
-    """Raised by the agent registry when a key is held by a live owner; ``owner`` names that owner."""
-
-    def __init__(self, message: str, owner: object) -> None:
-        super().__init__(message)
-        self.owner = owner
-
-
-class NotIndexed(DaemonError, LookupError):
-    """Raised by ``find_by_attribute`` for an attribute the registry does not index: configure it."""
-
-
-class TooManyEntries(DaemonError):
-    """Raised by the agent registry when an owner already holds ``registry.max_entries_per_owner``
-    entries: unregister some, or raise the limit in the configuration."""
-
-
-class UnknownCache(DaemonError, LookupError):
-    """Raised when a cache name is not configured under the cache supervisor."""

@@ -4,6 +4,7 @@ and each package's public surface is exactly its ``__all__``."""
 from __future__ import annotations
 
 import ast
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -79,26 +80,141 @@ def test_binding_core_names_are_exported() -> None:
     assert binding <= set(supervisor.__all__)
 
 
-def _runtime_imports(path: Path, package: str) -> set[str]:
-    """The modules of ``package`` that ``path`` imports when it is imported: module-level imports,
-    outside ``if TYPE_CHECKING:`` blocks (annotations only; they never run)."""
+# --- the daemon's layout: components, transport, client ---------------------------------------------
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _runtime_imports(path: Path) -> set[str]:
+    """The modules ``path`` imports when it is imported: module level, ``if TYPE_CHECKING`` excluded,
+    ``from package import name`` counted as ``package.name`` when that is a module."""
     tree = ast.parse(path.read_text(), str(path))
     names: set[str] = set()
-    body = [
-        node
-        for node in tree.body
-        if not (
-            isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
-        )
-    ]
-    for node in body:
-        for child in ast.walk(node):
-            if isinstance(child, ast.Import):
-                names.update(alias.name for alias in child.names)
-            elif isinstance(child, ast.ImportFrom) and child.module and child.level == 0:
-                names.add(child.module)
-                names.update(f"{child.module}.{alias.name}" for alias in child.names)
-    return {name for name in names if name.startswith(package + ".")}
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, ast.If):
+                test = node.test
+                if isinstance(test, ast.Name) and test.id == "TYPE_CHECKING":
+                    visit(node.orelse)
+                    continue
+                visit(node.body)
+                visit(node.orelse)
+            elif isinstance(node, ast.Try):
+                visit(node.body)
+            elif isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module)
+                names.update(f"{node.module}.{alias.name}" for alias in node.names)
+
+    visit(tree.body)
+    return names
+
+
+DAEMON_MODULES = {_module_name(path): path for path in sorted((ROOT / "daemon").rglob("*.py"))}
+
+
+def _daemon_imports(module: str) -> set[str]:
+    """The daemon modules ``module`` imports, with the packages whose ``__init__`` that runs."""
+    found: set[str] = set()
+    for name in _runtime_imports(DAEMON_MODULES[module]):
+        parts = name.split(".")
+        for end in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:end])
+            if prefix in DAEMON_MODULES and prefix != module and not module.startswith(prefix + "."):
+                found.add(prefix)
+    return found
+
+
+def test_daemon_modules_import_no_cycle() -> None:
+    graph = {module: _daemon_imports(module) for module in DAEMON_MODULES}
+    done: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def walk(module: str, stack: list[str]) -> None:
+        if module in stack:
+            cycles.append([*stack[stack.index(module) :], module])
+            return
+        if module in done:
+            return
+        for imported in sorted(graph[module]):
+            walk(imported, [*stack, module])
+        done.add(module)
+
+    for module in sorted(graph):
+        walk(module, [])
+    assert cycles == []
+
+
+COMPONENT_PACKAGES = ("daemon.registry", "daemon.cache", "daemon.servers", "daemon.console", "daemon.control")
+
+
+def test_the_component_list_is_complete() -> None:
+    # Every Component defined in a `component.py` is in the list, once; the control server is last.
+    from daemon.component import Component
+    from daemon.tree import COMPONENTS
+
+    defined = []
+    for name in sorted(m for m in DAEMON_MODULES if m.endswith(".component")):
+        module = importlib.import_module(name)
+        defined += [value for value in vars(module).values() if isinstance(value, Component)]
+    assert sorted(c.name for c in defined) == sorted(c.name for c in COMPONENTS)
+    assert len({c.name for c in COMPONENTS}) == len(COMPONENTS)
+    assert all(any(c is listed for listed in COMPONENTS) for c in defined)
+    assert COMPONENTS[-1].name == "control"
+    assert {p for p in COMPONENT_PACKAGES if f"{p}.component" not in DAEMON_MODULES} == set()
+
+
+@pytest.mark.parametrize("package", ["daemon.control", "daemon.verbs", "daemon.ctl"])
+def test_the_transport_the_verbs_and_the_client_know_no_component(package: str) -> None:
+    # They serve, describe and call whatever verbs they are given: no component's package, nor the
+    # assembly of the tree and the settings, is theirs to import.
+    others = ("daemon.registry", "daemon.cache", "daemon.servers", "daemon.console")
+    assembly = ("daemon.tree", "daemon.settings", "daemon.app")
+    offenders = {
+        module: found
+        for module in DAEMON_MODULES
+        if module.startswith(package)
+        and (found := sorted(i for i in _daemon_imports(module) if i.startswith((*others, *assembly))))
+    }
+    assert offenders == {}
+
+
+def test_the_control_client_imports_nothing_heavy() -> None:
+    # arborctl's start-up is a process start: no pydantic, no supervisor, no settings, no transport
+    # (bench/bench_arborctl.py). The console client (aiomonitor) is imported by `arborctl console`
+    # only; __main__ runs arborctl.
+    skipped = ("daemon.ctl.attach", "daemon.ctl.__main__")
+    ctl = sorted(m for m in DAEMON_MODULES if m.startswith("daemon.ctl") and m not in skipped)
+    heavy = (
+        "pydantic",
+        "pydantic_core",
+        "supervisor",
+        "daemon.settings",
+        "daemon.control",
+        "daemon.component",
+    )
+    code = (
+        f"import sys\nfor name in {ctl!r}:\n    __import__(name)\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r} or m.startswith({heavy!r})))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert ctl
+    assert result.stdout.strip() == "[]"
+
+
+# --- supervisor.tables: an acyclic interior ------------------------------------------------------
+
+
+def _package_imports(path: Path, package: str) -> set[str]:
+    """The modules of ``package`` that ``path`` imports when it is imported (``_runtime_imports``)."""
+    return {name for name in _runtime_imports(path) if name.startswith(package + ".")}
 
 
 def test_no_import_cycles_inside_supervisor_tables() -> None:
@@ -107,7 +223,7 @@ def test_no_import_cycles_inside_supervisor_tables() -> None:
         f"supervisor.tables.{path.stem}": path for path in folder.glob("_*.py") if path.stem != "__init__"
     }
     graph = {
-        name: _runtime_imports(path, "supervisor.tables") & modules.keys() for name, path in modules.items()
+        name: _package_imports(path, "supervisor.tables") & modules.keys() for name, path in modules.items()
     }
     assert graph["supervisor.tables._base"], "the graph must see the base's imports"
     done: set[str] = set()
@@ -127,7 +243,7 @@ def test_no_import_cycles_inside_supervisor_tables() -> None:
 
 
 def test_the_table_base_imports_no_table_class_module() -> None:
-    base = _runtime_imports(ROOT / "supervisor" / "tables" / "_base.py", "supervisor.tables")
+    base = _package_imports(ROOT / "supervisor" / "tables" / "_base.py", "supervisor.tables")
     assert not base & {"supervisor.tables._set", "supervisor.tables._bag", "supervisor.tables._gone"}
 
 

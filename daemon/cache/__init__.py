@@ -2,7 +2,8 @@
 
 ``cache_child_spec`` puts the cache supervisor (``arbord.cache``) with one ``Cache`` per configured
 cache in the daemon's tree; ``cache_methods`` are the control verbs; ``cache_named`` finds a
-running cache. docs/cache.md is the guide.
+running cache; ``UnknownCache`` (daemon/cache/errors.py) carries its error code; ``CACHE``
+(daemon/cache/component.py) is the component. docs/cache.md is the guide.
 """
 
 from __future__ import annotations

@@ -15,11 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from daemon.cache.cache import Cache
 from daemon.cache.config import DEFAULT_CACHE
+from daemon.cache.errors import UnknownCache
 from daemon.cache.spec import CACHE_PREFIX, cache_named
-from daemon.control.codes import ErrorCode
-from daemon.control.methods import Method, MethodContext
-from daemon.control.methods_tables import jsonable
-from daemon.errors import ControlError, UnknownCache
+from daemon.errors import ControlError
+from daemon.verbs.codes import ErrorCode
+from daemon.verbs.jsonable import jsonable
+from daemon.verbs.method import Method, MethodContext, methods_of, verb
 from supervisor import registered_names, whereis
 
 __all__ = ["cache_methods"]
@@ -74,6 +75,7 @@ def _cache(name: str) -> Cache:
         raise ControlError(ErrorCode.NOT_FOUND, str(error), {"cache": name}) from None
 
 
+@verb("cache.get", "the live value of a key (not_found on a miss)")
 async def cache_get(params: KeyParams, context: MethodContext) -> dict[str, Any]:
     value = _cache(params.cache).get(params.key, _MISSING)
     if value is _MISSING:
@@ -81,6 +83,7 @@ async def cache_get(params: KeyParams, context: MethodContext) -> dict[str, Any]
     return {"key": params.key, "value": jsonable(value)}
 
 
+@verb("cache.put", "store a JSON value, with a TTL, optionally owned")
 async def cache_put(params: PutParams, context: MethodContext) -> dict[str, Any]:
     cache = _cache(params.cache)
     owner = context.connection.task if params.owned else None
@@ -88,14 +91,17 @@ async def cache_put(params: PutParams, context: MethodContext) -> dict[str, Any]
     return {"key": params.key, "ttl": cache.ttl(params.key)}
 
 
+@verb("cache.delete", "remove a key")
 async def cache_delete(params: KeyParams, context: MethodContext) -> dict[str, bool]:
     return {"deleted": _cache(params.cache).delete(params.key)}
 
 
+@verb("cache.clear", "remove every entry of a cache")
 async def cache_clear(params: CacheParams, context: MethodContext) -> dict[str, int]:
     return {"cleared": _cache(params.cache).clear()}
 
 
+@verb("cache.stats", "exact counters of one cache or all")
 async def cache_stats(params: StatsParams, context: MethodContext) -> dict[str, Any]:
     if params.cache is not None:
         return {params.cache: _cache(params.cache).stats().as_dict()}
@@ -103,6 +109,7 @@ async def cache_stats(params: StatsParams, context: MethodContext) -> dict[str, 
     return {c.label: c.stats().as_dict() for c in caches if isinstance(c, Cache)}
 
 
+@verb("cache.list", "the live keys of a cache with their TTLs")
 async def cache_list(params: ListParams, context: MethodContext) -> dict[str, Any]:
     cache = _cache(params.cache)
     keys = cache.keys()
@@ -115,11 +122,4 @@ async def cache_list(params: ListParams, context: MethodContext) -> dict[str, An
 
 def cache_methods() -> tuple[Method, ...]:
     """The caches' control methods."""
-    return (
-        Method("cache.get", KeyParams, cache_get, "the live value of a key (not_found on a miss)"),
-        Method("cache.put", PutParams, cache_put, "store a JSON value, with a TTL, optionally owned"),
-        Method("cache.delete", KeyParams, cache_delete, "remove a key"),
-        Method("cache.stats", StatsParams, cache_stats, "exact counters of one cache or all"),
-        Method("cache.clear", CacheParams, cache_clear, "remove every entry of a cache"),
-        Method("cache.list", ListParams, cache_list, "the live keys of a cache with their TTLs"),
-    )
+    return methods_of(globals())

@@ -19,8 +19,8 @@ from typing import Final
 
 from daemon.cache.cache import Cache
 from daemon.cache.config import CacheSettings
-from daemon.errors import UnknownCache
-from supervisor import ChildSpec, ChildType, Strategy, Supervisor, whereis
+from daemon.cache.errors import UnknownCache
+from supervisor import ChildSpec, Supervisor, whereis
 
 __all__ = ["CACHE_PREFIX", "CACHE_SUPERVISOR_NAME", "cache_child_spec", "cache_named", "cache_server_name"]
 
@@ -39,13 +39,8 @@ def cache_child_spec(settings: CacheSettings) -> ChildSpec:
         ChildSpec(name, Cache, args=(config,), kwargs={"label": name}, name=cache_server_name(name))
         for name, config in sorted(settings.caches.items())
     ]
-    return ChildSpec(
-        "cache",
-        Supervisor,
-        args=(children,),
-        kwargs={"strategy": Strategy.ONE_FOR_ONE, "intensity": settings.intensity, "period": settings.period},
-        type=ChildType.SUPERVISOR,
-        name=CACHE_SUPERVISOR_NAME,
+    return Supervisor.child_spec(
+        children, id="cache", name=CACHE_SUPERVISOR_NAME, intensity=settings.intensity, period=settings.period
     )
 
 

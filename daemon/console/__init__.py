@@ -1,17 +1,17 @@
 """The aiomonitor console: off by default; when on, an owner-only Unix socket (``arborctl console``).
 
-``console_child_spec`` is what the tree assembly adds when ``[console] enabled``; docs/console.md
+``CONSOLE`` (daemon/console/component.py) adds ``console_child_spec`` to the tree when ``[console]
+enabled``; ``arborctl console`` attaches to it (daemon/ctl/attach.py); docs/console.md
 explains the threat model (the console is code execution as the daemon's uid for whoever reaches it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
 from daemon.console.config import ConsoleSettings
-from daemon.control.methods import DaemonContext, Method
+from daemon.verbs.method import DaemonContext, VerbTable
 from supervisor import ChildSpec
 
 __all__ = ["CONSOLE_SERVER_NAME", "ConsoleSettings", "console_child_spec"]
@@ -23,7 +23,7 @@ def console_child_spec(
     settings: ConsoleSettings,
     runtime_dir: Path,
     context: DaemonContext,
-    methods: Mapping[str, Method],
+    verbs: VerbTable,
 ) -> ChildSpec:
     """The console server as a child of the root, registered as ``arbord.console``.
 
@@ -37,7 +37,7 @@ def console_child_spec(
     return ChildSpec(
         "console",
         ConsoleServer,
-        args=(settings, runtime_dir, context, dict(methods)),
+        args=(settings, runtime_dir, context, verbs),
         shutdown=15.0,
         name=CONSOLE_SERVER_NAME,
     )

@@ -21,10 +21,9 @@ from aiomonitor.termui import commands as aiomonitor_commands
 from aiomonitor.termui.commands import AliasGroupMixin, monitor_cli, print_fail
 from pydantic import ValidationError
 
-from daemon.control.cli_args import UsageError, build_params
-from daemon.control.dispatch import error_for
-from daemon.control.methods import DaemonContext, Method, MethodContext
-from daemon.control.render import render_result
+from daemon.verbs.method import DaemonContext, Method, MethodContext, VerbTable
+from daemon.verbs.render import render_result
+from daemon.verbs.words import UsageError, build_params
 
 __all__ = ["ConsoleContext", "build_cli"]
 
@@ -53,10 +52,10 @@ def auto_async_command_done(function: _F) -> _F:
 
 @dataclass(frozen=True, slots=True)
 class ConsoleContext:
-    """What the console's commands reach: the daemon and the control method table."""
+    """What the console's commands reach: the daemon and the verbs it serves."""
 
     daemon: DaemonContext
-    methods: Mapping[str, Method]
+    verbs: VerbTable
     next_id: Callable[[], int] = field(default_factory=lambda: itertools.count(1).__next__)
 
 
@@ -73,10 +72,10 @@ class _ConsoleConnection:
 
 async def invoke(context: ConsoleContext, name: str, params: Mapping[str, Any]) -> Any:
     """Run control method ``name`` on the daemon's loop (the caller's loop); a stream is collected."""
-    method = context.methods[name]
+    method = context.verbs.methods[name]
     task = asyncio.current_task()
     assert task is not None
-    connection = _ConsoleConnection(context.next_id(), task, os.geteuid(), None, context.methods)
+    connection = _ConsoleConnection(context.next_id(), task, os.geteuid(), None, context.verbs.methods)
     method_context = MethodContext(connection=connection, daemon=context.daemon)
     validated = method.params.model_validate(dict(params))
     outcome = method.handler(validated, method_context)
@@ -103,7 +102,7 @@ def _on_daemon(
         except (UsageError, KeyError) as error:
             print_fail(str(error))
         except Exception as error:
-            print_fail(error_for(error)[1])
+            print_fail(monitor.context.verbs.error_for(error)[1])
         else:
             click.echo(show(result))
         finally:
@@ -200,9 +199,9 @@ def build_cli(methods: Mapping[str, Method]) -> click.Group:
         """Call any control method: call METHOD [value | key=value ...]"""
 
         async def work(context: ConsoleContext) -> Any:
-            if method not in context.methods:
+            if method not in context.verbs.methods:
                 raise UsageError(f"no method {method!r}")
-            schema = context.methods[method].params.model_json_schema()
+            schema = context.verbs.methods[method].params.model_json_schema()
             return await invoke(context, method, build_params(args, schema))
 
         _on_daemon(ctx, work, lambda r: render_result(method, r))

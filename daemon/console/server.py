@@ -9,16 +9,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from daemon.console.commands import ConsoleContext, build_cli
 from daemon.console.config import ConsoleSettings
 from daemon.console.monitor import ArbordMonitor
-from daemon.control.methods import DaemonContext, Method
 from daemon.control.unix_socket import check_directory
 from daemon.errors import ConsoleError, ControlSocketError
+from daemon.verbs.method import DaemonContext, VerbTable
 from supervisor import Caller, Ignore, Server
 from supervisor.exits import Exit
 
@@ -35,13 +34,13 @@ class ConsoleServer(Server):
         settings: ConsoleSettings,
         runtime_dir: Path,
         context: DaemonContext,
-        methods: Mapping[str, Method],
+        verbs: VerbTable,
     ) -> None:
         if not settings.enabled:
             raise Ignore()
         loop = asyncio.get_running_loop()
-        cli = build_cli(methods)
-        console_context = ConsoleContext(context, dict(methods))
+        cli = build_cli(verbs.methods)
+        console_context = ConsoleContext(context, verbs)
         if settings.tcp_host is not None and settings.tcp_port is not None:
             monitor = ArbordMonitor(
                 loop, cli, tcp=(settings.tcp_host, settings.tcp_port), context=console_context

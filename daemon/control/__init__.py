@@ -1,33 +1,35 @@
-"""The control socket: the protocol, the server that serves it, and the methods it dispatches to.
+"""The control socket's transport: the protocol, the server that serves it, its connections.
 
-``control_child_spec`` is what the tree assembly adds as the root's last child; ``core_methods`` are
-the methods every daemon has (``methods_by_name`` merges them with the servers' own groups).
-``docs/control-protocol.md`` documents the protocol for clients in any language.
+It serves a ``VerbTable`` (``daemon.verbs``) and knows no component: the tree assembly gives it every
+component's verbs. ``CONTROL`` (daemon/control/component.py) puts ``control_child_spec`` last in the
+tree. ``docs/control-protocol.md`` documents the protocol for clients in any language; the client
+is ``daemon.ctl``.
+
+The verb framework's names (``Method``, ``MethodContext``, ...) and the client's (``ControlClient``,
+...) were once defined here; they stay importable from here as aliases of their new homes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
-
-from daemon.control.client import ControlClient, ControlReplyError, open_control_client
-from daemon.control.codes import ErrorCode
+from daemon.control.component import CONTROL, control_child_spec
 from daemon.control.config import CONTROL_SERVER_NAME, ControlSettings
-from daemon.control.core import core_methods
-from daemon.control.methods import (
+from daemon.control.protocol import PROTOCOL_VERSION
+from daemon.control.server import ControlServer, ControlStatistics
+from daemon.control.unix_socket import check_directory, claim_path
+from daemon.ctl.client import ControlClient, ControlReplyError, open_control_client
+from daemon.verbs.codes import ErrorCode
+from daemon.verbs.method import (
     Connection,
     DaemonContext,
     Method,
     MethodContext,
     NoParams,
+    VerbTable,
     methods_by_name,
 )
-from daemon.control.protocol import PROTOCOL_VERSION
-from daemon.control.server import ControlServer, ControlStatistics
-from daemon.control.unix_socket import check_directory, claim_path
-from supervisor import ChildSpec
 
 __all__ = [
+    "CONTROL",
     "CONTROL_SERVER_NAME",
     "PROTOCOL_VERSION",
     "Connection",
@@ -41,31 +43,10 @@ __all__ = [
     "Method",
     "MethodContext",
     "NoParams",
+    "VerbTable",
     "check_directory",
     "claim_path",
     "control_child_spec",
-    "core_methods",
     "methods_by_name",
     "open_control_client",
 ]
-
-
-def control_child_spec(
-    settings: ControlSettings,
-    socket_path: Path,
-    context: DaemonContext,
-    methods: Mapping[str, Method],
-) -> ChildSpec:
-    """The control server as a child of the root (add it last, so it stops first).
-
-    Registered as ``arbord.control``; its shutdown allows the drain (``drain_timeout``) plus a margin.
-    Its start raises (as ``StartFailed`` from the tree) ``daemon.errors.AlreadyRunning`` when a live
-    daemon answers on ``socket_path`` and ``ControlSocketError`` when the socket cannot be made safe.
-    """
-    return ChildSpec(
-        "control",
-        ControlServer,
-        args=(settings, socket_path, context, dict(methods)),
-        shutdown=settings.drain_timeout + 2.0,
-        name=CONTROL_SERVER_NAME,
-    )

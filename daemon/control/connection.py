@@ -16,13 +16,13 @@ import socket
 from collections.abc import Mapping
 from typing import Any
 
-from daemon.control.codes import ErrorCode
 from daemon.control.config import ControlSettings
 from daemon.control.deadline import Deadline
 from daemon.control.dispatch import PeerGone, Send, dispatch
-from daemon.control.methods import DaemonContext, Method, MethodContext
 from daemon.control.peer import PeerCredentials
 from daemon.control.protocol import ProtocolError, encode_error, parse_request
+from daemon.verbs.codes import ErrorCode
+from daemon.verbs.method import DaemonContext, Method, MethodContext, VerbTable
 
 __all__ = ["ControlConnection"]
 
@@ -33,10 +33,10 @@ class ControlConnection:
     """A connected, authorised peer (``daemon.control.Connection``); ``serve`` is its task's body."""
 
     def __init__(
-        self, connection_id: int, sock: socket.socket, peer: PeerCredentials, methods: Mapping[str, Method]
+        self, connection_id: int, sock: socket.socket, peer: PeerCredentials, verbs: VerbTable
     ) -> None:
         self._id = connection_id
-        self._methods = methods
+        self._verbs = verbs
         self._sock = sock
         self._peer = peer
         self._task: asyncio.Task[Any] | None = None
@@ -70,7 +70,7 @@ class ControlConnection:
     @property
     def methods(self) -> Mapping[str, Method]:
         """The method table this connection is served with (``hello`` lists it)."""
-        return self._methods
+        return self._verbs.methods
 
     def __repr__(self) -> str:
         return f"<ControlConnection #{self._id} pid={self._peer.pid} uid={self._peer.uid}>"
@@ -117,7 +117,7 @@ class ControlConnection:
                 except ProtocolError as error:
                     await send(encode_error(error.request_id, error.code, error.message))
                 else:
-                    await dispatch(self._methods, request, context, send, deadline, settings.request_timeout)
+                    await dispatch(self._verbs, request, context, send, deadline, settings.request_timeout)
                 finally:
                     self.busy = False
             await _refuse_buffered(reader, deadline, send)

@@ -1,9 +1,10 @@
 """Running one request: find the method, validate its params, run its handler, turn the outcome into
 frames. Whatever the handler does, the request gets exactly one final frame (after any ``more`` ones).
 
-Exceptions become error codes here, in one place: ``ControlError`` carries its own code; the library's
-refusals map to ``not_found``/``conflict``/``timeout``; anything else is a bug, logged with its traceback
-and answered ``internal`` (the message does not leak the traceback).
+Exceptions become error codes through the table's error map (``daemon.verbs.error_codes``: a
+``ControlError`` or a component's error carries its own code, the components map the rest); anything
+unmapped is a bug, logged with its traceback and answered ``internal`` (the message does not leak the
+traceback). The transport knows no component: what it serves is the ``VerbTable`` it is given.
 """
 
 from __future__ import annotations
@@ -11,31 +12,17 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Final
 
 from pydantic import ValidationError
 
-from daemon.control.codes import ErrorCode
 from daemon.control.deadline import Deadline
-from daemon.control.methods import Method, MethodContext
 from daemon.control.protocol import Request, encode_error, encode_result
-from daemon.errors import AlreadyRegistered, ControlError, NotIndexed, UnknownCache
-from supervisor import (
-    AlreadyStarted,
-    CallTimeout,
-    ChildAlreadyPresent,
-    ChildNotFound,
-    ChildRestarting,
-    ChildRunning,
-    MaxChildren,
-    NoProc,
-    ServerExited,
-    StartFailed,
-    TableGone,
-)
+from daemon.verbs.codes import ErrorCode
+from daemon.verbs.method import Method, MethodContext, VerbTable
 
-__all__ = ["AUDITED", "PeerGone", "Send", "dispatch", "error_for"]
+__all__ = ["AUDITED", "PeerGone", "Send", "dispatch"]
 
 log = logging.getLogger("daemon.control")
 
@@ -53,34 +40,9 @@ AUDITED: Final = frozenset(
 )
 """Core methods that change the daemon: logged at INFO with the peer's pid and uid."""
 
-_NOT_FOUND = (ChildNotFound, NoProc, ServerExited, TableGone, NotIndexed, UnknownCache)
-_CONFLICT = (
-    AlreadyStarted,
-    ChildAlreadyPresent,
-    ChildRunning,
-    ChildRestarting,
-    MaxChildren,
-    AlreadyRegistered,
-)
-
-
-def error_for(error: BaseException) -> tuple[ErrorCode, str, dict[str, Any]]:
-    """The error code, message and extra fields a handler's exception is answered with."""
-    if isinstance(error, ControlError):
-        return error.code, error.message, dict(error.data)
-    if isinstance(error, _NOT_FOUND):
-        return ErrorCode.NOT_FOUND, str(error), {}
-    if isinstance(error, _CONFLICT):
-        return ErrorCode.CONFLICT, str(error), {}
-    if isinstance(error, CallTimeout | TimeoutError):
-        return ErrorCode.TIMEOUT, str(error) or "timed out", {}
-    if isinstance(error, StartFailed):
-        return ErrorCode.CONFLICT, f"the child failed to start: {error.reason!r}", {}
-    return ErrorCode.INTERNAL, f"internal error ({type(error).__name__}); the daemon logged the details", {}
-
 
 async def dispatch(
-    methods: Mapping[str, Method],
+    verbs: VerbTable,
     request: Request,
     context: MethodContext,
     send: Send,
@@ -88,7 +50,7 @@ async def dispatch(
     timeout: float,
 ) -> None:
     """Answer ``request`` through ``send``: its result (or stream) or its error, always ending it."""
-    method = methods.get(request.method)
+    method = verbs.methods.get(request.method)
     if method is None:
         await send(encode_error(request.id, ErrorCode.METHOD_NOT_FOUND, f"no method {request.method!r}"))
         return
@@ -119,7 +81,7 @@ async def dispatch(
         return
     try:
         if method.streamed:
-            await _stream(method, params, context, request, send, deadline, timeout)
+            await _stream(verbs, method, params, context, request, send, deadline, timeout)
             return
         with deadline.phase(timeout):
             outcome = method.handler(params, context)
@@ -129,12 +91,13 @@ async def dispatch(
     except (asyncio.CancelledError, PeerGone):
         raise
     except Exception as error:
-        await _send_error(method, request, send, error)
+        await _send_error(verbs, method, request, send, error)
         return
     await send(frame)
 
 
 async def _stream(
+    verbs: VerbTable,
     method: Method,
     params: Any,
     context: MethodContext,
@@ -158,7 +121,7 @@ async def _stream(
     except (asyncio.CancelledError, PeerGone):
         raise
     except Exception as error:
-        await _send_error(method, request, send, error)
+        await _send_error(verbs, method, request, send, error)
         return
     finally:
         aclose = getattr(items, "aclose", None)
@@ -167,8 +130,10 @@ async def _stream(
     await send(encode_result(request.id, {"items": count}))
 
 
-async def _send_error(method: Method, request: Request, send: Send, error: Exception) -> None:
-    code, message, data = error_for(error)
+async def _send_error(
+    verbs: VerbTable, method: Method, request: Request, send: Send, error: Exception
+) -> None:
+    code, message, data = verbs.error_for(error)
     if code is ErrorCode.INTERNAL:
         log.error("control method %s failed", method.name, exc_info=error)
     await send(encode_error(request.id, code, message, data))

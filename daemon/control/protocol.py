@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
-from daemon.control.codes import ErrorCode
+from daemon.verbs.codes import ErrorCode
 
 __all__ = [
     "PROTOCOL_VERSION",

@@ -14,19 +14,18 @@ import errno
 import logging
 import os
 import socket
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from daemon.control.codes import ErrorCode
 from daemon.control.config import ControlSettings
 from daemon.control.connection import ControlConnection
-from daemon.control.methods import DaemonContext, Method
 from daemon.control.peer import AccessPolicy, peer_credentials
 from daemon.control.protocol import encode_error
 from daemon.control.unix_socket import UnixListener, check_directory, claim_path, listen_unix
 from daemon.errors import ConfigError
+from daemon.verbs.codes import ErrorCode
+from daemon.verbs.method import DaemonContext, VerbTable
 from supervisor import Caller, Server, Stop, crash
 from supervisor.exits import Exit
 
@@ -53,7 +52,7 @@ class ControlStatistics:
 
 
 class ControlServer(Server):
-    """Serves the control protocol on a Unix socket. Start it through ``control_child_spec``.
+    """Serves the verbs of a ``VerbTable`` on a Unix socket. Start it through ``control_child_spec``.
 
     ``call("statistics")`` returns a ``ControlStatistics``.
     """
@@ -63,11 +62,11 @@ class ControlServer(Server):
         settings: ControlSettings,
         socket_path: Path,
         context: DaemonContext,
-        methods: Mapping[str, Method],
+        verbs: VerbTable,
     ) -> None:
         self._settings = settings
         self._context = context
-        self._methods = dict(methods)
+        self._verbs = verbs
         try:
             self._policy = AccessPolicy.for_group(settings.group)
         except LookupError as error:
@@ -152,7 +151,7 @@ class ControlServer(Server):
             return
         self._counts["accepted"] += 1
         self._next_id += 1
-        connection = ControlConnection(self._next_id, conn, peer, self._methods)
+        connection = ControlConnection(self._next_id, conn, peer, self._verbs)
         task = asyncio.get_running_loop().create_task(
             self._serve_connection(connection), name=f"arbord.control.connection-{self._next_id}"
         )

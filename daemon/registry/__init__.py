@@ -1,7 +1,9 @@
 """The agent registry: keys owned by servers, tasks or control connections, gone when the owner exits.
 
 ``keeper_child_spec`` and ``registry_child_spec`` put it in the daemon's tree (the table keeper, then
-a supervisor with the registry, ``arbord.registry``); ``registry_methods`` are its control verbs.
+a supervisor with the registry, ``arbord.registry``); ``registry_methods`` are its control verbs;
+its errors (daemon/registry/errors.py) carry their error codes; ``KEEPER`` and ``REGISTRY``
+(daemon/registry/component.py) are its two components.
 docs/registry.md is the guide: API, decisions, consistency model.
 """
 

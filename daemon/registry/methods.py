@@ -15,13 +15,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from daemon.control.codes import ErrorCode
-from daemon.control.methods import Method, MethodContext, NoParams
-from daemon.control.methods_tables import jsonable
-from daemon.errors import AlreadyRegistered, ControlError, NotIndexed, TooManyEntries
+from daemon.errors import ControlError
 from daemon.registry.entry import Entry, describe_owner
+from daemon.registry.errors import AlreadyRegistered, NotIndexed, TooManyEntries
 from daemon.registry.registry import Registry, registry_named
 from daemon.registry.spec import REGISTRY_NAME
+from daemon.verbs.codes import ErrorCode
+from daemon.verbs.jsonable import jsonable
+from daemon.verbs.method import Method, MethodContext, NoParams, methods_of, verb
 from supervisor import NoProc
 
 __all__ = ["entry_json", "registry_methods"]
@@ -103,6 +104,7 @@ def _listed(entries: list[Entry], limit: int) -> dict[str, Any]:
     return {"entries": [entry_json(e) for e in entries[:limit]], "total": len(entries)}
 
 
+@verb("registry.register", "register a key for this connection")
 async def registry_register(params: RegisterParams, context: MethodContext) -> dict[str, Any]:
     try:
         entry = _registry().register(params.key, context.connection.task, params.metadata)
@@ -114,6 +116,7 @@ async def registry_register(params: RegisterParams, context: MethodContext) -> d
     return entry_json(entry)
 
 
+@verb("registry.unregister", "remove this connection's key")
 async def registry_unregister(params: UnregisterParams, context: MethodContext) -> dict[str, bool]:
     registry = _registry()
     if params.force:
@@ -129,6 +132,7 @@ async def registry_unregister(params: UnregisterParams, context: MethodContext) 
     return {"removed": registry.unregister(params.key, context.connection.task)}
 
 
+@verb("registry.lookup", "the live owner and metadata of a key")
 async def registry_lookup(params: KeyParams, context: MethodContext) -> dict[str, Any]:
     entry = _registry().lookup(params.key)
     if entry is None:
@@ -136,6 +140,7 @@ async def registry_lookup(params: KeyParams, context: MethodContext) -> dict[str
     return entry_json(entry)
 
 
+@verb("registry.find", "entries by an indexed attribute")
 async def registry_find(params: FindParams, context: MethodContext) -> dict[str, Any]:
     try:
         entries = _registry().find_by_attribute(params.attribute, params.value)
@@ -144,6 +149,7 @@ async def registry_find(params: FindParams, context: MethodContext) -> dict[str,
     return _listed(entries, params.limit)
 
 
+@verb("registry.query", "entries matching metadata criteria")
 async def registry_query(params: QueryParams, context: MethodContext) -> dict[str, Any]:
     criteria = [c.model_dump() for c in params.criteria]
     try:
@@ -153,22 +159,16 @@ async def registry_query(params: QueryParams, context: MethodContext) -> dict[st
     return _listed(entries, params.limit)
 
 
+@verb("registry.list", "every live entry")
 async def registry_list(params: ListParams, context: MethodContext) -> dict[str, Any]:
     return _listed(_registry().list_all(), params.limit)
 
 
+@verb("registry.count", "how many live entries")
 async def registry_count(params: NoParams, context: MethodContext) -> dict[str, int]:
     return {"count": _registry().count()}
 
 
 def registry_methods() -> tuple[Method, ...]:
     """The registry's control methods (entries registered here belong to the connection)."""
-    return (
-        Method("registry.register", RegisterParams, registry_register, "register a key for this connection"),
-        Method("registry.unregister", UnregisterParams, registry_unregister, "remove this connection's key"),
-        Method("registry.lookup", KeyParams, registry_lookup, "the live owner and metadata of a key"),
-        Method("registry.find", FindParams, registry_find, "entries by an indexed attribute"),
-        Method("registry.query", QueryParams, registry_query, "entries matching metadata criteria"),
-        Method("registry.list", ListParams, registry_list, "every live entry"),
-        Method("registry.count", NoParams, registry_count, "how many live entries"),
-    )
+    return methods_of(globals())

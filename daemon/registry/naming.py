@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from daemon.errors import AlreadyRegistered
+from daemon.registry.errors import AlreadyRegistered
 from daemon.registry.registry import Registry, registry_named
 from supervisor import AlreadyStarted, NoProc, Server
 

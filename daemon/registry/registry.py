@@ -38,10 +38,10 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final
 
-from daemon.errors import AlreadyRegistered, NotIndexed, TooManyEntries
 from daemon.registry.config import DEFAULT_INDEXED_ATTRIBUTES
 from daemon.registry.criteria import Criterion, Op, matches, parse_criteria
 from daemon.registry.entry import Entry, KeyMode, describe_owner, owner_task
+from daemon.registry.errors import AlreadyRegistered, NotIndexed, TooManyEntries
 from daemon.registry.keeper import Claim, KeeperUp, TableKeeper
 from supervisor import (
     Access,

@@ -32,7 +32,7 @@ from daemon.registry.config import RegistrySettings
 from daemon.registry.entry import KeyMode
 from daemon.registry.keeper import TableKeeper
 from daemon.registry.registry import Registry
-from supervisor import ChildSpec, ChildType, Strategy, Supervisor
+from supervisor import ChildSpec, Supervisor
 
 __all__ = [
     "KEEPER_ID",
@@ -74,11 +74,10 @@ def registry_child_spec(settings: RegistrySettings) -> ChildSpec:
             name=REGISTRY_NAME,
         ),
     ]
-    return ChildSpec(
-        "registry",
-        Supervisor,
-        args=(children,),
-        kwargs={"strategy": Strategy.ONE_FOR_ONE, "intensity": settings.intensity, "period": settings.period},
-        type=ChildType.SUPERVISOR,
+    return Supervisor.child_spec(
+        children,
+        id="registry",
         name=REGISTRY_SUPERVISOR_NAME,
+        intensity=settings.intensity,
+        period=settings.period,
     )

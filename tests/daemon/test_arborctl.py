@@ -15,18 +15,59 @@ from typing import Any
 
 import pytest
 
-from daemon.arborctl import default_socket_path, main, socket_candidates
-from daemon.control.cli_args import UsageError, build_params, resolve_method
-from daemon.control.render import render_tree
+from daemon.ctl.arborctl import default_socket_path, main, socket_candidates
+from daemon.verbs.render import render_tree
+from daemon.verbs.words import UsageError, build_params, resolve_method
 from supervisor import Access, Table, whereis
 from tests.daemon.test_control_helpers import running_control, short_tmpdir
 
 
 async def arborctl(*argv: str | Path) -> tuple[int, str, str]:
-    """Run ``arborctl ARGV`` in a thread (it runs its own event loop); (exit code, stdout, stderr)."""
+    """Run ``arborctl ARGV`` in a thread (it blocks on its socket); (exit code, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()
     code = await asyncio.to_thread(main, [str(a) for a in argv], out=out, err=err)
     return code, out.getvalue(), err.getvalue()
+
+
+# --- one round trip when the words need no binding ---------------------------------------------------
+
+
+async def test_the_method_table_is_fetched_only_to_bind_words() -> None:
+    # A fake daemon that knows ping and tree and records what it is asked: arborctl sends `ping` as
+    # it is, and asks for `methods` only when words are left to bind to params (`tree root`).
+    asked: list[str] = []
+    table = [
+        {"name": "ping", "params": {}, "streamed": False},
+        {"name": "tree", "params": {"properties": {"path": {"type": "string"}}}, "streamed": False},
+    ]
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while line := await reader.readline():
+            request = json.loads(line)
+            asked.append(request["method"])
+            reply: dict[str, Any] = {"id": request["id"]}
+            if request["method"] == "methods":
+                reply["result"] = table
+            elif request["method"] in ("ping", "tree"):
+                reply["result"] = {"params": request["params"]}
+            else:
+                reply["error"] = {"code": "method_not_found", "message": f"no method {request['method']!r}"}
+            writer.write(json.dumps(reply).encode() + b"\n")
+            await writer.drain()
+        writer.close()
+
+    with short_tmpdir() as tmp:
+        async with await asyncio.start_unix_server(serve, str(tmp / "c.sock")):
+            assert (await arborctl("--socket", tmp / "c.sock", "--json", "ping"))[0] == 0
+            assert asked == ["ping"]
+            asked.clear()
+            code, out, _ = await arborctl("--socket", tmp / "c.sock", "--json", "tree", "root/core")
+            assert (code, json.loads(out)) == (0, {"params": {"path": "root/core"}})
+            assert asked == ["tree.root/core", "methods", "tree"]
+            asked.clear()
+            code, _, err = await arborctl("--socket", tmp / "c.sock", "nothing")
+            assert (code, asked) == (2, ["nothing", "methods"])
+            assert "no method 'nothing'" in err
 
 
 # --- verbs and output ----------------------------------------------------------------------------
@@ -220,7 +261,7 @@ async def test_a_signal_while_a_hold_request_is_in_flight_still_exits_0() -> Non
         server = await asyncio.start_unix_server(serve, str(tmp / "c.sock"))
         async with server:
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "daemon.arborctl", "--socket", str(tmp / "c.sock"), "--json",
+                sys.executable, "-m", "daemon.ctl", "--socket", str(tmp / "c.sock"), "--json",
                 "--hold", "ping",
                 stdout=asyncio.subprocess.PIPE,
             )  # fmt: skip
@@ -236,7 +277,7 @@ async def test_a_signal_while_a_hold_request_is_in_flight_still_exits_0() -> Non
 async def test_the_console_script_runs_as_a_module() -> None:
     async with running_control() as h:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "daemon.arborctl", "--socket", str(h.path), "--json", "ping",
+            sys.executable, "-m", "daemon.ctl", "--socket", str(h.path), "--json", "ping",
             stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         async with asyncio.timeout(30):

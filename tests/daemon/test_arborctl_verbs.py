@@ -2,7 +2,7 @@
 the module): what they print with ``--json`` (and for people), and their exit codes (0 ok, 1 the
 command failed, 2 usage).
 
-Most commands run ``daemon.arborctl.main`` in this process (the function the console script runs;
+Most commands run ``daemon.ctl.arborctl.main`` in this process (the function the console script runs;
 a fresh interpreter per command would cost a third of a second each); what depends on arborctl
 being a process of its own runs it as one: ``--hold`` until SIGTERM, and entries owned by a
 one-shot command's connection, which vanish once it exits.
@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from daemon.arborctl import main
+from daemon.ctl.arborctl import main
 from tests.daemon.conftest import ROOT, RunningDaemon, spawn_arbord, wait_ready
 
 CONFIG = """
@@ -74,9 +74,9 @@ def failure(daemon: RunningDaemon, *argv: str) -> tuple[int, str]:
 
 
 def spawn_ctl(daemon: RunningDaemon, *argv: str) -> subprocess.Popen[bytes]:
-    """``python -m daemon.arborctl --socket S ARGV`` as a process of its own (unbuffered output)."""
+    """``python -m daemon.ctl --socket S ARGV`` as a process of its own (unbuffered output)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "daemon.arborctl", "--socket", str(daemon.control_socket), *argv],
+        [sys.executable, "-m", "daemon.ctl", "--socket", str(daemon.control_socket), *argv],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=ROOT,

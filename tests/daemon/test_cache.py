@@ -23,7 +23,7 @@ from daemon.cache import (
     cache_child_spec,
     cache_named,
 )
-from daemon.errors import UnknownCache
+from daemon.cache.errors import UnknownCache
 from supervisor import ManualClock, NoProc, Server, Supervisor, telemetry
 
 

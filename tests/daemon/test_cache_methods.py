@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from daemon.cache import cache_named
-from daemon.control import ControlReplyError, open_control_client
+from daemon.ctl.client import ControlReplyError, open_control_client
 from tests.daemon.test_registry_methods import running_daemon
 
 

@@ -16,10 +16,12 @@ from pathlib import Path
 import pydantic
 import pytest
 
+from daemon.component import verb_table
 from daemon.console import ConsoleSettings, console_child_spec
 from daemon.console.server import ConsoleServer
-from daemon.control import core_methods, methods_by_name
 from daemon.errors import AlreadyRunning, ConsoleError
+from daemon.verbs.component import CORE
+from daemon.verbs.method import VerbTable
 from supervisor import InitIgnored, StartFailed, whereis
 from tests.daemon.as_nobody import needs_nobody, run_as_nobody
 from tests.daemon.test_control_helpers import Harness, running_control
@@ -36,8 +38,7 @@ async def running_console(
     """A control harness plus a console server on the same tree and method table."""
     async with running_control() as h:
         console_settings = settings or ConsoleSettings(enabled=True)
-        methods = methods_by_name(core_methods())
-        server = await ConsoleServer.start(console_settings, h.path.parent, h.daemon, methods)
+        server = await ConsoleServer.start(console_settings, h.path.parent, h.daemon, verb_table([CORE]))
         try:
             yield h, server
         finally:
@@ -103,7 +104,7 @@ class TelnetSession:
 async def test_disabled_console_starts_nothing() -> None:
     async with running_control() as h:
         with pytest.raises(InitIgnored):
-            await ConsoleServer.start(ConsoleSettings(), h.path.parent, h.daemon, {})
+            await ConsoleServer.start(ConsoleSettings(), h.path.parent, h.daemon, VerbTable({}))
         assert not (h.path.parent / "console.sock").exists()
 
 
@@ -160,7 +161,7 @@ async def test_the_log_names_the_real_address_not_aiomonitors_defaults(
 async def test_a_second_console_on_the_same_socket_fails_to_start() -> None:
     async with running_console() as (h, _):
         with pytest.raises(StartFailed) as caught:
-            await ConsoleServer.start(ConsoleSettings(enabled=True), h.path.parent, h.daemon, {})
+            await ConsoleServer.start(ConsoleSettings(enabled=True), h.path.parent, h.daemon, VerbTable({}))
         error = caught.value.reason.exception
         assert isinstance(error, ConsoleError)
         assert "already running" in str(error)
@@ -193,7 +194,7 @@ async def test_a_busy_port_is_an_error_not_a_hang() -> None:
             settings = ConsoleSettings(enabled=True, tcp_host="127.0.0.1", tcp_port=port)
             async with asyncio.timeout(20):
                 with pytest.raises(StartFailed) as caught:
-                    await ConsoleServer.start(settings, h.path.parent, h.daemon, {})
+                    await ConsoleServer.start(settings, h.path.parent, h.daemon, VerbTable({}))
             assert isinstance(caught.value.reason.exception, ConsoleError)
             assert str(port) in str(caught.value.reason.exception)
     finally:
@@ -201,7 +202,7 @@ async def test_a_busy_port_is_an_error_not_a_hang() -> None:
 
 
 def test_the_child_spec_names_the_console() -> None:
-    spec = console_child_spec(ConsoleSettings(enabled=True), Path("/run/x"), None, {})  # type: ignore[arg-type]
+    spec = console_child_spec(ConsoleSettings(enabled=True), Path("/run/x"), None, VerbTable({}))  # type: ignore[arg-type]
     assert spec.name == "arbord.console"
     assert spec.id == "console"
 

@@ -23,7 +23,7 @@ from tests.daemon.conftest import ROOT, RunningDaemon, StartArbord, spawn_arbord
 
 def arborctl(daemon: RunningDaemon, *argv: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "daemon.arborctl", "--socket", str(daemon.control_socket), *argv],
+        [sys.executable, "-m", "daemon.ctl", "--socket", str(daemon.control_socket), *argv],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -139,7 +139,7 @@ def test_a_client_of_another_uid_is_refused(arbord_daemon: RunningDaemon) -> Non
 def test_arborctl_hold_keeps_a_registration_exactly_while_it_runs(arbord_daemon: RunningDaemon) -> None:
     held = subprocess.Popen(
         [
-            *(sys.executable, "-m", "daemon.arborctl", "--socket", str(arbord_daemon.control_socket)),
+            *(sys.executable, "-m", "daemon.ctl", "--socket", str(arbord_daemon.control_socket)),
             *("--hold", "--json", "registry", "register", "held-1", 'metadata={"node": "a"}'),
         ],
         stdout=subprocess.PIPE,
@@ -214,7 +214,7 @@ def test_arborctl_console_attaches_in_a_terminal(start_arbord: StartArbord) -> N
     daemon = start_arbord("[console]\nenabled = true\n")
     leader, follower = pty.openpty()
     process = subprocess.Popen(
-        [sys.executable, "-m", "daemon.arborctl", "--socket", str(daemon.control_socket), "console"],
+        [sys.executable, "-m", "daemon.ctl", "--socket", str(daemon.control_socket), "console"],
         stdin=follower,
         stdout=follower,
         stderr=follower,

@@ -1,4 +1,4 @@
-"""The examples in the control and console modules' docstrings run and give what they say."""
+"""The examples in the verbs, control, ctl and console modules' docstrings run and give what they say."""
 
 from __future__ import annotations
 
@@ -8,11 +8,16 @@ import importlib
 import pytest
 
 MODULES = [
-    "daemon.control.cli_args",
-    "daemon.control.client",
+    "daemon.verbs.words",
+    "daemon.verbs.render",
+    "daemon.verbs.jsonable",
+    "daemon.verbs.error_codes",
+    "daemon.ctl.client",
+    "daemon.ctl.discovery",
+    "daemon.ctl.frames",
+    "daemon.ctl.wire",
     "daemon.control.config",
     "daemon.control.protocol",
-    "daemon.control.render",
     "daemon.console.config",
 ]
 

@@ -18,15 +18,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from daemon.control import (
-    ControlSettings,
-    Method,
-    MethodContext,
-    control_child_spec,
-    core_methods,
-    methods_by_name,
-)
-from daemon.control.methods import NoParams
+from daemon.control import ControlSettings, control_child_spec
+from daemon.verbs.core import CORE_ERROR_MAP, core_methods
+from daemon.verbs.method import Method, MethodContext, NoParams, VerbTable, methods_by_name
 from supervisor import Caller, ChildSpec, ChildType, DynamicSupervisor, Server, Supervisor
 
 __all__ = [
@@ -154,9 +148,9 @@ async def running_control(
             fake = FakeDaemon(root, runtime_dir)
             control = settings or ControlSettings(**overrides)
             gate = asyncio.Event()
-            methods = methods_by_name(core_methods(), extra_methods(gate))
+            verbs = VerbTable(methods_by_name(core_methods(), extra_methods(gate)), CORE_ERROR_MAP)
             path = control.socket_path(runtime_dir)
-            await root.start_child(control_child_spec(control, path, fake, methods))
+            await root.start_child(control_child_spec(control, path, fake, verbs))
             harness = Harness(root, fake, path, gate)
             try:
                 yield harness

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from daemon.control import ControlReplyError, open_control_client
-from daemon.control.client import ControlClient
+from daemon.ctl.client import ControlClient, ControlReplyError, open_control_client
 from supervisor import Access, Table, TableType, whereis
 from tests.daemon.test_control_helpers import running_control
 

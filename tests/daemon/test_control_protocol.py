@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from daemon.control import ControlReplyError, open_control_client
-from daemon.control.client import ControlClient
+from daemon.ctl.client import ControlClient, ControlReplyError, open_control_client
 from tests.daemon.test_control_helpers import eventually, running_control
 
 

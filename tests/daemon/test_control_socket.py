@@ -13,15 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from daemon.control import (
-    ControlSettings,
-    control_child_spec,
-    core_methods,
-    methods_by_name,
-    open_control_client,
-)
+from daemon.component import verb_table
+from daemon.control import ControlSettings, control_child_spec
 from daemon.control.server import ControlServer
+from daemon.ctl.client import open_control_client
 from daemon.errors import AlreadyRunning, ConfigError, UnsafeSocketPath
+from daemon.verbs.component import CORE
+from daemon.verbs.method import VerbTable
 from supervisor import StartFailed, Supervisor, whereis
 from tests.daemon.as_nobody import NOBODY, needs_nobody, run_as_nobody
 from tests.daemon.test_control_helpers import FakeDaemon, eventually, running_control, short_tmpdir
@@ -48,7 +46,7 @@ def umask_zero() -> Iterator[None]:
 async def _start(settings: ControlSettings, path: Path) -> ControlServer:
     root = Supervisor()
     fake = FakeDaemon(root, path.parent)
-    return await ControlServer.start(settings, path, fake, methods_by_name(core_methods()))
+    return await ControlServer.start(settings, path, fake, verb_table([CORE]))
 
 
 async def _start_error(settings: ControlSettings, path: Path) -> BaseException:
@@ -263,7 +261,9 @@ async def test_the_drain_is_bounded_by_drain_timeout() -> None:
 async def test_the_child_spec_registers_the_server_and_allows_the_drain(tmpdir_short: Path) -> None:
     settings = ControlSettings(drain_timeout=3.0)
     root = Supervisor()
-    spec = control_child_spec(settings, tmpdir_short / "c.sock", FakeDaemon(root, tmpdir_short), {})
+    spec = control_child_spec(
+        settings, tmpdir_short / "c.sock", FakeDaemon(root, tmpdir_short), VerbTable({})
+    )
     assert spec.name == "arbord.control"
     assert spec.shutdown == 5.0
 

@@ -324,7 +324,7 @@ def test_the_console_when_enabled_listens_on_an_owner_only_socket(start_arbord: 
 
 def arborctl(running: RunningDaemon, *verb: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "daemon.arborctl", "--socket", str(running.control_socket), *verb],
+        [sys.executable, "-m", "daemon.ctl", "--socket", str(running.control_socket), *verb],
         capture_output=True,
         text=True,
         cwd=ROOT,

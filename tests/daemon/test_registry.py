@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from daemon.errors import AlreadyRegistered, NotIndexed, TooManyEntries
 from daemon.registry import (
     LOOKUP_MISS,
     OWNER_DOWN,
@@ -27,6 +26,7 @@ from daemon.registry import (
     start_via,
     whereis_via,
 )
+from daemon.registry.errors import AlreadyRegistered, NotIndexed, TooManyEntries
 from supervisor import (
     AlreadyStarted,
     Caller,

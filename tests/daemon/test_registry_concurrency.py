@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import random
 
-from daemon.errors import AlreadyRegistered
 from daemon.registry import Registry
+from daemon.registry.errors import AlreadyRegistered
 
 OWNERS = 1000
 

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from daemon.control import ControlReplyError, open_control_client
+from daemon.ctl.client import ControlReplyError, open_control_client
 from tests.daemon.conftest import StartArbord
 
 CONFIG = """

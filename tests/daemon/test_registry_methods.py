@@ -10,23 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from daemon.cache import CacheConfig, CacheSettings, cache_child_spec, cache_methods
-from daemon.control import (
-    ControlReplyError,
-    ControlSettings,
-    control_child_spec,
-    core_methods,
-    methods_by_name,
-    open_control_client,
-)
+from daemon.cache import CacheConfig, CacheSettings, cache_child_spec
+from daemon.cache.component import CACHE
+from daemon.component import verb_table
+from daemon.control import ControlSettings, control_child_spec
+from daemon.ctl.client import ControlReplyError, open_control_client
 from daemon.registry import (
     REGISTRY_NAME,
     RegistrySettings,
     keeper_child_spec,
     registry_child_spec,
-    registry_methods,
     registry_named,
 )
+from daemon.registry.component import REGISTRY
+from daemon.verbs.component import CORE
 from supervisor import Server, Supervisor
 from tests.daemon.test_control_helpers import FakeDaemon, short_tmpdir
 
@@ -42,9 +39,9 @@ async def running_daemon(cache: CacheSettings | None = None) -> AsyncIterator[Pa
         )
         async with root:
             control = ControlSettings()
-            methods = methods_by_name(core_methods(), registry_methods(), cache_methods())
+            verbs = verb_table([CORE, REGISTRY, CACHE])
             path = control.socket_path(runtime_dir)
-            await root.start_child(control_child_spec(control, path, FakeDaemon(root, runtime_dir), methods))
+            await root.start_child(control_child_spec(control, path, FakeDaemon(root, runtime_dir), verbs))
             yield path
 
 

@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from daemon.app_paths import RuntimePaths
-from daemon.app_reload import ReloadOutcome, apply_plan
-from daemon.errors import NotIndexed
+from daemon.app_reload import ReloadOutcome, apply_components
+from daemon.component import ComponentContext
 from daemon.registry import (
     KEEPER_ID,
     KEEPER_NAME,
@@ -27,8 +26,11 @@ from daemon.registry import (
     registry_child_spec,
     registry_named,
 )
+from daemon.registry.component import KEEPER, REGISTRY
+from daemon.registry.errors import NotIndexed
 from daemon.settings import Settings
-from daemon.tree import PlannedChild, changed_children, plan_tree, standard_components
+from daemon.tree import COMPONENTS, PlannedChild, changed_components, plan_tree
+from daemon.verbs.method import VerbTable
 from supervisor import Server, Supervisor, Table, whereis
 
 
@@ -188,33 +190,32 @@ def test_the_keeper_is_a_child_of_the_root_before_the_registry(short_tmp: Path) 
     spec = registry_child_spec(RegistrySettings(intensity=7, period=2.0))
     children: Any = spec.args[0]
     assert [c.id for c in children] == ["registry"]  # the keeper is not under the registry's supervisor
-    assert spec.kwargs["intensity"] == 7
-    assert spec.kwargs["period"] == 2.0
-    paths = RuntimePaths(short_tmp, short_tmp / "control.sock", None)
-    context: Any = object()
-    old = plan_tree(Settings(), paths, context, standard_components(), {})
+    assert spec.kwargs["flags"].intensity == 7
+    assert spec.kwargs["flags"].period == 2.0
+    daemon: Any = object()
+    context = ComponentContext(daemon, short_tmp, VerbTable({}))
+    old = plan_tree(Settings(), context, COMPONENTS)
     assert [c.id for c in old[:2]] == [KEEPER_ID, "registry"]
     assert old[0].spec.name == KEEPER_NAME
-    new = plan_tree(
-        Settings(registry=RegistrySettings(indexed_attributes=("zone",), intensity=1)),
-        paths,
-        context,
-        standard_components(),
-        {},
+    new_settings = Settings.model_validate(
+        {"registry": RegistrySettings(indexed_attributes=("zone",), intensity=1)}
     )
-    assert changed_children(old, new) == ["registry"]  # a [registry] reload leaves the keeper alone
+    # A [registry] reload leaves the keeper alone.
+    assert changed_components(COMPONENTS, Settings(), new_settings) == ["registry"]
 
 
 async def test_a_reload_of_the_registry_settings_keeps_live_entries(tree: Supervisor) -> None:
     old_settings = Settings()
-    new_settings = Settings(registry=RegistrySettings(indexed_attributes=("zone",), max_entries_per_owner=5))
+    new_settings = Settings.model_validate(
+        {"registry": RegistrySettings(indexed_attributes=("zone",), max_entries_per_owner=5)}
+    )
     old_plan = [
-        PlannedChild(keeper_child_spec(), None),
-        PlannedChild(registry_child_spec(old_settings.registry), 0),
+        PlannedChild(keeper_child_spec(), KEEPER.name),
+        PlannedChild(registry_child_spec(REGISTRY.of(old_settings)), REGISTRY.name),
     ]
     new_plan = [
-        PlannedChild(keeper_child_spec(), None),
-        PlannedChild(registry_child_spec(new_settings.registry), 1),
+        PlannedChild(keeper_child_spec(), KEEPER.name),
+        PlannedChild(registry_child_spec(REGISTRY.of(new_settings)), REGISTRY.name),
     ]
     keeper = whereis(KEEPER_NAME)
     before = registry_named(REGISTRY_NAME)
@@ -224,10 +225,13 @@ async def test_a_reload_of_the_registry_settings_keeps_live_entries(tree: Superv
     before.register("server", server, {"zone": "eu", "node": "a"})
     before.register("task", task, {"zone": "us", "node": "a"})
     outcome = ReloadOutcome()
-    changed = changed_children(old_plan, new_plan)
-    assert changed == ["registry"]
-    await apply_plan(tree, old_settings, new_settings, old_plan, new_plan, changed, (), outcome)
-    assert (outcome.restarted, outcome.errors) == (["registry"], [])
+    components = (KEEPER, REGISTRY)
+    assert changed_components(components, old_settings, new_settings) == ["registry"]
+    in_force, later = await apply_components(
+        tree, components, old_settings, new_settings, old_plan, new_plan, outcome
+    )
+    assert (outcome.restarted, outcome.errors, later) == (["registry"], [], [])
+    assert in_force == [old_plan[0], new_plan[1]]
     after = registry_named(REGISTRY_NAME)
     assert after is not before
     assert whereis(KEEPER_NAME) is keeper

@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from daemon.errors import AlreadyRegistered
 from daemon.registry import (
     REGISTRY_NAME,
     REGISTRY_SUPERVISOR_NAME,
@@ -24,6 +23,7 @@ from daemon.registry import (
     keeper_child_spec,
     registry_child_spec,
 )
+from daemon.registry.errors import AlreadyRegistered
 from daemon.registry.registry import Registry, registry_named
 from supervisor import Server, Supervisor, whereis
 

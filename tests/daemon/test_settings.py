@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from daemon.errors import ConfigError
+from daemon.registry.component import REGISTRY
+from daemon.servers.component import SERVERS
 from daemon.settings import Settings, load_settings
 from daemon.settings_sources import parse_environ, parse_toml
 
@@ -79,7 +81,7 @@ def test_environment_names_are_case_insensitive_and_nest_with_double_underscores
 
 def test_environment_values_in_brackets_are_json() -> None:
     settings = load_settings(None, {"ARBORD_REGISTRY__INDEXED_ATTRIBUTES": '["zone"]'})
-    assert settings.registry.indexed_attributes == ("zone",)
+    assert REGISTRY.of(settings).indexed_attributes == ("zone",)
 
 
 @pytest.mark.parametrize("name", ["ARBORD_SOCKET", "ARBORD_CONTROL_SOCKET"])
@@ -91,7 +93,7 @@ def test_user_servers_are_validated_as_importable_server_classes(tmp_path: Path)
     text = '[servers.echo]\nstart = "supervisor:Server"\nargs = [1, "two"]\nrestart = "transient"\n'
     path = tmp_path / "arbord.toml"
     path.write_text(text)
-    echo = load_settings(path, {}).servers["echo"]
+    echo = SERVERS.of(load_settings(path, {})).servers["echo"]
     assert (echo.args, echo.restart, echo.shutdown) == ((1, "two"), "transient", 5.0)
 
 

@@ -10,24 +10,28 @@ from __future__ import annotations
 import asyncio
 import doctest
 import importlib
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from daemon.app import Daemon, DaemonState, ExitCode, describe_start_failure
-from daemon.app_paths import RuntimePaths
-from daemon.cache.config import CacheSettings
+from daemon.cache.component import CACHE
+from daemon.component import Component, ComponentContext
+from daemon.console.component import CONSOLE
 from daemon.console.config import ConsoleSettings
+from daemon.control.component import CONTROL
 from daemon.control.config import ControlSettings
-from daemon.control.methods import DaemonContext, Method
 from daemon.errors import ConfigError
 from daemon.notify import Notifier
+from daemon.registry.component import KEEPER, REGISTRY
 from daemon.registry.config import RegistrySettings
+from daemon.servers.component import SERVERS
 from daemon.settings import Settings, load_settings
-from daemon.tree import Components, changed_children, plan_tree
+from daemon.tree import changed_components
+from daemon.verbs.component import CORE
 from supervisor import Caller, ChildSpec, Exit, Server, StartFailed, crash, shutdown, whereis
 
 
@@ -80,24 +84,35 @@ class Stand:
     events: EventLog = field(default_factory=EventLog)
     fail_control: bool = False
 
-    def components(self) -> Components:
-        def registry(settings: RegistrySettings) -> ChildSpec:
-            return ChildSpec(
-                "registry", Recorder, ("registry", settings, self.events), name="arbord.registry"
+    def components(self) -> tuple[Component[Any], ...]:
+        """The daemon's component list with stand-ins for the registry, cache, console and control."""
+
+        def recorder(label: str) -> Callable[[Any, ComponentContext], Sequence[ChildSpec]]:
+            def specs(section: Any, context: ComponentContext) -> Sequence[ChildSpec]:
+                return (ChildSpec(label, Recorder, (label, section, self.events), name=f"arbord.{label}"),)
+
+            return specs
+
+        def control(section: ControlSettings, context: ComponentContext) -> Sequence[ChildSpec]:
+            if self.fail_control:
+                return (ChildSpec("control", FailingControl),)
+            settings = (section, section.socket_path(context.runtime_dir))
+            return (
+                ChildSpec("control", Recorder, ("control", settings, self.events), name="arbord.control"),
             )
 
-        def cache(settings: CacheSettings) -> ChildSpec:
-            return ChildSpec("cache", Recorder, ("cache", settings, self.events), name="arbord.cache")
+        def console(section: ConsoleSettings, context: ComponentContext) -> Sequence[ChildSpec]:
+            return recorder("console")(section, context) if section.enabled else ()
 
-        def control(s: ControlSettings, path: Path, ctx: DaemonContext, m: Mapping[str, Method]) -> ChildSpec:
-            if self.fail_control:
-                return ChildSpec("control", FailingControl)
-            return ChildSpec("control", Recorder, ("control", (s, path), self.events), name="arbord.control")
-
-        def console(s: ConsoleSettings, path: Path, ctx: DaemonContext, m: Mapping[str, Method]) -> ChildSpec:
-            return ChildSpec("console", Recorder, ("console", s, self.events), name="arbord.console")
-
-        return Components(registry, cache, control, console, dict)
+        return (
+            CORE,
+            KEEPER,
+            replace(REGISTRY, child_specs=recorder("registry")),
+            replace(CACHE, child_specs=recorder("cache")),
+            SERVERS,
+            replace(CONSOLE, child_specs=console),
+            replace(CONTROL, child_specs=control),
+        )
 
 
 class RecordingNotifier(Notifier):
@@ -219,18 +234,14 @@ async def test_status_reports_state_loop_and_paths(harness: Harness) -> None:
     assert status["loop"] in ("asyncio", "uvloop")
 
 
-def test_changed_children_compares_the_settings_each_child_was_built_from(short_tmp: Path) -> None:
+def test_a_reload_changes_the_components_whose_reload_rule_says_so() -> None:
     stand = Stand().components()
-    paths = RuntimePaths(short_tmp, short_tmp / "control.sock", None)
-    ctx: Any = object()
-    old = plan_tree(Settings(), paths, ctx, stand, {})
-    new_settings = Settings(
-        registry=RegistrySettings(max_entries_per_owner=5), console=ConsoleSettings(enabled=True)
+    new_settings = Settings.model_validate(
+        {"registry": RegistrySettings(max_entries_per_owner=5), "console": ConsoleSettings(enabled=True)}
     )
-    new = plan_tree(new_settings, paths, ctx, stand, {})
-    assert changed_children(old, old) == []
-    assert changed_children(old, new) == ["registry", "console"]
-    assert changed_children(new, old) == ["registry", "console"]
+    assert changed_components(stand, Settings(), Settings()) == []
+    assert changed_components(stand, Settings(), new_settings) == ["registry", "console"]
+    assert changed_components(stand, new_settings, Settings()) == ["registry", "console"]
 
 
 # --- stopping and exit codes -----------------------------------------------------------------------
@@ -305,7 +316,7 @@ async def test_a_reload_restarts_only_the_children_whose_settings_changed(harnes
     registry = whereis("arbord.registry")
     assert registry is not None
     assert (await registry.call("get")).max_entries_per_owner == 7
-    assert harness.daemon.settings.registry.max_entries_per_owner == 7
+    assert REGISTRY.of(harness.daemon.settings).max_entries_per_owner == 7
 
 
 async def test_a_reload_with_a_bad_file_keeps_the_old_configuration(harness: Harness) -> None:
@@ -379,7 +390,12 @@ PROCESS_MODULES = (
     "daemon.app_paths",
     "daemon.app_reload",
     "daemon.cli",
+    "daemon.component",
     "daemon.notify",
+    "daemon.respec",
+    "daemon.sections",
+    "daemon.servers.component",
+    "daemon.servers.config",
     "daemon.settings",
     "daemon.settings_errors",
     "daemon.settings_sources",

@@ -1,5 +1,5 @@
 """The core control methods about the supervision tree: tree, which_children, count_children, and
-start/terminate/restart/delete_child by path (``daemon.control.tree_paths``).
+start/terminate/restart/delete_child by path (``daemon.verbs.tree_paths``).
 
 ``start_child`` takes the child spec as JSON: ``start`` names a ``supervisor.Server`` subclass as
 ``"package.module:ClassName"``, imported by the daemon, so it is reserved to the daemon's uid and root
@@ -14,11 +14,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from daemon.control.codes import ErrorCode
 from daemon.control.config import CONTROL_SERVER_NAME
-from daemon.control.methods import Method, MethodContext
-from daemon.control.methods_daemon import require_privileged
-from daemon.control.tree_paths import (
+from daemon.errors import ControlError
+from daemon.verbs.codes import ErrorCode
+from daemon.verbs.daemon_verbs import require_privileged
+from daemon.verbs.method import Method, MethodContext, methods_of, verb
+from daemon.verbs.tree_paths import (
     ROOT,
     Resolved,
     child_label,
@@ -26,7 +27,6 @@ from daemon.control.tree_paths import (
     resolve_child,
     resolve_supervisor,
 )
-from daemon.errors import ControlError
 from supervisor import (
     ChildInfo,
     ChildSpec,
@@ -103,16 +103,19 @@ def _info(label: str, info: ChildInfo) -> dict[str, Any]:
     }
 
 
+@verb("tree", "the supervision tree: each child's state, restarts, uptime")
 async def tree(params: TreeParams, context: MethodContext) -> dict[str, Any]:
     return await describe_tree(context.daemon.root, params.path, depth=params.depth)
 
 
+@verb("which_children", "a supervisor's children, in start order")
 async def which_children(params: PathParams, context: MethodContext) -> list[dict[str, Any]]:
     supervisor = await resolve_supervisor(context.daemon.root, params.path)
     children = reversed(await supervisor.which_children(_CALL_TIMEOUT))
     return [_info(child_label(info), info) for info in children]
 
 
+@verb("count_children", "a supervisor's child counts")
 async def count_children(params: PathParams, context: MethodContext) -> dict[str, int]:
     supervisor = await resolve_supervisor(context.daemon.root, params.path)
     counts = await supervisor.count_children(_CALL_TIMEOUT)
@@ -154,6 +157,7 @@ def _child_spec(params: ChildSpecParams) -> ChildSpec:
         raise ControlError(ErrorCode.INVALID_PARAMS, str(error)) from None
 
 
+@verb("start_child", "add and start a child from a JSON spec")
 async def start_child(params: StartChildParams, context: MethodContext) -> dict[str, Any]:
     require_privileged(context, "start_child")
     supervisor = await resolve_supervisor(context.daemon.root, params.path)
@@ -176,6 +180,7 @@ def _not_the_control_server(found: Resolved, operation: str) -> None:
         )
 
 
+@verb("terminate_child", "stop a child; it is not restarted")
 async def terminate_child(params: ChildPathParams, context: MethodContext) -> dict[str, Any]:
     found = await resolve_child(context.daemon.root, params.path)
     _not_the_control_server(found, "terminate_child")
@@ -196,6 +201,7 @@ def _static_parent(found_parent: Supervisor | DynamicSupervisor, operation: str)
     return found_parent
 
 
+@verb("restart_child", "start a stopped child again")
 async def restart_child(params: ChildPathParams, context: MethodContext) -> dict[str, Any]:
     found = await resolve_child(context.daemon.root, params.path)
     parent = _static_parent(found.parent, "restart_child")
@@ -203,6 +209,7 @@ async def restart_child(params: ChildPathParams, context: MethodContext) -> dict
     return {"path": params.path, "started": server is not None}
 
 
+@verb("delete_child", "forget a stopped child's spec")
 async def delete_child(params: ChildPathParams, context: MethodContext) -> dict[str, Any]:
     found = await resolve_child(context.daemon.root, params.path)
     parent = _static_parent(found.parent, "delete_child")
@@ -212,12 +219,4 @@ async def delete_child(params: ChildPathParams, context: MethodContext) -> dict[
 
 def tree_methods() -> tuple[Method, ...]:
     """The methods about the supervision tree."""
-    return (
-        Method("tree", TreeParams, tree, "the supervision tree: each child's state, restarts, uptime"),
-        Method("which_children", PathParams, which_children, "a supervisor's children, in start order"),
-        Method("count_children", PathParams, count_children, "a supervisor's child counts"),
-        Method("start_child", StartChildParams, start_child, "add and start a child from a JSON spec"),
-        Method("terminate_child", ChildPathParams, terminate_child, "stop a child; it is not restarted"),
-        Method("restart_child", ChildPathParams, restart_child, "start a stopped child again"),
-        Method("delete_child", ChildPathParams, delete_child, "forget a stopped child's spec"),
-    )
+    return methods_of(globals())

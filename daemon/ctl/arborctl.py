@@ -12,6 +12,12 @@ arborctl gets SIGINT or SIGTERM (exit 0) or the daemon closes it (exit 1). What 
 lives that long: ``arborctl --hold registry register web-1 &`` keeps ``web-1`` registered exactly as
 long as that background job runs.
 
+``arborctl`` sends the request the words name directly when they name a method with no params
+left to bind (``ping``, ``tables list``, ``config show``): one round trip, no method table. Only
+when words must be bound to param names, or the words name no method, does it fetch the table
+(``methods``) to resolve them (daemon/verbs/words.py). It never caches the table: a stale one could
+bind words to the wrong params, and the lookup costs one round trip only when it is needed.
+
 Exit codes: 0 ok, 1 the command failed (an error reply, a refused reload or config), 2 usage, 3 the
 daemon is not running (no socket, nobody listening), 4 permission denied.
 """
@@ -19,20 +25,27 @@ daemon is not running (no socket, nobody listening), 4 permission denied.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import json
 import os
+import select
 import signal
+import socket
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final, TextIO
+from types import FrameType
 
-from daemon.app_paths import source_checkout
-from daemon.control.cli_args import UsageError, build_params, resolve_method
-from daemon.control.client import ControlClient, ControlReplyError, open_control_client
-from daemon.control.render import render_result
+from daemon.ctl.discovery import SYSTEMD_SOCKET, default_socket_path, socket_candidates
+from daemon.ctl.frames import ControlReplyError
+from daemon.ctl.wire import BlockingClient, connect
+from daemon.verbs.render import render_result
+from daemon.verbs.words import ALIASES, UsageError, build_params, resolve_method
+
+# Names for annotations only: importing ``typing`` would cost ``arborctl`` a share of its start-up
+# (bench/bench_arborctl.py); mypy reads this block, the interpreter skips it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Final, TextIO
 
 __all__ = [
     "EXIT_DENIED",
@@ -41,6 +54,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "HOLD_PING_INTERVAL",
+    "SYSTEMD_SOCKET",
     "default_socket_path",
     "main",
     "socket_candidates",
@@ -60,7 +74,6 @@ _PATH_PARAMS: Final = frozenset({("config.check", "path")})
 # How often --hold pings: well inside the control socket's idle timeout (300 s by default).
 HOLD_PING_INTERVAL: Final = 30.0
 
-
 _EPILOG: Final = """\
 verbs (any method the daemon has; `arborctl methods` lists them with their params):
   ping | version | status | tree [PATH] | children [PATH] | count [PATH]
@@ -74,53 +87,23 @@ exit codes: 0 ok, 1 command failed, 2 usage, 3 daemon not running, 4 permission 
 """
 
 
-SYSTEMD_SOCKET: Final = Path("/run/arbord/control.sock")
-"""The control socket of the systemd service (``RuntimeDirectory=arbord``)."""
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's formatter, sized without ``shutil``: argparse builds one per argument, and its
+    default imports ``shutil`` (with the compression modules) on every ``arborctl`` run."""
 
-
-def socket_candidates(environ: Mapping[str, str], cwd: Path, checkout: Path | None, uid: int) -> list[Path]:
-    """Where a daemon's control socket may be, most specific first: the daemon's own choice of
-    runtime directory (daemon/app_paths.py), then the systemd service's socket, which an
-    operator's shell does not know of (it has no ``$RUNTIME_DIRECTORY``)."""
-    candidates: list[Path] = []
-    if environ.get("RUNTIME_DIRECTORY"):
-        candidates.append(Path(environ["RUNTIME_DIRECTORY"].split(":")[0]) / "control.sock")
-    if environ.get("XDG_RUNTIME_DIR"):
-        candidates.append(Path(environ["XDG_RUNTIME_DIR"]) / "arbord" / "control.sock")
-    candidates.append(cwd / "run" / "control.sock")
-    if checkout is not None:
-        candidates.append(checkout / "run" / "control.sock")
-    candidates += [Path("/tmp") / f"arbord-{uid}" / "control.sock", SYSTEMD_SOCKET]
-    return list(dict.fromkeys(candidates))
-
-
-def default_socket_path(
-    environ: Mapping[str, str], cwd: Path, checkout: Path | None = None, uid: int | None = None
-) -> Path:
-    """Where the daemon's control socket is when ``--socket`` is not given.
-
-    ``$ARBORD_SOCKET`` if set; else the first of ``socket_candidates`` that exists:
-    ``$RUNTIME_DIRECTORY/control.sock`` (under systemd), ``$XDG_RUNTIME_DIR/arbord/control.sock``,
-    ``run/control.sock`` under the working directory or the checkout arbord runs from (``make
-    run``), ``/tmp/arbord-<uid>/control.sock``, ``/run/arbord/control.sock`` (the service); else
-    the first candidate, for the "not running" message.
-    """
-    if environ.get("ARBORD_SOCKET"):
-        return Path(environ["ARBORD_SOCKET"])
-    candidates = socket_candidates(
-        environ, cwd, source_checkout() if checkout is None else checkout, os.getuid() if uid is None else uid
-    )
-    for candidate in candidates:
-        if candidate.exists():
-            return candidate
-    return candidates[0]
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24) -> None:
+        try:
+            columns = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size(sys.stdout.fileno()).columns
+        except (ValueError, OSError):
+            columns = 80
+        super().__init__(prog, indent_increment, max_help_position, width=columns - 2)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="arborctl",
         description="Drive a running arbord through its control socket.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
         epilog=_EPILOG,
     )
     parser.add_argument(
@@ -169,25 +152,27 @@ class _Output:
         print(f"arborctl: {message}", file=self.err)
 
 
-async def _run(client: ControlClient, words: Sequence[str], extra: Any, output: _Output, cwd: Path) -> int:
-    if extra is not None and not isinstance(extra, dict):
-        raise UsageError("--params must be a JSON object")
-    methods = {m["name"]: m for m in await client.call("methods")}
-    if words[0] == "restart":  # as supervisorctl: stop the child if it runs, then start it again
-        params = build_params(words[1:], methods["restart_child"]["params"], extra)
-        await client.call("terminate_child", params)
-        output.result("restart_child", await client.call("restart_child", params))
-        return EXIT_OK
-    method, args = resolve_method(words, methods)
-    params = build_params(args, methods[method]["params"], extra)
+def _absolute_paths(method: str, params: dict[str, Any], cwd: Path) -> None:
     for name, key in _PATH_PARAMS:
         if name == method and isinstance(params.get(key), str):
             params[key] = str(cwd / params[key])  # an absolute one stays as it is
-    if methods[method]["streamed"]:
-        async for item in client.stream(method, params):
-            output.item(method, item)
+
+
+def _execute(
+    client: BlockingClient, method: str, params: Mapping[str, Any], output: _Output, streamed: bool | None
+) -> int:
+    """Send one request and show its replies: items as they come for a streamed method (``streamed``
+    None: whether the daemon sends ``more`` replies), else the result."""
+    result: Any = None
+    items = 0
+    for reply in client.replies(client.send(method, params)):
+        if reply.get("more"):
+            items += 1
+            output.item(method, reply.get("result"))
+        else:
+            result = reply.get("result")
+    if streamed or (streamed is None and items):
         return EXIT_OK
-    result = await client.call(method, params)
     output.result(method, result)
     if method in _CHECKED and isinstance(result, Mapping) and result.get("ok") is False:
         if not output.as_json:
@@ -197,19 +182,95 @@ async def _run(client: ControlClient, words: Sequence[str], extra: Any, output: 
     return EXIT_OK
 
 
-async def _main(args: argparse.Namespace, output: _Output) -> int:
+def _direct(
+    client: BlockingClient, words: Sequence[str], extra: Any, output: _Output, cwd: Path
+) -> int | None:
+    """Run the words as one method with no params to bind, without the method table; None when the
+    daemon has no such method (the words include params, or name nothing: the table decides)."""
+    name = ".".join(words)
+    method = ALIASES.get(name, name)
+    params = dict(extra or {})
+    _absolute_paths(method, params, cwd)
+    try:
+        return _execute(client, method, params, output, None)
+    except ControlReplyError as error:
+        if error.code == "method_not_found":
+            return None
+        raise
+
+
+def _run(client: BlockingClient, words: Sequence[str], extra: Any, output: _Output, cwd: Path) -> int:
+    if extra is not None and not isinstance(extra, dict):
+        raise UsageError("--params must be a JSON object")
+    if words[0] != "restart":
+        code = _direct(client, words, extra, output, cwd)
+        if code is not None:
+            return code
+    methods = {m["name"]: m for m in client.call("methods")}
+    if words[0] == "restart":  # as supervisorctl: stop the child if it runs, then start it again
+        params = build_params(words[1:], methods["restart_child"]["params"], extra)
+        client.call("terminate_child", params)
+        output.result("restart_child", client.call("restart_child", params))
+        return EXIT_OK
+    method, args = resolve_method(words, methods)
+    params = build_params(args, methods[method]["params"], extra)
+    _absolute_paths(method, params, cwd)
+    return _execute(client, method, params, output, bool(methods[method]["streamed"]))
+
+
+class _Release:
+    """SIGINT/SIGTERM set ``requested`` (from the start: a signal that arrives while the request is
+    in flight must not kill arborctl, test_a_signal_while_a_hold_request_is_in_flight_still_exits_0)
+    and wake ``wait`` through the loopback pair ``signal.set_wakeup_fd`` writes to."""
+
+    _SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._previous_fd = signal.set_wakeup_fd(self._wake_w.fileno())
+        self._previous = {signum: signal.signal(signum, self._handle) for signum in self._SIGNALS}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True
+
+    def wait(self, sock: socket.socket, seconds: float) -> bool:
+        """Wait up to ``seconds`` for a signal (True) or for ``sock`` to become readable (False)."""
+        readable, _, _ = select.select([self._wake_r, sock], [], [], seconds)
+        return self.requested or self._wake_r in readable
+
+    def close(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        signal.set_wakeup_fd(self._previous_fd)
+        self._wake_r.close()
+        self._wake_w.close()
+
+
+def _hold(client: BlockingClient, release: _Release, timeout: float) -> int:
+    """Keep the connection until a signal (then 0); a daemon that goes away raises out of here."""
+    while not release.requested:
+        if release.wait(client.sock, HOLD_PING_INTERVAL):
+            break
+        client.extend(timeout)
+        if select.select([client.sock], [], [], 0)[0]:
+            client.fill()  # the daemon closed the connection: ConnectionError
+            continue
+        client.call("ping")
+    return EXIT_OK
+
+
+def _main(args: argparse.Namespace, output: _Output) -> int:
     cwd = Path.cwd()
     path = args.socket or default_socket_path(os.environ, cwd)
+    release = _Release() if args.hold else None
     try:
-        async with contextlib.AsyncExitStack() as stack:
-            # With --hold, SIGINT/SIGTERM mean "let go" from the start: a signal that arrived while
-            # the request was in flight used to kill the process (exit 143) instead of exiting 0.
-            stop = stack.enter_context(_stop_on_signals()) if args.hold else None
-            async with asyncio.timeout(args.timeout):
-                client = await stack.enter_async_context(open_control_client(path))
-                code = await _run(client, args.verb, args.params, output, cwd)
-            if stop is not None and code == EXIT_OK:
-                return await _hold(client, stop, args.timeout)
+        with connect(path, timeout=args.timeout) as client:
+            code = _run(client, args.verb, args.params, output, cwd)
+            if release is not None and code == EXIT_OK:
+                return _hold(client, release, args.timeout)
             return code
     except (FileNotFoundError, ConnectionRefusedError):
         output.error(f"arbord is not running (no daemon answers on {path})")
@@ -233,32 +294,9 @@ async def _main(args: argparse.Namespace, output: _Output) -> int:
     except (ConnectionError, OSError) as error:
         output.error(f"connection to {path} failed: {error}")
         return EXIT_ERROR
-
-
-@contextlib.contextmanager
-def _stop_on_signals() -> Iterator[asyncio.Event]:
-    """An event set by SIGINT or SIGTERM while inside (the loop's handlers, removed on the way out)."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        yield stop
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
-
-
-async def _hold(client: ControlClient, stop: asyncio.Event, timeout: float) -> int:
-    """Keep the connection until ``stop`` is set (then 0); a daemon that goes away raises out of here."""
-    while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(HOLD_PING_INTERVAL):
-                await stop.wait()
-        if not stop.is_set():
-            async with asyncio.timeout(timeout):
-                await client.call("ping")
-    return EXIT_OK
+        if release is not None:
+            release.close()
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -270,10 +308,12 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return int(exit_.code or 0)
     output = _Output(args.json, out or sys.stdout, err or sys.stderr)
     if args.verb[0] == "console":
-        from daemon.console.attach import attach_console  # imports prompt_toolkit/telnet only when used
+        # The console client (aiomonitor, prompt_toolkit) is imported only for this verb: it costs
+        # more than the rest of arborctl.
+        from daemon.ctl.attach import attach_console
 
         return attach_console(args.verb[1:], args.socket, output.err)
-    return asyncio.run(_main(args, output))
+    return _main(args, output)
 
 
 if __name__ == "__main__":

@@ -15,11 +15,11 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict
 
 from daemon import __version__
-from daemon.control.codes import ErrorCode
 from daemon.control.config import CONTROL_SERVER_NAME
-from daemon.control.methods import Method, MethodContext, NoParams
 from daemon.control.protocol import PROTOCOL_VERSION
 from daemon.errors import ConfigError, ControlError
+from daemon.verbs.codes import ErrorCode
+from daemon.verbs.method import Method, MethodContext, NoParams, methods_of, verb
 from supervisor import whereis
 
 __all__ = ["HasMethods", "daemon_methods", "require_privileged"]
@@ -54,6 +54,7 @@ class HelloParams(BaseModel):
     client: str | None = None
 
 
+@verb("hello", "protocol and daemon versions, the methods, who you are")
 async def hello(params: HelloParams, context: MethodContext) -> dict[str, Any]:
     connection = context.connection
     if params.client is not None:
@@ -71,6 +72,7 @@ async def hello(params: HelloParams, context: MethodContext) -> dict[str, Any]:
     }
 
 
+@verb("methods", "every method: summary, streamed, params JSON schema")
 async def describe_methods(params: NoParams, context: MethodContext) -> list[dict[str, Any]]:
     connection = context.connection
     table = connection.methods if isinstance(connection, HasMethods) else {}
@@ -85,6 +87,7 @@ async def describe_methods(params: NoParams, context: MethodContext) -> list[dic
     ]
 
 
+@verb("version", "daemon, protocol and Python versions, event loop")
 async def version(params: NoParams, context: MethodContext) -> dict[str, Any]:
     return {
         "version": __version__,
@@ -95,10 +98,12 @@ async def version(params: NoParams, context: MethodContext) -> dict[str, Any]:
     }
 
 
+@verb("ping", "liveness: answers {pong: true}")
 async def ping(params: NoParams, context: MethodContext) -> dict[str, bool]:
     return {"pong": True}
 
 
+@verb("status", "state, pid, uptime, version, loop, config path")
 async def status(params: NoParams, context: MethodContext) -> dict[str, Any]:
     summary = dict(context.daemon.status())
     control = whereis(CONTROL_SERVER_NAME)
@@ -114,10 +119,12 @@ async def status(params: NoParams, context: MethodContext) -> dict[str, Any]:
     return summary
 
 
+@verb("reload", "re-read the configuration; apply what changed or keep the old")
 async def reload(params: NoParams, context: MethodContext) -> dict[str, Any]:
     return dict(await context.daemon.reload())
 
 
+@verb("config.show", "the configuration in force")
 async def config_show(params: NoParams, context: MethodContext) -> Any:
     return context.daemon.settings.model_dump(mode="json")
 
@@ -130,6 +137,7 @@ class ConfigCheckParams(BaseModel):
     path: str
 
 
+@verb("config.check", "validate a configuration file")
 async def config_check(params: ConfigCheckParams, context: MethodContext) -> dict[str, Any]:
     require_privileged(context, "config.check")
     path = Path(params.path)
@@ -146,6 +154,7 @@ async def config_check(params: ConfigCheckParams, context: MethodContext) -> dic
     return {"ok": True, "path": str(path), "errors": []}
 
 
+@verb("shutdown", "stop the daemon cleanly, as SIGTERM does")
 async def shutdown(params: NoParams, context: MethodContext) -> dict[str, bool]:
     # Begin the stop after this reply is written: the control server drains in-flight requests,
     # this one included, before the rest of the tree stops.
@@ -155,14 +164,4 @@ async def shutdown(params: NoParams, context: MethodContext) -> dict[str, bool]:
 
 def daemon_methods() -> tuple[Method, ...]:
     """The methods about the daemon as a whole."""
-    return (
-        Method("hello", HelloParams, hello, "protocol and daemon versions, the methods, who you are"),
-        Method("methods", NoParams, describe_methods, "every method: summary, streamed, params JSON schema"),
-        Method("version", NoParams, version, "daemon, protocol and Python versions, event loop"),
-        Method("ping", NoParams, ping, "liveness: answers {pong: true}"),
-        Method("status", NoParams, status, "state, pid, uptime, version, loop, config path"),
-        Method("reload", NoParams, reload, "re-read the configuration; apply what changed or keep the old"),
-        Method("config.show", NoParams, config_show, "the configuration in force"),
-        Method("config.check", ConfigCheckParams, config_check, "validate a configuration file"),
-        Method("shutdown", NoParams, shutdown, "stop the daemon cleanly, as SIGTERM does"),
-    )
+    return methods_of(globals())

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from daemon.control.codes import ErrorCode
 from daemon.errors import ControlError
+from daemon.verbs.codes import ErrorCode
 from supervisor import ChildInfo, DynamicSupervisor, NoProc, ServerExited, Supervisor
 
 __all__ = ["ROOT", "Resolved", "child_label", "describe_tree", "resolve_child", "resolve_supervisor"]

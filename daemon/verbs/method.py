@@ -6,19 +6,34 @@ console reuses the same handlers, so a verb behaves the same from ``arborctl``, 
 
 A unary handler returns one JSON-serialisable value; a streamed one (``streamed=True``) is an async
 generator whose items are sent as ``{"id", "result", "more": true}`` replies, closed by a final reply
-without ``more``. A handler refuses a request by raising ``daemon.errors.ControlError``.
+without ``more``. A handler refuses a request by raising ``daemon.errors.ControlError`` (or an error
+with a ``code``, or one its component maps to a code: ``daemon.verbs.error_codes``).
+
+A verb is declared where its handler is, with ``@verb``: the params model is the annotation of the
+handler's first parameter, so name, params, handler and summary cannot drift apart::
+
+    @verb("ping", "liveness: answers {pong: true}")
+    async def ping(params: NoParams, context: MethodContext) -> dict[str, bool]:
+        return {"pong": True}
+
+and a module's verbs are ``methods_of(globals())``. A ``VerbTable`` is what a transport serves: the
+methods by name and the error map they share.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+import typing
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Protocol, TypeAlias
 
 from pydantic import BaseModel, ConfigDict
 
+from daemon.verbs.codes import ErrorCode
+from daemon.verbs.error_codes import ErrorMap, error_for
 from supervisor import Supervisor
 
 __all__ = [
@@ -28,7 +43,10 @@ __all__ = [
     "Method",
     "MethodContext",
     "NoParams",
+    "VerbTable",
     "methods_by_name",
+    "methods_of",
+    "verb",
 ]
 
 
@@ -111,6 +129,28 @@ class Method:
     streamed: bool = False
 
 
+def verb(name: str, summary: str, *, streamed: bool = False) -> Callable[[Handler], Method]:
+    """Declare ``handler`` as the verb ``name``: its params model is its first parameter's annotation.
+
+    A streamed verb (``streamed=True``) is an async generator; the others are coroutines.
+    """
+
+    def declare(handler: Handler) -> Method:
+        hints = typing.get_type_hints(handler)
+        params = hints[next(iter(hints))]
+        if not (isinstance(params, type) and issubclass(params, BaseModel)):
+            raise TypeError(f"verb {name!r}: the first parameter's annotation must be a pydantic model")
+        return Method(name, params, handler, summary, streamed)
+
+    return declare
+
+
+def methods_of(namespace: Mapping[str, object] | Iterable[object]) -> tuple[Method, ...]:
+    """The ``Method`` objects among a module's names (``methods_of(globals())``) or in an iterable."""
+    values = namespace.values() if isinstance(namespace, Mapping) else namespace
+    return tuple(value for value in values if isinstance(value, Method))
+
+
 def methods_by_name(*groups: Sequence[Method]) -> dict[str, Method]:
     """Merge groups of methods into one table; a name defined twice is a programming error."""
     table: dict[str, Method] = {}
@@ -120,3 +160,15 @@ def methods_by_name(*groups: Sequence[Method]) -> dict[str, Method]:
                 raise ValueError(f"control method {method.name!r} is defined twice")
             table[method.name] = method
     return table
+
+
+@dataclass(frozen=True, slots=True)
+class VerbTable:
+    """The verbs a transport serves (``methods`` by name) and the error map they are answered with."""
+
+    methods: Mapping[str, Method]
+    error_map: ErrorMap = field(default_factory=lambda: MappingProxyType({}))
+
+    def error_for(self, error: BaseException) -> tuple[ErrorCode, str, dict[str, Any]]:
+        """The error code, message and extra fields ``error`` is answered with."""
+        return error_for(error, self.error_map)

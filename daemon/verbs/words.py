@@ -19,7 +19,12 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, Final
+
+# Names for annotations only: importing ``typing`` would cost ``arborctl`` a share of its start-up
+# (bench/bench_arborctl.py); mypy reads this block, the interpreter skips it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 __all__ = ["ALIASES", "UsageError", "build_params", "resolve_method"]
 

@@ -13,30 +13,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from daemon.control.codes import ErrorCode
-from daemon.control.methods import Method, MethodContext, NoParams
 from daemon.errors import ControlError
+from daemon.verbs.codes import ErrorCode
+from daemon.verbs.jsonable import jsonable
+from daemon.verbs.method import Method, MethodContext, NoParams, methods_of, verb
 from supervisor import Access, Table, whereis_table
 from supervisor.tables import named_tables
 
-__all__ = ["jsonable", "table_methods"]
-
-
-def jsonable(value: Any, depth: int = 0) -> Any:
-    """``value`` as JSON types: tuples and sets become lists, other keys strings, the rest ``repr``."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if value == value and value not in (float("inf"), float("-inf")) else repr(value)
-    if depth > 32:
-        return repr(value)
-    if isinstance(value, list | tuple):
-        return [jsonable(v, depth + 1) for v in value]
-    if isinstance(value, set | frozenset):
-        return [jsonable(v, depth + 1) for v in sorted(value, key=repr)]
-    if isinstance(value, dict):
-        return {k if isinstance(k, str) else repr(k): jsonable(v, depth + 1) for k, v in value.items()}
-    return repr(value)
+__all__ = ["table_methods"]
 
 
 def _describe(table: Table, *, detail: bool) -> dict[str, Any]:
@@ -79,15 +63,18 @@ class DumpParams(TableParams):
     limit: int | None = Field(default=None, ge=0)
 
 
+@verb("tables.list", "the named tables: type, access, size")
 async def tables_list(params: NoParams, context: MethodContext) -> list[dict[str, Any]]:
     return [_describe(table, detail=False) for table in named_tables()]
 
 
+@verb("tables.info", "one table's settings, size, memory, owner")
 async def tables_info(params: TableParams, context: MethodContext) -> dict[str, Any]:
     table = _table(params.name)
     return _describe(table, detail=table.access is not Access.PRIVATE)
 
 
+@verb("tables.dump", "a table's rows from a consistent snapshot", streamed=True)
 async def tables_dump(params: DumpParams, context: MethodContext) -> AsyncIterator[dict[str, Any]]:
     table = _table(params.name)
     if table.access is Access.PRIVATE:
@@ -109,10 +96,4 @@ async def tables_dump(params: DumpParams, context: MethodContext) -> AsyncIterat
 
 def table_methods() -> tuple[Method, ...]:
     """The methods about named tables."""
-    return (
-        Method("tables.list", NoParams, tables_list, "the named tables: type, access, size"),
-        Method("tables.info", TableParams, tables_info, "one table's settings, size, memory, owner"),
-        Method(
-            "tables.dump", DumpParams, tables_dump, "a table's rows from a consistent snapshot", streamed=True
-        ),
-    )
+    return methods_of(globals())

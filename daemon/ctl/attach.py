@@ -15,6 +15,8 @@ from typing import Any, Final, TextIO
 
 from aiomonitor.telnet import TelnetClient
 
+from daemon.ctl.discovery import default_socket_path
+
 __all__ = ["UnixTelnetClient", "attach_console", "console_socket_path"]
 
 _NEGOTIATION_GRACE: Final = 0.3  # as aiomonitor's client: let the telnet options settle
@@ -46,8 +48,6 @@ def console_socket_path(words: Sequence[str], control_socket: Path | None) -> Pa
         return Path(words[0])
     if control_socket is not None:
         return control_socket.parent / "console.sock"
-    from daemon.arborctl import default_socket_path
-
     return default_socket_path(os.environ, Path.cwd()).parent / "console.sock"
 
 

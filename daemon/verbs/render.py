@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+
+# Names for annotations only: importing ``typing`` would cost ``arborctl`` a share of its start-up
+# (bench/bench_arborctl.py); mypy reads this block, the interpreter skips it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["format_duration", "render_result", "render_table", "render_tree"]
 

@@ -1,4 +1,5 @@
-"""An asyncio client of the control socket, for ``arborctl``, the tests and the benchmarks.
+"""An asyncio client of the control socket, for programs on an event loop, the tests and the benchmarks
+(``arborctl`` uses the blocking one, daemon/ctl/wire.py: it starts faster without asyncio).
 
 >>> async def example(path):                                    # doctest: +SKIP
 ...     async with open_control_client(path) as client:
@@ -15,25 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
+
+from daemon.ctl.frames import CLIENT_FRAME_LIMIT, ControlReplyError, check_reply, parse_reply, request_frame
 
 __all__ = ["ControlClient", "ControlReplyError", "open_control_client"]
-
-CLIENT_FRAME_LIMIT: Final = 64 * 1024 * 1024
-"""Replies (a large tree, a dump chunk) may be longer than requests; still bounded."""
-
-
-class ControlReplyError(Exception):
-    """The daemon answered with an error: ``code`` (an ``ErrorCode`` value), ``message``, ``data``."""
-
-    def __init__(self, code: str, message: str, data: Mapping[str, Any]) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.data = dict(data)
 
 
 class ControlClient:
@@ -56,16 +45,12 @@ class ControlClient:
         line = await self._reader.readline()
         if not line.endswith(b"\n"):
             raise ConnectionError("the daemon closed the connection")
-        reply = json.loads(line)
-        if not isinstance(reply, dict):
-            raise ConnectionError(f"not a reply frame: {line[:200]!r}")
-        return reply
+        return parse_reply(line)
 
     async def _request(self, method: str, params: Mapping[str, Any] | None) -> int:
         request_id = next(self._ids)
-        message = {"id": request_id, "method": method, "params": dict(params or {})}
         try:
-            await self.send_raw(json.dumps(message).encode() + b"\n")
+            await self.send_raw(request_frame(request_id, method, params))
         except ConnectionError:
             # Refused before our request was read (permission_denied, busy): the daemon said why
             # before closing, and that frame is still ours to read.
@@ -74,14 +59,7 @@ class ControlClient:
         return request_id
 
     async def _reply_to(self, request_id: int) -> dict[str, Any]:
-        reply = await self.read_reply()
-        error = reply.get("error")
-        if isinstance(error, dict):
-            data = {k: v for k, v in error.items() if k not in ("code", "message")}
-            raise ControlReplyError(str(error.get("code")), str(error.get("message")), data)
-        if reply.get("id") != request_id:
-            raise ConnectionError(f"reply for id {reply.get('id')!r} while waiting for {request_id}")
-        return reply
+        return check_reply(await self.read_reply(), request_id)
 
     async def call(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
         """Send one request and return its result (the final one, for a streamed method)."""

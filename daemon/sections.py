@@ -1,0 +1,92 @@
+"""The daemon's own settings sections, ``[daemon]`` (the process) and ``[tree.*]`` (supervisor flags),
+and ``SettingsBase``, the part of ``Settings`` that is not a component's.
+
+The components' sections live in their packages (``daemon/registry/config.py``, ...);
+``daemon.settings`` assembles them all into ``Settings``, a subclass of ``SettingsBase``.
+
+>>> SupervisorSection().strategy, TreeSection().root.intensity
+('one_for_one', 3)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from daemon.settings_sources import ENV_PREFIX
+
+__all__ = ["DaemonSection", "SettingsBase", "SupervisorSection", "TreeSection"]
+
+
+class DaemonSection(BaseModel):
+    """``[daemon]``: the process itself."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    loop: Literal["uvloop", "asyncio"] = "uvloop"
+    """The event loop: uvloop by default; ``asyncio`` to debug with the standard loop."""
+    runtime_dir: Path | None = None
+    """Where the sockets live; None: ``$RUNTIME_DIRECTORY``, else ``$XDG_RUNTIME_DIR/arbord``, else
+    ``run/`` in the checkout (or ``/tmp/arbord-<uid>``). Created 0700. Changing it needs a restart."""
+    shutdown_timeout: float = Field(default=10.0, gt=0)
+    """The budget for a clean stop (SIGTERM to exit); past it the daemon exits 70. Keep systemd's
+    ``TimeoutStopSec`` above it."""
+    watchdog: bool = True
+    """Ping ``WATCHDOG=1`` when systemd asks for it (``WatchdogSec=``); off only to debug."""
+    health_timeout: float = Field(default=2.0, gt=0)
+    """Seconds the root supervisor has to answer the health check behind each watchdog ping."""
+    lag_interval: float = Field(default=0.5, gt=0)
+    """Seconds between two samples of the event loop's lag (telemetry ``arbord.loop.lag``)."""
+    lag_warning: float = Field(default=0.25, gt=0)
+    """A lag above this many seconds is logged as a warning."""
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    """The log level of the ``arbord`` and ``supervisor`` loggers (applied on reload too)."""
+
+
+class SupervisorSection(BaseModel):
+    """One supervisor's flags (docs/operations.md explains the default strategies)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    strategy: Literal["one_for_one", "one_for_all", "rest_for_one"] = "one_for_one"
+    intensity: int = Field(default=3, ge=0)
+    """More than this many restarts within ``period`` seconds and the supervisor gives up."""
+    period: float = Field(default=5.0, gt=0)
+
+
+class TreeSection(BaseModel):
+    """``[tree.*]``: the flags of the supervisors this module configures (the cache supervisor's live in
+    ``[cache]``). Changing ``root`` needs a restart; changing ``servers`` restarts that supervisor."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    root: SupervisorSection = SupervisorSection()
+    servers: SupervisorSection = SupervisorSection()
+
+
+class SettingsBase(BaseSettings):
+    """The daemon-wide part of ``Settings``: ``[daemon]`` and ``[tree.*]``. Each component adds its
+    own section to it (``daemon.settings.settings_model``); build settings with ``load_settings``."""
+
+    model_config = SettingsConfigDict(
+        extra="forbid", frozen=True, env_prefix=ENV_PREFIX, env_nested_delimiter="__"
+    )
+
+    daemon: DaemonSection = DaemonSection()
+    tree: TreeSection = TreeSection()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # load_settings merges the file and the environment itself, to know where each value came
+        # from; Settings() alone is therefore exactly the embedded defaults.
+        return (init_settings,)

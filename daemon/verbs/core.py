@@ -1,0 +1,60 @@
+"""The verbs every daemon has whatever its components, and the error codes of the library's errors.
+
+``core_methods()``: hello, methods, version, ping, status, reload, config.*, shutdown, the tree verbs
+and tables.*. ``CORE_ERROR_MAP``: how the supervisor library's refusals are answered (a missing child
+or server is ``not_found``, a child already there or running ``conflict``; a call that timed out is
+a ``TimeoutError``, answered ``timeout`` whatever the map). The components add their own verbs and
+codes (``daemon.component``).
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any, Final
+
+from daemon.verbs.codes import ErrorCode
+from daemon.verbs.daemon_verbs import daemon_methods
+from daemon.verbs.error_codes import ErrorRule
+from daemon.verbs.method import Method
+from daemon.verbs.table_verbs import table_methods
+from daemon.verbs.tree_verbs import tree_methods
+from supervisor import (
+    AlreadyStarted,
+    ChildAlreadyPresent,
+    ChildNotFound,
+    ChildRestarting,
+    ChildRunning,
+    MaxChildren,
+    NoProc,
+    ServerExited,
+    StartFailed,
+    TableGone,
+)
+
+__all__ = ["CORE_ERROR_MAP", "core_methods"]
+
+
+def _start_failed(error: Any) -> str:
+    return f"the child failed to start: {error.reason!r}"
+
+
+CORE_ERROR_MAP: Final[MappingProxyType[type[BaseException], ErrorRule]] = MappingProxyType(
+    {
+        ChildNotFound: ErrorCode.NOT_FOUND,
+        NoProc: ErrorCode.NOT_FOUND,
+        ServerExited: ErrorCode.NOT_FOUND,
+        TableGone: ErrorCode.NOT_FOUND,
+        AlreadyStarted: ErrorCode.CONFLICT,
+        ChildAlreadyPresent: ErrorCode.CONFLICT,
+        ChildRunning: ErrorCode.CONFLICT,
+        ChildRestarting: ErrorCode.CONFLICT,
+        MaxChildren: ErrorCode.CONFLICT,
+        StartFailed: (ErrorCode.CONFLICT, _start_failed),
+    }
+)
+"""The supervisor library's errors → error codes (checked in this order)."""
+
+
+def core_methods() -> tuple[Method, ...]:
+    """hello, version, ping, status, reload, config.*, shutdown, the tree methods and tables.*."""
+    return (*daemon_methods(), *tree_methods(), *table_methods())
