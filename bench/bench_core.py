@@ -17,10 +17,7 @@ from typing import Any
 
 from bench.harness import Row
 from bench.loops import run_on
-from supervisor.childspec import ChildSpec
-from supervisor.dynamic import DynamicSupervisor
-from supervisor.server import Caller, Server
-from supervisor.supervisor import Supervisor
+from supervisor import Caller, ChildSpec, DynamicSupervisor, Server, Supervisor
 
 CALLS = 20_000
 RESTARTS = 2_000

@@ -50,7 +50,7 @@ from daemon.tree import COMPONENTS, PlannedChild, plan_tree, root_flags
 from daemon.verbs.method import VerbTable
 from daemon.watchdog import monitor_lag, ping_watchdog, watchdog_interval
 from supervisor import SHUTDOWN, ArbordError, Exit, ExitKind, StartFailed, Supervisor
-from supervisor.clock import Clock, MonotonicClock
+from supervisor.lowlevel import Clock, MonotonicClock
 
 __all__ = ["Daemon", "DaemonState", "ExitCode", "describe_start_failure"]
 

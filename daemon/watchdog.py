@@ -23,7 +23,7 @@ from typing import Final, NoReturn
 
 from daemon.notify import Notifier
 from supervisor import telemetry
-from supervisor.clock import Clock
+from supervisor.lowlevel import Clock
 
 __all__ = ["LAG_EVENT", "Sleep", "monitor_lag", "ping_watchdog", "watchdog_interval"]
 

@@ -30,10 +30,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 
+from supervisor._monitors import MonitorRef, demonitor, monitor
+from supervisor._runtime import Process
+from supervisor._server import Server
 from supervisor._task_of import task_of
-from supervisor.monitors import MonitorRef, demonitor, monitor
-from supervisor.runtime import Process
-from supervisor.server import Server
 from supervisor.tables import Table
 
 __all__ = ["OwnerIndex", "task_of"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from supervisor.server import Server
+from supervisor._server import Server
 
 __all__ = ["task_of"]
 

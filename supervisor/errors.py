@@ -42,7 +42,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from supervisor.exits import Exit
+    from supervisor._exits import Exit
 
 __all__ = [
     "AccessDenied",

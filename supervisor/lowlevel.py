@@ -5,7 +5,11 @@
   the cache do;
 - ``GuardedGetter`` and ``TableCore``: the tables' core (C, or its Python twin under
   ``ARBORD_NO_EXTENSIONS=1``): a reader that rejects rows by one element, and the base class of
-  every table.
+  every table;
+- ``add_exit_callback`` / ``remove_exit_callback``: run a function when a server or task exits,
+  without a monitor's message (what monitors and owned tables are built on);
+- ``Process`` (a server or a plain task: what can own, be monitored, hold keys), and the clock
+  protocol ``Clock`` with the real ``MonotonicClock`` (``supervisor.testing.ManualClock`` for tests).
 
 >>> import asyncio
 >>> async def demo() -> bool:
@@ -17,8 +21,25 @@ True
 
 from __future__ import annotations
 
+from supervisor._clock import Clock, MonotonicClock
 from supervisor._owner_index import OwnerIndex
+from supervisor._runtime import ExitCallback, Process, add_exit_callback, remove_exit_callback
 from supervisor._task_of import task_of
 from supervisor.tables._core import GuardedGetter, TableCore
 
-__all__ = ["GuardedGetter", "OwnerIndex", "TableCore", "task_of"]
+__all__ = [
+    "Clock",
+    "ExitCallback",
+    "GuardedGetter",
+    "MonotonicClock",
+    "OwnerIndex",
+    "Process",
+    "TableCore",
+    "add_exit_callback",
+    "remove_exit_callback",
+    "task_of",
+]
+
+for _public in (Clock, MonotonicClock, OwnerIndex, add_exit_callback, remove_exit_callback, task_of):
+    _public.__module__ = __name__
+del _public

@@ -27,10 +27,12 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from supervisor.clock import ManualClock
+from supervisor._clock import ManualClock
 from supervisor.telemetry import Capture, Captured, capture
 
 __all__ = ["Capture", "Captured", "ManualClock", "capture", "settle"]
+
+ManualClock.__module__ = __name__
 
 
 class _Settleable(Protocol):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import inspect
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +14,10 @@ import pytest
 
 import daemon
 import supervisor
+import supervisor.errors
 import supervisor.lowlevel
 import supervisor.tables
+import supervisor.testing
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,7 +57,10 @@ def test_packages_import_from_this_repository(package: object) -> None:
     assert origin.is_relative_to(ROOT), origin
 
 
-@pytest.mark.parametrize("package", [supervisor, daemon, supervisor.tables, supervisor.lowlevel])
+@pytest.mark.parametrize(
+    "package",
+    [supervisor, daemon, supervisor.tables, supervisor.lowlevel, supervisor.testing, supervisor.errors],
+)
 def test_public_surface_is_all(package: object) -> None:
     exported = getattr(package, "__all__", None)
     assert exported is not None
@@ -247,20 +253,79 @@ def test_the_table_base_imports_no_table_class_module() -> None:
     assert not base & {"supervisor.tables._set", "supervisor.tables._bag", "supervisor.tables._gone"}
 
 
-def test_supervisor_still_exports_every_table_name_it_exported() -> None:
-    table_names = set(supervisor.tables.__all__) - {"Expr", "named_tables"}  # never in supervisor's
-    assert table_names <= set(supervisor.__all__)
-    assert all(getattr(supervisor, name) is getattr(supervisor.tables, name) for name in table_names)
-
-
 def test_public_table_objects_say_where_users_import_them_from() -> None:
     elsewhere = {
         name: getattr(obj, "__module__", None)
         for name in supervisor.tables.__all__
-        if name != "Row" and (isinstance(obj := getattr(supervisor.tables, name), type) or callable(obj))
+        if name != "Row"
+        and not name.endswith(("Error", "Gone", "Denied", "Taken"))  # supervisor.errors' own
+        and (isinstance(obj := getattr(supervisor.tables, name), type) or callable(obj))
     }
     # GuardedGetter is the core's (C or its twin), re-exported here and from supervisor.lowlevel.
     assert {n: m for n, m in elsewhere.items() if m != "supervisor.tables"} in (
         {"GuardedGetter": "supervisor._speedups"},
         {"GuardedGetter": "supervisor.tables._pycore"},
     )
+
+
+# --- supervisor's public surface: a curated core, tiers, private implementation modules ------------
+
+# What ``supervisor`` exported before the tiers (issue "house", part 5): each still imports from it.
+_EXPORTED_BEFORE_THE_TIERS = (  # noqa: SIM905 - a paragraph of names reads better than 90 lines
+    "ANY BINDINGS DEFAULT_INTENSITY DEFAULT_KILL_GRACE DEFAULT_PERIOD DEFAULT_WORKER_SHUTDOWN END_OF_TABLE "
+    "KILLED NOPROC NOREPLY NORMAL SHUTDOWN TIMEOUT WHOLE Access AccessDenied AlreadyStarted ArbordError "
+    "AutoShutdown CallTimeout Caller CallingSelf ChildAlreadyPresent ChildCounts ChildInfo ChildNotFound "
+    "ChildRestarting ChildRunning ChildSpec ChildState ChildType Clause Clock Continuation Down "
+    "DynamicSupervisor Exit ExitKind GuardedGetter HandlerExists HandlerNotFound Ignore InitIgnored "
+    "InvalidChildSpec InvalidSupervisorFlags ManualClock MatchSpec MaxChildren MonitorRef MonotonicClock "
+    "NoProc NotInServer Process Restart Row Server ServerExited ServerStatistics Shutdown StartFailed Stop "
+    "Strategy Supervisor Table TableError TableGone TableInfo TableNameTaken TableTransfer TableType "
+    "Transaction Var crash current_process current_server demonitor is_alive monitor registered_names "
+    "shutdown telemetry whereis whereis_table"
+).split()
+
+TIERS = (
+    "supervisor.tables",
+    "supervisor.errors",
+    "supervisor.telemetry",
+    "supervisor.testing",
+    "supervisor.lowlevel",
+)
+
+
+def test_the_core_surface_is_curated() -> None:
+    assert 40 <= len(supervisor.__all__) <= 50, len(supervisor.__all__)
+
+
+@pytest.mark.parametrize("name", _EXPORTED_BEFORE_THE_TIERS)
+def test_every_name_exported_before_the_tiers_still_imports_from_supervisor(name: str) -> None:
+    obj = getattr(supervisor, name)
+    homes = [importlib.import_module(tier) for tier in TIERS]
+    assert (
+        name in supervisor.__all__
+        or any(getattr(home, name, None) is obj for home in homes)
+        or (name.startswith("DEFAULT_"))
+    )
+
+
+def test_supervisor_has_no_public_module_but_its_tiers() -> None:
+    public = {
+        path.stem if path.is_file() else path.name
+        for path in (ROOT / "supervisor").iterdir()
+        if not path.name.startswith(("_", ".")) and (path.suffix == ".py" or (path / "__init__.py").exists())
+    }
+    assert public == {tier.split(".")[1] for tier in TIERS} | {"lint"}
+
+
+@pytest.mark.parametrize("tier", ["supervisor", *TIERS[:1], *TIERS[3:]])
+def test_public_objects_say_where_users_import_them_from(tier: str) -> None:
+    module = importlib.import_module(tier)
+    wrong = {
+        name: obj.__module__
+        for name in module.__all__
+        if (inspect.isclass(obj := getattr(module, name)) or inspect.isfunction(obj))
+        and obj.__module__.split(".")[-1].startswith("_")
+        and obj.__module__ != "supervisor._speedups"  # the C core's types (or their twin's)
+        and not obj.__module__.endswith("._pycore")
+    }
+    assert wrong == {}

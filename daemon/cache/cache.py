@@ -7,7 +7,7 @@ of their own: it runs the **janitor** (a sweep of expired entries, then the next
 operation — ``get``, ``put``, ``delete``, ``fetch`` … — runs in the caller's task with no server hop:
 each is a few table operations with no ``await`` in between, so it is atomic on the event loop.
 
-- **Expiry** is on the monotonic clock (``supervisor.clock``, injectable): a read of an expired
+- **Expiry** is on the monotonic clock (``supervisor.lowlevel.Clock``, injectable): a read of an expired
   entry removes it and misses, so an expired value is never returned, janitor or not.
 - **LRU**: past ``max_size`` the least recently used entry is evicted. A read records its use in
   the entry's ``Recency`` (one attribute store); the LRU heap (ordered by the tick each record is
@@ -51,21 +51,9 @@ from typing import Any, Final, Protocol
 from daemon.cache.config import CacheConfig
 from daemon.cache.fallback import Abandoned, unwrap
 from daemon.cache.stats import CacheStats, Counters
-from supervisor import (
-    Access,
-    Caller,
-    Clock,
-    Down,
-    MonitorRef,
-    MonotonicClock,
-    NoProc,
-    Server,
-    Table,
-    TableGone,
-    runtime,
-    telemetry,
-)
-from supervisor.lowlevel import OwnerIndex, task_of
+from supervisor import Access, Caller, Down, MonitorRef, NoProc, Server, Table, is_alive, telemetry
+from supervisor.errors import TableGone
+from supervisor.lowlevel import Clock, MonotonicClock, OwnerIndex, task_of
 
 __all__ = ["EVICT", "EXPIRE", "HIT", "MISS", "SWEEP", "Cache", "Getter", "Recency"]
 
@@ -326,7 +314,7 @@ class Cache(Server):
         """Refuse an owner that is not a server or task (``TypeError``) or has exited (``NoProc``)."""
         if owner is not None and not isinstance(owner, Server | asyncio.Task):
             raise TypeError(f"an owner is a Server or an asyncio.Task, not {owner!r}")
-        if owner is not None and not runtime.is_alive(owner):
+        if owner is not None and not is_alive(owner):
             raise NoProc(f"{owner!r} is not alive: it cannot own a cache entry")
 
     def _expiry(self, ttl: float | None) -> tuple[float | None, float | None]:
@@ -455,7 +443,7 @@ class Cache(Server):
         self._flights.insert((key, future))
         try:
             value, keep, value_ttl = unwrap(await fallback(key), ttl)
-            if keep and self.alive and (owner is None or runtime.is_alive(owner)):
+            if keep and self.alive and (owner is None or is_alive(owner)):
                 self.put(key, value, value_ttl, owner=owner)
         except asyncio.CancelledError:
             self._land(key, future, Abandoned())

@@ -18,8 +18,7 @@ from daemon.console.monitor import ArbordMonitor
 from daemon.control.unix_socket import check_directory
 from daemon.errors import ConsoleError, ControlSocketError
 from daemon.verbs.method import DaemonContext, VerbTable
-from supervisor import Caller, Ignore, Server
-from supervisor.exits import Exit
+from supervisor import Caller, Exit, Ignore, Server
 
 __all__ = ["ConsoleServer"]
 

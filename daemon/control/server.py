@@ -26,8 +26,7 @@ from daemon.control.unix_socket import UnixListener, check_directory, claim_path
 from daemon.errors import ConfigError
 from daemon.verbs.codes import ErrorCode
 from daemon.verbs.method import DaemonContext, VerbTable
-from supervisor import Caller, Server, Stop, crash
-from supervisor.exits import Exit
+from supervisor import Caller, Exit, Server, Stop, crash
 
 __all__ = ["ControlServer", "ControlStatistics"]
 

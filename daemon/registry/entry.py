@@ -22,8 +22,8 @@ import enum
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from supervisor import Server, runtime
-from supervisor.lowlevel import task_of
+from supervisor import Server
+from supervisor.lowlevel import Process, task_of
 
 __all__ = ["Entry", "KeyMode", "describe_owner", "owner_task"]
 
@@ -45,7 +45,7 @@ class Entry(NamedTuple):
     """
 
     key: Any
-    owner: runtime.Process
+    owner: Process
     metadata: Mapping[str, Any]
     task: asyncio.Task[Any]
 

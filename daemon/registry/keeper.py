@@ -31,7 +31,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from supervisor import Caller, Server, Table, TableTransfer, whereis
+from supervisor import Caller, Server, Table, whereis
+from supervisor.tables import TableTransfer
 
 __all__ = ["Claim", "KeeperUp", "TableKeeper"]
 

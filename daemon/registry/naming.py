@@ -33,7 +33,8 @@ from typing import Any, TypeVar
 
 from daemon.registry.errors import AlreadyRegistered
 from daemon.registry.registry import Registry, registry_named
-from supervisor import AlreadyStarted, NoProc, Server
+from supervisor import NoProc, Server
+from supervisor.errors import AlreadyStarted
 
 __all__ = ["Via", "start_via", "whereis_registry", "whereis_via"]
 

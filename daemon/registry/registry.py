@@ -47,7 +47,6 @@ from supervisor import (
     Access,
     Caller,
     Down,
-    GuardedGetter,
     MonitorRef,
     NoProc,
     Server,
@@ -57,7 +56,7 @@ from supervisor import (
     telemetry,
     whereis,
 )
-from supervisor.lowlevel import OwnerIndex
+from supervisor.lowlevel import GuardedGetter, OwnerIndex
 
 __all__ = [
     "LOOKUP_MISS",

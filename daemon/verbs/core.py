@@ -18,16 +18,14 @@ from daemon.verbs.error_codes import ErrorRule
 from daemon.verbs.method import Method
 from daemon.verbs.table_verbs import table_methods
 from daemon.verbs.tree_verbs import tree_methods
-from supervisor import (
+from supervisor import NoProc, ServerExited, StartFailed
+from supervisor.errors import (
     AlreadyStarted,
     ChildAlreadyPresent,
     ChildNotFound,
     ChildRestarting,
     ChildRunning,
     MaxChildren,
-    NoProc,
-    ServerExited,
-    StartFailed,
     TableGone,
 )
 

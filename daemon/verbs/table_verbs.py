@@ -17,8 +17,8 @@ from daemon.errors import ControlError
 from daemon.verbs.codes import ErrorCode
 from daemon.verbs.jsonable import jsonable
 from daemon.verbs.method import Method, MethodContext, NoParams, methods_of, verb
-from supervisor import Access, Table, whereis_table
-from supervisor.tables import named_tables
+from supervisor import Access, Table
+from supervisor.tables import named_tables, whereis_table
 
 __all__ = ["table_methods"]
 

@@ -32,13 +32,13 @@ from supervisor import (
     ChildSpec,
     ChildType,
     DynamicSupervisor,
-    InvalidChildSpec,
     Restart,
     Server,
     Shutdown,
     Supervisor,
     whereis,
 )
+from supervisor.errors import InvalidChildSpec
 
 __all__ = ["ChildSpecParams", "tree_methods"]
 

@@ -14,7 +14,8 @@ updates that await in the middle are ``Transaction``\\ s; ``docs/tables.md`` is 
 >>> asyncio.run(demo())
 ['apple', [8, 3]]
 
-Every name here is also importable from ``supervisor``. The package's modules are private, one
+``Table``, ``TableType`` and ``Access`` are also part of the core surface (``supervisor``); the table
+errors are re-exported here from ``supervisor.errors``. The package's modules are private, one
 concept each, and import each other without a cycle (``tests/test_layout.py``): ``_vocabulary``
 (types, access, ``END_OF_TABLE``) ← ``_registry`` (which class a table is) ← ``_base`` (``Table``:
 identity, access, owner; it knows no subclass) ← ``_set``, ``_bag`` (the stores, which register
@@ -27,6 +28,7 @@ changes. The hot operations of sets run in the core chosen by ``_core``: the C e
 from __future__ import annotations
 
 import supervisor.tables._gone  # noqa: F401  (registers the class of a deleted table, after the others)
+from supervisor.errors import AccessDenied, TableError, TableGone, TableNameTaken
 from supervisor.tables._base import Table, TableInfo, TableTransfer, named_tables, whereis_table
 from supervisor.tables._core import GuardedGetter
 from supervisor.tables._query import ANY, BINDINGS, WHOLE, Clause, Expr, MatchSpec, Var
@@ -40,6 +42,7 @@ __all__ = [
     "END_OF_TABLE",
     "WHOLE",
     "Access",
+    "AccessDenied",
     "Clause",
     "Continuation",
     "Expr",
@@ -47,7 +50,10 @@ __all__ = [
     "MatchSpec",
     "Row",
     "Table",
+    "TableError",
+    "TableGone",
     "TableInfo",
+    "TableNameTaken",
     "TableTransfer",
     "TableType",
     "Transaction",

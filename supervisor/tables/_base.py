@@ -36,11 +36,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final, NoReturn
 
-from supervisor import runtime, telemetry
+from supervisor import _runtime as runtime
+from supervisor import telemetry
+from supervisor._exits import Exit
+from supervisor._server import Server
 from supervisor._task_of import task_of
 from supervisor.errors import AccessDenied, TableError, TableNameTaken
-from supervisor.exits import Exit
-from supervisor.server import Server
 from supervisor.tables import _select
 from supervisor.tables._core import TableCore
 from supervisor.tables._query import BINDINGS, WHOLE, as_spec

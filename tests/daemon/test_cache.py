@@ -24,7 +24,8 @@ from daemon.cache import (
     cache_named,
 )
 from daemon.cache.errors import UnknownCache
-from supervisor import ManualClock, NoProc, Server, Supervisor, telemetry
+from supervisor import NoProc, Server, Supervisor, telemetry
+from supervisor.testing import ManualClock
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from daemon.cache import MISS, Cache, CacheConfig, Commit, Decline
-from supervisor import ManualClock, NoProc, Server, telemetry
+from supervisor import NoProc, Server, telemetry
+from supervisor.testing import ManualClock
 
 CONCURRENT = 1000
 

@@ -32,7 +32,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from daemon.cache import MISS, Cache, CacheConfig, Commit, Decline
-from supervisor import ManualClock, NoProc, Server, telemetry
+from supervisor import NoProc, Server, telemetry
+from supervisor.testing import ManualClock
 
 LOOPS = {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
 KEY_NAMES = ["a", "b", "c", "d", "e", "f"]

@@ -22,7 +22,8 @@ from daemon.console.server import ConsoleServer
 from daemon.errors import AlreadyRunning, ConsoleError
 from daemon.verbs.component import CORE
 from daemon.verbs.method import VerbTable
-from supervisor import InitIgnored, StartFailed, whereis
+from supervisor import StartFailed, whereis
+from supervisor.errors import InitIgnored
 from tests.daemon.as_nobody import needs_nobody, run_as_nobody
 from tests.daemon.test_control_helpers import Harness, running_control
 

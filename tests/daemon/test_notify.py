@@ -15,7 +15,7 @@ from daemon.app_logging import LOGGER_NAMES, configure_logging, stderr_is_journa
 from daemon.notify import Notifier, format_message, monotonic_usec
 from daemon.watchdog import LAG_EVENT, monitor_lag, ping_watchdog, watchdog_interval
 from supervisor import telemetry
-from supervisor.clock import ManualClock
+from supervisor._clock import ManualClock
 from tests.daemon.conftest import NotifyReceiver
 
 

@@ -27,17 +27,9 @@ from daemon.registry import (
     whereis_via,
 )
 from daemon.registry.errors import AlreadyRegistered, NotIndexed, TooManyEntries
-from supervisor import (
-    AlreadyStarted,
-    Caller,
-    ChildSpec,
-    NoProc,
-    Server,
-    Supervisor,
-    runtime,
-    telemetry,
-    whereis,
-)
+from supervisor import Caller, ChildSpec, NoProc, Server, Supervisor, telemetry, whereis
+from supervisor.errors import AlreadyStarted
+from supervisor.lowlevel import add_exit_callback
 
 Spawn = Callable[[], asyncio.Task[None]]
 
@@ -482,7 +474,7 @@ async def test_reads_hide_a_dead_owner_before_its_down_is_handled(registry: Regi
     def check_soon(_: object) -> None:
         loop.call_soon(check, None)
 
-    runtime.add_exit_callback(server, check_soon)
+    add_exit_callback(server, check_soon)
     registry.register("server", server, {"node": "a"})
     task_entry = registry.register("task", task, {"node": "a"})
     seen: list[tuple[object, ...]] = []

@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
-from supervisor import DEFAULT_WORKER_SHUTDOWN, ChildSpec, ChildType, InvalidChildSpec, Restart, Shutdown
-from supervisor.server import Server
+from supervisor import ChildSpec, ChildType, Restart, Shutdown
+from supervisor._childspec import DEFAULT_WORKER_SHUTDOWN
+from supervisor._server import Server
+from supervisor.errors import InvalidChildSpec
 
 
 async def start_nothing() -> None:

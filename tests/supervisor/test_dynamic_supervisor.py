@@ -14,23 +14,15 @@ from typing import Any
 import pytest
 
 from supervisor import (
-    DEFAULT_INTENSITY,
-    DEFAULT_PERIOD,
     NORMAL,
     SHUTDOWN,
-    AlreadyStarted,
     ChildCounts,
-    ChildNotFound,
     ChildSpec,
     ChildState,
     ChildType,
     DynamicSupervisor,
     Exit,
     Ignore,
-    InvalidChildSpec,
-    InvalidSupervisorFlags,
-    ManualClock,
-    MaxChildren,
     Restart,
     Server,
     StartFailed,
@@ -38,6 +30,15 @@ from supervisor import (
     telemetry,
     whereis,
 )
+from supervisor._flags import DEFAULT_INTENSITY, DEFAULT_PERIOD
+from supervisor.errors import (
+    AlreadyStarted,
+    ChildNotFound,
+    InvalidChildSpec,
+    InvalidSupervisorFlags,
+    MaxChildren,
+)
+from supervisor.testing import ManualClock
 from tests.supervisor.test_supervisor_support import (
     EventLog,
     Flaky,

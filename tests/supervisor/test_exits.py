@@ -10,9 +10,9 @@ import logging
 
 import pytest
 
+from supervisor._exits import KILLED, NOPROC, NORMAL, SHUTDOWN, Exit, ExitKind, crash, shutdown
+from supervisor._server import Server, Stop
 from supervisor.errors import StartFailed
-from supervisor.exits import KILLED, NOPROC, NORMAL, SHUTDOWN, Exit, ExitKind, crash, shutdown
-from supervisor.server import Server, Stop
 
 SERVER_LOG = "supervisor.server"
 

@@ -1,4 +1,4 @@
-"""The internal protocol between servers and supervisors (supervisor/hooks.py) is complete and closed.
+"""The internal protocol between servers and supervisors (supervisor/_hooks.py) is complete and closed.
 
 ``Server`` and ``Caller`` provide every hook the protocol names, and the supervisor engine's modules touch
 no other private member of theirs: a new hook is added to the protocol, documented, or not at all.
@@ -14,8 +14,8 @@ from typing import Protocol
 import pytest
 
 import supervisor
-from supervisor.hooks import CallerHooks, SupervisorHooks
-from supervisor.server import Caller, Server
+from supervisor._hooks import CallerHooks, SupervisorHooks
+from supervisor._server import Caller, Server
 
 ENGINE_MODULES = [
     "children.py",

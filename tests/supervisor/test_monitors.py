@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from supervisor._exits import KILLED, NOPROC, NORMAL, Exit, ExitKind, shutdown
+from supervisor._monitors import Down, MonitorRef, demonitor, monitor
+from supervisor._server import Caller, Server, Stop
 from supervisor.errors import NotInServer
-from supervisor.exits import KILLED, NOPROC, NORMAL, Exit, ExitKind, shutdown
-from supervisor.monitors import Down, MonitorRef, demonitor, monitor
-from supervisor.server import Caller, Server, Stop
 
 
 class Boom(Exception):

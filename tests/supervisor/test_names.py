@@ -11,11 +11,11 @@ import asyncio
 
 import pytest
 
-from supervisor import runtime
+from supervisor import _runtime as runtime
+from supervisor._exits import Exit, shutdown
+from supervisor._runtime import current_process, current_server, is_alive, registered_names, whereis
+from supervisor._server import Caller, Ignore, Server, Stop
 from supervisor.errors import AlreadyStarted, InitIgnored, StartFailed
-from supervisor.exits import Exit, shutdown
-from supervisor.runtime import current_process, current_server, is_alive, registered_names, whereis
-from supervisor.server import Caller, Ignore, Server, Stop
 
 
 class Named(Server):

@@ -13,9 +13,9 @@ import dataclasses
 import pytest
 
 from supervisor import telemetry
+from supervisor._exits import KILLED, NORMAL, ExitKind, shutdown
+from supervisor._server import NOREPLY, TIMEOUT, Caller, Server, ServerStatistics, Stop
 from supervisor.errors import StartFailed
-from supervisor.exits import KILLED, NORMAL, ExitKind, shutdown
-from supervisor.server import NOREPLY, TIMEOUT, Caller, Server, ServerStatistics, Stop
 
 START = ("server", "start")
 EXIT = ("server", "exit")

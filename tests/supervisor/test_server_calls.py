@@ -14,9 +14,9 @@ import weakref
 
 import pytest
 
+from supervisor._exits import KILLED, NORMAL, Exit, ExitKind, shutdown
+from supervisor._server import DEFAULT_CALL_TIMEOUT, NOREPLY, Caller, Server, Stop
 from supervisor.errors import ArbordError, CallingSelf, CallTimeout, NoProc, ServerExited
-from supervisor.exits import KILLED, NORMAL, Exit, ExitKind, shutdown
-from supervisor.server import DEFAULT_CALL_TIMEOUT, NOREPLY, Caller, Server, Stop
 
 
 class Boom(Exception):

@@ -11,10 +11,10 @@ import asyncio
 
 import pytest
 
-from supervisor import runtime
+from supervisor import _runtime as runtime
+from supervisor._exits import KILLED, NORMAL, SHUTDOWN, Exit, ExitKind, crash, shutdown
+from supervisor._server import Caller, Ignore, Server, Stop
 from supervisor.errors import CallingSelf, CallTimeout, InitIgnored, NoProc, StartFailed
-from supervisor.exits import KILLED, NORMAL, SHUTDOWN, Exit, ExitKind, crash, shutdown
-from supervisor.server import Caller, Ignore, Server, Stop
 
 
 class Boom(Exception):

@@ -16,12 +16,12 @@ from supervisor import (
     ChildState,
     ChildType,
     Exit,
-    InvalidChildSpec,
     Restart,
     Strategy,
     Supervisor,
     shutdown,
 )
+from supervisor.errors import InvalidChildSpec
 from tests.supervisor.test_supervisor_support import (
     TEMPORARY,
     TRANSIENT,

@@ -13,8 +13,6 @@ from supervisor import (
     ChildSpec,
     ChildType,
     DynamicSupervisor,
-    InvalidChildSpec,
-    InvalidSupervisorFlags,
     Restart,
     Shutdown,
     Strategy,
@@ -22,6 +20,7 @@ from supervisor import (
     SupervisorFlags,
     whereis,
 )
+from supervisor.errors import InvalidChildSpec, InvalidSupervisorFlags
 from tests.supervisor.test_supervisor_support import EventLog, Worker, ids, worker
 
 

@@ -12,20 +12,11 @@ from typing import Any
 
 import pytest
 
-from supervisor import (
-    DEFAULT_INTENSITY,
-    DEFAULT_KILL_GRACE,
-    DEFAULT_PERIOD,
-    SHUTDOWN,
-    AutoShutdown,
-    DynamicSupervisor,
-    InvalidSupervisorFlags,
-    ManualClock,
-    Strategy,
-    Supervisor,
-    SupervisorFlags,
-)
-from supervisor.supervisor import check_flags, validate_flags
+from supervisor import SHUTDOWN, AutoShutdown, DynamicSupervisor, Strategy, Supervisor, SupervisorFlags
+from supervisor._flags import DEFAULT_INTENSITY, DEFAULT_KILL_GRACE, DEFAULT_PERIOD
+from supervisor._supervisor import check_flags, validate_flags
+from supervisor.errors import InvalidSupervisorFlags
+from supervisor.testing import ManualClock
 from tests.supervisor.test_supervisor_support import EventLog, crash_child, server_of, worker
 
 # --- the record ---------------------------------------------------------------------------------------

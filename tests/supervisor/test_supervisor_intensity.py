@@ -13,20 +13,10 @@ import logging
 
 import pytest
 
-from supervisor import (
-    DEFAULT_INTENSITY,
-    DEFAULT_PERIOD,
-    SHUTDOWN,
-    ChildRestarting,
-    ChildSpec,
-    ChildState,
-    ChildType,
-    ManualClock,
-    Restart,
-    Strategy,
-    Supervisor,
-    telemetry,
-)
+from supervisor import SHUTDOWN, ChildSpec, ChildState, ChildType, Restart, Strategy, Supervisor, telemetry
+from supervisor._flags import DEFAULT_INTENSITY, DEFAULT_PERIOD
+from supervisor.errors import ChildRestarting
+from supervisor.testing import ManualClock
 from tests.supervisor.test_supervisor_support import (
     EventLog,
     Flaky,

@@ -11,22 +11,24 @@ import pytest
 
 from supervisor import (
     SHUTDOWN,
-    AlreadyStarted,
     AutoShutdown,
-    ChildAlreadyPresent,
     ChildCounts,
-    ChildNotFound,
-    ChildRunning,
     ChildSpec,
     ChildState,
     ChildType,
     Ignore,
-    InvalidChildSpec,
     Restart,
     Server,
     Shutdown,
     StartFailed,
     Supervisor,
+)
+from supervisor.errors import (
+    AlreadyStarted,
+    ChildAlreadyPresent,
+    ChildNotFound,
+    ChildRunning,
+    InvalidChildSpec,
 )
 from tests.supervisor.test_supervisor_support import (
     TEMPORARY,

@@ -27,17 +27,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from supervisor import (
-    NORMAL,
-    SHUTDOWN,
-    ChildRunning,
-    ChildState,
-    ManualClock,
-    Restart,
-    Server,
-    Strategy,
-    Supervisor,
-)
+from supervisor import NORMAL, SHUTDOWN, ChildState, Restart, Server, Strategy, Supervisor
+from supervisor.errors import ChildRunning
+from supervisor.testing import ManualClock
 from tests.supervisor.test_supervisor_support import EventLog, crash_child, worker
 
 T = TypeVar("T")

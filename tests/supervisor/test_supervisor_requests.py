@@ -10,16 +10,8 @@ import dataclasses
 
 import pytest
 
-from supervisor import (
-    ChildCounts,
-    ChildNotFound,
-    ChildSpec,
-    DynamicSupervisor,
-    Server,
-    Supervisor,
-    UnknownRequest,
-)
-from supervisor.requests import (
+from supervisor import ChildCounts, ChildSpec, DynamicSupervisor, Server, Supervisor
+from supervisor._requests import (
     CountChildren,
     DeleteChild,
     GetChildSpec,
@@ -31,6 +23,7 @@ from supervisor.requests import (
     WhichChildren,
     ask,
 )
+from supervisor.errors import ChildNotFound, UnknownRequest
 from tests.supervisor.test_supervisor_support import EventLog, worker
 
 

@@ -19,15 +19,13 @@ from supervisor import (
     Exit,
     ExitKind,
     Ignore,
-    InitIgnored,
-    InvalidChildSpec,
-    InvalidSupervisorFlags,
     Server,
     StartFailed,
     Strategy,
     Supervisor,
     whereis,
 )
+from supervisor.errors import InitIgnored, InvalidChildSpec, InvalidSupervisorFlags
 from tests.supervisor.test_supervisor_support import (
     TEMPORARY,
     TRANSIENT,

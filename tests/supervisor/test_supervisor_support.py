@@ -12,10 +12,10 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from supervisor.childspec import ChildSpec, Restart
-from supervisor.exits import Exit, ExitKind
-from supervisor.server import Caller, Server
-from supervisor.supervisor import ChildInfo
+from supervisor._childspec import ChildSpec, Restart
+from supervisor._exits import Exit, ExitKind
+from supervisor._server import Caller, Server
+from supervisor._supervisor import ChildInfo
 
 EventLog = list[tuple[str, str]]
 """``("start" | "stop", label)`` entries, in the order they happened."""

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from supervisor import telemetry
+from supervisor._exits import Exit, ExitKind
+from supervisor._server import Server
 from supervisor.errors import TableError, TableGone, TableNameTaken
-from supervisor.exits import Exit, ExitKind
-from supervisor.server import Server
 from supervisor.tables import ANY, Access, Table, TableTransfer, TableType, whereis_table
 from tests.supervisor.test_table_support import Agent, QuietAgent, inbox_of, run_as
 

@@ -21,8 +21,8 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from supervisor import GuardedGetter
 from supervisor.errors import AccessDenied, TableError
+from supervisor.lowlevel import GuardedGetter
 from supervisor.tables import Access, Table, TableType
 from supervisor.tables._core import IMPLEMENTATION, TableCore
 from supervisor.tables._running import RUNNING_TASKS

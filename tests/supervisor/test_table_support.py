@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from supervisor.server import Caller, Server
+from supervisor._server import Caller, Server
 
 T = TypeVar("T")
 

@@ -23,10 +23,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
-from supervisor.child_records import ChildCounts, ChildInfo
-from supervisor.childspec import ChildSpec
+from supervisor._child_records import ChildCounts, ChildInfo
+from supervisor._childspec import ChildSpec
+from supervisor._server import Server
 from supervisor.errors import UnknownRequest
-from supervisor.server import Server
 
 __all__ = [
     "CountChildren",

@@ -3,7 +3,7 @@
 Every mistake is caught when the spec is made, before anything starts, with one error that names the child
 and the field:
 
->>> from supervisor.server import Server
+>>> from supervisor._server import Server
 >>> ChildSpec("cache", Server, restart="sometimes")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 from supervisor.errors import InvalidChildSpec
 
 if TYPE_CHECKING:
-    from supervisor.server import Server
+    from supervisor._server import Server
 
 __all__ = [
     "DEFAULT_WORKER_SHUTDOWN",

@@ -2,7 +2,7 @@
 
 More than ``intensity`` restarts within ``period`` seconds and the supervisor gives up:
 
->>> from supervisor.clock import ManualClock
+>>> from supervisor._clock import ManualClock
 >>> clock = ManualClock()
 >>> window = RestartIntensity(intensity=2, period=5.0, clock=clock)
 >>> window.add_restart(), window.add_restart(), window.add_restart()
@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from supervisor.clock import Clock, MonotonicClock
+from supervisor._clock import Clock, MonotonicClock
 
 __all__ = ["RestartIntensity"]
 

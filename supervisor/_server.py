@@ -42,7 +42,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Self
 
-from supervisor import runtime, telemetry
+from supervisor import _runtime as runtime
+from supervisor import telemetry
+from supervisor._exits import KILLED, NORMAL, Exit, crash
+from supervisor._hooks import CALL, CAST, INFO, STOP, StartSignal
 from supervisor.errors import (
     CallingSelf,
     CallTimeout,
@@ -51,8 +54,6 @@ from supervisor.errors import (
     ServerExited,
     StartFailed,
 )
-from supervisor.exits import KILLED, NORMAL, Exit, crash
-from supervisor.hooks import CALL, CAST, INFO, STOP, StartSignal
 
 __all__ = [
     "NOREPLY",
@@ -68,7 +69,7 @@ log = logging.getLogger("supervisor.server")
 
 DEFAULT_CALL_TIMEOUT: Final = 5.0
 
-# Mailbox entries are (tag, payload, caller-or-None) tuples (supervisor/hooks.py). Bound to module
+# Mailbox entries are (tag, payload, caller-or-None) tuples (supervisor/_hooks.py). Bound to module
 # globals of this module: the receive loop compares them on every message.
 _CALL: Final = CALL
 _CAST: Final = CAST

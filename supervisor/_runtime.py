@@ -13,11 +13,11 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from supervisor._exits import KILLED, NOPROC, NORMAL, Exit, crash
 from supervisor.errors import AlreadyStarted
-from supervisor.exits import KILLED, NOPROC, NORMAL, Exit, crash
 
 if TYPE_CHECKING:
-    from supervisor.server import Server
+    from supervisor._server import Server
 
 __all__ = [
     "ExitCallback",

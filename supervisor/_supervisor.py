@@ -1,8 +1,8 @@
 """Supervisor: starts children in order, restarts them by strategy, gives up past its intensity.
 
 >>> import asyncio
->>> from supervisor.server import Server
->>> from supervisor.runtime import whereis
+>>> from supervisor._server import Server
+>>> from supervisor._runtime import whereis
 >>> class Worker(Server):
 ...     async def handle_call(self, request: object, caller: object) -> object:
 ...         return request
@@ -29,10 +29,30 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Unpack
 
-from supervisor.child_records import ChildCounts, ChildInfo, ChildRecord, ChildState
-from supervisor.childspec import ChildSpec, Restart, Shutdown
-from supervisor.clock import Clock
-from supervisor.engine import SupervisorEngine
+from supervisor._child_records import ChildCounts, ChildInfo, ChildRecord, ChildState
+from supervisor._childspec import ChildSpec, Restart, Shutdown
+from supervisor._clock import Clock
+from supervisor._engine import SupervisorEngine
+from supervisor._exits import shutdown
+from supervisor._flags import (
+    DEFAULT_INTENSITY,
+    DEFAULT_KILL_GRACE,
+    DEFAULT_PERIOD,
+    AutoShutdown,
+    Strategy,
+    SupervisorFlags,
+    SupervisorOptions,
+)
+from supervisor._requests import (
+    DeleteChild,
+    GetChildSpec,
+    ReplaceChildSpec,
+    RestartChild,
+    StartChild,
+    TerminateChild,
+    ask,
+)
+from supervisor._server import Server, Stop
 from supervisor.errors import (
     AlreadyStarted,
     ChildAlreadyPresent,
@@ -42,26 +62,6 @@ from supervisor.errors import (
     InvalidChildSpec,
     StartFailed,
 )
-from supervisor.exits import shutdown
-from supervisor.flags import (
-    DEFAULT_INTENSITY,
-    DEFAULT_KILL_GRACE,
-    DEFAULT_PERIOD,
-    AutoShutdown,
-    Strategy,
-    SupervisorFlags,
-    SupervisorOptions,
-)
-from supervisor.requests import (
-    DeleteChild,
-    GetChildSpec,
-    ReplaceChildSpec,
-    RestartChild,
-    StartChild,
-    TerminateChild,
-    ask,
-)
-from supervisor.server import Server, Stop
 
 __all__ = [
     "DEFAULT_INTENSITY",

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from supervisor._runtime import whereis
+from supervisor._server import DEFAULT_CALL_TIMEOUT, Server
 from supervisor.errors import NoProc
-from supervisor.runtime import whereis
-from supervisor.server import DEFAULT_CALL_TIMEOUT, Server
 
 __all__ = ["call", "cast"]
 

@@ -4,8 +4,8 @@ Both supervisors keep one ``ChildRecord`` per child spec: the spec, the current 
 or None), its state and its restart count. ``which_children`` turns records into frozen ``ChildInfo``
 rows and ``count_children`` into a ``ChildCounts``:
 
->>> from supervisor.childspec import ChildSpec
->>> from supervisor.server import Server
+>>> from supervisor._childspec import ChildSpec
+>>> from supervisor._server import Server
 >>> record = ChildRecord(ChildSpec("a", Server))
 >>> record.info().state, record.server_class is Server
 (<ChildState.UNDEFINED: 'undefined'>, True)
@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final, TypeAlias
 
-from supervisor.childspec import ChildSpec, ChildType
-from supervisor.server import Server
+from supervisor._childspec import ChildSpec, ChildType
+from supervisor._server import Server
 
 __all__ = [
     "ChildCounts",

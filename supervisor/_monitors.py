@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from supervisor import runtime
+from supervisor import _runtime as runtime
+from supervisor._exits import Exit
 from supervisor.errors import NotInServer
-from supervisor.exits import Exit
 
 if TYPE_CHECKING:
-    from supervisor.server import Server
+    from supervisor._server import Server
 
 __all__ = ["Down", "MonitorRef", "demonitor", "monitor"]
 

@@ -11,11 +11,11 @@ A subclass says only what differs, through a few methods:
   ``DynamicSupervisor``);
 - ``_restart_group``: what a restart restarts (here: the one child; ``Supervisor`` adds its strategies);
 - ``_stop_children``: the order of a shutdown (reverse start order, or all at once);
-- ``_handle_request``: its management requests (``supervisor/requests.py``), matched by type, falling
+- ``_handle_request``: its management requests (``supervisor/_requests.py``), matched by type, falling
   back on this class for the shared ones.
 
 A refused request fails the caller's call with its error (``Caller._fail``, an internal export of
-``supervisor/server.py``) and never disturbs the supervisor.
+``supervisor/_server.py``) and never disturbs the supervisor.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any, ClassVar, Final, Self
 
-from supervisor import children as child_ops
+from supervisor import _children as child_ops
 from supervisor import telemetry
-from supervisor.child_records import (
+from supervisor._child_records import (
     ChildCounts,
     ChildInfo,
     ChildRecord,
@@ -36,14 +36,14 @@ from supervisor.child_records import (
     RestartAck,
     count_children,
 )
-from supervisor.childspec import ChildSpec, ChildType, Restart, Shutdown
-from supervisor.clock import Clock, MonotonicClock
+from supervisor._childspec import ChildSpec, ChildType, Restart, Shutdown
+from supervisor._clock import Clock, MonotonicClock
+from supervisor._exits import SHUTDOWN, Exit
+from supervisor._flags import AutoShutdown, Strategy, SupervisorFlags
+from supervisor._intensity import RestartIntensity
+from supervisor._requests import CountChildren, WhichChildren, ask, unknown_request
+from supervisor._server import NOREPLY, Caller, Server, Stop
 from supervisor.errors import ArbordError, StartFailed
-from supervisor.exits import SHUTDOWN, Exit
-from supervisor.flags import AutoShutdown, Strategy, SupervisorFlags
-from supervisor.intensity import RestartIntensity
-from supervisor.requests import CountChildren, WhichChildren, ask, unknown_request
-from supervisor.server import NOREPLY, Caller, Server, Stop
 
 __all__ = ["SupervisorEngine"]
 

@@ -10,7 +10,7 @@ touch no other private member of theirs.
 
 **Server → its starter** (``StartSignal``): a server's task reports the outcome of ``init`` to the
 object it was launched with — an ``asyncio.Future[bool]``, or a supervisor's ``RestartAck``, which
-records a restarted child at once instead of waking the supervisor (``supervisor/engine.py``).
+records a restarted child at once instead of waking the supervisor (``supervisor/_engine.py``).
 
 **Supervisor → server** (``SupervisorHooks``):
 
@@ -44,7 +44,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final, Protocol
 
-from supervisor.exits import Exit
+from supervisor._exits import Exit
 
 __all__ = ["CALL", "CAST", "INFO", "STOP", "CallerHooks", "StartSignal", "SupervisorHooks"]
 

@@ -14,13 +14,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple, cast
 
-from supervisor import runtime, telemetry
-from supervisor.child_records import ChildRecord, server_class
-from supervisor.childspec import ChildSpec, Restart, Shutdown
+from supervisor import _runtime as runtime
+from supervisor import telemetry
+from supervisor._child_records import ChildRecord, server_class
+from supervisor._childspec import ChildSpec, Restart, Shutdown
+from supervisor._exits import KILLED, NOPROC, NORMAL, SHUTDOWN, Exit, ExitKind, crash
+from supervisor._hooks import INFO, STOP, StartSignal
+from supervisor._server import Server
 from supervisor.errors import InitIgnored, StartFailed
-from supervisor.exits import KILLED, NOPROC, NORMAL, SHUTDOWN, Exit, ExitKind, crash
-from supervisor.hooks import INFO, STOP, StartSignal
-from supervisor.server import Server
 
 __all__ = [
     "CHILD_EXIT",

@@ -1,8 +1,8 @@
 """DynamicSupervisor: starts empty, children added at run time, tracked by server, stopped concurrently.
 
 >>> import asyncio
->>> from supervisor.childspec import ChildSpec
->>> from supervisor.server import Server
+>>> from supervisor._childspec import ChildSpec
+>>> from supervisor._server import Server
 >>> async def demo() -> tuple[int, int]:
 ...     async with DynamicSupervisor(max_children=10) as sup:
 ...         worker = await sup.start_child(ChildSpec("ignored-id", Server))
@@ -22,15 +22,15 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from typing import Any, Final, Unpack
 
-from supervisor.child_records import ChildRecord
-from supervisor.childspec import ChildSpec, Restart, Shutdown
-from supervisor.clock import Clock
-from supervisor.engine import SupervisorEngine
+from supervisor._child_records import ChildRecord
+from supervisor._childspec import ChildSpec, Restart, Shutdown
+from supervisor._clock import Clock
+from supervisor._engine import SupervisorEngine
+from supervisor._exits import Exit
+from supervisor._flags import AutoShutdown, RestartOptions, Strategy, SupervisorFlags
+from supervisor._requests import StartChild, TerminateChildServer, ask
+from supervisor._server import Server
 from supervisor.errors import ChildNotFound, InvalidChildSpec, InvalidSupervisorFlags, MaxChildren
-from supervisor.exits import Exit
-from supervisor.flags import AutoShutdown, RestartOptions, Strategy, SupervisorFlags
-from supervisor.requests import StartChild, TerminateChildServer, ask
-from supervisor.server import Server
 
 __all__ = ["DynamicSupervisor"]
 
