@@ -43,6 +43,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from heapq import heappop, heappush
+from math import nextafter
 from typing import Any, Final
 
 from supervisor.errors import CallTimeout
@@ -82,7 +83,7 @@ class Deadlines:
         "_handle",
         "_keys",
         "_last",
-        "_last_key",
+        "_last_before",
         "_last_timeout",
         "_loop",
         "_time",
@@ -105,7 +106,7 @@ class Deadlines:
         # bucket's grid point, belongs there too (the clock only moves forward). Reset whenever a bucket
         # leaves _buckets, so a call is never filed in a bucket that can no longer fire.
         self._last: Bucket = {}
-        self._last_key = 0
+        self._last_before = 0.0  # a deadline before this (in s) rounds up to the last bucket's grid point
         self._last_timeout = -1.0
         self._grain_of = -1.0  # the timeout whose grain _grain is
         self._grain = 1
@@ -128,7 +129,7 @@ class Deadlines:
     def add(self, future: asyncio.Future[Any], timeout: float) -> Bucket:
         """File ``future`` to fail with ``CallTimeout`` unless it is popped from the returned bucket first."""
         deadline = self._time() + timeout
-        if timeout == self._last_timeout and deadline * 1000.0 < self._last_key:
+        if deadline < self._last_before and timeout == self._last_timeout:
             bucket = self._last
         else:
             bucket = self._file(deadline, timeout)
@@ -151,7 +152,12 @@ class Deadlines:
         bucket = group.get(timeout)
         if bucket is None:
             bucket = group[timeout] = {}
-        self._last, self._last_key, self._last_timeout = bucket, key, timeout
+        # The last float whose ms value still rounds below key: comparing in seconds then needs no
+        # multiplication, and x < before implies x * 1000.0 < key exactly (rounding is monotonic).
+        before = key / 1000.0
+        while before * 1000.0 >= key:
+            before = nextafter(before, 0.0)
+        self._last, self._last_before, self._last_timeout = bucket, before, timeout
         return bucket
 
     def close(self, _reason: object = None) -> None:
@@ -164,7 +170,7 @@ class Deadlines:
             self._handle = None
         self._buckets.clear()
         self._keys.clear()
-        self._last_key = 0
+        self._last_before = 0.0
 
     def _arm(self, key: int) -> None:
         if self._handle is not None:
@@ -174,7 +180,7 @@ class Deadlines:
 
     def _fire(self) -> None:
         self._handle = None
-        self._last_key = 0
+        self._last_before = 0.0
         now_ms = self._time() * 1000.0
         keys, buckets = self._keys, self._buckets
         due: list[tuple[float, float, asyncio.Future[Any]]] = []
