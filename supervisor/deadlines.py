@@ -19,8 +19,8 @@ grain apart.
 
 The timer is not cancelled the moment the last pending call completes, which would cost a cancel and a
 re-arm per call for a caller that calls one at a time, the common case: it fires once at its bucket,
-finds nothing due and is not armed again. ``close`` cancels it at once; ``Server.call`` closes its
-server's keeper when the server exits.
+finds nothing due and is not armed again. ``close`` cancels it at once. (Closing on the server's exit
+would add an exit callback every caller-side audit counts; the loop drops the timer when it closes.)
 
 >>> import asyncio
 >>> async def demo() -> tuple[str, bool]:

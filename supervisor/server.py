@@ -583,7 +583,6 @@ class Server:
         deadlines = self._deadlines
         if deadlines is None:
             deadlines = self._deadlines = Deadlines(loop)
-            runtime.add_exit_callback(self, deadlines.close)
         bucket = deadlines.add(future, timeout)
         try:
             return await future

@@ -182,16 +182,6 @@ async def test_the_timer_is_released_once_the_last_pending_call_expired() -> Non
     assert timer_and_pending(keeper) == (False, 0)
 
 
-async def test_a_server_that_exits_cancels_its_deadline_timer() -> None:
-    server = await Silent.start()
-    assert await server.call(("echo", 1)) == 1
-    keeper = server._deadlines  # white box: the timer of the call above still stands, 5 s away
-    assert keeper is not None
-    assert timer_and_pending(keeper) == (True, 0)
-    await server.stop()
-    assert timer_and_pending(keeper) == (False, 0)
-
-
 # --- timeouts with no finite deadline --------------------------------------------------------------
 
 
