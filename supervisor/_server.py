@@ -40,10 +40,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from math import inf
 from typing import Any, ClassVar, Final, Self
 
 from supervisor import _runtime as runtime
 from supervisor import telemetry
+from supervisor._deadlines import Deadlines
 from supervisor._exits import KILLED, NORMAL, Exit, crash
 from supervisor._hooks import CALL, CAST, INFO, STOP, StartSignal
 from supervisor.errors import (
@@ -159,11 +161,6 @@ class ServerStatistics:
     exit_reason: Exit | None
 
 
-def _expire_call(future: asyncio.Future[Any], timeout: float) -> None:
-    if not future.done():
-        future.set_exception(CallTimeout(f"no reply within {timeout} s"))
-
-
 class Server:
     """Base class of every server. Subclass it and override the callbacks you need.
 
@@ -182,6 +179,7 @@ class Server:
         "_casts",
         "_continue",
         "_current_caller",
+        "_deadlines",
         "_deferred",
         "_exit",
         "_exit_callbacks",
@@ -214,6 +212,7 @@ class Server:
         self._continue: Any = _NO_CONTINUE
         self._idle_timeout: float | None = None
         self._deferred: set[Caller] | None = None
+        self._deadlines: Deadlines | None = None  # created by the first call with a timeout
         self._current_caller: Caller | None = None
         self._calls = 0
         self._casts = 0
@@ -547,9 +546,10 @@ class Server:
         ``ServerExited`` if it exits before replying, and whatever ``handle_call`` raised is *not*
         re-raised here: the server crashes and the caller sees ``ServerExited`` with the crash.
         """
-        if timeout is not None and timeout < 0:
+        if timeout is not None and not timeout >= 0:
             # OTP: a call timeout is non-negative or infinity (docs/otp-conformance.md#servers); a negative
-            # one used to expire at once (test_a_negative_call_timeout_is_rejected).
+            # one used to expire at once (test_a_negative_call_timeout_is_rejected), and NaN has no
+            # deadline at all (test_a_nan_call_timeout_is_rejected_before_anything_is_sent).
             raise ValueError(f"a call timeout must be non-negative or None, got {timeout!r}")
         if self._exit is not None or self._loop is None:
             raise NoProc(f"call to {self!r}: the server is not running")
@@ -563,13 +563,19 @@ class Server:
             self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
-        if timeout is None:
+        if timeout is None or timeout == inf:
             return await future
-        handle = loop.call_later(timeout, _expire_call, future, timeout)
+        # One coarse timer per server for all its pending calls (supervisor/_deadlines.py): a call may
+        # expire up to max(1 ms, timeout/64) late, never early. Popping the future from its bucket
+        # when the call ends keeps no completed call alive until the bucket comes due.
+        deadlines = self._deadlines
+        if deadlines is None:
+            deadlines = self._deadlines = Deadlines(loop)
+        bucket = deadlines.add(future, timeout)
         try:
             return await future
         finally:
-            handle.cancel()
+            bucket.pop(future, None)
 
     def cast(self, message: Any) -> None:
         """Send ``message`` to ``handle_cast``. Always returns, even if the server is gone (OTP)."""
