@@ -3,8 +3,9 @@
 ``SupervisorEngine`` is a ``Server`` that owns child records and does everything to them that does not
 depend on how they are kept: start and stop one child, report its exits, count restarts against the
 intensity and escalate past it, retry a failed restart through its own mailbox (OTP-9549),
-``auto_shutdown``, ``which_children``/``count_children``, refusing unknown requests, ``async with``.
-A subclass says only what differs, through a few methods:
+``auto_shutdown``, ``which_children``/``count_children``, refusing unknown requests, ``async with``
+(whose body a supervisor that gives up cancels). A subclass says only what differs, through a few
+methods:
 
 - how records are kept: ``_records`` (in ``which_children`` order), ``_add``, ``_drop``, ``_holds``,
   and ``_keeps`` (whether a record with no server stays: a spec of ``Supervisor``, nothing under
@@ -20,6 +21,7 @@ A refused request fails the caller's call with its error (``Caller._fail``, an i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -43,7 +45,7 @@ from supervisor._flags import AutoShutdown, Strategy, SupervisorFlags
 from supervisor._intensity import RestartIntensity
 from supervisor._requests import CountChildren, WhichChildren, ask, unknown_request
 from supervisor._server import NOREPLY, Caller, Server, Stop
-from supervisor.errors import ArbordError, StartFailed
+from supervisor.errors import ArbordError, StartFailed, SupervisorGaveUp
 
 __all__ = ["SupervisorEngine"]
 
@@ -95,6 +97,12 @@ class SupervisorEngine(Server):
         self._anonymous_label = f"{type(self).__name__}@{id(self):#x}"
         self.abandoned: list[str] = []
         """Ids of children that ignored cancellation and were left behind (the offenders)."""
+        # ``async with``: the task running the body (None outside it), whether this supervisor's giving
+        # up cancelled it, and, once it reached its intensity, what to say and which child was one
+        # restart too many.
+        self._body: asyncio.Task[Any] | None = None
+        self._body_cancelled = False
+        self._escalation: tuple[str, str] | None = None
 
     @classmethod
     def _as_child(
@@ -151,6 +159,14 @@ class SupervisorEngine(Server):
     async def __aenter__(self) -> Self:
         args, kwargs, name = self._pending
         await self._boot(args, kwargs, name)
+        if self._exit is not None:
+            # Gone between its init and this line (a child crashed at once past intensity 0): the
+            # body would start against nothing. Cancelling it now would leave the cancellation
+            # pending after the body on Python 3.11, so refuse to enter instead.
+            self._raise_if_gave_up(self._exit, None)
+            return self
+        self._body = asyncio.current_task()
+        self._add_exit_callback(self._cancel_body)
         return self
 
     async def __aexit__(
@@ -159,8 +175,52 @@ class SupervisorEngine(Server):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        """Stop the supervisor; raise ``SupervisorGaveUp`` if it gave up first (as ``TaskGroup`` does).
+
+        Whichever came first wins: a body that raised (or was cancelled from outside) while the
+        supervisor ran has its exception go on once the supervisor is stopped; a supervisor that gave
+        up while the body ran cancelled the body, and its exit is raised here, chained from anything
+        else the body raised meanwhile (docs/supervision.md, "async with").
+        """
+        body, self._body = self._body, None
+        self._remove_exit_callback(self._cancel_body)
+        cancelled, self._body_cancelled = self._body_cancelled, False
         if self.alive:
-            await self.stop(SHUTDOWN)
+            reason: Exit = await self.stop(SHUTDOWN)
+            if exc_type is not None:
+                return
+        else:
+            assert self._exit is not None
+            reason = self._exit
+        if cancelled and body is not None and body.uncancel() > 0 and exc_type is asyncio.CancelledError:
+            # Cancelled from outside as well: that cancellation is not ours to swallow
+            # (test_a_body_cancelled_from_outside_stays_cancelled_when_the_supervisor_gives_up).
+            return
+        if exc is not None and not isinstance(exc, Exception | asyncio.CancelledError):
+            return  # KeyboardInterrupt, SystemExit: they go on up, whatever the supervisor did
+        self._raise_if_gave_up(reason, exc if isinstance(exc, Exception) else None)
+
+    def _gave_up(self, reason: Exit) -> bool:
+        """Whether exiting with ``reason`` is giving up: past the intensity, or an abnormal exit."""
+        return self._escalation is not None or reason.is_abnormal
+
+    def _cancel_body(self, reason: Exit) -> None:
+        """Exit callback while an ``async with`` body runs: a supervisor that gave up cancels it."""
+        body = self._body
+        if body is not None and not body.done() and self._gave_up(reason):
+            self._body_cancelled = True
+            body.cancel()
+
+    def _raise_if_gave_up(self, reason: Exit, body_error: Exception | None) -> None:
+        """Raise ``SupervisorGaveUp`` if exiting with ``reason`` was giving up."""
+        if not self._gave_up(reason):
+            return
+        if self._escalation is not None:
+            note, child_id = self._escalation
+            error = SupervisorGaveUp(f"{self._kind} {self.label} gave up: {note}", reason, child_id)
+        else:
+            error = SupervisorGaveUp(f"{self._kind} {self.label} exited: {reason!r}", reason)
+        raise error from (body_error if body_error is not None else reason.exception)
 
     async def terminate(self, reason: Exit) -> None:
         await self._stop_children()
@@ -301,6 +361,11 @@ class SupervisorEngine(Server):
     def _count_restart(self, child: ChildRecord) -> None:
         """Count one restart toward the intensity; past it, give up (raise ``Stop(SHUTDOWN)``)."""
         if not self._intensity.add_restart():
+            self._escalation = (
+                f"reached max restart intensity ({self._intensity.intensity} in "
+                f"{self._intensity.period:g} s) restarting {child.spec.id!r}",
+                child.spec.id,
+            )
             log.error(
                 "%s %s reached max restart intensity (%d in %g s); shutting down",
                 self._kind,

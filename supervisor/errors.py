@@ -25,6 +25,7 @@ Each docstring says who raises the error and what to do about it. Cancellation i
     │   ├── ChildAlreadyPresent
     │   ├── MaxChildren
     │   └── UnknownRequest     not a management request (also a TypeError)
+    ├── SupervisorGaveUp       a supervisor gave up while its ``async with`` body ran
     ├── TableError             ETS's badarg: a bad key, row, pattern or operation
     │   ├── TableGone
     │   ├── AccessDenied
@@ -68,6 +69,7 @@ __all__ = [
     "ServerExited",
     "StartError",
     "StartFailed",
+    "SupervisorGaveUp",
     "TableError",
     "TableGone",
     "TableNameTaken",
@@ -190,6 +192,24 @@ class ChildAlreadyPresent(ChildError):
 
 class MaxChildren(ChildError):
     """A dynamic supervisor's ``max_children`` is reached; terminate a child or raise the limit."""
+
+
+class SupervisorGaveUp(ArbordError):
+    """Raised on leaving ``async with supervisor:`` when the supervisor gave up while the body ran.
+
+    Giving up is reaching the maximum restart intensity (OTP's escalation: the supervisor stops its
+    children and exits with ``shutdown``), or exiting abnormally (a crash, or killed). As a
+    ``TaskGroup`` does when a task fails, the body was cancelled at that moment, so it never carried
+    on against a tree that was gone. ``reason`` is the supervisor's exit reason and ``child_id`` the
+    child whose restart was one too many (None when it did not reach its intensity). Make the child
+    stop crashing, or give the supervisor more ``intensity``; a body that must outlive its
+    supervisor's children catches this around the ``async with``.
+    """
+
+    def __init__(self, message: str, reason: Exit, child_id: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.child_id = child_id
 
 
 # --- tables -------------------------------------------------------------------------------------

@@ -3,8 +3,9 @@ and one command per group of control methods (``registry``, ``cache``, ``tables`
 
 Commands run in aiomonitor's UI thread; each daemon operation is sent to the daemon's loop with
 ``run_coroutine_threadsafe`` and runs the same handler as the control method of that name, so a verb
-behaves the same from ``arborctl`` and from the console. aiomonitor's ``console`` (a Python REPL) is
-left out: it is code execution with nothing to audit.
+behaves the same from ``arborctl`` and from the console. aiomonitor's ``console`` (a Python REPL
+served on a TCP port) is left out; ``repl``, arbord's own prompt, is listed when ``[console] repl``
+is on and runs in the session itself (daemon/console/repl.py).
 """
 
 from __future__ import annotations
@@ -141,8 +142,9 @@ def _done(ctx: click.Context) -> None:
     """Signal the session that a command which printed synchronously has finished."""
 
 
-def build_cli(methods: Mapping[str, Method]) -> click.Group:
-    """A fresh click group: aiomonitor's task commands, the tree commands, one per method group."""
+def build_cli(methods: Mapping[str, Method], *, repl: bool = False) -> click.Group:
+    """A fresh click group: aiomonitor's task commands, the tree commands, one per method group, and
+    ``repl`` when it is offered (its help; the session runs the prompt itself)."""
 
     cli: click.Group = AliasGroupMixin(
         name="arbord", add_help_option=False, help="Type a command; COMMAND --help explains it."
@@ -205,6 +207,15 @@ def build_cli(methods: Mapping[str, Method]) -> click.Group:
             return await invoke(context, method, build_params(args, schema))
 
         _on_daemon(ctx, work, lambda r: render_result(method, r))
+
+    if repl:
+
+        @cli.command(name="repl")
+        @custom_help_option
+        @auto_command_done
+        def do_repl(ctx: click.Context) -> None:
+            """A Python prompt in the daemon (its uid or root, Unix socket only; logged)"""
+            print_fail("repl takes no arguments")
 
     prefixes = sorted({name.split(".", 1)[0] for name in methods if "." in name} - _CORE_PREFIXES)
     for prefix in prefixes:

@@ -2,11 +2,17 @@
 
 The console gives whoever reaches it code execution as the daemon's uid (docs/console.md), so it
 listens on an owner-only Unix socket; TCP is possible only on a loopback address, configured
-explicitly, and logged as a warning at every start.
+explicitly, and logged as a warning at every start. The Python prompt (``repl``) is opt-in and only
+ever offered on the Unix socket: asking for it with TCP is refused when the configuration is loaded.
 
 >>> ConsoleSettings().enabled
 False
 >>> ConsoleSettings(enabled=True, tcp_host="0.0.0.0", tcp_port=20101)
+Traceback (most recent call last):
+...
+pydantic_core._pydantic_core.ValidationError: 1 validation error for ConsoleSettings
+...
+>>> ConsoleSettings(enabled=True, repl=True, tcp_host="127.0.0.1", tcp_port=20101)
 Traceback (most recent call last):
 ...
 pydantic_core._pydantic_core.ValidationError: 1 validation error for ConsoleSettings
@@ -41,11 +47,20 @@ class ConsoleSettings(BaseModel):
     instead: unauthenticated, so any local user gets the daemon's uid (logged as a warning)."""
     tcp_port: int | None = Field(default=None, ge=0, le=65535)
     """The TCP port, with ``tcp_host`` (0 picks a free port, for tests)."""
+    repl: bool = False
+    """Offer ``repl``, a Python prompt inside the daemon, to peers of the Unix socket whose uid is the
+    daemon's or root's (it grants them nothing they do not hold already). Never with TCP."""
 
     @model_validator(mode="after")
     def _tcp_is_loopback_and_complete(self) -> Self:
         if (self.tcp_host is None) != (self.tcp_port is None):
             raise ValueError("tcp_host and tcp_port go together: set both for TCP, or neither")
+        if self.repl and self.tcp_host is not None:
+            raise ValueError(
+                "repl = true is refused with tcp_host and tcp_port: the Python prompt is offered only on "
+                "the owner-only Unix socket, where the peer's uid is checked (docs/console.md); "
+                "remove tcp_host and tcp_port, or repl"
+            )
         if self.tcp_host is not None and not _is_loopback(self.tcp_host):
             raise ValueError(
                 f"tcp_host {self.tcp_host!r} is not a loopback address; the console is unauthenticated "

@@ -3,9 +3,10 @@
 Stock aiomonitor 0.7.1 always opens an unauthenticated telnet UI and web UI on TCP, and its
 ``start()`` blocks the event loop forever if a bind fails (docs/console.md, "Why a subclass"). This
 subclass replaces ``_ui_main_async``: no web UI, the telnet UI on an owner-only Unix socket (or
-loopback TCP when configured), the REPL command removed, and a start that reports a failed bind as
-``ConsoleError`` instead of hanging. Commands are this monitor's own click group (``self.cli``), so
-two monitors never share state through aiomonitor's module-level ``monitor_cli``.
+loopback TCP when configured), aiomonitor's REPL command (a TCP port) removed and, when asked for,
+arbord's own ``repl`` on the Unix socket only (daemon/console/repl.py), and a start that reports a
+failed bind as ``ConsoleError`` instead of hanging. Commands are this monitor's own click group
+(``self.cli``), so two monitors never share state through aiomonitor's module-level ``monitor_cli``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from prompt_toolkit import PromptSession
 from prompt_toolkit.contrib.telnet.server import TelnetConnection
 from prompt_toolkit.formatted_text import FormattedText
 
-from daemon.console.telnet import LoopbackTelnetServer, UnixTelnetServer
+from daemon.console.repl import ReplSession, run_repl
+from daemon.console.telnet import LoopbackTelnetServer, UnixTelnetServer, peer_of
 from daemon.control.peer import AccessPolicy
 from daemon.errors import ConsoleError
 
@@ -79,9 +81,12 @@ class ArbordMonitor(Monitor):  # type: ignore[misc]
         tcp: tuple[str, int] | None = None,
         policy: AccessPolicy | None = None,
         context: Any = None,
+        repl: bool = False,
     ) -> None:
         if (unix_path is None) == (tcp is None):
             raise ValueError("serve the console on exactly one of a Unix socket or a TCP address")
+        if repl and tcp is not None:
+            raise ValueError("the Python prompt (repl) is never offered on TCP")
         host, port = tcp if tcp is not None else ("unix", 0)
         # aiomonitor's constructor logs "Starting aiomonitor at telnet://unix:0 and http://unix:0":
         # wrong on both counts here (no web UI; a Unix socket), and an operator reading it would look
@@ -100,6 +105,8 @@ class ArbordMonitor(Monitor):  # type: ignore[misc]
         self.context = context
         """What the console's commands reach the daemon through (a ``ConsoleContext``)."""
         self.prompt = "arbord >>> "
+        self.repl = repl
+        """Whether ``repl`` (a Python prompt, for the daemon's uid and root) is offered."""
         self._unix_path = unix_path
         self._policy = policy or AccessPolicy.for_group(None)
         self._start_error: BaseException | None = None
@@ -205,6 +212,11 @@ async def _interact(monitor: ArbordMonitor, connection: TelnetConnection) -> Non
             except (EOFError, asyncio.CancelledError):
                 return
             if not line:
+                continue
+            if line == "repl" and monitor.repl:
+                # Not a click command: the prompt needs this session's connection (its peer).
+                repl = ReplSession(ReplSession.helpers(monitor.context))
+                await run_repl(repl, monitor._monitored_loop, stdout, peer_of(connection))
                 continue
             done = asyncio.Event()
             done_token = command_done.set(done)

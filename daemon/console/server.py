@@ -38,7 +38,7 @@ class ConsoleServer(Server):
         if not settings.enabled:
             raise Ignore()
         loop = asyncio.get_running_loop()
-        cli = build_cli(verbs.methods)
+        cli = build_cli(verbs.methods, repl=settings.repl)
         console_context = ConsoleContext(context, verbs)
         if settings.tcp_host is not None and settings.tcp_port is not None:
             monitor = ArbordMonitor(
@@ -50,7 +50,7 @@ class ConsoleServer(Server):
                 check_directory(path.parent)
             except (ValueError, ControlSocketError) as error:
                 raise ConsoleError(str(error)) from None
-            monitor = ArbordMonitor(loop, cli, unix_path=path, context=console_context)
+            monitor = ArbordMonitor(loop, cli, unix_path=path, context=console_context, repl=settings.repl)
         await monitor.open()
         self._monitor = monitor
         if settings.tcp_host is not None:
@@ -62,6 +62,8 @@ class ConsoleServer(Server):
             )
         else:
             log.info("console listening on %s (arborctl console)", monitor.address)
+            if settings.repl:
+                log.warning("console: the Python prompt (repl) is offered to uid %d and root", os.geteuid())
 
     async def handle_call(self, request: Any, caller: Caller) -> Any:
         if request == "address":

@@ -18,10 +18,10 @@ from typing import Any
 from prompt_toolkit.contrib.telnet.server import TelnetConnection, TelnetServer
 from prompt_toolkit.input import create_pipe_input
 
-from daemon.control.peer import AccessPolicy, peer_credentials
+from daemon.control.peer import AccessPolicy, PeerCredentials, peer_credentials
 from daemon.control.unix_socket import UnixListener, claim_path, listen_unix
 
-__all__ = ["LoopbackTelnetServer", "UnixTelnetServer"]
+__all__ = ["LoopbackTelnetServer", "UnixTelnetServer", "peer_of"]
 
 log = logging.getLogger("daemon.console")
 
@@ -29,9 +29,16 @@ REFUSAL = b"arbord console: permission denied (only the daemon's uid and root ma
 
 
 class _ServingTelnetServer(TelnetServer):
-    """Runs one application per accepted connection, as prompt_toolkit's own ``_accept`` does."""
+    """Runs one application per accepted connection, as prompt_toolkit's own ``_accept`` does, and
+    remembers who is on the other end of each (``peer_of``)."""
 
-    def _serve_connection(self, conn: socket.socket, addr: tuple[str, int]) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.peers: dict[TelnetConnection, PeerCredentials] = {}
+
+    def _serve_connection(
+        self, conn: socket.socket, addr: tuple[str, int], peer: PeerCredentials | None = None
+    ) -> None:
         async def run() -> None:
             try:
                 with create_pipe_input() as vt100_input:
@@ -46,10 +53,13 @@ class _ServingTelnetServer(TelnetServer):
                         enable_cpr=self.enable_cpr,
                     )
                     self.connections.add(connection)
+                    if peer is not None:
+                        self.peers[connection] = peer
                     try:
                         await connection.run_application()
                     finally:
                         self.connections.remove(connection)
+                        self.peers.pop(connection, None)
             except (EOFError, KeyboardInterrupt, ConnectionError):
                 pass  # the client left
             except asyncio.CancelledError:
@@ -99,7 +109,7 @@ class UnixTelnetServer(_ServingTelnetServer):
             return
         log.info("console: session for pid %d uid %d", peer.pid, peer.uid)
         # prompt_toolkit formats the address as ``%r %r``: give it two fields.
-        self._serve_connection(conn, (f"pid {peer.pid}", peer.uid))
+        self._serve_connection(conn, (f"pid {peer.pid}", peer.uid), peer)
 
     def close_listener(self) -> None:
         """Unlink the socket file (if still ours); the socket itself is closed by ``run``'s end."""
@@ -127,3 +137,9 @@ class LoopbackTelnetServer(_ServingTelnetServer):
         conn.setblocking(True)
         log.warning("console: unauthenticated TCP session from %s", addr)
         self._serve_connection(conn, (str(addr[0]), int(addr[1])))
+
+
+def peer_of(connection: TelnetConnection) -> PeerCredentials | None:
+    """The kernel's credentials of ``connection``'s peer; None on TCP, where nobody can tell."""
+    server = connection.server
+    return server.peers.get(connection) if isinstance(server, _ServingTelnetServer) else None

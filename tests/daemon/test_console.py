@@ -4,6 +4,7 @@ commands reach the daemon's tree through the control methods."""
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import os
 import re
@@ -16,15 +17,21 @@ from pathlib import Path
 import pydantic
 import pytest
 
+from daemon.app import ExitCode
+from daemon.cli import main as cli_main
 from daemon.component import verb_table
 from daemon.console import ConsoleSettings, console_child_spec
+from daemon.console.commands import ConsoleContext, build_cli
+from daemon.console.monitor import ArbordMonitor
+from daemon.console.repl import ReplSession, run_repl
 from daemon.console.server import ConsoleServer
+from daemon.control.peer import AccessPolicy, PeerCredentials
 from daemon.errors import AlreadyRunning, ConsoleError
 from daemon.verbs.component import CORE
 from daemon.verbs.method import VerbTable
 from supervisor import StartFailed, whereis
 from supervisor.errors import InitIgnored
-from tests.daemon.as_nobody import needs_nobody, run_as_nobody
+from tests.daemon.as_nobody import NOBODY, needs_nobody, run_as_nobody
 from tests.daemon.test_control_helpers import Harness, running_control
 
 IAC, SB, SE = b"\xff", b"\xfa", b"\xf0"
@@ -234,3 +241,137 @@ async def test_the_console_refuses_other_uids() -> None:
         os.chmod(h.path.parent, 0o711)
         os.chmod(path, 0o666)
         assert "permission denied" in await _as_nobody(path)  # ...the peer check still says no
+
+
+# --- the Python prompt (repl) ----------------------------------------------------------------------
+
+
+async def test_the_repl_runs_python_in_the_daemon_with_helpers_and_logs_the_session(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="daemon.console")
+    settings = ConsoleSettings(enabled=True, repl=True)
+    async with (
+        running_console(settings) as (h, _),
+        TelnetSession.open_unix(h.path.parent / "console.sock") as session,
+    ):
+        await session.expect("arbord >>>")
+        await session.command("help")
+        assert "A Python prompt in the daemon" in await session.expect("where")
+        await session.command("repl")
+        await session.expect("Ctrl-D returns to the console")
+        await session.command("whereis('test.echo') is not None")
+        await session.expect("True")
+        await session.command("drawn = await tree()")
+        await session.command("print('tree has echo:', 'echo' in drawn)")
+        await session.expect("tree has echo: True")
+        await session.command("__import__('os').getpid() * 1")
+        await session.expect(str(os.getpid()))
+        await session.command("for n in range(2):")
+        await session.command("    print('line', n)")
+        await session.command("")
+        await session.expect("line 1")
+        await session.command("exit()")
+        assert "use Ctrl-D" in await session.expect("use Ctrl-D")
+        await session.command("\x04")  # Ctrl-D: back to the console's commands
+        await session.expect("arbord >>>")
+        await session.command("call ping")
+        await session.expect("pong")
+    messages = [r.getMessage() for r in caplog.records]
+    uid, pid = os.geteuid(), os.getpid()
+    assert f"console: Python prompt opened for pid {pid} uid {uid}" in messages
+    assert any(m.startswith(f"console: Python prompt closed for pid {pid} uid {uid}") for m in messages)
+
+
+async def test_the_repl_is_not_offered_unless_configured() -> None:
+    async with (
+        running_console() as (h, _),
+        TelnetSession.open_unix(h.path.parent / "console.sock") as session,
+    ):
+        await session.expect("arbord >>>")
+        await session.command("repl")
+        assert "No such command" in await session.expect("No such command")
+
+
+def test_repl_with_a_tcp_console_is_refused_at_config_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(pydantic.ValidationError, match="repl = true is refused with tcp_host and tcp_port"):
+        ConsoleSettings(enabled=True, repl=True, tcp_host="127.0.0.1", tcp_port=1)
+    config = tmp_path / "arbord.toml"
+    config.write_text("[console]\nenabled = true\nrepl = true\ntcp_host = '127.0.0.1'\ntcp_port = 20101\n")
+    for argv in (["check-config", str(config)], ["run", "--config", str(config)]):
+        assert cli_main(argv) == ExitCode.CONFIG
+        err = capsys.readouterr().err
+        assert "console: repl = true is refused with tcp_host and tcp_port" in err
+
+
+async def test_a_tcp_monitor_never_offers_the_repl() -> None:
+    loop = asyncio.get_running_loop()
+    with pytest.raises(ValueError, match="never offered on TCP"):
+        ArbordMonitor(loop, build_cli({}, repl=True), tcp=("127.0.0.1", 0), repl=True)
+
+
+@pytest.mark.parametrize(
+    ("peer", "refused_for"),
+    [(None, "a TCP session"), (PeerCredentials(4242, 65534, 65534), "pid 4242 uid 65534")],
+    ids=["tcp", "another-uid"],
+)
+async def test_the_repl_itself_refuses_a_tcp_session_and_another_uid(
+    peer: PeerCredentials | None, refused_for: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Behind the listener's own peer check and the configuration: the prompt checks again.
+    caplog.set_level(logging.WARNING, logger="daemon.console")
+    shown = io.StringIO()
+    await run_repl(ReplSession({}), asyncio.get_running_loop(), shown, peer)
+    assert "repl: refused" in shown.getvalue()
+    assert f"console: Python prompt refused for {refused_for}" in [r.getMessage() for r in caplog.records]
+
+
+_REPL_AS_NOBODY = r"""
+import re, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(15)
+s.connect(sys.argv[1])
+s.sendall(b"\xff\xfa\x18\x00dumb\xff\xf0")
+seen = b""
+def until(text):
+    global seen
+    while text not in re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]|\xff[\xfb-\xfe].|\r", b"", seen):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        seen += chunk
+until(b"arbord >>>")
+seen = b""
+s.sendall(b"repl\r")
+until(b"refused")
+print(re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]|\xff[\xfb-\xfe].|\r", b"", seen).decode(errors="replace"))
+"""
+
+
+@needs_nobody
+async def test_the_repl_refuses_another_uid_even_when_the_console_lets_it_in() -> None:
+    # A console whose listener admits nobody's group (the control socket's kind of policy): the
+    # commands are theirs, the Python prompt is not.
+    async with running_control() as h:
+        path = h.path.parent / "repl.sock"
+        verbs = verb_table([CORE])
+        monitor = ArbordMonitor(
+            asyncio.get_running_loop(),
+            build_cli(verbs.methods, repl=True),
+            unix_path=path,
+            policy=AccessPolicy(os.geteuid(), NOBODY),
+            context=ConsoleContext(h.daemon, verbs),
+            repl=True,
+        )
+        await monitor.open()
+        try:
+            os.chmod(h.path.parent.parent, 0o711)
+            os.chmod(h.path.parent, 0o711)
+            os.chmod(path, 0o666)
+            shown = await asyncio.to_thread(run_as_nobody, _REPL_AS_NOBODY, str(path))
+        finally:
+            await monitor.aclose()
+    assert "repl: refused" in shown
+    assert ">>> " not in shown.split("repl: refused", 1)[1]

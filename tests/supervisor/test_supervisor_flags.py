@@ -113,9 +113,9 @@ async def test_supervisor_takes_a_flags_record_and_keyword_overrides() -> None:
 
 async def test_the_flags_record_governs_restarts() -> None:
     log: EventLog = []
-    async with Supervisor([worker("a", log)], flags=SupervisorFlags(intensity=0), clock=ManualClock()) as sup:
-        await crash_child(await server_of(sup, "a"))
-        assert await sup.wait() == SHUTDOWN  # intensity 0: the first restart is one too many
+    sup = await Supervisor.start([worker("a", log)], flags=SupervisorFlags(intensity=0), clock=ManualClock())
+    await crash_child(await server_of(sup, "a"))
+    assert await sup.wait() == SHUTDOWN  # intensity 0: the first restart is one too many
 
 
 def test_supervisor_refuses_a_bad_flag_in_a_record_or_a_keyword() -> None:

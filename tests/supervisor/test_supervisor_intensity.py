@@ -71,9 +71,9 @@ async def test_one_restart_too_many_stops_children_in_reverse_then_the_superviso
 
 async def test_escalation_is_logged_as_an_error(caplog: pytest.LogCaptureFixture) -> None:
     log: EventLog = []
-    async with Supervisor([worker("a", log)], intensity=0, name="fragile-sup") as sup:
-        await crash_child(await server_of(sup, "a"))
-        await sup.wait()
+    sup = await Supervisor.start([worker("a", log)], intensity=0, name="fragile-sup")
+    await crash_child(await server_of(sup, "a"))
+    await sup.wait()
     escalations = [r for r in caplog.records if "max restart intensity" in r.getMessage()]
     assert len(escalations) == 1
     assert escalations[0].levelno == logging.ERROR
@@ -82,34 +82,34 @@ async def test_escalation_is_logged_as_an_error(caplog: pytest.LogCaptureFixture
 
 async def test_intensity_zero_means_the_first_restart_stops_the_supervisor() -> None:
     log: EventLog = []
-    async with Supervisor([worker("a", log)], intensity=0, clock=ManualClock()) as sup:
-        await crash_child(await server_of(sup, "a"))
-        assert await sup.wait() == SHUTDOWN
+    sup = await Supervisor.start([worker("a", log)], intensity=0, clock=ManualClock())
+    await crash_child(await server_of(sup, "a"))
+    assert await sup.wait() == SHUTDOWN
 
 
 async def test_restarts_older_than_the_period_leave_the_window() -> None:
     log: EventLog = []
     clock = ManualClock()
-    async with Supervisor([worker("a", log)], intensity=2, period=5, clock=clock) as sup:
-        await crash_restart(sup, "a")  # t=0
-        clock.advance(1)
-        await crash_restart(sup, "a")  # t=1
-        clock.advance(4.5)  # t=5.5: the t=0 restart is out, the t=1 one in
-        await crash_restart(sup, "a")
-        assert sup.alive
-        await crash_restart(sup, "a")  # t=5.5 again: 1, 5.5, 5.5 and this one: 3 > 2
-        assert not sup.alive
+    sup = await Supervisor.start([worker("a", log)], intensity=2, period=5, clock=clock)
+    await crash_restart(sup, "a")  # t=0
+    clock.advance(1)
+    await crash_restart(sup, "a")  # t=1
+    clock.advance(4.5)  # t=5.5: the t=0 restart is out, the t=1 one in
+    await crash_restart(sup, "a")
+    assert sup.alive
+    await crash_restart(sup, "a")  # t=5.5 again: 1, 5.5, 5.5 and this one: 3 > 2
+    assert not sup.alive
 
 
 async def test_a_restart_exactly_one_period_ago_still_counts() -> None:
     # OTP's add_restart keeps R >= Now - Period.
     log: EventLog = []
     clock = ManualClock()
-    async with Supervisor([worker("a", log)], intensity=1, period=5, clock=clock) as sup:
-        await crash_restart(sup, "a")
-        clock.advance(5)
-        await crash_restart(sup, "a")
-        assert not sup.alive
+    sup = await Supervisor.start([worker("a", log)], intensity=1, period=5, clock=clock)
+    await crash_restart(sup, "a")
+    clock.advance(5)
+    await crash_restart(sup, "a")
+    assert not sup.alive
 
 
 async def test_spread_out_restarts_never_escalate() -> None:
@@ -125,11 +125,11 @@ async def test_spread_out_restarts_never_escalate() -> None:
 @pytest.mark.parametrize("strategy", [Strategy.ONE_FOR_ALL, Strategy.REST_FOR_ONE], ids=lambda s: s.value)
 async def test_a_cascade_restart_counts_once(strategy: Strategy) -> None:
     log: EventLog = []
-    async with Supervisor([worker(x, log) for x in "abcd"], strategy=strategy, intensity=1) as sup:
-        await crash_restart(sup, "a")  # restarts four children: one restart
-        assert sup.alive
-        await crash_restart(sup, "a")
-        assert not sup.alive
+    sup = await Supervisor.start([worker(x, log) for x in "abcd"], strategy=strategy, intensity=1)
+    await crash_restart(sup, "a")  # restarts four children: one restart
+    assert sup.alive
+    await crash_restart(sup, "a")
+    assert not sup.alive
 
 
 # --- escalation to the parent ----------------------------------------------------------------------
@@ -255,10 +255,10 @@ async def test_each_failed_retry_counts_toward_intensity() -> None:
     log: EventLog = []
     switch = Switch()
     clock = ManualClock()
-    async with Supervisor([flaky_spec(log, switch)], intensity=3, period=5, clock=clock) as sup:
-        switch.failing = True
-        await crash_child(await server_of(sup, "f"))
-        assert await sup.wait() == SHUTDOWN
+    sup = await Supervisor.start([flaky_spec(log, switch)], intensity=3, period=5, clock=clock)
+    switch.failing = True
+    await crash_child(await server_of(sup, "f"))
+    assert await sup.wait() == SHUTDOWN
     # the first start, then three restarts allowed, all failing; the fourth escalates
     assert switch.attempts == 4
 

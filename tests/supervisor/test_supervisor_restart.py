@@ -107,8 +107,7 @@ async def test_killing_a_supervisor_while_a_restarted_child_runs_init_kills_that
 ) -> None:
     gate = asyncio.Event()
     incarnations: list[Server] = []
-    sup = Supervisor([ChildSpec("g", Gated, args=(gate, incarnations))])
-    await sup.__aenter__()
+    sup = await Supervisor.start([ChildSpec("g", Gated, args=(gate, incarnations))])
     await crash_child(incarnations[0])
     for _ in range(5):
         await asyncio.sleep(0)
