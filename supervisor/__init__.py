@@ -46,7 +46,7 @@ from supervisor._monitors import Down, MonitorRef, demonitor, monitor
 from supervisor._runtime import current_process, current_server, is_alive, registered_names, whereis
 from supervisor._server import NOREPLY, TIMEOUT, Caller, Ignore, Server, ServerStatistics, Stop
 from supervisor._supervisor import Supervisor
-from supervisor.errors import ArbordError, CallTimeout, NoProc, ServerExited, StartFailed
+from supervisor.errors import ArbordError, CallTimeout, NoProc, ServerExited, StartFailed, SupervisorGaveUp
 from supervisor.tables import Access, Table, TableType
 
 __all__ = [
@@ -83,6 +83,7 @@ __all__ = [
     "Strategy",
     "Supervisor",
     "SupervisorFlags",
+    "SupervisorGaveUp",
     "Table",
     "TableType",
     "call",
