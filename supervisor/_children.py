@@ -29,8 +29,10 @@ __all__ = [
     "CHILD_START",
     "ChildExit",
     "StopOutcome",
+    "emit_exit",
     "launch",
     "report_exit",
+    "report_restart",
     "server_class",
     "should_restart",
     "spawn",
@@ -200,14 +202,49 @@ def should_restart(spec: ChildSpec, reason: Exit) -> bool:
     return restart is _TRANSIENT and reason.is_abnormal
 
 
-def report_exit(supervisor: str, spec: ChildSpec, reason: Exit, restarts: int) -> None:
-    """Log an abnormal exit once, as a structured report, and emit the exit event either way."""
+def emit_exit(supervisor: str, spec: ChildSpec, reason: Exit, restarts: int) -> None:
+    """Emit the ``("supervisor", "child", "exit")`` event of every exit a supervisor sees."""
     if CHILD_EXIT in telemetry.active_events:  # no metadata to build while nobody listens
         telemetry.execute(
             CHILD_EXIT,
             {"restarts": restarts},
             {"supervisor": supervisor, "child_id": spec.id, "reason": reason},
         )
+
+
+def report_restart(supervisor: str, spec: ChildSpec, reason: Exit, restarts: int) -> None:
+    """Log the restart a supervisor is about to perform: OTP's supervisor report (supervisor, child,
+    reason, restart count), once per restart, whatever the reason: an error after a crash, a warning
+    after ``normal`` or ``shutdown``.
+
+    A restart after ``normal`` or ``shutdown`` is reported too: a permanent sub-supervisor that gave
+    up exits with ``shutdown``, and its parent's restart of it was the one line missing from the log
+    (test_the_root_restarting_a_sub_supervisor_is_reported). OTP reports any exit of a permanent
+    child the same way (docs/otp-conformance.md#supervisors).
+    """
+    # A crash is an error; a restart after normal or shutdown is worth a warning, not an error
+    # (test_normal_and_shutdown_exits_are_not_logged_as_errors).
+    level = logging.ERROR if reason.is_abnormal else logging.WARNING
+    if log.isEnabledFor(level):
+        log.log(
+            level,
+            "child %r of supervisor %s exited: %r; restarting it (restart %d)",
+            spec.id,
+            supervisor,
+            reason,
+            restarts,
+            exc_info=reason.exception,
+            extra={
+                "supervisor": supervisor,
+                "child_id": spec.id,
+                "reason": reason,
+                "restart_count": restarts,
+            },
+        )
+
+
+def report_exit(supervisor: str, spec: ChildSpec, reason: Exit, restarts: int) -> None:
+    """Log an abnormal exit that is not followed by a restart, once, as a structured report."""
     # Both tests are pure; the cheaper one first.
     if log.isEnabledFor(logging.ERROR) and reason.is_abnormal:
         log.error(
