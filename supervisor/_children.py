@@ -29,6 +29,7 @@ __all__ = [
     "CHILD_START",
     "ChildExit",
     "StopOutcome",
+    "drop_crash_locals",
     "emit_exit",
     "launch",
     "report_exit",
@@ -261,6 +262,28 @@ def report_exit(supervisor: str, spec: ChildSpec, reason: Exit, restarts: int) -
                 "restart_count": restarts,
             },
         )
+
+
+def drop_crash_locals(exception: BaseException) -> None:
+    """Clear the local variables of the frames in a reported crash's traceback.
+
+    A crashed server is referenced by its own frames (``self`` in ``_run`` and in the callback that
+    raised), which the traceback keeps, and holds that traceback through its exit reason: a reference
+    cycle per crash, which only the cyclic garbage collector frees. One every few dozen restarts
+    made a restart pay for a collection, and the restart's 99th percentile 5x the hand-rolled
+    loop's, whose crashes leave no cycle (bench core, "crash -> restarted & ready p99"). Once the
+    supervisor has reported the crash, its frames' locals are dropped (``traceback.clear_frames``,
+    as ``unittest`` does): the traceback still names every file, line and function, and the crashed
+    incarnation is freed at once (test_a_restarted_crash_leaves_no_garbage_cycle).
+    """
+    # traceback.clear_frames, without its call (bench core, "crash -> restarted & ready").
+    tb = exception.__traceback__
+    while tb is not None:
+        try:
+            tb.tb_frame.clear()
+        except RuntimeError:  # a frame still running (not the case of an exited server's)
+            pass
+        tb = tb.tb_next
 
 
 def report_stop(supervisor: str, spec: ChildSpec, outcome: StopOutcome) -> None:

@@ -8,7 +8,10 @@ sub-supervisor's "reached max restart intensity; shutting down", which read as i
 
 from __future__ import annotations
 
+import gc
 import logging
+import traceback
+import weakref
 
 import pytest
 
@@ -89,3 +92,24 @@ async def test_the_root_restarting_a_sub_supervisor_is_reported(caplog: pytest.L
         "child 'inner' of supervisor root-sup exited",
     ]
     assert restart_reports(caplog) == [("root-sup", "inner", SHUTDOWN, 1)]
+
+
+async def test_a_restarted_crash_leaves_no_garbage_cycle() -> None:
+    # The crashed incarnation is freed by reference counting once its supervisor has reported it: a
+    # cycle through its traceback's frames made every few dozen restarts pay for a collection.
+    log: EventLog = []
+    async with Supervisor([worker("a", log)], intensity=5) as sup:
+        gc.collect()
+        gc.disable()
+        try:
+            old = await server_of(sup, "a")
+            reason = await crash_child(old)
+            await sup.count_children()
+            gone = weakref.ref(old)
+            del old
+            assert gone() is None
+            # The traceback still says where the crash came from.
+            assert reason.exception is not None
+            assert "handle_cast" in "".join(traceback.format_exception(reason.exception))
+        finally:
+            gc.enable()
