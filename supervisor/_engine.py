@@ -55,6 +55,7 @@ _RUNNING: Final = ChildState.RUNNING
 _UNDEFINED: Final = ChildState.UNDEFINED
 _RESTARTING: Final = ChildState.RESTARTING
 _WARNING: Final = logging.WARNING
+_CHILD_EXIT: Final = child_ops.CHILD_EXIT
 
 
 class _Crash:
@@ -276,7 +277,8 @@ class SupervisorEngine(Server):
         """Record a child's exit; True when it is to be restarted now (the restart is then counted)."""
         child.server, child.state = None, _UNDEFINED
         label = self._name or self._anonymous_label
-        child_ops.emit_exit(label, child.spec, reason, child.restarts)
+        if _CHILD_EXIT in telemetry.active_events:  # no call while nobody listens (bench core)
+            child_ops.emit_exit(label, child.spec, reason, child.restarts)
         if child_ops.should_restart(child.spec, reason):
             self._count_restart(child, reason)
             if reason.exception is not None:
