@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import resource
 import statistics
 import time
 import tracemalloc
@@ -22,6 +23,7 @@ from supervisor import Caller, ChildSpec, DynamicSupervisor, Server, Supervisor
 CALLS = 20_000
 RESTARTS = 2_000
 RESTART_BLOCKS = 10
+RESTART_WARMUP = 10
 IDLE_SERVERS = 10_000
 ROUNDS = 5
 
@@ -81,8 +83,38 @@ async def _calls_per_second() -> tuple[float, float]:
     return statistics.median(arbord_rates), statistics.median(bare_rates)
 
 
-async def _restart_latency() -> tuple[float, float]:
-    """Median µs from "crash!" to "the restarted worker is ready": supervisor vs hand-rolled loop.
+def _p99(times: list[float]) -> float:
+    """The 99th percentile of ``times``."""
+    return statistics.quantiles(times, n=100)[98]
+
+
+def _preemptions() -> int:
+    """How many times the kernel has taken the CPU from this thread so far (involuntary switches)."""
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_nivcsw
+
+
+class _Samples:
+    """One side's restart times: all of them, and those no other process interrupted.
+
+    On a shared machine a restart that loses the CPU to another process takes milliseconds instead of
+    microseconds, and the longer side loses it more often: about 1% of samples, exactly where the
+    99th percentile sits, so it measured the machine's load. The tail is read from the restarts that
+    ran uninterrupted (their count of involuntary context switches did not move); the median from all.
+    """
+
+    def __init__(self) -> None:
+        self.all: list[float] = []
+        self.uninterrupted: list[float] = []
+
+    def add(self, seconds: float, interrupted: bool) -> None:
+        self.all.append(seconds)
+        if not interrupted:
+            self.uninterrupted.append(seconds)
+
+
+async def _restart_latency() -> tuple[float, float, float, float]:
+    """µs from "crash!" to "the restarted worker is ready", supervisor vs hand-rolled loop: the
+    medians, then the 99th percentiles of the uninterrupted restarts (``_Samples``).
 
     Both run side by side for the whole measurement and take turns in blocks of restarts, so a
     change in the machine's load or clock during the run touches both sides alike.
@@ -105,26 +137,42 @@ async def _restart_latency() -> tuple[float, float]:
             except RuntimeError:
                 pass
 
-    async def restart(ready: _Ready, crash: Callable[[Any], None], times: list[float]) -> None:
+    async def restart(ready: _Ready, crash: Callable[[Any], None], samples: _Samples | None) -> None:
         worker = await ready.future
         ready.future = loop.create_future()
+        switches = _preemptions()
         start = time.perf_counter()
         crash(worker)
         await ready.future
-        times.append(time.perf_counter() - start)
+        elapsed = time.perf_counter() - start
+        if samples is not None:
+            samples.add(elapsed, _preemptions() != switches)
 
-    bare_times: list[float] = []
-    arbord_times: list[float] = []
+    bare_times, arbord_times = _Samples(), _Samples()
     hand_rolled_task = loop.create_task(hand_rolled())
     spec = ChildSpec("crashy", Crashy, args=(arbord_ready,))
+    crash_bare: Callable[[Any], None] = lambda inbox: inbox.put_nowait("crash")  # noqa: E731
+    crash_arbord: Callable[[Any], None] = lambda server: server.cast("crash")  # noqa: E731
     async with Supervisor([spec], intensity=RESTARTS * 10, period=1.0):
         for _ in range(RESTART_BLOCKS):
+            # The first restarts after switching sides run on caches the other side filled: a
+            # warm-up, not samples. Sampled, they were most of each side's top 1%, and more of
+            # arbord's, whose restart touches more code (the p99 read 2-2.7x where it is 1.5x).
+            for _ in range(RESTART_WARMUP):
+                await restart(bare_ready, crash_bare, None)
             for _ in range(RESTARTS // RESTART_BLOCKS):
-                await restart(bare_ready, lambda inbox: inbox.put_nowait("crash"), bare_times)
+                await restart(bare_ready, crash_bare, bare_times)
+            for _ in range(RESTART_WARMUP):
+                await restart(arbord_ready, crash_arbord, None)
             for _ in range(RESTARTS // RESTART_BLOCKS):
-                await restart(arbord_ready, lambda server: server.cast("crash"), arbord_times)
+                await restart(arbord_ready, crash_arbord, arbord_times)
     hand_rolled_task.cancel()
-    return statistics.median(arbord_times) * 1e6, statistics.median(bare_times) * 1e6
+    return (
+        statistics.median(arbord_times.all) * 1e6,
+        statistics.median(bare_times.all) * 1e6,
+        _p99(arbord_times.uninterrupted) * 1e6,
+        _p99(bare_times.uninterrupted) * 1e6,
+    )
 
 
 async def _bytes_per(make: Callable[[], Awaitable[object]], count: int) -> float:
@@ -186,7 +234,7 @@ def run(loop_name: str) -> list[Row]:
     logging.disable(logging.CRITICAL)  # crash reports would measure the log handler, not arbord
     try:
         calls, bare_calls = run_on(loop_name, _calls_per_second())
-        restart, bare_restart = run_on(loop_name, _restart_latency())
+        restart, bare_restart, restart_p99, bare_restart_p99 = run_on(loop_name, _restart_latency())
         memory, bare_memory = run_on(loop_name, _memory_per_server())
         large, small = run_on(loop_name, _dynamic_scaling())
     finally:
@@ -210,6 +258,15 @@ def run(loop_name: str) -> list[Row]:
             bare_restart,
             "us",
             1.5,
+        ),
+        Row(
+            "core",
+            "crash -> restarted & ready p99 vs hand-rolled p99 (uninterrupted)",
+            loop_name,
+            restart_p99,
+            bare_restart_p99,
+            "us",
+            2.0,
         ),
         Row(
             "core",

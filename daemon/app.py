@@ -20,6 +20,7 @@ the tree failed to start, 78 when that failure was a configuration problem.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import logging
 import os
@@ -44,6 +45,7 @@ from daemon.app_reload import (
 from daemon.component import Component, ComponentContext, verb_table
 from daemon.errors import ConfigError, UnsafeSocketPath
 from daemon.notify import Notifier
+from daemon.restart_log import RestartLog
 from daemon.sections import SettingsBase
 from daemon.settings import load_settings
 from daemon.tree import COMPONENTS, PlannedChild, plan_tree, root_flags
@@ -130,6 +132,8 @@ class Daemon:
         self._health_tasks: list[asyncio.Task[Any]] = []
         self._background: set[asyncio.Task[Any]] = set()
         self._started_at = time.monotonic()
+        # Restart counts and the last crash for `status`, over sub-supervisors' restarts too.
+        self.restarts = RestartLog()
 
     # --- DaemonContext ---------------------------------------------------------------------------
 
@@ -166,6 +170,24 @@ class Daemon:
             "config": str(self._config_path) if self._config_path is not None else None,
             "runtime_dir": str(self._paths.runtime_dir),
             "control_socket": str(self._paths.control_socket),
+            **self._restart_summary(),
+        }
+
+    def _restart_summary(self) -> dict[str, Any]:
+        """``restarts`` ({"total", "children": [{"supervisor", "child", "restarts"}]}) and
+        ``last_crash`` (None or {"time", "supervisor", "child", "reason"}): children named as the
+        supervisor report in the log names them (the ``status`` verb turns them into tree paths)."""
+        restarts = self.restarts
+        crash = restarts.last_crash
+        return {
+            "restarts": {
+                "total": restarts.total,
+                "children": [
+                    {"supervisor": sup, "child": child, "restarts": n}
+                    for (sup, child), n in sorted(restarts.counts.items())
+                ],
+            },
+            "last_crash": None if crash is None else dataclasses.asdict(crash),
         }
 
     def request_shutdown(self) -> None:
@@ -203,9 +225,11 @@ class Daemon:
         for sig in _STOP_SIGNALS:
             loop.add_signal_handler(sig, self._on_stop_signal, sig)
         loop.add_signal_handler(signal.SIGHUP, self._on_reload_signal)
+        self.restarts.attach()
         try:
             return await self._run()
         finally:
+            self.restarts.detach()
             for sig in (*_STOP_SIGNALS, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
             await self._cancel_tasks()

@@ -14,9 +14,6 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
-
-from daemon.settings_sources import ENV_PREFIX
 
 __all__ = ["DaemonSection", "SettingsBase", "SupervisorSection", "TreeSection"]
 
@@ -67,26 +64,20 @@ class TreeSection(BaseModel):
     servers: SupervisorSection = SupervisorSection()
 
 
-class SettingsBase(BaseSettings):
+class SettingsBase(BaseModel):
     """The daemon-wide part of ``Settings``: ``[daemon]`` and ``[tree.*]``. Each component adds its
-    own section to it (``daemon.settings.settings_model``); build settings with ``load_settings``."""
+    own section to it (``daemon.settings.settings_model``); build settings with ``load_settings``.
 
-    model_config = SettingsConfigDict(
-        extra="forbid", frozen=True, env_prefix=ENV_PREFIX, env_nested_delimiter="__"
+    A plain model: ``load_settings`` reads the file and the environment itself, to know where each
+    value came from, so ``Settings()`` alone is exactly the embedded defaults. It was a
+    pydantic-settings ``BaseSettings`` with every source but its arguments turned off, which cost
+    the daemon's start the import of pydantic-settings for nothing (bench daemon, start -> READY);
+    the configuration keeps that class's ``validate_default`` and ``arbitrary_types_allowed``.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_default=True, arbitrary_types_allowed=True
     )
 
     daemon: DaemonSection = DaemonSection()
     tree: TreeSection = TreeSection()
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # load_settings merges the file and the environment itself, to know where each value came
-        # from; Settings() alone is therefore exactly the embedded defaults.
-        return (init_settings,)

@@ -56,6 +56,8 @@ log = logging.getLogger("supervisor.supervisor")
 _RUNNING: Final = ChildState.RUNNING
 _UNDEFINED: Final = ChildState.UNDEFINED
 _RESTARTING: Final = ChildState.RESTARTING
+_WARNING: Final = logging.WARNING
+_CHILD_EXIT: Final = child_ops.CHILD_EXIT
 
 
 class _Crash:
@@ -334,10 +336,17 @@ class SupervisorEngine(Server):
     def _child_exited(self, child: ChildRecord, reason: Exit) -> bool:
         """Record a child's exit; True when it is to be restarted now (the restart is then counted)."""
         child.server, child.state = None, _UNDEFINED
-        child_ops.report_exit(self._name or self._anonymous_label, child.spec, reason, child.restarts)
+        label = self._name or self._anonymous_label
+        if _CHILD_EXIT in telemetry.active_events:  # no call while nobody listens (bench core)
+            child_ops.emit_exit(label, child.spec, reason, child.restarts)
         if child_ops.should_restart(child.spec, reason):
-            self._count_restart(child)
+            self._count_restart(child, reason)
+            if reason.exception is not None:
+                child_ops.drop_crash_locals(reason.exception)
             return True
+        child_ops.report_exit(label, child.spec, reason, child.restarts)
+        if reason.exception is not None:
+            child_ops.drop_crash_locals(reason.exception)
         if not self._keeps(child):
             self._drop(child)
         if child.spec.significant and self._auto_shutdown_due():
@@ -358,14 +367,18 @@ class SupervisorEngine(Server):
             return not any(c.spec.significant and c.state is not _UNDEFINED for c in self._records())
         return False
 
-    def _count_restart(self, child: ChildRecord) -> None:
-        """Count one restart toward the intensity; past it, give up (raise ``Stop(SHUTDOWN)``)."""
+    def _count_restart(self, child: ChildRecord, reason: Exit | None) -> None:
+        """Count one restart toward the intensity and report it (the exit's ``reason``; None for the
+        retry of a failed restart, already reported by ``_retry_later``); past the intensity, report
+        the exit and give up (raise ``Stop(SHUTDOWN)``)."""
         if not self._intensity.add_restart():
             self._escalation = (
                 f"reached max restart intensity ({self._intensity.intensity} in "
                 f"{self._intensity.period:g} s) restarting {child.spec.id!r}",
                 child.spec.id,
             )
+            if reason is not None:
+                child_ops.report_exit(self.label, child.spec, reason, child.restarts)
             log.error(
                 "%s %s reached max restart intensity (%d in %g s); shutting down",
                 self._kind,
@@ -381,6 +394,10 @@ class SupervisorEngine(Server):
             )
             raise Stop(SHUTDOWN)
         child.restarts += 1
+        # The level is tested here first: the benchmarks run with logging off, and a call saved is
+        # a share of the restart (bench core, "crash -> restarted & ready").
+        if reason is not None and log.isEnabledFor(_WARNING):
+            child_ops.report_restart(self.label, child.spec, reason, child.restarts)
         if child_ops.CHILD_RESTART in telemetry.active_events:
             telemetry.execute(
                 child_ops.CHILD_RESTART,
@@ -464,7 +481,7 @@ class SupervisorEngine(Server):
         if type(message) is _TryAgain:
             child = message.child
             if child.state is _RESTARTING and self._holds(child):
-                self._count_restart(child)
+                self._count_restart(child, None)
                 await self._restart_group(child)
 
     # --- management requests ---------------------------------------------------------------------

@@ -20,7 +20,8 @@ from daemon.control.protocol import PROTOCOL_VERSION
 from daemon.errors import ConfigError, ControlError
 from daemon.verbs.codes import ErrorCode
 from daemon.verbs.method import Method, MethodContext, NoParams, methods_of, verb
-from supervisor import whereis
+from daemon.verbs.tree_paths import describe_tree
+from supervisor import ArbordError, whereis
 
 __all__ = ["HasMethods", "daemon_methods", "require_privileged"]
 
@@ -103,9 +104,51 @@ async def ping(params: NoParams, context: MethodContext) -> dict[str, bool]:
     return {"pong": True}
 
 
-@verb("status", "state, pid, uptime, version, loop, config path")
+async def _paths_by_name(context: MethodContext) -> dict[str, str]:
+    """Each registered supervisor's path in the tree (``arbord.servers`` → ``root/servers``)."""
+    try:
+        tree = await describe_tree(context.daemon.root)
+    except (RuntimeError, ArbordError):  # no tree yet (starting), or it stopped while we walked
+        return {}
+    paths: dict[str, str] = {}
+
+    def walk(node: Mapping[str, Any]) -> None:
+        if node.get("name") is not None:
+            paths[str(node["name"])] = str(node["path"])
+        for child in node.get("children") or ():
+            walk(child)
+
+    walk(tree)
+    return paths
+
+
+def _child_path(paths: Mapping[str, str], supervisor: str, child: str) -> str:
+    """A child named by its supervisor's label and its id, as a tree path where the label is known."""
+    return f"{paths.get(supervisor, supervisor)}/{child}"
+
+
+async def _with_tree_paths(summary: dict[str, Any], context: MethodContext) -> None:
+    """Name the children of ``restarts`` and ``last_crash`` by their tree paths (``root/servers/echo``),
+    the paths ``tree`` shows and ``restart_child`` takes."""
+    restarts, crash = summary.get("restarts"), summary.get("last_crash")
+    paths = await _paths_by_name(context) if (restarts and restarts["children"]) or crash else {}
+    if restarts:
+        restarts["children"] = {
+            _child_path(paths, row["supervisor"], row["child"]): row["restarts"]
+            for row in restarts["children"]
+        }
+    if crash is not None:
+        summary["last_crash"] = {
+            "time": crash["time"],
+            "child": _child_path(paths, crash["supervisor"], crash["child"]),
+            "reason": crash["reason"],
+        }
+
+
+@verb("status", "state, pid, uptime, restarts, last crash, version, loop, config path")
 async def status(params: NoParams, context: MethodContext) -> dict[str, Any]:
     summary = dict(context.daemon.status())
+    await _with_tree_paths(summary, context)
     control = whereis(CONTROL_SERVER_NAME)
     if control is not None:
         statistics = await control.call("statistics")

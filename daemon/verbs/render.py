@@ -6,11 +6,21 @@ echo   running
 other  undefined
 >>> print(format_duration(3725.5))
 1h02m
+
+``status`` reads as a summary, with units on its times and its restarts spelled out:
+
+>>> print(render_status({"state": "running", "uptime": 252.4, "restarts": {"total": 0, "children": {}},
+...                      "last_crash": None}))
+state:      running
+uptime:     4m12s
+restarts:   0
+last crash: none
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 
 # Names for annotations only: importing ``typing`` would cost ``arborctl`` a share of its start-up
@@ -19,7 +29,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["format_duration", "render_result", "render_table", "render_tree"]
+__all__ = ["format_duration", "render_result", "render_status", "render_table", "render_tree"]
 
 
 def format_duration(seconds: float | None) -> str:
@@ -95,6 +105,42 @@ def render_tree(node: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _restarts_line(restarts: Mapping[str, Any]) -> str:
+    """``3 (root/servers/echo 2, root/servers 1)``: the total, then each restarted child, most first."""
+    children = sorted(restarts.get("children", {}).items(), key=lambda item: (-item[1], item[0]))
+    detail = ", ".join(f"{path} {count}" for path, count in children)
+    return f"{restarts.get('total', 0)} ({detail})" if detail else str(restarts.get("total", 0))
+
+
+def _crash_line(crash: Mapping[str, Any] | None, now: float) -> str:
+    """``root/servers/echo 4m12s ago (2026-12-03 10:15:02 UTC): crash: RuntimeError('boom')``."""
+    if crash is None:
+        return "none"
+    at = float(crash["time"])
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at))
+    return f"{crash['child']} {format_duration(max(now - at, 0.0))} ago ({stamp}): {crash['reason']}"
+
+
+def render_status(result: Mapping[str, Any], *, now: float | None = None) -> str:
+    """``status`` for a person: ``key: value`` lines, uptime with its unit, restarts per child, the
+    last crash (child, how long ago, when, reason), the control socket's counters on one line."""
+    now = time.time() if now is None else now
+    lines: dict[str, str] = {}
+    for key, value in result.items():
+        if key == "uptime":
+            lines[key] = format_duration(value)
+        elif key == "restarts" and isinstance(value, Mapping):
+            lines[key] = _restarts_line(value)
+        elif key == "last_crash":
+            lines["last crash"] = _crash_line(value, now)
+        elif isinstance(value, Mapping):
+            lines[key] = " ".join(f"{k}={_cell(v)}" for k, v in value.items())
+        else:
+            lines[key] = _cell(value)
+    width = max((len(key) for key in lines), default=0)
+    return "\n".join(f"{key + ':':<{width + 1}} {value}" for key, value in lines.items())
+
+
 def _param_names(schema: Mapping[str, Any]) -> str:
     required = set(schema.get("required", []))
     names = [f"{name}*" if name in required else name for name in schema.get("properties", {})]
@@ -105,6 +151,8 @@ def render_result(method: str, result: Any) -> str:
     """A method's result for a person: the tree drawn, lists of records as tables, the rest as lines."""
     if method == "tree" and isinstance(result, Mapping):
         return render_tree(result)
+    if method == "status" and isinstance(result, Mapping):
+        return render_status(result)
     if method == "methods" and isinstance(result, list):
         return render_table(
             [

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import doctest
 import importlib
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,9 @@ from daemon.servers.component import SERVERS
 from daemon.settings import Settings, load_settings
 from daemon.tree import changed_components
 from daemon.verbs.component import CORE
-from supervisor import Caller, ChildSpec, Exit, Server, StartFailed, crash, shutdown, whereis
+from daemon.verbs.daemon_verbs import status as status_verb
+from daemon.verbs.method import MethodContext, NoParams
+from supervisor import Caller, ChildSpec, Exit, Server, StartFailed, Supervisor, crash, shutdown, whereis
 
 
 class Recorder(Server):
@@ -47,6 +49,23 @@ class Recorder(Server):
 
     async def terminate(self, reason: Exit) -> None:
         self.events.append(f"stop {self.label}")
+
+
+class Crashy(Server):
+    """A user server that crashes on any cast."""
+
+    async def handle_cast(self, message: Any) -> None:
+        raise RuntimeError(f"crashed on {message!r}")
+
+
+@dataclass(frozen=True)
+class LocalConnection:
+    """The connection a verb is called on in process (no socket)."""
+
+    id: int = 0
+    task: asyncio.Task[Any] | None = None
+    peer_uid: int | None = None
+    peer_pid: int | None = None
 
 
 class FailingControl(Server):
@@ -83,6 +102,8 @@ class EventLog(list[str]):
 class Stand:
     events: EventLog = field(default_factory=EventLog)
     fail_control: bool = False
+    # Whether the stand-in control server takes the real one's name (verbs then ask it for statistics).
+    name_control: bool = True
 
     def components(self) -> tuple[Component[Any], ...]:
         """The daemon's component list with stand-ins for the registry, cache, console and control."""
@@ -97,9 +118,8 @@ class Stand:
             if self.fail_control:
                 return (ChildSpec("control", FailingControl),)
             settings = (section, section.socket_path(context.runtime_dir))
-            return (
-                ChildSpec("control", Recorder, ("control", settings, self.events), name="arbord.control"),
-            )
+            name = "arbord.control" if self.name_control else None
+            return (ChildSpec("control", Recorder, ("control", settings, self.events), name=name),)
 
         def console(section: ConsoleSettings, context: ComponentContext) -> Sequence[ChildSpec]:
             return recorder("console")(section, context) if section.enabled else ()
@@ -232,6 +252,52 @@ async def test_status_reports_state_loop_and_paths(harness: Harness) -> None:
     assert status["config"] == str(harness.config)
     assert status["control_socket"] == str(harness.daemon.runtime_dir / "control.sock")
     assert status["loop"] in ("asyncio", "uvloop")
+
+
+async def crash_user_server(name: str) -> None:
+    """Crash the server registered as ``name`` and wait until it has exited."""
+    server = whereis(name)
+    assert server is not None
+    server.cast("boom")
+    await server.wait()
+
+
+async def test_status_counts_restarts_and_names_the_last_crash_across_a_sub_supervisor_restart(
+    short_tmp: Path,
+) -> None:
+    text = '[tree.servers]\nintensity = 1\n[servers.crashy]\nstart = "tests.daemon.test_tree:Crashy"\n'
+    h = await start(short_tmp, text, Stand(name_control=False))
+    before = h.daemon.status()
+    assert before["restarts"] == {"total": 0, "children": []}
+    assert before["last_crash"] is None
+    old_servers = whereis("arbord.servers")
+    assert isinstance(old_servers, Supervisor)
+    await crash_user_server("arbord.servers.crashy")
+    await old_servers.count_children()  # handled after the exit: the restart is done
+    await crash_user_server("arbord.servers.crashy")  # one too many: arbord.servers gives up
+    await old_servers.wait()
+    await h.daemon.root.count_children()  # the root has restarted arbord.servers
+    status = h.daemon.status()
+    # The new arbord.servers has fresh records; the status still counts the restart of its child.
+    assert status["restarts"] == {
+        "total": 2,
+        "children": [
+            {"supervisor": "arbord.root", "child": "servers", "restarts": 1},
+            {"supervisor": "arbord.servers", "child": "crashy", "restarts": 1},
+        ],
+    }
+    crash = status["last_crash"]
+    assert (crash["supervisor"], crash["child"]) == ("arbord.servers", "crashy")
+    assert crash["reason"] == "crash: RuntimeError(\"crashed on 'boom'\")"
+    # The verb names children by their tree paths, as `tree` shows them.
+    context = MethodContext(LocalConnection(), h.daemon)  # type: ignore[arg-type]
+    reply = status_verb.handler(NoParams(), context)
+    assert isinstance(reply, Awaitable)
+    shown = await reply
+    assert shown["restarts"]["children"] == {"root/servers": 1, "root/servers/crashy": 1}
+    assert shown["last_crash"]["child"] == "root/servers/crashy"
+    h.daemon.request_shutdown()
+    assert await h.run == ExitCode.OK
 
 
 def test_a_reload_changes_the_components_whose_reload_rule_says_so() -> None:

@@ -333,12 +333,13 @@ async def test_a_crash_is_logged_once_as_a_structured_report(caplog: pytest.LogC
     assert first.supervisor == "reporting-sup"  # type: ignore[attr-defined]
     assert first.child_id == "a"  # type: ignore[attr-defined]
     assert isinstance(first.reason.exception, RuntimeError)  # type: ignore[attr-defined]
-    assert (first.restart_count, second.restart_count) == (0, 1)  # type: ignore[attr-defined]
+    # Each report announces a restart and carries its number.
+    assert (first.restart_count, second.restart_count) == (1, 2)  # type: ignore[attr-defined]
     assert first.exc_info is not None
 
 
 @pytest.mark.parametrize("reason", [NORMAL, SHUTDOWN, shutdown("done")], ids=repr)
-async def test_normal_and_shutdown_exits_are_not_logged(
+async def test_normal_and_shutdown_exits_are_not_logged_as_errors(
     caplog: pytest.LogCaptureFixture, reason: Exit
 ) -> None:
     log: EventLog = []
@@ -348,6 +349,9 @@ async def test_normal_and_shutdown_exits_are_not_logged(
         await crash_child(await server_of(sup, "t"), reason)
         await sup.count_children()
     assert error_records(caplog) == []
+    # The permanent child's restart is still reported, as a warning; the transient one is not restarted.
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert [(r.child_id, r.restart_count) for r in warnings] == [("a", 1)]  # type: ignore[attr-defined]
 
 
 # --- telemetry ---------------------------------------------------------------------------------------
