@@ -36,7 +36,8 @@ from pathlib import Path
 from types import FrameType
 
 from daemon.ctl.discovery import SYSTEMD_SOCKET, default_socket_path, socket_candidates
-from daemon.ctl.frames import ControlReplyError
+from daemon.ctl.frames import ControlReplyError, UnexpectedReply
+from daemon.ctl.trust import UntrustedSocket
 from daemon.ctl.wire import BlockingClient, connect
 from daemon.verbs.render import render_result
 from daemon.verbs.words import ALIASES, UsageError, build_params, resolve_method
@@ -275,6 +276,9 @@ def _main(args: argparse.Namespace, output: _Output) -> int:
     except (FileNotFoundError, ConnectionRefusedError):
         output.error(f"arbord is not running (no daemon answers on {path})")
         return EXIT_NOT_RUNNING
+    except UntrustedSocket as error:
+        output.error(str(error))
+        return EXIT_DENIED
     except PermissionError:
         output.error(f"permission denied on {path} (run as the daemon's user, root, or its control group)")
         return EXIT_DENIED
@@ -291,9 +295,17 @@ def _main(args: argparse.Namespace, output: _Output) -> int:
     except TimeoutError:
         output.error(f"no reply within {args.timeout} s")
         return EXIT_ERROR
+    except UnexpectedReply as error:
+        output.error(f"no arbord answers on {path}: {error}")
+        return EXIT_NOT_RUNNING
     except (ConnectionError, OSError) as error:
         output.error(f"connection to {path} failed: {error}")
         return EXIT_ERROR
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
+        # A reply of the wrong shape (a daemon of another version, or not arbord): one line, never a
+        # traceback (test_a_reply_of_the_wrong_shape_is_one_line_and_exit_3).
+        output.error(f"unexpected reply from {path} ({type(error).__name__}: {str(error)[:200]})")
+        return EXIT_NOT_RUNNING
     finally:
         if release is not None:
             release.close()
