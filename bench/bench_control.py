@@ -6,6 +6,11 @@ cap, the idle timeout, request validation and the dispatch. Both servers run in 
 loop under test, with the same client code, so the ratio is server cost against server cost. When
 ``redis-server`` is installed, its ``PING`` over a Unix socket is measured too (another process: an
 informative ratio, target 0).
+
+Fairness (issue 12): a ``ping``'s wait on one connection while another connection has 10k pings
+pipelined (written at once, all buffered in the daemon), against the same ping's wait on an idle
+daemon. The server yields between the buffered frames of one connection, so the ping waits a few of
+the other's turns, not for its whole backlog: target at most 10x.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ REQUESTS_SINGLE = 4_000
 REQUESTS_PER_CLIENT = 250
 CLIENTS = 32
 PING = b'{"id": 1, "method": "ping"}\n'
+PIPELINED = 10_000
+FAIRNESS_ROUNDS = 7
 
 
 class _Daemon:
@@ -79,6 +86,38 @@ async def _rate(path: Path, clients: int, per_client: int, *, frame: bytes, repl
     start = time.perf_counter()
     await asyncio.gather(*(_client(path, per_client, frame, reply_prefix) for _ in range(clients)))
     return clients * per_client / (time.perf_counter() - start)
+
+
+async def _ping_wait(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> float:
+    start = time.perf_counter()
+    writer.write(PING)
+    await reader.readline()
+    return time.perf_counter() - start
+
+
+async def _fairness(path: Path) -> tuple[float, float]:
+    """(median wait of a ping while another connection has ``PIPELINED`` pings buffered, median wait
+    of a ping on an idle server), in seconds."""
+    reader, writer = await asyncio.open_unix_connection(str(path))
+    flood_reader, flood_writer = await asyncio.open_unix_connection(str(path), limit=1 << 20)
+    try:
+        idle = statistics.median([await _ping_wait(reader, writer) for _ in range(FAIRNESS_ROUNDS * 3)])
+        busy = []
+        for _ in range(FAIRNESS_ROUNDS):
+            flood_writer.write(PING * PIPELINED)
+            await flood_reader.readline()  # the daemon is working through the backlog now
+            drained = asyncio.ensure_future(_read_lines(flood_reader, PIPELINED - 1))
+            busy.append(await _ping_wait(reader, writer))
+            await drained
+        return statistics.median(busy), idle
+    finally:
+        writer.close()
+        flood_writer.close()
+
+
+async def _read_lines(reader: asyncio.StreamReader, count: int) -> None:
+    for _ in range(count):
+        await reader.readline()
 
 
 @contextlib.asynccontextmanager
@@ -190,6 +229,9 @@ async def _bench(loop_name: str) -> list[Row]:
                     rows.append(
                         Row("control", label, loop_name, ours, theirs, "/s", 0.0, higher_is_better=True)
                     )
+            busy, idle = await _fairness(control_path)
+            label = f"ping wait beside {PIPELINED} pipelined pings / idle ping"
+            rows.append(Row("control", label, loop_name, busy * 1e6, idle * 1e6, "us", 10.0))
             if redis_path is not None and loop_name == "uvloop":
                 # Like for like: both servers in their own process (the daemon on its default uvloop).
                 rows.extend(await _cross_process(tmp, redis_path, loop_name))
