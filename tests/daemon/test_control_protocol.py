@@ -101,6 +101,32 @@ async def test_invalid_params_lists_each_problem() -> None:
         assert locations == [("chunk",), ("name",)]
 
 
+_HUGE = "x" * 500_000
+
+
+@pytest.mark.parametrize(
+    ("request_", "code"),
+    [
+        ({"id": 1, "method": _HUGE}, "method_not_found"),
+        ({"id": 1, "method": "ping", _HUGE: 1}, "invalid_request"),
+        ({"id": 1, "method": "ping", "params": {_HUGE: 1}}, "invalid_params"),
+        (
+            {"id": 1, "method": "ping", "params": {f"{i}{_HUGE[:5000]}": 1 for i in range(90)}},
+            "invalid_params",
+        ),
+        ({"id": _HUGE, "method": "ping"}, "invalid_request"),
+    ],
+    ids=["method", "request-field", "param-name", "many-param-names", "id"],
+)
+async def test_an_error_reply_never_echoes_unbounded_input(request_: dict[str, Any], code: str) -> None:
+    # Issue 12: a 500 KB method name came back whole in its method_not_found reply.
+    async with running_control() as h, open_control_client(h.path) as client:
+        await client.send_raw(json.dumps(request_).encode() + b"\n")
+        reply = await client.read_reply()
+        assert reply["error"]["code"] == code
+        assert len(json.dumps(reply)) < 64 * 1024
+
+
 async def test_blank_lines_are_ignored() -> None:
     async with running_control() as h, open_control_client(h.path) as client:
         reply = await _raw_reply(client, b"\n\r\n" + b'{"id": 1, "method": "ping"}\n')
