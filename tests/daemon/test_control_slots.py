@@ -21,7 +21,7 @@ from daemon.ctl.client import open_control_client
 from tests.daemon.as_nobody import NOBODY, SYSTEM_PYTHON, needs_nobody, run_as_nobody
 from tests.daemon.test_control_helpers import Harness, running_control
 
-_GREEDY = """
+GREEDY = """
 import json, socket, sys
 held, answers = [], []
 for _ in range(int(sys.argv[2])):
@@ -46,7 +46,7 @@ what each was answered (``ok``, ``busy``, ...), and holds them until told to go.
 async def greedy_nobody(harness: Harness, connections: int) -> AsyncIterator[list[str]]:
     """``nobody`` holding as many of ``connections`` as it was given; yields the answers."""
     assert SYSTEM_PYTHON is not None
-    command = [SYSTEM_PYTHON, "-c", _GREEDY, str(harness.path), str(connections)]
+    command = [SYSTEM_PYTHON, "-c", GREEDY, str(harness.path), str(connections)]
     # Popen in a thread: uvloop's subprocess_exec has no ``user=``.
     process = await asyncio.to_thread(
         lambda: subprocess.Popen(
