@@ -19,7 +19,8 @@ when words must be bound to param names, or the words name no method, does it fe
 bind words to the wrong params, and the lookup costs one round trip only when it is needed.
 
 Exit codes: 0 ok, 1 the command failed (an error reply, a refused reload or config), 2 usage, 3 the
-daemon is not running (no socket, nobody listening), 4 permission denied.
+daemon is not running (no socket, nobody listening, or what answers is not arbord), 4 permission
+denied (or the socket is not the daemon's: daemon/ctl/trust.py; nothing was sent).
 """
 
 from __future__ import annotations
@@ -111,8 +112,9 @@ def _parser() -> argparse.ArgumentParser:
         "--socket",
         type=Path,
         help="the control socket (default: $ARBORD_SOCKET, else the first that exists of "
-        "$RUNTIME_DIRECTORY/control.sock, $XDG_RUNTIME_DIR/arbord/control.sock, ./run/control.sock, "
-        "the checkout's run/control.sock, /tmp/arbord-<uid>/control.sock, /run/arbord/control.sock)",
+        "$RUNTIME_DIRECTORY/control.sock, $XDG_RUNTIME_DIR/arbord/control.sock, /run/arbord/control.sock, "
+        "./run/control.sock, the checkout's run/control.sock, /tmp/arbord-<uid>/control.sock); "
+        "checked to be the daemon's before anything is sent",
     )
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the reply (30)")

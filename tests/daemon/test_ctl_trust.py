@@ -13,7 +13,6 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -72,7 +71,7 @@ class Impostor:
 
 
 @pytest.fixture
-def place(short_tmp: Path) -> Iterator[Path]:
+def place(short_tmp: Path) -> Path:
     """A directory of root's, 0700, for the socket (the place is safe: only the peer is wrong)."""
     directory = short_tmp / "run"
     directory.mkdir(mode=0o700)
@@ -226,3 +225,20 @@ def test_a_socket_directory_the_caller_may_not_search_is_one_line_and_exit_4(sho
     assert len(done.stderr.strip().splitlines()) == 1
     assert "Traceback" not in done.stderr
     assert "permission denied" in done.stderr
+
+
+async def test_the_console_client_checks_the_place_too(short_tmp: Path) -> None:
+    from daemon.ctl.attach import UnixTelnetClient
+
+    shared = short_tmp / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind(str(shared / "console.sock"))
+        listener.listen(1)
+        with pytest.raises(UntrustedSocket, match="writable by others"):
+            async with UnixTelnetClient(shared / "console.sock"):
+                pass
+    finally:
+        listener.close()
