@@ -6,6 +6,11 @@ cap, the idle timeout, request validation and the dispatch. Both servers run in 
 loop under test, with the same client code, so the ratio is server cost against server cost. When
 ``redis-server`` is installed, its ``PING`` over a Unix socket is measured too (another process: an
 informative ratio, target 0).
+
+Fairness (issue 12): a ``ping``'s wait on one connection while another connection has 10k pings
+pipelined (written at once, all buffered in the daemon), against the same ping's wait on an idle
+daemon. The server yields between the buffered frames of one connection, so the ping waits a few of
+the other's turns, not for its whole backlog: target at most 10x.
 """
 
 from __future__ import annotations
@@ -35,6 +40,10 @@ REQUESTS_SINGLE = 4_000
 REQUESTS_PER_CLIENT = 250
 CLIENTS = 32
 PING = b'{"id": 1, "method": "ping"}\n'
+PIPELINED = 10_000
+FAIRNESS_ROUNDS = 7
+ENTRIES = 5_000
+NON_READERS = 16
 
 
 class _Daemon:
@@ -81,6 +90,38 @@ async def _rate(path: Path, clients: int, per_client: int, *, frame: bytes, repl
     return clients * per_client / (time.perf_counter() - start)
 
 
+async def _ping_wait(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> float:
+    start = time.perf_counter()
+    writer.write(PING)
+    await reader.readline()
+    return time.perf_counter() - start
+
+
+async def _fairness(path: Path) -> tuple[float, float]:
+    """(median wait of a ping while another connection has ``PIPELINED`` pings buffered, median wait
+    of a ping on an idle server), in seconds."""
+    reader, writer = await asyncio.open_unix_connection(str(path))
+    flood_reader, flood_writer = await asyncio.open_unix_connection(str(path), limit=1 << 20)
+    try:
+        idle = statistics.median([await _ping_wait(reader, writer) for _ in range(FAIRNESS_ROUNDS * 3)])
+        busy = []
+        for _ in range(FAIRNESS_ROUNDS):
+            flood_writer.write(PING * PIPELINED)
+            await flood_reader.readline()  # the daemon is working through the backlog now
+            drained = asyncio.ensure_future(_read_lines(flood_reader, PIPELINED - 1))
+            busy.append(await _ping_wait(reader, writer))
+            await drained
+        return statistics.median(busy), idle
+    finally:
+        writer.close()
+        flood_writer.close()
+
+
+async def _read_lines(reader: asyncio.StreamReader, count: int) -> None:
+    for _ in range(count):
+        await reader.readline()
+
+
 @contextlib.asynccontextmanager
 async def _control(tmp: Path) -> AsyncIterator[Path]:
     path = tmp / "ctl" / "control.sock"
@@ -122,8 +163,9 @@ async def _redis(tmp: Path) -> AsyncIterator[Path | None]:
 
 
 @contextlib.asynccontextmanager
-async def _daemon_process(tmp: Path) -> AsyncIterator[Path]:
-    """The real daemon (``python -m daemon run``, its default uvloop) in its own process."""
+async def _daemon_process(tmp: Path) -> AsyncIterator[tuple[Path, int]]:
+    """The real daemon (``python -m daemon run``, its default uvloop) in its own process: its control
+    socket and its pid."""
     runtime_dir = tmp / "daemon"
     config = tmp / "arbord.toml"
     config.write_text(f'[daemon]\nruntime_dir = "{runtime_dir}"\n')
@@ -143,7 +185,7 @@ async def _daemon_process(tmp: Path) -> AsyncIterator[Path]:
                 if not line:
                     raise RuntimeError("the daemon exited before it was running")
         drain = asyncio.ensure_future(process.stderr.read())
-        yield runtime_dir / "control.sock"
+        yield runtime_dir / "control.sock", process.pid
     finally:
         if process.returncode is None:
             process.terminate()
@@ -156,9 +198,49 @@ async def _measure(run: Callable[[int, int], Awaitable[float]], clients: int, pe
     return statistics.median([await run(clients, per_client) for _ in range(ROUNDS)])
 
 
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+async def _non_readers(tmp: Path, loop_name: str) -> Row:
+    """The daemon's RSS with ``NON_READERS`` unread ``registry.list`` replies / before them."""
+    async with _daemon_process(tmp) as (path, pid):
+        reader, writer = await asyncio.open_unix_connection(str(path), limit=1 << 24)
+        metadata = {"blob": "x" * 2000}
+        for start in range(0, ENTRIES, 500):
+            for i in range(start, start + 500):
+                params = {"key": f"entry-{i}", "metadata": metadata}
+                writer.write(
+                    json.dumps({"id": i, "method": "registry.register", "params": params}).encode() + b"\n"
+                )
+            for _ in range(500):
+                await reader.readline()
+        before = _rss_mb(pid)
+        idle = []
+        frame = b'{"id": 1, "method": "registry.list", "params": {"limit": 10000}}\n'
+        for _ in range(NON_READERS):
+            _, idle_writer = await asyncio.open_unix_connection(str(path))
+            idle_writer.write(frame)
+            await idle_writer.drain()
+            idle.append(idle_writer)
+        # The daemon answers each at once; wait until it has (a ping on a fresh connection is answered
+        # after the loop went through them), then measure.
+        ping_reader, ping_writer = await asyncio.open_unix_connection(str(path))
+        for _ in range(3):
+            await _ping_wait(ping_reader, ping_writer)
+        after = _rss_mb(pid)
+        for w in (*idle, writer, ping_writer):
+            w.close()
+    label = f"daemon RSS, {NON_READERS} unread registry.list / before"
+    return Row("control", label, loop_name, after, before, "MB", 1.5)
+
+
 async def _cross_process(tmp: Path, redis_path: Path, loop_name: str) -> list[Row]:
     rows = []
-    async with _daemon_process(tmp) as daemon_path:
+    async with _daemon_process(tmp) as (daemon_path, _):
         for clients, per_client in ((1, REQUESTS_SINGLE), (CLIENTS, REQUESTS_PER_CLIENT)):
             arbord = functools.partial(_rate, daemon_path, frame=PING, reply_prefix=b'{"id":1,"result"')
             redis = functools.partial(_rate, redis_path, frame=b"PING\r\n", reply_prefix=b"+PONG")
@@ -190,6 +272,11 @@ async def _bench(loop_name: str) -> list[Row]:
                     rows.append(
                         Row("control", label, loop_name, ours, theirs, "/s", 0.0, higher_is_better=True)
                     )
+            busy, idle = await _fairness(control_path)
+            label = f"ping wait beside {PIPELINED} pipelined pings / idle ping"
+            rows.append(Row("control", label, loop_name, busy * 1e6, idle * 1e6, "us", 10.0))
+            if loop_name == "uvloop":
+                rows.append(await _non_readers(tmp, loop_name))
             if redis_path is not None and loop_name == "uvloop":
                 # Like for like: both servers in their own process (the daemon on its default uvloop).
                 rows.extend(await _cross_process(tmp, redis_path, loop_name))

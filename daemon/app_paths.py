@@ -93,10 +93,16 @@ def runtime_dir_mode(settings: SettingsBase) -> int:
 def prepare_runtime_dir(path: Path, mode: int = 0o700) -> None:
     """Create ``path`` (and missing parents) with ``mode`` whatever the umask.
 
-    An existing directory is left as it is: the control server refuses one that others can write to or
-    that another uid owns, with a message naming it.
+    Anything already at ``path`` is left as it is, and never followed: the control server examines it
+    with ``lstat`` and refuses a symbolic link, a directory others can write to, or one another uid
+    owns (or under a directory another uid owns), with a message naming it
+    (daemon/control/unix_socket.py).
     """
-    if path.is_dir():
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        pass
+    else:
         return
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:

@@ -51,7 +51,7 @@ __all__ = [
     "settings_model",
 ]
 
-RESERVED_ENVIRONMENT: Final = frozenset({"ARBORD_SOCKET", "ARBORD_CONTROL_SOCKET"})
+RESERVED_ENVIRONMENT: Final = frozenset({"ARBORD_SOCKET", "ARBORD_CONTROL_SOCKET", "ARBORD_DAEMON_USER"})
 """``ARBORD_*`` variables that are not settings (``arborctl`` reads them); never reported as unknown."""
 
 

@@ -21,6 +21,7 @@ from daemon.errors import ControlError
 from daemon.verbs.codes import ErrorCode
 from daemon.verbs.jsonable import jsonable
 from daemon.verbs.method import Method, MethodContext, methods_of, verb
+from daemon.verbs.paging import DEFAULT_LIMIT, Limit, Offset, page
 from supervisor import registered_names, whereis
 
 __all__ = ["cache_methods"]
@@ -55,9 +56,11 @@ class PutParams(KeyParams):
 
 
 class ListParams(CacheParams):
-    """``cache.list``: at most ``limit`` live keys, least recently written first."""
+    """``cache.list``: a page of at most ``limit`` live keys from ``offset``, least recently written
+    first (daemon/verbs/paging.py)."""
 
-    limit: int = Field(default=1000, ge=1, le=100_000)
+    limit: Limit = DEFAULT_LIMIT
+    offset: Offset = 0
 
 
 class StatsParams(BaseModel):
@@ -113,11 +116,13 @@ async def cache_stats(params: StatsParams, context: MethodContext) -> dict[str, 
 async def cache_list(params: ListParams, context: MethodContext) -> dict[str, Any]:
     cache = _cache(params.cache)
     keys = cache.keys()
-    listed = []
-    for key in keys[: params.limit]:
+
+    def described(key: Any) -> dict[str, Any]:
         ttl = cache.ttl(key)
-        listed.append({"key": jsonable(key), "ttl": None if ttl is None or math.isinf(ttl) else ttl})
-    return {"keys": listed, "total": len(keys)}
+        return {"key": jsonable(key), "ttl": None if ttl is None or math.isinf(ttl) else ttl}
+
+    listed = page(keys, params.offset, params.limit, described)
+    return {"keys": listed.items, "total": len(keys), "next": listed.next}
 
 
 def cache_methods() -> tuple[Method, ...]:

@@ -1,8 +1,11 @@
 """The ``[control]`` section: where the control socket lives and the limits that protect the daemon.
 
 Every limit is enforced before the thing it limits is buffered or started: a frame longer than
-``max_frame_bytes`` is refused before its newline arrives, a connection past ``max_connections`` is
-answered ``busy`` and closed, a connection silent for ``idle_timeout`` seconds is closed.
+``max_frame_bytes`` is refused before its newline arrives, a connection past ``max_connections`` (or
+past its uid's ``max_connections_per_uid``, or into the slots reserved for root and the daemon's
+uid) is answered ``busy`` and closed, a connection silent for ``idle_timeout`` seconds, or taking
+``frame_timeout`` seconds to finish a frame it began, is closed, and so is one whose unsent replies
+pass ``max_unsent_bytes``.
 
 >>> from pathlib import Path
 >>> ControlSettings().socket_path(Path("/run/arbord"))
@@ -56,10 +59,29 @@ class ControlSettings(BaseModel):
     """Seconds a connection may stay silent (or take to send one frame) before it is closed."""
     max_connections: int = Field(default=64, ge=1, le=10_000)
     """Connections served at once; one more is answered ``busy`` and closed."""
+    max_connections_per_uid: int = Field(default=16, ge=1, le=10_000)
+    """Connections one peer uid other than root and the daemon's may hold at once (issue 12: one party
+    must not take every slot); one more is answered ``busy`` and closed."""
+    reserved_connections: int = Field(default=4, ge=0, le=10_000)
+    """Of ``max_connections``, the last ones are kept for root and the daemon's uid, so an operator can
+    always get in (``arborctl shutdown``); at most ``max_connections - 1`` are reserved."""
+    frame_timeout: float = Field(default=10.0, gt=0, allow_inf_nan=False)
+    """Seconds a peer may take to finish a frame once its first byte arrived (at most
+    ``idle_timeout``); then the connection is closed."""
+    max_unsent_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024, le=1024 * 1024 * 1024)
+    """Reply bytes a connection may have waiting for its peer to read (4 MiB); past it the peer is not
+    reading and the connection is closed. Replies go out in frames of a bounded size (docs/
+    control-protocol.md, "Limits"), so a reading peer never reaches it."""
     request_timeout: float = Field(default=30.0, gt=0)
     """Seconds one request may run (for a stream: between two items) before it is answered ``timeout``."""
     drain_timeout: float = Field(default=5.0, ge=0)
     """On shutdown, seconds in-flight requests get to finish before their connections are cut."""
+
+    @property
+    def reserved(self) -> int:
+        """The slots kept for root and the daemon's uid: ``reserved_connections``, leaving at least one
+        for everyone else."""
+        return min(self.reserved_connections, self.max_connections - 1)
 
     def socket_path(self, runtime_dir: Path) -> Path:
         """The absolute socket path; raises ``ValueError`` naming it if it is over the ``sun_path`` limit."""

@@ -2,10 +2,16 @@
 
 Requests on one connection are answered in order (a stream's frames are never interleaved with another
 reply); a client wanting concurrency opens more connections. The connection closes on EOF, after
-``idle_timeout`` seconds without a complete frame (a slow sender is a silent one), after a frame over
-``max_frame_bytes`` (answered ``frame_too_large`` first), or when the daemon stops. A reply the peer
-does not read within ``idle_timeout`` closes the connection too: a stuck client costs one task, never
-the daemon's memory.
+``idle_timeout`` seconds without a frame, ``frame_timeout`` seconds into a frame that is not finished
+(a slow sender holds a slot no longer than that), after a frame over ``max_frame_bytes`` (answered
+``frame_too_large`` first), or when the daemon stops. A reply the peer does not read within
+``idle_timeout`` closes the connection too, and so do unsent replies past ``max_unsent_bytes``: a
+stuck client costs one task and a bounded buffer, never the daemon's memory.
+
+Fair to the others: after each request the connection yields to the event loop before it reads the
+next, so a client that pipelines thousands of requests (all already in our buffer, answered without
+a single await that blocks) takes turns with everyone else instead of holding the loop until its
+buffer is empty (bench/bench_control.py, "fairness").
 """
 
 from __future__ import annotations
@@ -79,6 +85,8 @@ class ControlConnection:
         """Answer requests until the peer leaves, goes quiet, misbehaves, or the daemon stops."""
         reader, writer = await asyncio.open_unix_connection(sock=self._sock, limit=settings.max_frame_bytes)
         idle = settings.idle_timeout
+        frame_time = min(settings.frame_timeout, idle)
+        max_unsent = settings.max_unsent_bytes
         transport = writer.transport
         deadline = Deadline(self.task)
 
@@ -86,7 +94,10 @@ class ControlConnection:
             if transport.is_closing():  # the peer left: a write would be dropped (with a warning)
                 raise PeerGone("the peer closed the connection")
             writer.write(frame)
-            if transport.get_write_buffer_size():  # not all sent at once: wait, but not forever
+            unsent = transport.get_write_buffer_size()
+            if unsent > max_unsent:  # replies come in bounded frames: this peer is not reading
+                raise PeerGone(f"{unsent} reply bytes unsent (max_unsent_bytes {max_unsent})")
+            if unsent:  # not all sent at once: wait, but not forever
                 try:
                     with deadline.phase(idle):
                         await writer.drain()
@@ -98,9 +109,17 @@ class ControlConnection:
             while not self.closing:
                 try:
                     with deadline.phase(idle):
-                        line = await reader.readline()
+                        first = await reader.read(1)  # a frame begins: from here, frame_timeout
+                    if not first:
+                        return  # EOF between frames
+                    if first == b"\n":
+                        continue  # an empty line: not a frame
+                    with deadline.phase(frame_time):
+                        line = first + await reader.readline()
                 except TimeoutError:
-                    log.debug("%r: idle for %g s, closing", self, idle)
+                    log.debug(
+                        "%r: idle for %g s or a frame unfinished for %g s, closing", self, idle, frame_time
+                    )
                     return
                 except ValueError:  # the frame outgrew the reader's limit before its newline
                     message = f"frame longer than {settings.max_frame_bytes} bytes; closing the connection"
@@ -120,6 +139,9 @@ class ControlConnection:
                     await dispatch(self._verbs, request, context, send, deadline, settings.request_timeout)
                 finally:
                     self.busy = False
+                # Take turns: the next frame may already be buffered, and answering it would not
+                # yield (test_a_pipelining_client_does_not_starve_another_ones_ping).
+                await asyncio.sleep(0)
             await _refuse_buffered(reader, deadline, send)
         except (ConnectionError, PeerGone):
             log.debug("%r: peer went away or stopped reading", self)

@@ -4,6 +4,12 @@ It is the last child of the root supervisor, so on shutdown it stops first: it s
 unlinks its socket, lets in-flight requests finish for up to ``drain_timeout`` seconds (idle
 connections are closed at once), then the rest of the tree stops. Each connection is served by its own
 task; the peer's credentials are checked on accept, before anything is read from it.
+
+No one party can take every slot (issue 12): a uid other than root and the daemon's holds at most
+``max_connections_per_uid`` connections and may not take the last ``reserved_connections`` slots,
+which stay free for root and the daemon's uid, so an operator can always get in to ``arborctl
+shutdown``. Warnings about refused peers are throttled (one per ``_WARNING_INTERVAL`` seconds, with a
+count of those held back).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from daemon.control.config import ControlSettings
 from daemon.control.connection import ControlConnection
 from daemon.control.peer import AccessPolicy, peer_credentials
 from daemon.control.protocol import encode_error
+from daemon.control.throttle import Throttle
 from daemon.control.unix_socket import UnixListener, check_directory, claim_path, listen_unix
 from daemon.errors import ConfigError
 from daemon.verbs.codes import ErrorCode
@@ -37,6 +44,7 @@ _TRANSIENT_ACCEPT_ERRORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS,
 _ACCEPT_BACKOFF = 0.1
 _REFUSAL_GRACE = 1.0  # seconds a refused peer gets to read why
 _MAX_REFUSALS = 64  # refusals in progress at once; past it, refused peers are simply closed
+_WARNING_INTERVAL = 10.0  # seconds between two warnings about refused or turned-away peers
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +85,9 @@ class ControlServer(Server):
             socket_path, mode=0o660 if grouped else 0o600, gid=self._policy.group_gid
         )
         self._connections: dict[int, ControlConnection] = {}
+        self._per_uid: dict[int, int] = {}
+        self._refused_warnings = Throttle(_WARNING_INTERVAL)
+        self._busy_warnings = Throttle(_WARNING_INTERVAL)
         self._counts = {"accepted": 0, "refused": 0, "busy": 0}
         self._refusals: set[asyncio.Task[None]] = set()
         self._next_id = 0
@@ -137,19 +148,37 @@ class ControlServer(Server):
         except OSError:
             conn.close()
             return
+        now = asyncio.get_running_loop().time()
         if not self._policy.allows(peer):
             self._counts["refused"] += 1
-            log.warning("control socket: refused pid %d uid %d gid %d", peer.pid, peer.uid, peer.gid)
+            logged, held = self._refused_warnings.admit(now)
+            if logged:
+                log.warning(
+                    "control socket: refused pid %d uid %d gid %d%s",
+                    peer.pid,
+                    peer.uid,
+                    peer.gid,
+                    f" (and {held} more refused since the last warning)" if held else "",
+                )
             self._refuse(conn, ErrorCode.PERMISSION_DENIED, f"uid {peer.uid} may not use this control socket")
             return
-        if len(self._connections) >= self._settings.max_connections:
+        full = self._full_for(peer.uid)
+        if full:
             self._counts["busy"] += 1
-            self._refuse(
-                conn, ErrorCode.BUSY, f"{self._settings.max_connections} connections open; retry later"
-            )
+            logged, held = self._busy_warnings.admit(now)
+            if logged:
+                log.warning(
+                    "control socket: turned away pid %d uid %d: %s%s",
+                    peer.pid,
+                    peer.uid,
+                    full,
+                    f" (and {held} more since the last warning)" if held else "",
+                )
+            self._refuse(conn, ErrorCode.BUSY, f"{full}; retry later")
             return
         self._counts["accepted"] += 1
         self._next_id += 1
+        self._per_uid[peer.uid] = self._per_uid.get(peer.uid, 0) + 1
         connection = ControlConnection(self._next_id, conn, peer, self._verbs)
         task = asyncio.get_running_loop().create_task(
             self._serve_connection(connection), name=f"arbord.control.connection-{self._next_id}"
@@ -157,13 +186,34 @@ class ControlServer(Server):
         connection.task = task
         self._connections[connection.id] = connection
 
+    def _full_for(self, uid: int) -> str:
+        """Why a peer of ``uid`` gets no slot now, or '' if it gets one."""
+        settings = self._settings
+        open_now = len(self._connections)
+        if open_now >= settings.max_connections:
+            return f"{settings.max_connections} connections open"
+        if uid in (0, self._policy.owner_uid):
+            return ""  # root and the daemon's uid: every slot, the reserved ones included
+        if open_now >= settings.max_connections - settings.reserved:
+            return f"the last {settings.reserved} of {settings.max_connections} connections are kept for root"
+        if self._per_uid.get(uid, 0) >= settings.max_connections_per_uid:
+            return f"uid {uid} holds {settings.max_connections_per_uid} connections already"
+        return ""
+
     async def _serve_connection(self, connection: ControlConnection) -> None:
         try:
             await connection.serve(self._settings, self._context)
         except Exception:
             log.exception("%r failed", connection)
         finally:
-            self._connections.pop(connection.id, None)
+            if self._connections.pop(connection.id, None) is not None:
+                uid = connection.peer_uid
+                assert uid is not None, "a served connection has the peer's credentials"
+                left = self._per_uid.get(uid, 1) - 1
+                if left:
+                    self._per_uid[uid] = left
+                else:
+                    self._per_uid.pop(uid, None)
 
     # --- stopping --------------------------------------------------------------------------------
 

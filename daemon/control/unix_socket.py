@@ -2,8 +2,12 @@
 
 Used by the control server and the console. The directory must belong to the daemon's uid and be
 writable by nobody else (else anyone could swap the socket for their own); it is created 0700 (0710
-when a control group needs to traverse it). A socket left by a dead instance is replaced; one a live
-daemon answers on makes this instance refuse to start. The socket is bound, then ``chmod``-ed to its
+when a control group needs to traverse it). It is examined with ``lstat``: a symbolic link is refused
+(its owner could re-point it later), and so is a directory above it that another user owns or may
+write to without the sticky bit (they could rename the whole tree away and put their own in its
+place); a root-owned symbolic link above it (``/var/run``) is followed and its target checked.
+A socket left by a dead instance is replaced; one a live daemon answers on makes this instance
+refuse to start. The socket is bound, then ``chmod``-ed to its
 mode at once: the owner-only directory covers the moment in between, whatever the umask.
 """
 
@@ -20,7 +24,41 @@ from pathlib import Path
 from daemon.control.peer import peer_credentials
 from daemon.errors import AlreadyRunning, ControlSocketError, UnsafeSocketPath
 
-__all__ = ["UnixListener", "check_directory", "claim_path", "listen_unix"]
+__all__ = ["UnixListener", "check_ancestors", "check_directory", "claim_path", "listen_unix"]
+
+_WRITABLE_BY_OTHERS = stat.S_IWGRP | stat.S_IWOTH
+
+
+def check_ancestors(directory: Path, uid: int | None = None) -> None:
+    """Raise ``UnsafeSocketPath`` unless every existing directory above ``directory`` belongs to root
+    or ``uid`` (default: the effective uid) and others may not rename what is in it (not writable by
+    group or others, or sticky like ``/tmp``). A symbolic link on the way must belong to root or
+    ``uid`` too, and the directories of its target are checked as well.
+    """
+    owner = os.geteuid() if uid is None else uid
+    directory = Path(os.path.abspath(directory))
+    followed = False
+    for part in reversed(directory.parents):
+        try:
+            info = os.lstat(part)
+        except FileNotFoundError:
+            break  # created by us below
+        except OSError as error:
+            raise ControlSocketError(f"cannot inspect {part}: {error}") from None
+        if info.st_uid not in (0, owner):
+            raise UnsafeSocketPath(
+                f"refusing the socket directory {directory}: {part} is owned by uid {info.st_uid}, "
+                f"neither root nor the daemon's uid {owner}"
+            )
+        if stat.S_ISLNK(info.st_mode):
+            followed = True
+        elif info.st_mode & _WRITABLE_BY_OTHERS and not info.st_mode & stat.S_ISVTX:
+            raise UnsafeSocketPath(
+                f"refusing the socket directory {directory}: {part} (mode {stat.S_IMODE(info.st_mode):04o}) "
+                "lets others replace what is in it"
+            )
+    if followed:
+        check_ancestors(Path(os.path.realpath(directory.parent)) / directory.name, owner)
 
 
 def check_directory(directory: Path, *, mode: int = 0o700, gid: int | None = None) -> None:
@@ -28,8 +66,9 @@ def check_directory(directory: Path, *, mode: int = 0o700, gid: int | None = Non
 
     Raises ``UnsafeSocketPath`` for an unsafe directory, ``ControlSocketError`` when the OS refuses.
     An existing directory is left as it is: its mode is the administrator's (or systemd's
-    ``RuntimeDirectoryMode=``) choice, as long as it is safe.
+    ``RuntimeDirectoryMode=``) choice, as long as it is safe. ``check_ancestors`` applies too.
     """
+    check_ancestors(directory)
     try:
         directory.mkdir(mode=mode, parents=True)
         os.chmod(directory, mode)  # mkdir's mode is filtered by the umask
@@ -40,9 +79,13 @@ def check_directory(directory: Path, *, mode: int = 0o700, gid: int | None = Non
     except OSError as error:
         raise ControlSocketError(f"cannot create the socket directory {directory}: {error}") from None
     try:
-        info = os.stat(directory)
+        info = os.lstat(directory)  # never follow a link: its owner could re-point it later
     except OSError as error:
         raise ControlSocketError(f"cannot inspect the socket directory {directory}: {error}") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise UnsafeSocketPath(
+            f"refusing the socket directory {directory}: it is a symbolic link; configure the real directory"
+        )
     if not stat.S_ISDIR(info.st_mode):
         raise UnsafeSocketPath(f"{directory} is not a directory")
     if info.st_uid != os.geteuid():

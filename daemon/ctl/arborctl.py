@@ -19,7 +19,8 @@ when words must be bound to param names, or the words name no method, does it fe
 bind words to the wrong params, and the lookup costs one round trip only when it is needed.
 
 Exit codes: 0 ok, 1 the command failed (an error reply, a refused reload or config), 2 usage, 3 the
-daemon is not running (no socket, nobody listening), 4 permission denied.
+daemon is not running (no socket, nobody listening, or what answers is not arbord), 4 permission
+denied (or the socket is not the daemon's: daemon/ctl/trust.py; nothing was sent).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from pathlib import Path
 from types import FrameType
 
 from daemon.ctl.discovery import SYSTEMD_SOCKET, default_socket_path, socket_candidates
-from daemon.ctl.frames import ControlReplyError
+from daemon.ctl.frames import ControlReplyError, UnexpectedReply
+from daemon.ctl.trust import UntrustedSocket
 from daemon.ctl.wire import BlockingClient, connect
 from daemon.verbs.render import render_result
 from daemon.verbs.words import ALIASES, UsageError, build_params, resolve_method
@@ -110,8 +112,9 @@ def _parser() -> argparse.ArgumentParser:
         "--socket",
         type=Path,
         help="the control socket (default: $ARBORD_SOCKET, else the first that exists of "
-        "$RUNTIME_DIRECTORY/control.sock, $XDG_RUNTIME_DIR/arbord/control.sock, ./run/control.sock, "
-        "the checkout's run/control.sock, /tmp/arbord-<uid>/control.sock, /run/arbord/control.sock)",
+        "$RUNTIME_DIRECTORY/control.sock, $XDG_RUNTIME_DIR/arbord/control.sock, /run/arbord/control.sock, "
+        "./run/control.sock, the checkout's run/control.sock, /tmp/arbord-<uid>/control.sock); "
+        "checked to be the daemon's before anything is sent",
     )
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the reply (30)")
@@ -275,6 +278,9 @@ def _main(args: argparse.Namespace, output: _Output) -> int:
     except (FileNotFoundError, ConnectionRefusedError):
         output.error(f"arbord is not running (no daemon answers on {path})")
         return EXIT_NOT_RUNNING
+    except UntrustedSocket as error:
+        output.error(str(error))
+        return EXIT_DENIED
     except PermissionError:
         output.error(f"permission denied on {path} (run as the daemon's user, root, or its control group)")
         return EXIT_DENIED
@@ -291,9 +297,17 @@ def _main(args: argparse.Namespace, output: _Output) -> int:
     except TimeoutError:
         output.error(f"no reply within {args.timeout} s")
         return EXIT_ERROR
+    except UnexpectedReply as error:
+        output.error(f"no arbord answers on {path}: {error}")
+        return EXIT_NOT_RUNNING
     except (ConnectionError, OSError) as error:
         output.error(f"connection to {path} failed: {error}")
         return EXIT_ERROR
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
+        # A reply of the wrong shape (a daemon of another version, or not arbord): one line, never a
+        # traceback (test_a_reply_of_the_wrong_shape_is_one_line_and_exit_3).
+        output.error(f"unexpected reply from {path} ({type(error).__name__}: {str(error)[:200]})")
+        return EXIT_NOT_RUNNING
     finally:
         if release is not None:
             release.close()

@@ -1,7 +1,9 @@
 """``arborctl console``: attach this terminal to the daemon's console over its Unix socket.
 
 aiomonitor's own client (``python -m aiomonitor.cli``) speaks telnet over TCP only; this one is the
-same client with its connection opened on the console's Unix socket. It needs a terminal.
+same client with its connection opened on the console's Unix socket. It needs a terminal. Like every
+client of the daemon, it checks the socket is the daemon's before it sends a keystroke
+(daemon/ctl/trust.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, Final, TextIO
 from aiomonitor.telnet import TelnetClient
 
 from daemon.ctl.discovery import default_socket_path
+from daemon.ctl.trust import UntrustedSocket, check_server, expected_server_uids, trusted_socket_path
 
 __all__ = ["UnixTelnetClient", "attach_console", "console_socket_path"]
 
@@ -30,7 +33,15 @@ class UnixTelnetClient(TelnetClient):  # type: ignore[misc]
         self._path = path
 
     async def __aenter__(self) -> UnixTelnetClient:
-        self._conn_reader, self._conn_writer = await asyncio.open_unix_connection(str(self._path))
+        caller = os.getuid()
+        real, owner = trusted_socket_path(self._path, os.environ, caller)
+        self._conn_reader, self._conn_writer = await asyncio.open_unix_connection(str(real))
+        try:
+            expected = expected_server_uids(owner, os.environ, caller)
+            check_server(self._conn_writer.get_extra_info("socket"), expected, self._path)
+        except BaseException:
+            self._conn_writer.close()
+            raise
         self._closed = asyncio.Event()
         self._stdin_reader, self._stdout_writer = await self._create_stdio_streams()
         self._recv_task = asyncio.create_task(self._handle_received())
@@ -72,6 +83,9 @@ def attach_console(words: Sequence[str], control_socket: Path | None, err: TextI
     except (FileNotFoundError, ConnectionRefusedError):
         print(f"arborctl: no console on {path} (is [console] enabled and the daemon running?)", file=err)
         return 3
+    except UntrustedSocket as error:
+        print(f"arborctl: {error}", file=err)
+        return 4
     except PermissionError:
         print(f"arborctl: permission denied on {path}", file=err)
         return 4

@@ -16,11 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from daemon.ctl.frames import CLIENT_FRAME_LIMIT, ControlReplyError, check_reply, parse_reply, request_frame
+from daemon.ctl.trust import check_server, expected_server_uids, trusted_socket_path
 
 __all__ = ["ControlClient", "ControlReplyError", "open_control_client"]
 
@@ -88,10 +90,19 @@ class ControlClient:
 
 @contextlib.asynccontextmanager
 async def open_control_client(path: Path | str) -> AsyncIterator[ControlClient]:
-    """Connect to the control socket at ``path``; raises ``FileNotFoundError``/``ConnectionRefusedError``
-    (no daemon) or ``PermissionError`` (the socket's mode keeps you out)."""
-    reader, writer = await asyncio.open_unix_connection(str(path), limit=CLIENT_FRAME_LIMIT)
+    """Connect to the control socket at ``path`` once it is shown to be the daemon's (as ``arborctl``
+    does, daemon/ctl/trust.py); raises ``FileNotFoundError``/``ConnectionRefusedError`` (no daemon),
+    ``UntrustedSocket`` (not the daemon's: nothing was sent) or ``PermissionError`` (the socket's mode
+    keeps you out)."""
+    caller = os.getuid()
+    real, owner = trusted_socket_path(path, os.environ, caller)
+    reader, writer = await asyncio.open_unix_connection(str(real), limit=CLIENT_FRAME_LIMIT)
     client = ControlClient(reader, writer)
+    try:
+        check_server(writer.get_extra_info("socket"), expected_server_uids(owner, os.environ, caller), path)
+    except BaseException:
+        await client.close()
+        raise
     try:
         yield client
     finally:

@@ -1,12 +1,14 @@
 """Where a daemon's control socket is, seen from a shell: ``arborctl`` without ``--socket``.
 
-The candidates follow the daemon's own choice of runtime directory (daemon/app_paths.py), then the
-systemd service's socket, which an operator's shell does not know of (it has no
-``$RUNTIME_DIRECTORY``):
+The candidates follow the daemon's own choice of runtime directory (daemon/app_paths.py), except that
+the systemd service's socket (which an operator's shell does not know of: it has no
+``$RUNTIME_DIRECTORY``) comes before the places any user can create: a ``run/`` under the working
+directory and ``/tmp``. Wherever it is found, the client checks the socket is the daemon's before it
+sends anything (daemon/ctl/trust.py):
 
 >>> [str(p) for p in socket_candidates({"XDG_RUNTIME_DIR": "/run/user/7"}, Path("/w"), None, 7)]
-['/run/user/7/arbord/control.sock', '/w/run/control.sock', '/tmp/arbord-7/control.sock', \
-'/run/arbord/control.sock']
+['/run/user/7/arbord/control.sock', '/run/arbord/control.sock', '/w/run/control.sock', \
+'/tmp/arbord-7/control.sock']
 """
 
 from __future__ import annotations
@@ -35,16 +37,18 @@ def source_checkout() -> Path | None:
 
 def socket_candidates(environ: Mapping[str, str], cwd: Path, checkout: Path | None, uid: int) -> list[Path]:
     """Where a daemon's control socket may be, most specific first: the daemon's own choice of
-    runtime directory (daemon/app_paths.py), then the systemd service's socket."""
+    runtime directory (daemon/app_paths.py), with the systemd service's socket before the places any
+    user can create (issue 12: a socket planted in ``/tmp`` must not win over the service's)."""
     candidates: list[Path] = []
     if environ.get("RUNTIME_DIRECTORY"):
         candidates.append(Path(environ["RUNTIME_DIRECTORY"].split(":")[0]) / "control.sock")
     if environ.get("XDG_RUNTIME_DIR"):
         candidates.append(Path(environ["XDG_RUNTIME_DIR"]) / "arbord" / "control.sock")
+    candidates.append(SYSTEMD_SOCKET)
     candidates.append(cwd / "run" / "control.sock")
     if checkout is not None:
         candidates.append(checkout / "run" / "control.sock")
-    candidates += [Path("/tmp") / f"arbord-{uid}" / "control.sock", SYSTEMD_SOCKET]
+    candidates.append(Path("/tmp") / f"arbord-{uid}" / "control.sock")
     return list(dict.fromkeys(candidates))
 
 
@@ -55,9 +59,10 @@ def default_socket_path(
 
     ``$ARBORD_SOCKET`` if set; else the first of ``socket_candidates`` that exists:
     ``$RUNTIME_DIRECTORY/control.sock`` (under systemd), ``$XDG_RUNTIME_DIR/arbord/control.sock``,
-    ``run/control.sock`` under the working directory or the checkout arbord runs from (``make
-    run``), ``/tmp/arbord-<uid>/control.sock``, ``/run/arbord/control.sock`` (the service); else
-    the first candidate, for the "not running" message.
+    ``/run/arbord/control.sock`` (the service), ``run/control.sock`` under the working directory or
+    the checkout arbord runs from (``make run``), ``/tmp/arbord-<uid>/control.sock``; else the first
+    candidate, for the "not running" message. A candidate whose directory this user may not search
+    counts as existing: connecting to it then says "permission denied" (exit 4), not "not running".
     """
     if environ.get("ARBORD_SOCKET"):
         return Path(environ["ARBORD_SOCKET"])
@@ -65,6 +70,11 @@ def default_socket_path(
         environ, cwd, source_checkout() if checkout is None else checkout, os.getuid() if uid is None else uid
     )
     for candidate in candidates:
-        if candidate.exists():
-            return candidate
+        try:
+            os.lstat(candidate)
+        except PermissionError:
+            return candidate  # there may be a daemon there, one we may not talk to
+        except OSError:
+            continue
+        return candidate
     return candidates[0]

@@ -19,7 +19,14 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Final
 
-__all__ = ["CLIENT_FRAME_LIMIT", "ControlReplyError", "check_reply", "parse_reply", "request_frame"]
+__all__ = [
+    "CLIENT_FRAME_LIMIT",
+    "ControlReplyError",
+    "UnexpectedReply",
+    "check_reply",
+    "parse_reply",
+    "request_frame",
+]
 
 CLIENT_FRAME_LIMIT: Final = 64 * 1024 * 1024
 """Replies (a large tree, a dump chunk) may be longer than requests; still bounded."""
@@ -35,16 +42,24 @@ class ControlReplyError(Exception):
         self.data = dict(data)
 
 
+class UnexpectedReply(ConnectionError):
+    """What came back is not a reply of the control protocol (not JSON, not an object): whatever
+    answers on the socket is not an arbord daemon, or not one this client understands."""
+
+
 def request_frame(request_id: int, method: str, params: Mapping[str, Any] | None) -> bytes:
     """One request line."""
     return json.dumps({"id": request_id, "method": method, "params": dict(params or {})}).encode() + b"\n"
 
 
 def parse_reply(line: bytes) -> dict[str, Any]:
-    """A reply line as a dict; ``ConnectionError`` if the line is not one (the daemon misbehaves)."""
-    reply = json.loads(line)
+    """A reply line as a dict; ``UnexpectedReply`` (a ``ConnectionError``) if the line is not one."""
+    try:
+        reply = json.loads(line)
+    except (ValueError, RecursionError):
+        reply = None
     if not isinstance(reply, dict):
-        raise ConnectionError(f"not a reply frame: {line[:200]!r}")
+        raise UnexpectedReply(f"not a reply frame: {line[:200]!r}")
     return reply
 
 

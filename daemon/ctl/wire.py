@@ -18,17 +18,20 @@ b'{"id": 1, "method": "ping", "params": {}}\\n'
 from __future__ import annotations
 
 import itertools
+import os
 import socket
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from daemon.ctl.frames import CLIENT_FRAME_LIMIT, check_reply, parse_reply, request_frame
+from daemon.ctl.trust import check_server, expected_server_uids, trusted_socket_path
 
 # Names for annotations only: importing ``typing`` would cost ``arborctl`` a share of its start-up
 # (bench/bench_arborctl.py); mypy reads this block, the interpreter skips it.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping as Environ
     from typing import Any
 
 __all__ = ["BlockingClient", "connect"]
@@ -118,13 +121,22 @@ class BlockingClient:
         self._sock.close()
 
 
-def connect(path: Path | str, *, timeout: float) -> BlockingClient:
-    """Connect to the control socket at ``path``; raises ``FileNotFoundError``/``ConnectionRefusedError``
-    (no daemon), ``PermissionError`` (the socket's mode keeps you out) or ``TimeoutError``."""
+def connect(path: Path | str, *, timeout: float, environ: Environ[str, str] | None = None) -> BlockingClient:
+    """Connect to the control socket at ``path`` once it is shown to be the daemon's
+    (daemon/ctl/trust.py: its directory, then the listening process's uid, before anything is sent).
+
+    Raises ``FileNotFoundError``/``ConnectionRefusedError`` (no daemon), ``UntrustedSocket`` (a
+    ``PermissionError``: not the daemon's socket), ``PermissionError`` (the socket's mode keeps you
+    out) or ``TimeoutError``. ``environ`` (default ``os.environ``) may name the daemon's user.
+    """
+    environ = os.environ if environ is None else environ
+    caller = os.getuid()
+    real, owner = trusted_socket_path(path, environ, caller)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.settimeout(timeout)
-        sock.connect(str(path))
+        sock.connect(str(real))
+        check_server(sock, expected_server_uids(owner, environ, caller), path)
     except BaseException:
         sock.close()
         raise

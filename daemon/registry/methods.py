@@ -6,7 +6,10 @@ connection open for as long as it wants to be found (a local service registry wi
 free). ``registry.unregister`` removes the caller's own entry; ``force`` removes anyone's.
 
 Entries are returned as ``{"key", "owner", "metadata"}``, ``owner`` being a label such as
-``server arbord.x`` or ``task control-connection-3``.
+``server arbord.x`` or ``task control-connection-3``. ``list``, ``find`` and ``query`` answer a page:
+``{"entries", "total", "next"}``, from ``offset`` (default 0) for at most ``limit`` entries (default
+1000, at most 10 000) and about 256 KiB; ``next`` is the next page's ``offset``, None after the last
+(daemon/verbs/paging.py).
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ from daemon.registry.spec import REGISTRY_NAME
 from daemon.verbs.codes import ErrorCode
 from daemon.verbs.jsonable import jsonable
 from daemon.verbs.method import Method, MethodContext, NoParams, methods_of, verb
+from daemon.verbs.paging import DEFAULT_LIMIT, Offset, page
+from daemon.verbs.paging import Limit as Limit
 from supervisor import NoProc
 
 __all__ = ["entry_json", "registry_methods"]
 
 Key = Annotated[str, Field(min_length=1, max_length=1024)]
-Limit = Annotated[int, Field(ge=1, le=100_000)]
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -53,11 +57,12 @@ class UnregisterParams(KeyParams):
 
 
 class ListParams(BaseModel):
-    """At most ``limit`` entries are returned; ``total`` says how many matched."""
+    """A page of at most ``limit`` entries from ``offset``; ``total`` says how many matched."""
 
     model_config = _FROZEN
 
-    limit: Limit = 1000
+    limit: Limit = DEFAULT_LIMIT
+    offset: Offset = 0
 
 
 class FindParams(ListParams):
@@ -100,8 +105,9 @@ def _registry() -> Registry:
         raise ControlError(ErrorCode.NOT_FOUND, message) from None
 
 
-def _listed(entries: list[Entry], limit: int) -> dict[str, Any]:
-    return {"entries": [entry_json(e) for e in entries[:limit]], "total": len(entries)}
+def _listed(entries: list[Entry], params: ListParams) -> dict[str, Any]:
+    listed = page(entries, params.offset, params.limit, entry_json)
+    return {"entries": listed.items, "total": len(entries), "next": listed.next}
 
 
 @verb("registry.register", "register a key for this connection")
@@ -146,7 +152,7 @@ async def registry_find(params: FindParams, context: MethodContext) -> dict[str,
         entries = _registry().find_by_attribute(params.attribute, params.value)
     except NotIndexed as error:
         raise ControlError(ErrorCode.INVALID_PARAMS, str(error), {"attribute": params.attribute}) from None
-    return _listed(entries, params.limit)
+    return _listed(entries, params)
 
 
 @verb("registry.query", "entries matching metadata criteria")
@@ -156,12 +162,12 @@ async def registry_query(params: QueryParams, context: MethodContext) -> dict[st
         entries = _registry().query(criteria)
     except ValueError as error:
         raise ControlError(ErrorCode.INVALID_PARAMS, str(error)) from None
-    return _listed(entries, params.limit)
+    return _listed(entries, params)
 
 
 @verb("registry.list", "every live entry")
 async def registry_list(params: ListParams, context: MethodContext) -> dict[str, Any]:
-    return _listed(_registry().list_all(), params.limit)
+    return _listed(_registry().list_all(), params)
 
 
 @verb("registry.count", "how many live entries")

@@ -8,6 +8,7 @@ Private tables are listed but neither described in detail nor dumped.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,6 +18,7 @@ from daemon.errors import ControlError
 from daemon.verbs.codes import ErrorCode
 from daemon.verbs.jsonable import jsonable
 from daemon.verbs.method import Method, MethodContext, NoParams, methods_of, verb
+from daemon.verbs.paging import PAGE_BYTES
 from supervisor import Access, Table
 from supervisor.tables import named_tables, whereis_table
 
@@ -57,7 +59,8 @@ class TableParams(BaseModel):
 
 
 class DumpParams(TableParams):
-    """``tables.dump``: rows per streamed item (``chunk``) and at most ``limit`` rows (None: all)."""
+    """``tables.dump``: rows per streamed item (``chunk``, and about ``PAGE_BYTES`` of JSON at most)
+    and at most ``limit`` rows (None: all)."""
 
     chunk: int = Field(default=500, ge=1, le=10_000)
     limit: int | None = Field(default=None, ge=0)
@@ -82,14 +85,18 @@ async def tables_dump(params: DumpParams, context: MethodContext) -> AsyncIterat
     snapshot = table.snapshot()
     remaining = len(snapshot) if params.limit is None else min(params.limit, len(snapshot))
     rows: list[Any] = []
+    size = 0
     for row in snapshot:
         if remaining <= 0:
             break
-        rows.append(jsonable(row))
+        encoded = jsonable(row)
+        rows.append(encoded)
+        size += len(json.dumps(encoded, separators=(",", ":"), default=str)) + 1
         remaining -= 1
-        if len(rows) == params.chunk:
+        if len(rows) == params.chunk or size >= PAGE_BYTES:  # bounded frames (issue 12)
             yield {"rows": rows}
             rows = []
+            size = 0
     if rows:
         yield {"rows": rows}
 

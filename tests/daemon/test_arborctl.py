@@ -301,7 +301,7 @@ def test_console_needs_a_terminal() -> None:
         ({"ARBORD_SOCKET": "/x/c.sock", "RUNTIME_DIRECTORY": "/run/a"}, "/x/c.sock"),
         ({"RUNTIME_DIRECTORY": "/run/a:/run/b", "XDG_RUNTIME_DIR": "/run/user/1"}, "/run/a/control.sock"),
         ({"XDG_RUNTIME_DIR": "/run/user/1"}, "/run/user/1/arbord/control.sock"),
-        ({}, "/nonexistent/run/control.sock"),
+        ({}, "/run/arbord/control.sock"),
     ],
 )
 def test_with_no_socket_anywhere_the_first_candidate_is_named(environ: dict[str, str], expected: str) -> None:
@@ -309,15 +309,15 @@ def test_with_no_socket_anywhere_the_first_candidate_is_named(environ: dict[str,
     assert path == Path(expected)
 
 
-def test_the_candidates_follow_the_daemons_order_then_the_service() -> None:
+def test_the_candidates_put_the_service_before_places_any_user_can_create() -> None:
     environ = {"RUNTIME_DIRECTORY": "/r", "XDG_RUNTIME_DIR": "/x"}
     assert socket_candidates(environ, Path("/cwd"), Path("/src"), 1000) == [
         Path("/r/control.sock"),
         Path("/x/arbord/control.sock"),
+        Path("/run/arbord/control.sock"),
         Path("/cwd/run/control.sock"),
         Path("/src/run/control.sock"),
         Path("/tmp/arbord-1000/control.sock"),
-        Path("/run/arbord/control.sock"),
     ]
     # The working directory being the checkout names it once.
     assert socket_candidates({}, Path("/src"), Path("/src"), 0).count(Path("/src/run/control.sock")) == 1
@@ -417,3 +417,44 @@ def test_render_tree_draws_nested_children() -> None:
         "│   └── x  worker  running",
         "└── b  worker  undefined  restarts=2",
     ]
+
+
+# --- never a traceback (issue 12) ------------------------------------------------------------------
+
+_NO_METHOD = b'{"id": 1, "error": {"code": "method_not_found", "message": "no method"}}\n'
+
+
+async def _replying(lines: list[bytes], *argv: str) -> tuple[int, str, str]:
+    """arborctl ARGV against a fake daemon that answers its requests with ``lines`` in order (the
+    last one again for any further request)."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        answers = iter(lines)
+        line = lines[-1]
+        while await reader.readline():
+            line = next(answers, line)
+            writer.write(line)
+            await writer.drain()
+        writer.close()
+
+    with short_tmpdir() as tmp:
+        async with await asyncio.start_unix_server(serve, str(tmp / "c.sock")):
+            return await arborctl("--socket", tmp / "c.sock", *argv)
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [b"HTTP/1.1 400 Bad Request\n"],
+        [b"[1, 2]\n"],
+        [_NO_METHOD, b'{"id": 2, "result": 5}\n'],
+        [_NO_METHOD, b'{"id": 2, "result": [7]}\n'],
+    ],
+    ids=["not-json", "not-an-object", "a-number-for-the-table", "a-table-of-numbers"],
+)
+async def test_a_reply_of_the_wrong_shape_is_one_line_and_exit_3(lines: list[bytes]) -> None:
+    # `tree root` is tried as a method first, then needs the method table to bind its words.
+    code, _, err = await _replying(lines, "tree", "root")
+    assert code == 3, err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err

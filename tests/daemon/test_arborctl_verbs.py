@@ -171,14 +171,23 @@ def test_registry_verbs_print_entries_and_exit_codes(daemon: RunningDaemon) -> N
             "verbs.web-1",
             "verbs.web-2",
         ]
-        assert ctl_json(daemon, "registry", "find", "capability", "plan") == {"entries": [first], "total": 1}
+        assert ctl_json(daemon, "registry", "find", "capability", "plan") == {
+            "entries": [first],
+            "total": 1,
+            "next": None,
+        }
         assert ctl_json(daemon, "registry", "find", "attribute=node", "value=b") == {
             "entries": [second],
             "total": 1,
+            "next": None,
         }
-        assert ctl_json(daemon, "registry", "find", "node", "z") == {"entries": [], "total": 0}
+        assert ctl_json(daemon, "registry", "find", "node", "z") == {"entries": [], "total": 0, "next": None}
         busy = [{"path": "load.cpu", "op": "gt", "value": 0.25}]
-        assert ctl_json(daemon, "registry", "query", json.dumps(busy)) == {"entries": [first], "total": 1}
+        assert ctl_json(daemon, "registry", "query", json.dumps(busy)) == {
+            "entries": [first],
+            "total": 1,
+            "next": None,
+        }
         either = {"criteria": [{"path": ["node"], "op": "in", "value": ["a", "b"]}], "limit": 1}
         assert ctl_json(daemon, "registry", "query", "--params", json.dumps(either))["total"] == 2
         # For people: key: value lines.
@@ -232,7 +241,7 @@ def test_registry_verbs_print_entries_and_exit_codes(daemon: RunningDaemon) -> N
         assert (code, out.strip(), err) == (0, "", "")  # its reply was read above (but its last newline)
         until("verbs.web-1 is gone", lambda: ctl_json(daemon, "registry", "count") == {"count": 0})
         assert failure(daemon, "registry", "lookup", "verbs.web-1")[0] == 1
-        assert ctl_json(daemon, "registry", "list") == {"entries": [], "total": 0}
+        assert ctl_json(daemon, "registry", "list") == {"entries": [], "total": 0, "next": None}
     finally:
         for process in (*holders, one_shot):
             if process.poll() is None:
@@ -298,7 +307,7 @@ def test_cache_verbs_print_values_stats_and_exit_codes(daemon: RunningDaemon) ->
     assert failure(daemon, "cache", "get", "k", "v", "extra")[0] == 2
 
     assert ctl_json(daemon, "cache", "clear") == {"cleared": 1}
-    assert ctl_json(daemon, "cache", "list") == {"keys": [], "total": 0}
+    assert ctl_json(daemon, "cache", "list") == {"keys": [], "total": 0, "next": None}
     assert ctl_json(daemon, "cache", "clear") == {"cleared": 0}
     assert failure(daemon, "cache", "get", "greeting")[0] == 1
 

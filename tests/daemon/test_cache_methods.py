@@ -85,3 +85,13 @@ async def test_bad_params_are_invalid_params(method: str, params: dict[str, obje
             await client.call(method, params)
         assert refused.value.code == "invalid_params"
         assert len(cache_named("default")) == 0
+
+
+async def test_list_pages_with_offset_and_next() -> None:
+    async with running_daemon() as path, open_control_client(path) as client:
+        for key in ("a", "b", "c"):
+            await client.call("cache.put", {"key": key, "value": 1})
+        first = await client.call("cache.list", {"limit": 2})
+        assert ([k["key"] for k in first["keys"]], first["total"], first["next"]) == (["a", "b"], 3, 2)
+        rest = await client.call("cache.list", {"limit": 2, "offset": first["next"]})
+        assert ([k["key"] for k in rest["keys"]], rest["next"]) == (["c"], None)

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from tests.daemon.as_nobody import CONNECT_ONLY, needs_nobody, run_as_nobody
+from tests.daemon.as_nobody import CONNECT_ONLY, NOBODY, SYSTEM_PYTHON, needs_nobody, run_as_nobody
 from tests.daemon.conftest import ROOT, RunningDaemon, StartArbord, spawn_arbord, wait_ready
+from tests.daemon.test_control_slots import GREEDY
 
 
 def arborctl(daemon: RunningDaemon, *argv: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
@@ -240,3 +241,37 @@ def test_arborctl_console_attaches_in_a_terminal(start_arbord: StartArbord) -> N
 def test_the_console_refuses_another_uid(start_arbord: StartArbord) -> None:
     daemon = start_arbord("[console]\nenabled = true\n")
     assert run_as_nobody(CONNECT_ONLY, str(daemon.runtime_dir / "console.sock")) == "EACCES"
+
+
+@needs_nobody
+def test_another_user_holding_every_slot_it_may_cannot_keep_the_operator_out(
+    start_arbord: StartArbord, short_tmp: Path
+) -> None:
+    # Issue 12: one party could take every connection slot. Here nobody, a member of the control
+    # group, opens as many as it can and holds them; root can still get in and stop the daemon.
+    daemon = start_arbord(
+        f'[control]\ngroup = "{NOBODY}"\nmax_connections = 6\nreserved_connections = 2\n'
+        "max_connections_per_uid = 100\n"
+    )
+    os.chmod(short_tmp, 0o711)  # let nobody reach the runtime directory (0710) ...
+    os.chown(daemon.runtime_dir, -1, NOBODY)  # ... and traverse it, as systemd's Group= would
+    assert SYSTEM_PYTHON is not None
+    greedy = subprocess.Popen(
+        [SYSTEM_PYTHON, "-c", GREEDY, str(daemon.control_socket), "8"],
+        user=NOBODY,
+        group=NOBODY,
+        extra_groups=[],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd="/",
+    )
+    try:
+        assert greedy.stdout is not None
+        assert greedy.stdout.readline().split() == ["ok"] * 4 + ["busy"] * 4
+        assert arborctl(daemon, "status").returncode == 0
+        stopped = arborctl(daemon, "shutdown")
+        assert stopped.returncode == 0, stopped.stderr
+        assert daemon.wait() == 0
+    finally:
+        greedy.communicate("go\n", timeout=20)

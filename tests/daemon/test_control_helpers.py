@@ -108,7 +108,13 @@ class Harness:
 
 
 def extra_methods(gate: asyncio.Event) -> tuple[Method, ...]:
-    """Methods that misbehave on purpose: wait on ``gate``, raise, return what JSON cannot carry."""
+    """Methods that misbehave on purpose: wait on ``gate``, raise, return what JSON cannot carry; and
+    ``test.tick``, which counts its calls (in order of handling, over every connection)."""
+    ticks = [0]
+
+    async def tick(params: NoParams, context: MethodContext) -> dict[str, int]:
+        ticks[0] += 1
+        return {"ticks": ticks[0]}
 
     async def wait(params: NoParams, context: MethodContext) -> dict[str, bool]:
         await gate.wait()
@@ -124,6 +130,7 @@ def extra_methods(gate: asyncio.Event) -> tuple[Method, ...]:
         Method("test.wait", NoParams, wait, "waits until the test opens the gate"),
         Method("test.boom", NoParams, boom, "raises"),
         Method("test.unserialisable", NoParams, unserialisable, "returns a non-JSON value"),
+        Method("test.tick", NoParams, tick, "counts its calls"),
     )
 
 

@@ -3,6 +3,8 @@ reload, status and shutdown."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib.util
 import logging
 import os
@@ -12,6 +14,7 @@ from typing import Any
 import pytest
 
 from daemon.ctl.client import ControlClient, ControlReplyError, open_control_client
+from daemon.verbs.paging import PAGE_BYTES
 from supervisor import Access, Table, TableType, whereis
 from tests.daemon.test_control_helpers import running_control
 
@@ -273,3 +276,39 @@ async def test_a_client_leaving_mid_stream_is_not_an_error(caplog: pytest.LogCap
         finally:
             table.delete_table()
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_a_dump_goes_out_in_frames_of_bounded_size() -> None:
+    # 300 rows of 4 KB in chunks of 500 rows would be one 1.2 MB frame; frames stop at ~256 KiB.
+    async with running_control() as h, open_control_client(h.path) as client:
+        table = Table("test.bulky", named=True, access=Access.PUBLIC)
+        try:
+            table.insert([(i, "x" * 4000) for i in range(300)])
+            sizes = [len(c["rows"]) async for c in client.stream("tables.dump", {"name": "test.bulky"})]
+            assert sum(sizes) == 300
+            assert len(sizes) >= 4
+            assert max(sizes) * 4000 <= PAGE_BYTES + 4100
+        finally:
+            table.delete_table()
+
+
+async def test_a_peer_that_does_not_read_a_large_reply_is_cut_at_max_unsent_bytes() -> None:
+    # One 3 MB row cannot be sent in bounded frames; the peer has not read it: rather than hold it for
+    # idle_timeout (60 s here), the daemon drops the connection once 256 KiB are waiting (issue 12).
+    async with running_control(max_unsent_bytes=256 * 1024, idle_timeout=60) as h:
+        table = Table("test.huge", named=True, access=Access.PUBLIC)
+        try:
+            table.insert((1, "x" * 3_000_000))
+            reader, writer = await asyncio.open_unix_connection(str(h.path))
+            writer.write(b'{"id": 1, "method": "tables.dump", "params": {"name": "test.huge"}}\n')
+            received = 0
+            async with asyncio.timeout(20):
+                with contextlib.suppress(ConnectionError):
+                    while chunk := await reader.read(65536):
+                        received += len(chunk)
+            writer.close()
+            assert received < 3_000_000
+            async with open_control_client(h.path) as client:
+                assert await client.call("ping") == {"pong": True}
+        finally:
+            table.delete_table()

@@ -113,6 +113,39 @@ async def test_a_directory_owned_by_another_uid_is_refused(tmpdir_short: Path) -
     assert f"uid {NOBODY}" in str(error)
 
 
+@needs_root
+async def test_a_directory_under_one_another_uid_owns_is_refused(tmpdir_short: Path) -> None:
+    # They could rename our directory away and put their own in its place.
+    theirs = tmpdir_short / "theirs"
+    theirs.mkdir(mode=0o755)
+    os.chown(theirs, NOBODY, NOBODY)
+    error = await _start_error(ControlSettings(), theirs / "ours" / "control.sock")
+    assert isinstance(error, UnsafeSocketPath)
+    assert f"{theirs} is owned by uid {NOBODY}" in str(error)
+
+
+async def test_a_directory_under_a_writable_non_sticky_one_is_refused(tmpdir_short: Path) -> None:
+    shared = tmpdir_short / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    error = await _start_error(ControlSettings(), shared / "ours" / "control.sock")
+    assert isinstance(error, UnsafeSocketPath)
+    assert "lets others replace what is in it" in str(error)
+
+
+@needs_root
+async def test_a_symbolic_link_above_is_judged_by_its_owner_and_its_target(tmpdir_short: Path) -> None:
+    shared = tmpdir_short / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)  # a /tmp of our own
+    planted = shared / "link"
+    planted.symlink_to(tmpdir_short)
+    os.lchown(planted, NOBODY, NOBODY)  # another user's link: they may re-point it
+    error = await _start_error(ControlSettings(), planted / "ours" / "control.sock")
+    assert isinstance(error, UnsafeSocketPath)
+    assert f"{planted} is owned by uid {NOBODY}" in str(error)
+
+
 # --- a previous instance -------------------------------------------------------------------------
 
 

@@ -134,6 +134,24 @@ def test_an_unsafe_runtime_directory_exits_78_so_systemd_does_not_retry(short_tm
         refused.notify.close()
 
 
+def test_a_runtime_directory_that_is_a_symbolic_link_exits_78(short_tmp: Path) -> None:
+    # Issue 12: a link in a sticky directory was accepted (stat follows it) and re-pointed later by
+    # its owner. The daemon lstat-s its runtime directory and refuses a link, whoever owns it.
+    workdir = short_tmp / "linked"
+    target = workdir / "real"
+    target.mkdir(parents=True, mode=0o700)
+    runtime_dir = workdir / "run"
+    runtime_dir.symlink_to(target)
+    refused = spawn_arbord(workdir, "", runtime_dir=runtime_dir)
+    try:
+        assert refused.wait() == ExitCode.CONFIG
+        assert "symbolic link" in refused.stderr()
+        assert "Traceback" not in refused.stderr()
+        assert not (target / "control.sock").exists()
+    finally:
+        refused.notify.close()
+
+
 # --- configuration errors: exit 78, one message per problem, no traceback ---------------------------
 
 

@@ -122,3 +122,27 @@ async def test_bad_params_are_invalid_params_and_change_nothing(
             await client.call(method, params)
         assert refused.value.code == "invalid_params"
         assert await client.call("registry.count") == {"count": 0}
+
+
+async def test_list_answers_pages_of_bounded_size_that_cover_every_entry_once() -> None:
+    # 40 entries of ~20 KB: one reply would be 800 KB; a page stops at about 256 KiB (issue 12).
+    bulky = {"blob": "x" * 20_000}
+    async with running_daemon() as path, open_control_client(path) as client:
+        for i in range(40):
+            await client.call("registry.register", {"key": f"bulky-{i:02d}", "metadata": bulky})
+        seen: list[str] = []
+        offset: int | None = 0
+        pages = 0
+        while offset is not None:
+            reply = await client.call("registry.list", {"offset": offset})
+            assert reply["total"] == 40
+            seen += [e["key"] for e in reply["entries"]]
+            offset = reply["next"]
+            pages += 1
+        assert sorted(seen) == [f"bulky-{i:02d}" for i in range(40)]
+        assert pages >= 3
+        small = await client.call("registry.list", {"limit": 5, "offset": 38})
+        assert (len(small["entries"]), small["next"]) == (2, None)
+        with pytest.raises(ControlReplyError) as too_many:
+            await client.call("registry.list", {"limit": 10_001})
+        assert too_many.value.code == "invalid_params"

@@ -84,7 +84,7 @@ def test_environment_values_in_brackets_are_json() -> None:
     assert REGISTRY.of(settings).indexed_attributes == ("zone",)
 
 
-@pytest.mark.parametrize("name", ["ARBORD_SOCKET", "ARBORD_CONTROL_SOCKET"])
+@pytest.mark.parametrize("name", ["ARBORD_SOCKET", "ARBORD_CONTROL_SOCKET", "ARBORD_DAEMON_USER"])
 def test_the_socket_variables_of_arborctl_are_not_settings(name: str) -> None:
     assert load_settings(None, {name: "/x.sock"}) == Settings()
 
