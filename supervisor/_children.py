@@ -117,10 +117,13 @@ def launch(
     return server
 
 
-async def spawn(spec: ChildSpec, extra_args: tuple[Any, ...] = (), kill_grace: float = 1.0) -> Server | None:
+async def spawn(
+    spec: ChildSpec, extra_args: tuple[Any, ...] = (), kill_grace: float = 1.0, supervisor: str = ""
+) -> Server | None:
     """Start the child ``spec`` describes; None for ``ignore``. Raises ``StartFailed`` on failure,
     and when the start outlasts ``spec.start_timeout`` (the half-started child is then killed, and
-    abandoned after ``kill_grace`` seconds if it ignores the cancellation)."""
+    abandoned after ``kill_grace`` seconds if it ignores the cancellation: reported as ``report_stop``
+    reports an abandoned child of ``supervisor``)."""
     cls = server_class(spec)
     limit = spec.start_timeout
     if cls is not None:
@@ -134,7 +137,7 @@ async def spawn(spec: ChildSpec, extra_args: tuple[Any, ...] = (), kill_grace: f
                 # task reports to it whatever happens (test_a_start_that_outlasts_its_timeout_fails).
                 await asyncio.wait((started,), timeout=limit)
                 if not started.done():
-                    await give_up_start(server, kill_grace)
+                    await give_up_start(server, spec, kill_grace, supervisor)
                     raise start_timed_out(spec, limit)
             return server if await started else None
         except asyncio.CancelledError:
@@ -181,15 +184,16 @@ def cancel_start(server: Server) -> None:
         runtime._unregister_name(server.name, server)
 
 
-async def give_up_start(server: Server, kill_grace: float) -> None:
-    """``cancel_start``, then wait up to ``kill_grace`` seconds for the child to be gone."""
+async def give_up_start(server: Server, spec: ChildSpec, kill_grace: float, supervisor: str) -> None:
+    """``cancel_start``, then wait up to ``kill_grace`` seconds for the child to be gone; one that
+    is not is abandoned and reported as such."""
     exited = server.wait()
     cancel_start(server)
     if not exited.done():
         await asyncio.wait((exited,), timeout=kill_grace)
     if not exited.done():
         exited.cancel()
-        log.error("child %r ignored the cancellation of its start and was abandoned", server)
+        report_stop(supervisor, spec, StopOutcome(KILLED, expected=False, abandoned=True))
 
 
 @dataclass(frozen=True, slots=True)

@@ -212,7 +212,8 @@ class SupervisorEngine(Server):
 
     async def _start(self, child: ChildRecord) -> Server | None:
         """Start one child; None on ignore (the record is then dropped unless kept). Raises StartFailed."""
-        return self._started(child, await child_ops.spawn(child.spec, self._extra_args, self.flags.kill_grace))
+        server = await child_ops.spawn(child.spec, self._extra_args, self.flags.kill_grace, self.label)
+        return self._started(child, server)
 
     def _started(self, child: ChildRecord, server: Server | None) -> Server | None:
         """Record the outcome of a start: a running child, or an ignored one."""

@@ -20,11 +20,13 @@ from supervisor import (
     StartFailed,
     Supervisor,
     SupervisorFlags,
+    telemetry,
     whereis,
 )
 from supervisor.errors import InvalidChildSpec
 
 TIMEOUT = 0.05  # the start_timeout under test: a parameter, not a measurement
+ABANDONED = ("supervisor", "child", "abandoned")
 FLAGS = SupervisorFlags(intensity=100, period=5.0, kill_grace=0.05)
 
 
@@ -92,11 +94,13 @@ async def test_start_child_that_outlasts_its_timeout_fails_and_the_supervisor_st
 
 async def test_a_start_that_ignores_its_cancellation_is_abandoned_and_gives_its_name_up() -> None:
     release = asyncio.Event()
-    sup = await DynamicSupervisor.start(flags=FLAGS)
+    sup = await DynamicSupervisor.start(flags=FLAGS, name="st-dyn")
+    spec = ChildSpec("deaf", Deaf, (release,), start_timeout=TIMEOUT, name="st-deaf")
     try:
         async with asyncio.timeout(10):
-            with pytest.raises(StartFailed, match="did not start within"):
-                await sup.start_child(ChildSpec("deaf", Deaf, (release,), start_timeout=TIMEOUT, name="st-deaf"))
+            with telemetry.capture(ABANDONED) as abandoned, pytest.raises(StartFailed, match="within"):
+                await sup.start_child(spec)
+            assert [c.metadata for c in abandoned] == [{"supervisor": "st-dyn", "child_id": "deaf"}]
             assert whereis("st-deaf") is None
             assert (await sup.count_children()).active == 0
     finally:
@@ -132,4 +136,3 @@ async def test_a_restart_that_outlasts_its_timeout_is_retried_and_the_mailbox_is
         assert info.server is whereis("st-flaky")
     finally:
         await sup.stop()
-
