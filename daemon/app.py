@@ -144,6 +144,7 @@ class Daemon:
         self._verbs = VerbTable({})
         self._stop_requested = asyncio.Event()
         self._reload_lock = asyncio.Lock()
+        self._reloads: set[asyncio.Task[Any]] = set()  # never cancelled: a reload runs to its end
         self._health_tasks: list[asyncio.Task[Any]] = []
         self._background: set[asyncio.Task[Any]] = set()
         self._started_at = time.monotonic()
@@ -193,6 +194,15 @@ class Daemon:
         self._stop_requested.set()
 
     async def reload(self) -> Mapping[str, Any]:
+        # The reload runs in a task of its own, to its end, even if this caller gives up (a control
+        # request's timeout, a stop cancelling a SIGHUP's waiter): cut short, it would leave the tree
+        # half-applied (test_lifecycle.py::test_a_reload_outliving_its_request_still_finishes).
+        task = asyncio.get_running_loop().create_task(self._reload_in_turn(), name="arbord.reload")
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+        return await asyncio.shield(task)
+
+    async def _reload_in_turn(self) -> Mapping[str, Any]:
         async with self._reload_lock:
             if self._state is not DaemonState.RUNNING or self._root is None:
                 return ReloadOutcome(errors=[f"cannot reload while {self._state.value}"]).as_reply()
@@ -209,6 +219,8 @@ class Daemon:
             if outcome.errors:
                 for problem in outcome.errors:
                     log.error("reload: %s", problem)
+                if outcome.rolled_back:
+                    log.error("reload rolled back: %s", ", ".join(outcome.rolled_back))
                 self._notifier.ready(status=f"running; reload failed: {outcome.errors[0]}")
             else:
                 log.info("configuration reloaded; restarted: %s", ", ".join(outcome.restarted) or "nothing")
@@ -403,9 +415,20 @@ class Daemon:
             changed=changed_sections(old, loaded), needs_restart=frozen_parts(old, loaded)
         )
         new_plan = plan_tree(effective, self._context(paths), self._components)
-        self._plan, later = await apply_components(
-            self.root, self._components, old, effective, self._plan, new_plan, outcome
-        )
+        try:
+            plan, later = await apply_components(
+                self.root, self._components, old, effective, self._plan, new_plan, outcome
+            )
+        except Exception as error:  # a bug: still all or nothing
+            log.exception("reload failed unexpectedly; rolling back")
+            outcome.errors.append(f"internal error while reloading: {error!r}")
+        if outcome.errors:
+            # All or nothing: put back what was applied; the previous configuration stays in force,
+            # so the next reload diffs against what runs
+            # (test_lifecycle.py::test_a_reload_whose_server_never_starts_is_rolled_back_whole).
+            await outcome.roll_back()
+            return outcome
+        self._plan = plan
         for change in later:
             # The reply to this very reload may travel on the control server: replace it after the
             # reply, through its own drain (it finishes in-flight requests before it stops).
