@@ -138,6 +138,8 @@ async def spawn(
                 await asyncio.wait((started,), timeout=limit)
                 if not started.done():
                     await give_up_start(server, spec, kill_grace, supervisor)
+                    if started.done() and not started.cancelled():
+                        started.exception()  # its "killed during init" is superseded by the timeout
                     raise start_timed_out(spec, limit)
             return server if await started else None
         except asyncio.CancelledError:
