@@ -135,3 +135,14 @@ async def test_a_reload_of_control_limits_keeps_the_connections_and_their_entrie
                 await third.call("ping")
         if isinstance(busy.value, ControlReplyError):
             assert busy.value.code == "busy"
+
+
+def test_a_start_child_that_never_starts_fails_and_the_supervisor_answers(start_arbord: StartArbord) -> None:
+    running = start_arbord("")
+    sock = running.control_socket
+    spec = {"id": "never", "start": "tests.daemon.lifecycle_servers:NeverStarts", "start_timeout": 0.3}
+    with pytest.raises(AssertionError, match="did not start within 0.3 s"):
+        request(sock, "start_child", {"path": "root/servers", "spec": spec})
+    assert servers_running(sock) == []
+    assert request(sock, "terminate_child", {"path": "root/cache"}) is not None
+    assert request(sock, "restart_child", {"path": "root/cache"}) is not None
