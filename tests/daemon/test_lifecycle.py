@@ -141,7 +141,7 @@ def test_a_start_child_that_never_starts_fails_and_the_supervisor_answers(start_
     running = start_arbord("")
     sock = running.control_socket
     spec = {"id": "never", "start": "tests.daemon.lifecycle_servers:NeverStarts", "start_timeout": 0.3}
-    with pytest.raises(AssertionError, match="did not start within 0.3 s"):
+    with pytest.raises(AssertionError, match=r"did not start within 0\.3 s"):
         request(sock, "start_child", {"path": "root/servers", "spec": spec})
     assert servers_running(sock) == []
     assert request(sock, "terminate_child", {"path": "root/cache"}) is not None
