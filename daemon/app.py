@@ -315,8 +315,9 @@ class Daemon:
         except ArbordError as error:  # the root exited on its own meanwhile
             log.warning("stopping: %s", error)
         # Abandoned at any depth, at any time of the run: its task lives on, so this stop is not clean
-        # (test_process.py::test_a_child_abandoned_deep_in_the_tree_makes_the_stop_exit_70).
-        abandoned = list(dict.fromkeys([*self._abandoned, *(f"root/{c}" for c in root.abandoned)]))
+        # (test_lifecycle.py::test_a_child_abandoned_deep_in_the_tree_makes_the_stop_exit_70).
+        # Every supervisor reports its abandoned children by the event, the root included.
+        abandoned = list(dict.fromkeys(self._abandoned)) or list(root.abandoned)
         if abandoned:
             log.critical("children that would not stop were abandoned: %s", ", ".join(abandoned))
             return ExitCode.SOFTWARE

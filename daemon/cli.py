@@ -77,7 +77,7 @@ async def _serve(settings: SettingsBase, config_path: Path | None, environ: Mapp
     # The tree has stopped (or given up). Whatever is left on the loop (a task that ignored its
     # cancellation, an executor thread stuck in a read) would make closing it wait for ever, with the
     # stop signals' handlers gone: the process ends here (docs/operations.md, "Stop and reload
-    # guarantees"; test_process.py::test_a_child_abandoned_deep_in_the_tree_makes_the_stop_exit_70).
+    # guarantees"; test_lifecycle.py::test_a_child_abandoned_deep_in_the_tree_makes_the_stop_exit_70).
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
