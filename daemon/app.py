@@ -10,7 +10,16 @@
 
 A stop sends ``STOPPING=1``, stops the control server first (it stops accepting and drains the
 in-flight requests), then the rest of the tree in reverse start order, all within
-``[daemon] shutdown_timeout``. A second SIGTERM/SIGINT while stopping forces the exit.
+``[daemon] shutdown_timeout``. A second SIGTERM/SIGINT while stopping forces the exit (code 1); the
+handlers stay installed until the process is gone.
+
+A stop always finishes (docs/operations.md, "Stop and reload guarantees"). A child abandoned anywhere
+in the tree (it swallowed its cancellation, so its task lives on) makes the exit code 70, whatever
+supervisor abandoned it: the runner listens for the ``("supervisor", "child", "abandoned")`` event.
+The ``arbord`` command runs the daemon with ``owns_process=True``: a stop then also arms a thread
+that ends the process with code 70 half a second after the budget, even if the event loop itself is
+blocked, and the command ends the process with ``os._exit`` once ``run`` returns, so nothing left on
+the loop (an abandoned task, an executor thread) can keep it alive.
 
 ``run`` returns the process exit code (``ExitCode``): 0 after a clean stop, 70 when the top of the
 tree gave up (restart intensity exhausted, an unkillable child, or the stop budget exceeded), 1 when
@@ -25,6 +34,7 @@ import enum
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
@@ -51,7 +61,7 @@ from daemon.settings import load_settings
 from daemon.tree import COMPONENTS, PlannedChild, plan_tree, root_flags
 from daemon.verbs.method import VerbTable
 from daemon.watchdog import monitor_lag, ping_watchdog, watchdog_interval
-from supervisor import SHUTDOWN, ArbordError, Exit, ExitKind, StartFailed, Supervisor
+from supervisor import SHUTDOWN, ArbordError, Exit, ExitKind, StartFailed, Supervisor, telemetry
 from supervisor.lowlevel import Clock, MonotonicClock
 
 __all__ = ["Daemon", "DaemonState", "ExitCode", "describe_start_failure"]
@@ -59,6 +69,9 @@ __all__ = ["Daemon", "DaemonState", "ExitCode", "describe_start_failure"]
 log = logging.getLogger("arbord.daemon")
 
 _STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT)
+_ABANDONED: Final = ("supervisor", "child", "abandoned")
+_DEADLINE_MARGIN: Final = 0.5
+"""Seconds past ``shutdown_timeout`` the exit thread waits for the loop to finish the stop itself."""
 
 
 class ExitCode(enum.IntEnum):
@@ -114,7 +127,11 @@ class Daemon:
         components: Sequence[Component[Any]] = COMPONENTS,
         notifier: Notifier | None = None,
         clock: Clock | None = None,
+        owns_process: bool = False,
     ) -> None:
+        """``owns_process``: this run is the process (the ``arbord`` command): a stop arms a thread
+        that ends the process with code 70 if the stop outlasts its budget, even with the event loop
+        blocked, and the stop signals' handlers stay installed after ``run`` returns."""
         self._settings = settings
         self._config_path = config_path
         self._environ = environ
@@ -129,11 +146,16 @@ class Daemon:
         self._verbs = VerbTable({})
         self._stop_requested = asyncio.Event()
         self._reload_lock = asyncio.Lock()
+        self._reloads: set[asyncio.Task[Any]] = set()  # never cancelled: a reload runs to its end
         self._health_tasks: list[asyncio.Task[Any]] = []
         self._background: set[asyncio.Task[Any]] = set()
         self._started_at = time.monotonic()
         # Restart counts and the last crash for `status`, over sub-supervisors' restarts too.
         self.restarts = RestartLog()
+        self._owns_process = owns_process
+        self._abandoned: list[str] = []
+        """Children abandoned anywhere in the tree during this run (``supervisor/child``)."""
+        self._telemetry_id = f"arbord.daemon.abandoned-{id(self):x}"
 
     # --- DaemonContext ---------------------------------------------------------------------------
 
@@ -194,6 +216,15 @@ class Daemon:
         self._stop_requested.set()
 
     async def reload(self) -> Mapping[str, Any]:
+        # The reload runs in a task of its own, to its end, even if this caller gives up (a control
+        # request's timeout, a stop cancelling a SIGHUP's waiter): cut short, it would leave the tree
+        # half-applied (test_lifecycle.py::test_a_reload_outliving_its_request_still_finishes).
+        task = asyncio.get_running_loop().create_task(self._reload_in_turn(), name="arbord.reload")
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+        return await asyncio.shield(task)
+
+    async def _reload_in_turn(self) -> Mapping[str, Any]:
         async with self._reload_lock:
             if self._state is not DaemonState.RUNNING or self._root is None:
                 return ReloadOutcome(errors=[f"cannot reload while {self._state.value}"]).as_reply()
@@ -210,6 +241,8 @@ class Daemon:
             if outcome.errors:
                 for problem in outcome.errors:
                     log.error("reload: %s", problem)
+                if outcome.rolled_back:
+                    log.error("reload rolled back: %s", ", ".join(outcome.rolled_back))
                 self._notifier.ready(status=f"running; reload failed: {outcome.errors[0]}")
             else:
                 log.info("configuration reloaded; restarted: %s", ", ".join(outcome.restarted) or "nothing")
@@ -226,14 +259,23 @@ class Daemon:
             loop.add_signal_handler(sig, self._on_stop_signal, sig)
         loop.add_signal_handler(signal.SIGHUP, self._on_reload_signal)
         self.restarts.attach()
+        telemetry.attach(self._telemetry_id, _ABANDONED, self._on_abandoned)
         try:
             return await self._run()
         finally:
+            telemetry.detach(self._telemetry_id)
             self.restarts.detach()
-            for sig in (*_STOP_SIGNALS, signal.SIGHUP):
-                loop.remove_signal_handler(sig)
-            await self._cancel_tasks()
+            await self._cancel_tasks(self._settings.daemon.shutdown_timeout)
+            loop.remove_signal_handler(signal.SIGHUP)
+            if not self._owns_process:  # the command keeps them until its os._exit
+                for sig in _STOP_SIGNALS:
+                    loop.remove_signal_handler(sig)
             self._state = DaemonState.STOPPED
+
+    def _on_abandoned(
+        self, event: object, measurements: Mapping[str, float], metadata: Mapping[str, object], _: object
+    ) -> None:
+        self._abandoned.append(f"{metadata.get('supervisor')}/{metadata.get('child_id')}")
 
     async def _run(self) -> int:
         try:
@@ -280,9 +322,11 @@ class Daemon:
         self._notifier.stopping(status="stopping")
         log.info("stopping")
         budget = self._settings.daemon.shutdown_timeout
-        await self._cancel_tasks()
+        if self._owns_process:
+            self._arm_exit_deadline(budget + _DEADLINE_MARGIN)
         try:
             async with asyncio.timeout(budget):
+                await self._cancel_tasks(None)
                 async with self._reload_lock:  # let a reload in progress finish first
                     pass
                 await self._stop_control_first(root)
@@ -294,11 +338,29 @@ class Daemon:
             return ExitCode.SOFTWARE
         except ArbordError as error:  # the root exited on its own meanwhile
             log.warning("stopping: %s", error)
-        if root.abandoned:
-            log.critical("children that would not stop were abandoned: %s", ", ".join(root.abandoned))
+        # Abandoned at any depth, at any time of the run: its task lives on, so this stop is not clean
+        # (test_lifecycle.py::test_a_child_abandoned_deep_in_the_tree_makes_the_stop_exit_70).
+        # Every supervisor reports its abandoned children by the event, the root included.
+        abandoned = list(dict.fromkeys(self._abandoned)) or list(root.abandoned)
+        if abandoned:
+            log.critical("children that would not stop were abandoned: %s", ", ".join(abandoned))
             return ExitCode.SOFTWARE
         log.info("stopped")
         return ExitCode.OK
+
+    @staticmethod
+    def _arm_exit_deadline(seconds: float) -> None:
+        """End the process with code 70 in ``seconds`` from a thread of its own, whatever the event
+        loop is doing (a loop blocked by a child cannot finish the stop, nor take a second signal)."""
+
+        def overrun() -> None:
+            os.write(2, b"arbord: the stop overran [daemon] shutdown_timeout; exiting 70\n")
+            os._exit(ExitCode.SOFTWARE)
+
+        timer = threading.Timer(seconds, overrun)
+        timer.name = "arbord.stop-deadline"
+        timer.daemon = True
+        timer.start()
 
     async def _stop_control_first(self, root: Supervisor) -> None:
         """Stop the control server before the rest, wherever a reload left it among the children."""
@@ -350,13 +412,16 @@ class Daemon:
             return False
         return True
 
-    async def _cancel_tasks(self) -> None:
-        tasks = [*self._health_tasks, *self._background]
+    async def _cancel_tasks(self, timeout: float | None) -> None:
+        """Cancel the health tasks and background work (a SIGHUP reload's waiter: the reload itself
+        runs to its end, see ``reload``) and wait up to ``timeout`` seconds for them."""
+        current = asyncio.current_task()
+        tasks = [t for t in (*self._health_tasks, *self._background) if t is not current]
         self._health_tasks = []
         for task in tasks:
-            if task is not asyncio.current_task():
-                task.cancel()
-        await asyncio.gather(*(t for t in tasks if t is not asyncio.current_task()), return_exceptions=True)
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
 
     # --- reload ----------------------------------------------------------------------------------
 
@@ -375,9 +440,20 @@ class Daemon:
             changed=changed_sections(old, loaded), needs_restart=frozen_parts(old, loaded)
         )
         new_plan = plan_tree(effective, self._context(paths), self._components)
-        self._plan, later = await apply_components(
-            self.root, self._components, old, effective, self._plan, new_plan, outcome
-        )
+        try:
+            plan, later = await apply_components(
+                self.root, self._components, old, effective, self._plan, new_plan, outcome
+            )
+        except Exception as error:  # a bug: still all or nothing
+            log.exception("reload failed unexpectedly; rolling back")
+            outcome.errors.append(f"internal error while reloading: {error!r}")
+        if outcome.errors:
+            # All or nothing: put back what was applied; the previous configuration stays in force,
+            # so the next reload diffs against what runs
+            # (test_lifecycle.py::test_a_reload_whose_server_never_starts_is_rolled_back_whole).
+            await outcome.roll_back()
+            return outcome
+        self._plan = plan
         for change in later:
             # The reply to this very reload may travel on the control server: replace it after the
             # reply, through its own drain (it finishes in-flight requests before it stops).

@@ -1,12 +1,17 @@
-"""Applying a reloaded configuration to the running tree: restart only what changed.
+"""Applying a reloaded configuration to the running tree: restart only what changed, all or nothing.
 
 The new settings were already validated. What cannot change while running (the event loop, the
 runtime directory, the root supervisor's flags) keeps its old value and is reported as needing a
 restart. Then each component's reload rule (``daemon.component``) says what happens to it: its
-children keep running, are stopped and started again with their new specs (a child that fails to
-start with the new spec is started again with the old one and the failure is reported), or the
-component updates them in place (the user servers, diffed one by one). A component marked
-``after_reply`` (the control server) is replaced only after the reply (see ``Daemon.reload``).
+children keep running, are stopped and started again with their new specs, or the component updates
+them in place (the user servers, diffed one by one against the specs actually running; the control
+server's limits). A component marked ``after_reply`` (the control server's socket) is replaced only
+after the reply (see ``Daemon.reload``).
+
+Atomic: every applied step records its undo (``ReloadOutcome.record``). The first step that fails
+(a child that does not start with its new spec is started again with its old one) ends the
+application, and ``Daemon._reload`` undoes the steps already applied, last first, and keeps the
+previous configuration in force (docs/operations.md, "Stop and reload guarantees").
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from daemon.component import Component, Reload, ReloadOutcome, UpdateInPlace
@@ -71,19 +77,22 @@ class ComponentChange:
 async def replace_children(
     root: Supervisor, before: Sequence[PlannedChild], after: Sequence[PlannedChild], outcome: ReloadOutcome
 ) -> list[PlannedChild]:
-    """Bring the root's children from ``before`` to ``after`` (one component's), child by child; returns
-    the children in force (the old one where the new one failed to start)."""
+    """Bring the root's children from ``before`` to ``after`` (one component's), child by child, up to
+    the first that fails (started again with its old spec); returns the children in force then (the
+    old one where the new one failed to start). Each replacement records its undo in ``outcome``."""
     old = {child.id: child for child in before}
     new = {child.id: child for child in after}
     for child_id in [*new, *(cid for cid in old if cid not in new)]:
         was, will = old.get(child_id), new.get(child_id)
-        error = await replace_child(
-            root, was.spec if was is not None else None, will.spec if will is not None else None
-        )
+        was_spec = was.spec if was is not None else None
+        will_spec = will.spec if will is not None else None
+        error = await replace_child(root, was_spec, will_spec)
         outcome.restarted.append(child_id)
         if error:
             outcome.errors.append(error)
             outcome.failed.append(child_id)
+            break
+        outcome.record(child_id, partial(replace_child, root, will_spec, was_spec))
     return [old[c.id] if c.id in outcome.failed and c.id in old else c for c in after]
 
 
@@ -96,20 +105,23 @@ async def apply_components(
     new_plan: Sequence[PlannedChild],
     outcome: ReloadOutcome,
 ) -> tuple[list[PlannedChild], list[ComponentChange]]:
-    """Apply each component's reload rule, in order; returns the plan in force and the changes left
-    for after the reply (the ``after_reply`` components', whose old children stay in the plan)."""
+    """Apply each component's reload rule, in order, up to the first error; returns the plan in force
+    and the changes left for after the reply (the ``after_reply`` components', whose old children
+    stay in the plan). After an error the caller rolls back (``ReloadOutcome.roll_back``)."""
     in_force: list[PlannedChild] = []
     later: list[ComponentChange] = []
     for component in components:
         before = [child for child in old_plan if child.component == component.name]
         after = [child for child in new_plan if child.component == component.name]
+        if outcome.errors:  # all or nothing: the rest keeps running as it is
+            in_force.extend(before)
+            continue
         action = component.reload(component.of(old_settings), component.of(new_settings))
         if action is Reload.KEEP:
             in_force.extend(before)
         elif isinstance(action, UpdateInPlace):
             await action.apply(outcome)
-            failed = any(child.id in outcome.failed for child in after)
-            in_force.extend(before if failed else after)
+            in_force.extend(before if outcome.errors else after)
         elif component.after_reply:
             in_force.extend(before)
             later.append(ComponentChange(component.name, before, after))

@@ -72,15 +72,16 @@ def _check_config(path: Path, environ: Mapping[str, str]) -> int:
 
 
 async def _serve(settings: SettingsBase, config_path: Path | None, environ: Mapping[str, str]) -> int:
-    runner = Daemon(settings, config_path=config_path, environ=environ)
+    runner = Daemon(settings, config_path=config_path, environ=environ, owns_process=True)
     code = await runner.run()
-    if code == ExitCode.SOFTWARE:
-        # Children that ignored cancellation may still be on the loop; closing it would wait for them
-        # forever. The tree has given up, so does the process.
-        logging.shutdown()
-        sys.stderr.flush()
-        os._exit(code)
-    return code
+    # The tree has stopped (or given up). Whatever is left on the loop (a task that ignored its
+    # cancellation, an executor thread stuck in a read) would make closing it wait for ever, with the
+    # stop signals' handlers gone: the process ends here (docs/operations.md, "Stop and reload
+    # guarantees"; test_lifecycle.py::test_a_child_abandoned_deep_in_the_tree_makes_the_stop_exit_70).
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _run(config_path: Path | None, environ: Mapping[str, str]) -> int:

@@ -47,6 +47,7 @@ __all__ = [
     "Reload",
     "ReloadOutcome",
     "ReloadRule",
+    "UndoStep",
     "UpdateInPlace",
     "restart_when_changed",
     "verb_table",
@@ -64,9 +65,18 @@ class Reload(enum.Enum):
     """Stop its children and start them with the new specs (each keeps its place in the root)."""
 
 
+UndoStep = Callable[[], Awaitable[str | None]]
+"""Undo one applied step of a reload; returns an error line, or None."""
+
+
 @dataclass(slots=True)
 class ReloadOutcome:
-    """What a reload did: for the ``reload`` control method's reply and the log."""
+    """What a reload did: for the ``reload`` control method's reply and the log.
+
+    A reload is all or nothing: each step applied records how to undo it (``record``); at the first
+    error the steps already applied are undone in reverse (``roll_back``) and the configuration in
+    force stays the previous one.
+    """
 
     changed: list[str] = field(default_factory=list)
     restarted: list[str] = field(default_factory=list)
@@ -74,6 +84,23 @@ class ReloadOutcome:
     errors: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     """Root children that kept their previous spec because the new one failed to start."""
+    rolled_back: list[str] = field(default_factory=list)
+    """What a failed reload put back as it was, in the order it was undone."""
+    undo: list[tuple[str, UndoStep]] = field(default_factory=list)
+    """Each applied step's label and undo, in the order applied (not part of the reply)."""
+
+    def record(self, label: str, undo: UndoStep) -> None:
+        """A step was applied; ``undo`` puts it back if the reload fails later."""
+        self.undo.append((label, undo))
+
+    async def roll_back(self) -> None:
+        """Undo every recorded step, last first; an undo that fails is reported in ``errors``."""
+        steps, self.undo = self.undo, []
+        for label, undo in reversed(steps):
+            error = await undo()
+            self.rolled_back.append(label)
+            if error:
+                self.errors.append(f"{label}: not restored to its previous configuration: {error}")
 
     def as_reply(self) -> dict[str, object]:
         return {
@@ -82,14 +109,16 @@ class ReloadOutcome:
             "changed": list(self.changed),
             "restarted": list(self.restarted),
             "needs_restart": list(self.needs_restart),
+            "rolled_back": list(self.rolled_back),
         }
 
 
 @dataclass(frozen=True, slots=True)
 class UpdateInPlace:
     """A reload rule's answer when the component applies the change to its running children itself
-    (the user servers, diffed one by one under their supervisor): ``apply`` records in the outcome
-    what it restarted and what failed."""
+    (the user servers, diffed one by one under their supervisor; the control server's limits):
+    ``apply`` records in the outcome what it restarted, what failed (in ``errors``: it stops at the
+    first) and how to undo each step it applied (``ReloadOutcome.record``)."""
 
     apply: Callable[[ReloadOutcome], Awaitable[None]]
 

@@ -11,11 +11,16 @@ The components' sections live in their packages (``daemon/registry/config.py``, 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DaemonSection", "SettingsBase", "SupervisorSection", "TreeSection"]
+__all__ = ["DEFAULT_START_TIMEOUT", "DaemonSection", "SettingsBase", "SupervisorSection", "TreeSection"]
+
+DEFAULT_START_TIMEOUT: Final = 30.0
+"""Seconds a child the daemon starts for a user (``[servers.<name>]``, the ``start_child`` verb) may
+take to start before it is killed and its start fails (``ChildSpec.start_timeout``): a start that
+never returns must not wedge its supervisor, a reload or a management call."""
 
 
 class DaemonSection(BaseModel):

@@ -29,14 +29,17 @@ __all__ = [
     "CHILD_START",
     "ChildExit",
     "StopOutcome",
+    "cancel_start",
     "drop_crash_locals",
     "emit_exit",
+    "give_up_start",
     "launch",
     "report_exit",
     "report_restart",
     "server_class",
     "should_restart",
     "spawn",
+    "start_timed_out",
     "stop_child",
     "unwatch",
     "watch",
@@ -117,29 +120,50 @@ def launch(
     return server
 
 
-async def spawn(spec: ChildSpec, extra_args: tuple[Any, ...] = ()) -> Server | None:
-    """Start the child ``spec`` describes; None for ``ignore``. Raises ``StartFailed`` on failure."""
+async def spawn(
+    spec: ChildSpec, extra_args: tuple[Any, ...] = (), kill_grace: float = 1.0, supervisor: str = ""
+) -> Server | None:
+    """Start the child ``spec`` describes; None for ``ignore``. Raises ``StartFailed`` on failure,
+    and when the start outlasts ``spec.start_timeout`` (the half-started child is then killed, and
+    abandoned after ``kill_grace`` seconds if it ignores the cancellation: reported as ``report_stop``
+    reports an abandoned child of ``supervisor``)."""
     cls = server_class(spec)
+    limit = spec.start_timeout
     if cls is not None:
         started: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         server = launch(cls, spec, started, extra_args)
         if server is None:
             return None
         try:
+            if limit is not None and not started.done():
+                # asyncio.wait, not asyncio.timeout: ``started`` must stay uncancelled, the child's
+                # task reports to it whatever happens (test_a_start_that_outlasts_its_timeout_fails).
+                await asyncio.wait((started,), timeout=limit)
+                if not started.done():
+                    await give_up_start(server, spec, kill_grace, supervisor)
+                    if started.done() and not started.cancelled():
+                        started.exception()  # its "killed during init" is superseded by the timeout
+                    raise start_timed_out(spec, limit)
             return server if await started else None
         except asyncio.CancelledError:
             server._cancel_start()
             raise
     args = extra_args + spec.args if extra_args else spec.args
     factory = cast("Callable[..., Awaitable[object]]", spec.start)
+    deadline = asyncio.timeout(limit)
     try:
-        result = await factory(*args, **spec.kwargs)
+        async with deadline:
+            result = await factory(*args, **spec.kwargs)
     except InitIgnored:
         return None
     except StartFailed:
         raise
     except asyncio.CancelledError:
         raise
+    except TimeoutError as error:
+        if limit is not None and deadline.expired():
+            raise start_timed_out(spec, limit) from None
+        raise StartFailed(f"child {spec.id!r} failed to start: {error!r}", crash(error)) from error
     except Exception as error:
         raise StartFailed(f"child {spec.id!r} failed to start: {error!r}", crash(error)) from error
     if result is not None:
@@ -148,6 +172,33 @@ async def spawn(spec: ChildSpec, extra_args: tuple[Any, ...] = ()) -> Server | N
             raise StartFailed(f"child {spec.id!r}: start returned {result!r}", reason)
         result._supervised = True
     return result
+
+
+def start_timed_out(spec: ChildSpec, limit: float) -> StartFailed:
+    """The failure of a start that outlasted ``spec.start_timeout`` (its reason: a ``TimeoutError``)."""
+    message = f"child {spec.id!r} did not start within {limit:g} s (start_timeout)"
+    return StartFailed(message, crash(TimeoutError(message)))
+
+
+def cancel_start(server: Server) -> None:
+    """Kill a child whose start took too long, and give its name up now: the next incarnation must be
+    able to take it even if this one ignores the cancellation (as ``stop_child`` does for an abandoned
+    child)."""
+    server._cancel_start()
+    if server.name is not None:
+        runtime._unregister_name(server.name, server)
+
+
+async def give_up_start(server: Server, spec: ChildSpec, kill_grace: float, supervisor: str) -> None:
+    """``cancel_start``, then wait up to ``kill_grace`` seconds for the child to be gone; one that
+    is not is abandoned and reported as such."""
+    exited = server.wait()
+    cancel_start(server)
+    if not exited.done():
+        await asyncio.wait((exited,), timeout=kill_grace)
+    if not exited.done():
+        exited.cancel()
+        report_stop(supervisor, spec, StopOutcome(KILLED, expected=False, abandoned=True))
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,11 +11,24 @@ supervisor.errors.InvalidChildSpec: child 'cache': field 'restart' must be a Res
 
 Defaults are OTP's: ``restart=PERMANENT``, ``type=WORKER``, and ``shutdown`` 5 seconds for a worker and
 ``INFINITY`` for a supervisor (times are in seconds, not OTP's milliseconds).
+
+``start_timeout`` is arbord's own (docs/otp-conformance.md#start-timeouts): seconds a start (``init``, or
+the start function) may take before the supervisor gives up on it, kills the half-started child and
+fails the start (``StartFailed``, as any failed start). Its default, ``None``, waits as long as the
+start takes, as OTP does:
+
+>>> ChildSpec("slow", Server).start_timeout is None
+True
+>>> ChildSpec("slow", Server, start_timeout=0)  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+supervisor.errors.InvalidChildSpec: child 'slow': field 'start_timeout' must be seconds > 0 or None, got 0
 """
 
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -27,6 +40,7 @@ if TYPE_CHECKING:
     from supervisor._server import Server
 
 __all__ = [
+    "DEFAULT_START_TIMEOUT",
     "DEFAULT_WORKER_SHUTDOWN",
     "ChildSpec",
     "ChildType",
@@ -36,6 +50,8 @@ __all__ = [
 ]
 
 DEFAULT_WORKER_SHUTDOWN: Final = 5.0
+DEFAULT_START_TIMEOUT: Final = None
+"""No limit on a start, as in OTP; set ``start_timeout`` per child to bound it."""
 
 
 class Restart(enum.Enum):
@@ -85,6 +101,8 @@ class ChildSpec:
     type: ChildType = ChildType.WORKER
     significant: bool = False
     name: str | None = None
+    start_timeout: float | None = DEFAULT_START_TIMEOUT
+    """Seconds a start may take before it is killed and fails; None: no limit (OTP's behaviour)."""
 
     def __post_init__(self) -> None:
         def bad(field_name: str, expected: str, got: object) -> InvalidChildSpec:
@@ -118,6 +136,13 @@ class ChildSpec:
             raise bad("significant", "False for a PERMANENT child (OTP forbids it)", self.significant)
         if self.name is not None and (not isinstance(self.name, str) or not self.name):
             raise bad("name", "a non-empty string or None", self.name)
+        timeout = self.start_timeout
+        if timeout is not None and (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not 0 < timeout < math.inf  # NaN fails both comparisons
+        ):
+            raise bad("start_timeout", "seconds > 0 or None", timeout)
 
     @property
     def shutdown_timeout(self) -> float | None:

@@ -94,6 +94,8 @@ class SupervisorEngine(Server):
         # What ``async with`` starts the supervisor with; as a ChildSpec, the spec's args are used.
         self._pending = (boot_args, boot_kwargs, name)
         self._pending_restart: RestartAck | None = None
+        # The start_timeout of the pending held restart, if its spec has one (_restart_timed_out).
+        self._restart_deadline: asyncio.TimerHandle | None = None
         self._extra_args: tuple[Any, ...] = ()
         # Built once: the label is read on every restart (bench core, "crash -> restarted & ready").
         self._anonymous_label = f"{type(self).__name__}@{id(self):#x}"
@@ -232,6 +234,9 @@ class SupervisorEngine(Server):
         # Killed without running terminate: kill the children too, as an OTP link would, including
         # one still in init (as _start's cancelled `await started` does).
         ack, self._pending_restart = self._pending_restart, None
+        if self._restart_deadline is not None:
+            self._restart_deadline.cancel()
+            self._restart_deadline = None
         if ack is not None and ack.server is not None:
             ack.server.kill()
         for child in self._records():
@@ -268,7 +273,8 @@ class SupervisorEngine(Server):
 
     async def _start(self, child: ChildRecord) -> Server | None:
         """Start one child; None on ignore (the record is then dropped unless kept). Raises StartFailed."""
-        return self._started(child, await child_ops.spawn(child.spec, self._extra_args))
+        server = await child_ops.spawn(child.spec, self._extra_args, self.flags.kill_grace, self.label)
+        return self._started(child, server)
 
     def _started(self, child: ChildRecord, server: Server | None) -> Server | None:
         """Record the outcome of a start: a running child, or an ignored one."""
@@ -446,12 +452,32 @@ class SupervisorEngine(Server):
         ack.server = server
         self._pending_restart = ack
         self._hold_mail()  # until _restart_acked releases it
+        limit = child.spec.start_timeout
+        if limit is not None:  # no timer at all by default: the restart path stays as fast
+            self._restart_deadline = asyncio.get_running_loop().call_later(
+                limit, self._restart_timed_out, ack, limit
+            )
+
+    def _restart_timed_out(self, ack: RestartAck, limit: float) -> None:
+        """A held restart outlasted its ``start_timeout``: kill the child and fail the restart, which
+        releases the mailbox, so a stop or a management request still gets in (and the restart is
+        retried through the mailbox, counted against the intensity, as any failed restart)."""
+        self._restart_deadline = None
+        if self._pending_restart is not ack or ack.server is None:
+            return
+        # Its late report must not pass for the next incarnation's: that one gets a new signal.
+        ack.record.ack = None
+        child_ops.cancel_start(ack.server)
+        self._restart_acked(ack, False, child_ops.start_timed_out(ack.record.spec, limit))
 
     def _restart_acked(self, ack: RestartAck, running: bool, error: BaseException | None) -> None:
         """Runs in the restarted child's task (or its done callback) once its init has an outcome."""
         if self._pending_restart is not ack:  # the supervisor was killed meanwhile (see _linked_exit)
             return
         self._pending_restart = None
+        if self._restart_deadline is not None:
+            self._restart_deadline.cancel()
+            self._restart_deadline = None
         try:
             if error is None:
                 self._started(ack.record, ack.server if running else None)

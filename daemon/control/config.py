@@ -24,7 +24,13 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["CONTROL_SERVER_NAME", "SUN_PATH_MAX", "ControlSettings", "checked_socket_path"]
+__all__ = [
+    "CONTROL_SERVER_NAME",
+    "SUN_PATH_MAX",
+    "ControlSettings",
+    "LiveControlSettings",
+    "checked_socket_path",
+]
 
 CONTROL_SERVER_NAME: Final = "arbord.control"
 """The control server's registered name (``whereis``)."""
@@ -87,3 +93,30 @@ class ControlSettings(BaseModel):
         """The absolute socket path; raises ``ValueError`` naming it if it is over the ``sun_path`` limit."""
         path = runtime_dir / "control.sock" if self.socket is None else runtime_dir / self.socket
         return checked_socket_path(path, "control socket")
+
+
+class LiveControlSettings:
+    """The ``[control]`` settings in force, shared by the control server's child spec and the running
+    server: a reload that changes only limits and timeouts updates them here, in place, so the
+    listener and its connections stay, and a later restart of the server (after a crash) starts with
+    them too. Only a change of ``socket`` or ``group`` restarts the listener (docs/operations.md,
+    "Reload").
+
+    >>> live = LiveControlSettings(ControlSettings())
+    >>> live.current = ControlSettings(max_connections=8)
+    >>> live.current.max_connections
+    8
+    """
+
+    __slots__ = ("current",)
+
+    def __init__(self, current: ControlSettings) -> None:
+        self.current = current
+
+    def __repr__(self) -> str:
+        return f"LiveControlSettings({self.current!r})"
+
+    @staticmethod
+    def listener_changed(old: ControlSettings, new: ControlSettings) -> bool:
+        """Whether going from ``old`` to ``new`` needs a new listening socket (its place or group)."""
+        return old.socket != new.socket or old.group != new.group

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from daemon.control.config import ControlSettings
+from daemon.control.config import ControlSettings, LiveControlSettings
 from daemon.control.connection import ControlConnection
 from daemon.control.peer import AccessPolicy, peer_credentials
 from daemon.control.protocol import encode_error
@@ -35,7 +35,7 @@ from daemon.verbs.codes import ErrorCode
 from daemon.verbs.method import DaemonContext, VerbTable
 from supervisor import Caller, Exit, Server, Stop, crash
 
-__all__ = ["ControlServer", "ControlStatistics"]
+__all__ = ["ControlServer", "ControlStatistics", "UpdateSettings"]
 
 log = logging.getLogger("daemon.control")
 
@@ -58,20 +58,36 @@ class ControlStatistics:
     busy: int
 
 
+@dataclass(frozen=True, slots=True)
+class UpdateSettings:
+    """``call(UpdateSettings(settings))``: take on new limits and timeouts in place (``update_settings``);
+    answers None, or why not."""
+
+    settings: ControlSettings
+
+
 class ControlServer(Server):
     """Serves the verbs of a ``VerbTable`` on a Unix socket. Start it through ``control_child_spec``.
 
-    ``call("statistics")`` returns a ``ControlStatistics``.
+    ``call("statistics")`` returns a ``ControlStatistics``; ``call(UpdateSettings(settings))`` applies
+    new limits and timeouts without closing anything (``update_settings``).
     """
+
+    _live: LiveControlSettings
+
+    @property
+    def _settings(self) -> ControlSettings:
+        return self._live.current
 
     async def init(
         self,
-        settings: ControlSettings,
+        settings: ControlSettings | LiveControlSettings,
         socket_path: Path,
         context: DaemonContext,
         verbs: VerbTable,
     ) -> None:
-        self._settings = settings
+        self._live = settings if isinstance(settings, LiveControlSettings) else LiveControlSettings(settings)
+        settings = self._live.current
         self._context = context
         self._verbs = verbs
         try:
@@ -121,7 +137,24 @@ class ControlServer(Server):
         if isinstance(message, tuple) and message[:1] == ("accept_loop_failed",):
             raise Stop(crash(message[1]))
 
+    def update_settings(self, settings: ControlSettings) -> None:
+        """Take on ``settings`` in place: the listener and every open connection stay (the connections
+        that own registry entries above all). ``max_connections`` applies to the next accept; a new
+        connection is served with the new timeouts and frame limit, an open one keeps those it was
+        accepted with. Refuses (``ValueError``) a change of ``socket`` or ``group``: that needs a new
+        listener, and a reload restarts the server for it."""
+        if LiveControlSettings.listener_changed(self._live.current, settings):
+            raise ValueError("a new socket or group needs a new listener: restart the control server")
+        self._live.current = settings
+        log.info("control socket: settings updated in place")
+
     async def handle_call(self, request: Any, caller: Caller) -> Any:
+        if isinstance(request, UpdateSettings):
+            try:
+                self.update_settings(request.settings)
+            except ValueError as error:  # the caller's mistake, not a reason to crash
+                return str(error)
+            return None
         if request == "statistics":
             return ControlStatistics(
                 socket=os.fspath(self._listener.path),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Final
 
 from daemon.component import (
@@ -69,6 +70,7 @@ def server_spec(name: str, section: ServerSection) -> ChildSpec:
         restart=Restart(section.restart),
         shutdown=shutdown,
         name=f"{SERVERS_NAME}.{name}",
+        start_timeout=section.start_limit,
     )
 
 
@@ -89,25 +91,30 @@ def _children(view: ServersView, context: ComponentContext) -> Sequence[ChildSpe
 
 
 async def _apply_servers(old: ServersView, new: ServersView, outcome: ReloadOutcome) -> None:
-    """Diff the user servers one by one under their running supervisor."""
+    """Diff the user servers one by one under their running supervisor, against the specs it actually
+    holds (not the previous settings), up to the first that fails; each replacement records its undo.
+
+    Only the servers named by either configuration are touched: one added by ``start_child`` stays.
+    """
     servers = whereis(SERVERS_NAME)
     if not isinstance(servers, Supervisor):
         outcome.errors.append(f"{SERVERS_NAME} is not running; user servers not reloaded")
         return
+    held = {info.id for info in await servers.which_children()}
     for name in [*new.servers, *(n for n in old.servers if n not in new.servers)]:
-        before, after = old.servers.get(name), new.servers.get(name)
-        if before == after:
+        after = new.servers.get(name)
+        wanted = server_spec(name, after) if after is not None else None
+        actual = await servers.get_childspec(name) if name in held else None
+        if wanted == actual:
             continue
-        error = await replace_child(
-            servers,
-            server_spec(name, before) if before is not None else None,
-            server_spec(name, after) if after is not None else None,
-        )
+        error = await replace_child(servers, actual, wanted)
         outcome.restarted.append(f"servers.{name}")
         if error:
             outcome.errors.append(f"servers.{error}")
             if SERVERS_ID not in outcome.failed:
                 outcome.failed.append(SERVERS_ID)
+            return
+        outcome.record(f"servers.{name}", partial(replace_child, servers, wanted, actual))
 
 
 def _reload(old: ServersView, new: ServersView) -> Reload | UpdateInPlace:

@@ -11,11 +11,13 @@ ValueError: a server name is 1-64 of [a-z0-9_-], starting with a letter or digit
 from __future__ import annotations
 
 import importlib
+import math
 import re
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, field_validator
 
+from daemon.sections import DEFAULT_START_TIMEOUT
 from supervisor import Server
 
 __all__ = ["ServerSection", "ServersSection", "check_server_names"]
@@ -39,6 +41,9 @@ class ServerSection(BaseModel):
     restart: Literal["permanent", "transient", "temporary"] = "permanent"
     shutdown: float | Literal["brutal_kill", "infinity"] = 5.0
     """Seconds to stop gracefully, or ``"brutal_kill"`` / ``"infinity"``."""
+    start_timeout: float | Literal["infinity"] = DEFAULT_START_TIMEOUT
+    """Seconds its ``init`` may take (30); past it the server is killed and its start fails (a reload
+    that started it is rolled back, a restart is retried and counted). ``"infinity"``: no limit."""
 
     @field_validator("start")
     @classmethod
@@ -68,6 +73,24 @@ class ServerSection(BaseModel):
         if not seconds >= 0 or isinstance(value, bool):
             raise ValueError(f"expected seconds >= 0, 'brutal_kill' or 'infinity', got {value!r}")
         return seconds
+
+    @field_validator("start_timeout", mode="before")
+    @classmethod
+    def _start_timeout(cls, value: Any) -> Any:
+        if value == "infinity":
+            return value
+        try:
+            seconds = float(value)  # a number, or a string of one (from the environment)
+        except (TypeError, ValueError):
+            seconds = math.nan
+        if isinstance(value, bool) or not 0 < seconds < math.inf:
+            raise ValueError(f"expected seconds > 0 or 'infinity', got {value!r}")
+        return seconds
+
+    @property
+    def start_limit(self) -> float | None:
+        """``start_timeout`` as ``ChildSpec.start_timeout`` takes it (None: no limit)."""
+        return None if self.start_timeout == "infinity" else float(self.start_timeout)
 
     def server_class(self) -> type[Any]:
         """The class named by ``start`` (already checked importable by validation)."""

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from daemon.control.config import CONTROL_SERVER_NAME
 from daemon.errors import ControlError
+from daemon.sections import DEFAULT_START_TIMEOUT
 from daemon.verbs.codes import ErrorCode
 from daemon.verbs.daemon_verbs import require_privileged
 from daemon.verbs.method import Method, MethodContext, methods_of, verb
@@ -80,6 +81,9 @@ class ChildSpecParams(BaseModel):
     shutdown: float | Literal["brutal_kill", "infinity"] | None = Field(default=None)
     type: Literal["worker", "supervisor"] = "worker"
     name: str | None = None
+    start_timeout: float = Field(default=DEFAULT_START_TIMEOUT, gt=0, le=3600, allow_inf_nan=False)
+    """Seconds its ``init`` may take; a start from the socket always has a limit, so that it can never
+    wedge the supervisor it is added to (docs/otp-conformance.md#start-timeouts)."""
 
 
 class StartChildParams(BaseModel):
@@ -152,6 +156,7 @@ def _child_spec(params: ChildSpecParams) -> ChildSpec:
             shutdown=shutdown,
             type=ChildType(params.type),
             name=params.name,
+            start_timeout=params.start_timeout,
         )
     except InvalidChildSpec as error:
         raise ControlError(ErrorCode.INVALID_PARAMS, str(error)) from None

@@ -315,13 +315,14 @@ def test_the_reload_method_waits_for_the_result(arbord_daemon: RunningDaemon) ->
         "changed": ["cache"],
         "restarted": ["cache"],
         "needs_restart": [],
+        "rolled_back": [],
     }
 
 
-def test_a_reload_that_changes_the_control_section_answers_then_replaces_the_server(
+def test_a_reload_that_moves_the_control_socket_answers_then_replaces_the_server(
     arbord_daemon: RunningDaemon,
 ) -> None:
-    arbord_daemon.write_config("[control]\nmax_connections = 7\n")
+    arbord_daemon.write_config('[control]\nsocket = "control.sock"\nmax_connections = 7\n')
     seen = len(arbord_daemon.notify.messages)
     reply = request(arbord_daemon.control_socket, "reload")
     assert reply["ok"] is True

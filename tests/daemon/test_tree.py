@@ -359,7 +359,14 @@ def test_describe_start_failure_follows_nested_supervisors() -> None:
 
 async def test_a_reload_with_nothing_changed_restarts_nothing(harness: Harness) -> None:
     reply = await harness.daemon.reload()
-    assert reply == {"ok": True, "errors": [], "changed": [], "restarted": [], "needs_restart": []}
+    assert reply == {
+        "ok": True,
+        "errors": [],
+        "changed": [],
+        "restarted": [],
+        "needs_restart": [],
+        "rolled_back": [],
+    }
     assert harness.stand.events == ["start registry", "start cache", "start control"]
     reloading = harness.notifier.sent[-2]
     assert reloading["RELOADING"] == "1"
@@ -426,15 +433,15 @@ async def test_parts_that_need_a_restart_are_reported_and_kept(harness: Harness)
     assert harness.daemon.settings.tree.root.intensity == 3
 
 
-async def test_a_changed_control_server_is_replaced_after_the_reply(harness: Harness) -> None:
-    harness.write("[control]\nmax_connections = 3\n")
+async def test_a_changed_control_socket_is_replaced_after_the_reply(harness: Harness) -> None:
+    harness.write('[control]\nsocket = "other.sock"\n')
     reply = await harness.daemon.reload()
     assert reply["restarted"] == ["control"]
     await harness.stand.events.wait_for_count(5)
     assert harness.stand.events[3:] == ["stop control", "start control"]
     control = whereis("arbord.control")
     assert control is not None
-    assert (await control.call("get"))[0].max_connections == 3
+    assert (await control.call("get"))[1] == harness.daemon.runtime_dir / "other.sock"
     assert await child_ids(harness.daemon) == ["registry_keeper", "registry", "cache", "servers", "control"]
 
 
