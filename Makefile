@@ -30,9 +30,9 @@ test: $(STAMP) lint
 
 ## lint: ruff (lint + format), mypy --strict, the C extension's stub against the module, the hidden-state check
 lint: $(STAMP)
-	$(BIN)/ruff check supervisor daemon tests bench setup.py
-	$(BIN)/ruff format --check supervisor daemon tests bench setup.py
-	$(BIN)/mypy --strict supervisor daemon tests bench
+	$(BIN)/ruff check supervisor daemon tests bench setup.py _arbord_entry.py
+	$(BIN)/ruff format --check supervisor daemon tests bench setup.py _arbord_entry.py
+	$(BIN)/mypy --strict supervisor daemon tests bench _arbord_entry.py
 	$(BIN)/python -m mypy.stubtest --mypy-config-file pyproject.toml supervisor._speedups
 	$(MAKE) --no-print-directory lint-c
 	$(MAKE) --no-print-directory check-state
@@ -71,8 +71,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 format: $(STAMP)
-	$(BIN)/ruff format supervisor daemon tests bench setup.py
-	$(BIN)/ruff check --fix supervisor daemon tests bench setup.py
+	$(BIN)/ruff format supervisor daemon tests bench setup.py _arbord_entry.py
+	$(BIN)/ruff check --fix supervisor daemon tests bench setup.py _arbord_entry.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
