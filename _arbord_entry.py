@@ -15,7 +15,7 @@ EX_CONFIG, so systemd does not restart it; 1 for ``arborctl``)::
 (one line, folded here).
 
 The check reads two lines and imports nothing (``arborctl``'s start-up is measured:
-bench/bench_arborctl.py). ``tests/test_entry.py`` installs supervisord and python-daemon over arbord in
+bench/bench_arborctl.py). ``tests/test_packaging.py`` installs supervisord and python-daemon over arbord in
 a scratch environment and checks the line.
 
 >>> replaced_package() is None
