@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime
 import json
 from collections.abc import Callable, Iterable
+from types import MappingProxyType
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
@@ -33,7 +34,7 @@ from daemon.settings_sources import Loc, TomlSource
 
 __all__ = ["STRICT_CONTEXT", "strict_problems", "toml_type"]
 
-STRICT_CONTEXT: Final = {"strict": True}
+STRICT_CONTEXT: Final = MappingProxyType({"strict": True})
 """The validation context of the strict pass: a field validator that converts values itself (a
 ``mode="before"`` one, such as a server's ``shutdown``) reads it to convert nothing."""
 
