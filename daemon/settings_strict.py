@@ -20,13 +20,16 @@ reported twice. A value the environment overrides is not the file's problem (``o
 
 from __future__ import annotations
 
+import collections.abc
 import datetime
 import json
+import typing
 from collections.abc import Callable, Iterable
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Annotated, Any, Final, TypeGuard
 
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings
 
 from daemon.settings_errors import describe_value
@@ -37,6 +40,8 @@ __all__ = ["STRICT_CONTEXT", "strict_problems", "toml_type"]
 STRICT_CONTEXT: Final = MappingProxyType({"strict": True})
 """The validation context of the strict pass: a field validator that converts values itself (a
 ``mode="before"`` one, such as a server's ``shutdown``) reads it to convert nothing."""
+
+_TABLES: Final = (dict, collections.abc.Mapping)
 
 _TYPE_ERRORS: Final = frozenset(
     {
@@ -101,13 +106,7 @@ def strict_problems(
     ``skip`` at or under it is already reported by the lax pass.
     """
     skipped = [tuple(str(part) for part in loc) for loc in skip]
-    text = json.dumps(toml.data, default=_as_json)
-    try:
-        _plain(model).model_validate_json(text, strict=True, context=STRICT_CONTEXT)
-    except ValidationError as error:
-        items = error.errors(include_url=False)
-    else:
-        return []
+    items = _strict_errors(model, toml.data)
     problems: list[str] = []
     seen: set[Loc] = set()
     for item in items:
@@ -132,13 +131,43 @@ def strict_problems(
     return problems
 
 
-def _plain(model: type[BaseModel]) -> type[BaseModel]:
-    """``model``'s fields on a plain ``BaseModel``: a pydantic-settings model validates through its own
-    ``__init__``, which would drop ``strict``."""
+def _strict_errors(model: type[BaseModel], data: dict[str, Any]) -> list[ErrorDetails]:
+    """pydantic's errors for ``data`` validated strictly, as JSON, against ``model``.
+
+    A pydantic-settings model validates through its own ``__init__``, which drops ``strict``: its
+    sections are validated one by one instead, each through the section's own model (already built,
+    so this costs no schema building at start; a table of sections, ``[servers.*]``, entry by entry).
+    """
     if not issubclass(model, BaseSettings):
-        return model
-    fields: dict[str, Any] = {name: (f.annotation, f) for name, f in model.model_fields.items()}
-    return create_model(model.__name__, __config__=ConfigDict(extra="forbid"), **fields)
+        return _errors(model, data, ())
+    errors: list[ErrorDetails] = []
+    for name, value in data.items():
+        field = model.model_fields.get(name)
+        if field is None:
+            continue  # an unknown section: the lax pass reports it
+        annotation = field.annotation
+        entry = typing.get_args(annotation)[1] if typing.get_origin(annotation) in _TABLES else None
+        if _is_model(entry) and isinstance(value, dict):
+            for key, item in value.items():
+                errors.extend(_errors(entry, item, (name, key)))
+        elif _is_model(annotation) or not field.metadata:
+            errors.extend(_errors(annotation, value, (name,)))
+        else:
+            errors.extend(_errors(Annotated[(annotation, *field.metadata)], value, (name,)))
+    return errors
+
+
+def _is_model(annotation: Any) -> TypeGuard[type[BaseModel]]:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _errors(annotation: Any, value: Any, prefix: Loc) -> list[ErrorDetails]:
+    adapter: TypeAdapter[Any] = TypeAdapter(annotation)
+    try:
+        adapter.validate_json(json.dumps(value, default=_as_json), strict=True, context=STRICT_CONTEXT)
+    except ValidationError as error:
+        return [{**item, "loc": (*prefix, *item["loc"])} for item in error.errors(include_url=False)]
+    return []
 
 
 def _data_loc(data: Any, loc: Loc) -> Loc:
