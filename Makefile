@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
 
 .PHONY: run test lint lint-c lint-systemd check-state bench clean format
 
@@ -16,10 +17,15 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml setup.py supervisor/_speedups.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	touch $(STAMP) $(RUN_STAMP)
+
+# What running needs, and nothing more: no test tools, no console extra (off in the defaults).
+$(RUN_STAMP): pyproject.toml setup.py supervisor/_speedups.c | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUN_STAMP)
 
 ## run: the daemon in the foreground, on the embedded defaults (no root needed)
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/arbord run
 
 ## test: lint, type-check, hidden-state check, then the whole test suite, then the table, registry
@@ -30,9 +36,9 @@ test: $(STAMP) lint
 
 ## lint: ruff (lint + format), mypy --strict, the C extension's stub against the module, the hidden-state check
 lint: $(STAMP)
-	$(BIN)/ruff check supervisor daemon tests bench setup.py
-	$(BIN)/ruff format --check supervisor daemon tests bench setup.py
-	$(BIN)/mypy --strict supervisor daemon tests bench
+	$(BIN)/ruff check supervisor daemon tests bench setup.py _arbord_entry.py
+	$(BIN)/ruff format --check supervisor daemon tests bench setup.py _arbord_entry.py
+	$(BIN)/mypy --strict supervisor daemon tests bench _arbord_entry.py
 	$(BIN)/python -m mypy.stubtest --mypy-config-file pyproject.toml supervisor._speedups
 	$(MAKE) --no-print-directory lint-c
 	$(MAKE) --no-print-directory check-state
@@ -48,7 +54,7 @@ lint-systemd:
 		echo "lint-systemd: skipped, $(SYSTEMD_ANALYZE) not found (CI runs it; apt-get install systemd)"; exit 0; \
 	fi; \
 	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	sed "s#/opt/arbord/venv#$(CURDIR)/$(VENV)#g" systemd/arbord.service > "$$tmp/arbord.service" && \
+	bash -c '. systemd/install.sh && render_unit "$$1" "$$2"' - "$(CURDIR)/$(VENV)" "$$tmp/arbord.service" && \
 	out=$$($(SYSTEMD_ANALYZE) verify "$$tmp/arbord.service" 2>&1); rc=$$?; \
 	if [ $$rc -ne 0 ] || [ -n "$$out" ]; then echo "systemd-analyze verify:"; echo "$$out"; exit 1; fi; \
 	sec=$$($(SYSTEMD_ANALYZE) security --offline=yes --threshold=10 "$$tmp/arbord.service" 2>&1); rc=$$?; \
@@ -71,8 +77,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 format: $(STAMP)
-	$(BIN)/ruff format supervisor daemon tests bench setup.py
-	$(BIN)/ruff check --fix supervisor daemon tests bench setup.py
+	$(BIN)/ruff format supervisor daemon tests bench setup.py _arbord_entry.py
+	$(BIN)/ruff check --fix supervisor daemon tests bench setup.py _arbord_entry.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,3 +1,4 @@
+# arbord's own package: the console scripts look for this line (_arbord_entry.py).
 """The arbord daemon: the application built on ``supervisor`` (its servers, settings, control socket).
 
 The public surface grows with the daemon; ``__all__`` lists it. ``__version__`` is read from the

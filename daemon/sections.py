@@ -15,7 +15,20 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DEFAULT_START_TIMEOUT", "DaemonSection", "SettingsBase", "SupervisorSection", "TreeSection"]
+__all__ = [
+    "DEFAULT_START_TIMEOUT",
+    "MIN_LAG_INTERVAL",
+    "MIN_LAG_WARNING",
+    "DaemonSection",
+    "SettingsBase",
+    "SupervisorSection",
+    "TreeSection",
+]
+
+MIN_LAG_INTERVAL: Final = 0.05
+"""The shortest ``lag_interval``: a shorter one would flood telemetry (and the log, past ``lag_warning``)."""
+MIN_LAG_WARNING: Final = 0.01
+"""The lowest ``lag_warning``: below it, ordinary scheduling jitter would be logged at every sample."""
 
 DEFAULT_START_TIMEOUT: Final = 30.0
 """Seconds a child the daemon starts for a user (``[servers.<name>]``, the ``start_child`` verb) may
@@ -33,17 +46,18 @@ class DaemonSection(BaseModel):
     runtime_dir: Path | None = None
     """Where the sockets live; None: ``$RUNTIME_DIRECTORY``, else ``$XDG_RUNTIME_DIR/arbord``, else
     ``run/`` in the checkout (or ``/tmp/arbord-<uid>``). Created 0700. Changing it needs a restart."""
-    shutdown_timeout: float = Field(default=10.0, gt=0)
+    shutdown_timeout: float = Field(default=10.0, gt=0, allow_inf_nan=False)
     """The budget for a clean stop (SIGTERM to exit); past it the daemon exits 70. Keep systemd's
     ``TimeoutStopSec`` above it."""
     watchdog: bool = True
     """Ping ``WATCHDOG=1`` when systemd asks for it (``WatchdogSec=``); off only to debug."""
-    health_timeout: float = Field(default=2.0, gt=0)
+    health_timeout: float = Field(default=2.0, gt=0, allow_inf_nan=False)
     """Seconds the root supervisor has to answer the health check behind each watchdog ping."""
-    lag_interval: float = Field(default=0.5, gt=0)
-    """Seconds between two samples of the event loop's lag (telemetry ``arbord.loop.lag``)."""
-    lag_warning: float = Field(default=0.25, gt=0)
-    """A lag above this many seconds is logged as a warning."""
+    lag_interval: float = Field(default=0.5, ge=MIN_LAG_INTERVAL, allow_inf_nan=False)
+    """Seconds between two samples of the event loop's lag (telemetry ``arbord.loop.lag``); at least
+    ``MIN_LAG_INTERVAL`` (0.05)."""
+    lag_warning: float = Field(default=0.25, ge=MIN_LAG_WARNING, allow_inf_nan=False)
+    """A lag above this many seconds is logged as a warning; at least ``MIN_LAG_WARNING`` (0.01)."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     """The log level of the ``arbord`` and ``supervisor`` loggers (applied on reload too)."""
 
@@ -56,7 +70,7 @@ class SupervisorSection(BaseModel):
     strategy: Literal["one_for_one", "one_for_all", "rest_for_one"] = "one_for_one"
     intensity: int = Field(default=3, ge=0)
     """More than this many restarts within ``period`` seconds and the supervisor gives up."""
-    period: float = Field(default=5.0, gt=0)
+    period: float = Field(default=5.0, gt=0, allow_inf_nan=False)
 
 
 class TreeSection(BaseModel):

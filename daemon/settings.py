@@ -9,7 +9,9 @@ Every section is a pydantic model with ``extra="forbid"`` (a misspelt key is an 
 default) and ``frozen=True`` (servers hold a snapshot; a reload builds a new one and swaps it).
 ``config/arbord.toml`` documents the defaults and a test keeps it equal to the embedded ones.
 
-Precedence: ``ARBORD_SECTION__KEY`` environment variables over the file over the defaults.
+Precedence: ``ARBORD_SECTION__KEY`` environment variables over the file over the defaults. The
+environment is text and is parsed (``"3"`` is the integer 3, ``"true"`` a boolean); a file's values are
+typed and never converted: ``intensity = "3"`` is an error (daemon/settings_strict.py).
 ``load_settings`` gathers the sources itself (rather than letting pydantic-settings read ``os.environ``
 behind its back) so that each refused value is reported with where it came from:
 
@@ -37,6 +39,7 @@ from daemon.sections import DaemonSection, SettingsBase, SupervisorSection, Tree
 from daemon.servers.config import ServerSection
 from daemon.settings_errors import format_validation_error
 from daemon.settings_sources import ENV_PREFIX, Loc, merge, parse_environ, read_toml
+from daemon.settings_strict import strict_problems
 from daemon.tree import COMPONENTS
 
 __all__ = [
@@ -120,10 +123,16 @@ def load_settings(
     def origin(loc: Loc) -> str | None:
         return env.origin(loc) or (toml.origin(loc) if toml else None)
 
+    settings: SettingsBase | None = None
+    lax_locs: list[Loc] = []
     try:
         settings = model(**data)
     except ValidationError as error:
         problems.extend(format_validation_error(error, model, origin))
-    if problems:
+        lax_locs = [item["loc"] for item in error.errors(include_url=False)]
+    if toml is not None:
+        # The file's values are typed and never converted (daemon/settings_strict.py).
+        problems.extend(strict_problems(model, toml, lambda loc: env.origin(loc) is not None, lax_locs))
+    if problems or settings is None:
         raise ConfigError(problems)
     return settings

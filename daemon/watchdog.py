@@ -25,18 +25,22 @@ from daemon.notify import Notifier
 from supervisor import telemetry
 from supervisor.lowlevel import Clock
 
-__all__ = ["LAG_EVENT", "Sleep", "monitor_lag", "ping_watchdog", "watchdog_interval"]
+__all__ = ["LAG_EVENT", "MIN_WATCHDOG_INTERVAL", "Sleep", "monitor_lag", "ping_watchdog", "watchdog_interval"]
 
 log = logging.getLogger("arbord.watchdog")
 
 LAG_EVENT: Final = ("arbord", "loop", "lag")
 """Telemetry event of each lag sample: measurements ``lag`` and ``interval`` in integer nanoseconds."""
 
+MIN_WATCHDOG_INTERVAL: Final = 0.05
+"""The shortest pause between two pings: a tiny ``WatchdogSec=`` must not flood systemd's notify socket."""
+
 Sleep = Callable[[float], Awaitable[None]]
 
 
 def watchdog_interval(environ: Mapping[str, str], pid: int) -> float | None:
-    """Seconds between pings (half of ``WATCHDOG_USEC``), or None if systemd asked no pings of us.
+    """Seconds between pings (half of ``WATCHDOG_USEC``, at least ``MIN_WATCHDOG_INTERVAL``), or None
+    if systemd asked no pings of us.
 
     ``WATCHDOG_PID``, when set, must be our pid: the variables may be inherited by a child process.
     """
@@ -51,7 +55,19 @@ def watchdog_interval(environ: Mapping[str, str], pid: int) -> float | None:
     except ValueError:
         log.warning("WATCHDOG_USEC=%r is not an integer; not pinging the watchdog", raw)
         return None
-    return usec / 2_000_000 if usec > 0 else None
+    if usec <= 0:
+        return None
+    interval = usec / 2_000_000
+    if interval < MIN_WATCHDOG_INTERVAL:
+        # (test_a_tiny_watchdog_interval_is_floored) systemd will find the pings late: say so once.
+        log.warning(
+            "WATCHDOG_USEC=%d asks for a ping every %.6fs; pinging every %ss (raise WatchdogSec=)",
+            usec,
+            interval,
+            MIN_WATCHDOG_INTERVAL,
+        )
+        return MIN_WATCHDOG_INTERVAL
+    return interval
 
 
 async def ping_watchdog(

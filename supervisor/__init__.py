@@ -1,3 +1,4 @@
+# arbord's own package: the console scripts look for this line (_arbord_entry.py).
 """arbord's generic OTP library for asyncio: servers, supervisors, monitors, names, tables, telemetry.
 
 This package knows nothing of the arbord daemon; it is the part you build your own services on.

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = sorted(p for p in (ROOT / "docs").glob("*.md") if ">>>" in p.read_text())
 # supervisor.lint's examples run in tests/lint; a __main__ module would run its program on import.
 MODULES = sorted(
-    [supervisor.__name__, daemon.__name__]
+    [supervisor.__name__, daemon.__name__, "_arbord_entry"]
     + [
         m.name
         for package in (supervisor, daemon)

@@ -19,10 +19,13 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["DEFAULT_CACHE", "CacheConfig", "CacheSettings"]
+__all__ = ["DEFAULT_CACHE", "MIN_JANITOR_INTERVAL", "CacheConfig", "CacheSettings"]
 
 DEFAULT_CACHE: Final = "default"
 """The cache every daemon has, used when a control request names no cache."""
+
+MIN_JANITOR_INTERVAL: Final = 0.01
+"""The shortest pause between two sweeps: a shorter one would keep the cache's server sweeping."""
 
 _CACHE_NAME: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
@@ -33,14 +36,15 @@ class CacheConfig(BaseModel):
     ``ttl``: the default time to live of an entry (``None``: entries never expire unless given a
     TTL). ``max_size``: past it the least recently used entry is evicted (``None``: unbounded).
     ``janitor_interval``: the pause between two sweeps of expired entries, counted from the end of
-    the previous sweep (``None``: no janitor; expired entries still never reach a reader).
+    the previous sweep, at least ``MIN_JANITOR_INTERVAL`` (``None``: no janitor; expired entries still
+    never reach a reader). Non-finite numbers (``inf``, ``nan``) are refused: say ``None``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    ttl: float | None = Field(default=300.0, gt=0)
+    ttl: float | None = Field(default=300.0, gt=0, allow_inf_nan=False)
     max_size: int | None = Field(default=10_000, ge=1)
-    janitor_interval: float | None = Field(default=60.0, gt=0)
+    janitor_interval: float | None = Field(default=60.0, ge=MIN_JANITOR_INTERVAL, allow_inf_nan=False)
 
 
 def _default_caches() -> dict[str, CacheConfig]:
@@ -55,7 +59,7 @@ class CacheSettings(BaseModel):
 
     caches: Mapping[str, CacheConfig] = Field(default_factory=_default_caches)
     intensity: int = Field(default=3, ge=0)
-    period: float = Field(default=5.0, gt=0)
+    period: float = Field(default=5.0, gt=0, allow_inf_nan=False)
 
     @field_validator("caches")
     @classmethod

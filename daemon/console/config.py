@@ -1,5 +1,8 @@
 """The ``[console]`` section: the aiomonitor console, off by default and owner-only when on.
 
+The console needs aiomonitor, the ``console`` extra: enabled without it, the configuration is refused
+(the daemon exits 78 at start, a reload is refused) with a line saying what to install.
+
 The console gives whoever reaches it code execution as the daemon's uid (docs/console.md), so it
 listens on an owner-only Unix socket; TCP is possible only on a loopback address, configured
 explicitly, and logged as a warning at every start. The Python prompt (``repl``) is opt-in and only
@@ -27,6 +30,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from daemon.console.extra import console_missing
 from daemon.control.config import checked_socket_path
 
 __all__ = ["ConsoleSettings"]
@@ -50,6 +54,14 @@ class ConsoleSettings(BaseModel):
     repl: bool = False
     """Offer ``repl``, a Python prompt inside the daemon, to peers of the Unix socket whose uid is the
     daemon's or root's (it grants them nothing they do not hold already). Never with TCP."""
+
+    @model_validator(mode="after")
+    def _installed(self) -> Self:
+        # At start, on reload and in config.check alike (test_an_enabled_console_needs_its_extra).
+        missing = console_missing() if self.enabled else None
+        if missing is not None:
+            raise ValueError(missing)
+        return self
 
     @model_validator(mode="after")
     def _tcp_is_loopback_and_complete(self) -> Self:

@@ -61,7 +61,7 @@ class ControlSettings(BaseModel):
     0660 and given to that group (otherwise it is 0600)."""
     max_frame_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     """The longest request line accepted, newline excluded (1 MiB); a longer one closes the connection."""
-    idle_timeout: float = Field(default=300.0, gt=0)
+    idle_timeout: float = Field(default=300.0, gt=0, allow_inf_nan=False)
     """Seconds a connection may stay silent (or take to send one frame) before it is closed."""
     max_connections: int = Field(default=64, ge=1, le=10_000)
     """Connections served at once; one more is answered ``busy`` and closed."""
@@ -78,9 +78,9 @@ class ControlSettings(BaseModel):
     """Reply bytes a connection may have waiting for its peer to read (4 MiB); past it the peer is not
     reading and the connection is closed. Replies go out in frames of a bounded size (docs/
     control-protocol.md, "Limits"), so a reading peer never reaches it."""
-    request_timeout: float = Field(default=30.0, gt=0)
+    request_timeout: float = Field(default=30.0, gt=0, allow_inf_nan=False)
     """Seconds one request may run (for a stream: between two items) before it is answered ``timeout``."""
-    drain_timeout: float = Field(default=5.0, ge=0)
+    drain_timeout: float = Field(default=5.0, ge=0, allow_inf_nan=False)
     """On shutdown, seconds in-flight requests get to finish before their connections are cut."""
 
     @property

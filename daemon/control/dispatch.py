@@ -64,7 +64,7 @@ async def dispatch(
             connection.peer_uid,
         )
     try:
-        params = method.params.model_validate(request.params)
+        params = method.parse(request.params)
     except ValidationError as error:
         problems = [
             {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}

@@ -323,8 +323,16 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     output = _Output(args.json, out or sys.stdout, err or sys.stderr)
     if args.verb[0] == "console":
         # The console client (aiomonitor, prompt_toolkit) is imported only for this verb: it costs
-        # more than the rest of arborctl.
-        from daemon.ctl.attach import attach_console
+        # more than the rest of arborctl, and it is the optional `console` extra.
+        try:
+            from daemon.ctl.attach import attach_console
+        except ModuleNotFoundError as missing:
+            print(
+                f"arborctl: the console client needs the 'console' extra ({missing}): "
+                "pip install 'arbord[console]'",
+                file=output.err,
+            )
+            return EXIT_ERROR
 
         return attach_console(args.verb[1:], args.socket, output.err)
     return _main(args, output)

@@ -39,7 +39,7 @@ class RegistrySettings(BaseModel):
     """The registry's supervisor (``arbord.registry.supervisor``, over the registry alone) gives up
     after more than this many restarts within ``period`` seconds; the root then restarts it, and the
     new registry claims its tables back from the keeper, a child of the root (docs/registry.md)."""
-    period: float = Field(default=5.0, gt=0)
+    period: float = Field(default=5.0, gt=0, allow_inf_nan=False)
 
     @field_validator("indexed_attributes")
     @classmethod

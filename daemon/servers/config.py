@@ -15,9 +15,11 @@ import math
 import re
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from daemon.sections import DEFAULT_START_TIMEOUT
+from daemon.settings_strict import STRICT_CONTEXT
 from supervisor import Server
 
 __all__ = ["ServerSection", "ServersSection", "check_server_names"]
@@ -63,14 +65,17 @@ class ServerSection(BaseModel):
 
     @field_validator("shutdown", mode="before")
     @classmethod
-    def _shutdown(cls, value: Any) -> Any:
+    def _shutdown(cls, value: Any, info: ValidationInfo) -> Any:
         if value in ("brutal_kill", "infinity"):
             return value
+        if info.context == STRICT_CONTEXT and not isinstance(value, int | float):
+            # A file's "5" is a string, not seconds (daemon/settings_strict.py): a type error.
+            raise PydanticCustomError("float_type", "expected seconds >= 0, 'brutal_kill' or 'infinity'")
         try:
             seconds = float(value)
         except (TypeError, ValueError):
             raise ValueError(f"expected seconds >= 0, 'brutal_kill' or 'infinity', got {value!r}") from None
-        if not seconds >= 0 or isinstance(value, bool):
+        if not 0 <= seconds < math.inf or isinstance(value, bool):
             raise ValueError(f"expected seconds >= 0, 'brutal_kill' or 'infinity', got {value!r}")
         return seconds
 

@@ -128,6 +128,15 @@ class Method:
     summary: str
     streamed: bool = False
 
+    def parse(self, params: Mapping[str, Any]) -> BaseModel:
+        """``params`` from the wire, validated in pydantic's strict mode (``ValidationError`` if not).
+
+        The wire is JSON, so every value already has its type: ``"ttl": "5"`` is a string and
+        ``"ttl": true`` a boolean, neither of them seconds (test_wire_params_are_strictly_typed).
+        An integer is still a number where a float belongs.
+        """
+        return self.params.model_validate(params, strict=True)
+
 
 def verb(name: str, summary: str, *, streamed: bool = False) -> Callable[[Handler], Method]:
     """Declare ``handler`` as the verb ``name``: its params model is its first parameter's annotation.

@@ -95,3 +95,34 @@ async def test_list_pages_with_offset_and_next() -> None:
         assert ([k["key"] for k in first["keys"]], first["total"], first["next"]) == (["a", "b"], 3, 2)
         rest = await client.call("cache.list", {"limit": 2, "offset": first["next"]})
         assert ([k["key"] for k in rest["keys"]], rest["next"]) == (["c"], None)
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "field"),
+    [
+        ("cache.put", {"key": "k", "value": 1, "ttl": "5"}, "ttl"),
+        ("cache.put", {"key": "k", "value": 1, "ttl": True}, "ttl"),
+        ("cache.put", {"key": "k", "value": 1, "owned": "yes"}, "owned"),
+        ("cache.put", {"key": "k", "value": 1, "owned": 1}, "owned"),
+        ("cache.put", {"key": 5, "value": 1}, "key"),
+        ("cache.list", {"limit": "10"}, "limit"),
+        ("cache.list", {"limit": 10.0}, "limit"),
+        ("registry.register", {"key": "k", "metadata": "{}"}, "metadata"),
+        ("registry.list", {"limit": True}, "limit"),
+        ("tree", {"depth": "1"}, "depth"),
+    ],
+)
+async def test_wire_params_are_strictly_typed(method: str, params: dict[str, object], field: str) -> None:
+    # The wire is JSON: a value already has its type, and a string or a boolean is not a number.
+    async with running_daemon() as path, open_control_client(path) as client:
+        with pytest.raises(ControlReplyError) as refused:
+            await client.call(method, params)
+        assert refused.value.code == "invalid_params"
+        assert [problem["loc"][0] for problem in refused.value.data["errors"]] == [field]
+        assert len(cache_named("default")) == 0
+
+
+async def test_an_integer_is_still_a_number_of_seconds_on_the_wire() -> None:
+    async with running_daemon() as path, open_control_client(path) as client:
+        put = await client.call("cache.put", {"key": "k", "value": 1, "ttl": 5})
+        assert 0 < put["ttl"] <= 5

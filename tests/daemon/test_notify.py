@@ -13,7 +13,7 @@ import pytest
 
 from daemon.app_logging import LOGGER_NAMES, configure_logging, stderr_is_journal
 from daemon.notify import Notifier, format_message, monotonic_usec
-from daemon.watchdog import LAG_EVENT, monitor_lag, ping_watchdog, watchdog_interval
+from daemon.watchdog import LAG_EVENT, MIN_WATCHDOG_INTERVAL, monitor_lag, ping_watchdog, watchdog_interval
 from supervisor import telemetry
 from supervisor._clock import ManualClock
 from tests.daemon.conftest import NotifyReceiver
@@ -107,6 +107,12 @@ def test_watchdog_interval_is_half_the_timeout_and_only_for_our_pid(
     environ: dict[str, str], expected: float | None
 ) -> None:
     assert watchdog_interval(environ, pid=123) == expected
+
+
+def test_a_tiny_watchdog_interval_is_floored(caplog: pytest.LogCaptureFixture) -> None:
+    # A WatchdogSec= of microseconds must not turn into a ping per loop turn on the notify socket.
+    assert watchdog_interval({"WATCHDOG_USEC": "20"}, pid=123) == MIN_WATCHDOG_INTERVAL
+    assert "raise WatchdogSec=" in caplog.text
 
 
 class Stopped(Exception):

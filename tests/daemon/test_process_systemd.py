@@ -37,6 +37,9 @@ def directives(path: Path) -> dict[str, list[str]]:
         ("UMask", "0077"),
         ("KillMode", "mixed"),
         ("User", "arbord"),
+        # A crash-looping daemon stops being restarted (issue 12): 5 starts within 5 minutes at most.
+        ("StartLimitIntervalSec", "5min"),
+        ("StartLimitBurst", "5"),
     ],
 )
 def test_the_unit_sets(key: str, value: str) -> None:
