@@ -344,8 +344,8 @@ def _main(args: argparse.Namespace, output: _Output) -> int:
     try:
         with connect(path, timeout=args.timeout) as client:
             extra = args.params
-            if args.force:
-                extra = {**(extra if isinstance(extra, dict) else {}), "force": True}
+            if args.force and (extra is None or isinstance(extra, dict)):
+                extra = {**(extra or {}), "force": True}
             code = _run(client, args.verb, extra, output, cwd)
             if release is not None and code == EXIT_OK:
                 return _hold(client, release, args.timeout)

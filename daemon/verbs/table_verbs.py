@@ -47,8 +47,8 @@ def _describe(table: Table, *, detail: bool) -> dict[str, Any]:
         described.update(
             keypos=info.keypos,
             memory=info.memory,
-            owner=repr(info.owner),
-            heir=repr(info.heir) if info.heir is not None else None,
+            owner=_owner(info.owner),
+            heir=_owner(info.heir),
         )
     return described
 

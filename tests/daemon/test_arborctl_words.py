@@ -125,6 +125,8 @@ async def test_start_under_the_root_is_refused_unless_forced() -> None:
         code, out, err = await arborctl("--socket", h.path, "--json", "--force", "start", "root", spec)
         assert (code, err) == (0, "")
         assert json.loads(out) == {"path": "root/r", "started": True, "name": "test.words.r"}
+        code, _, err = await arborctl("--socket", h.path, "--force", "--params", "[1]", "start", spec)
+        assert (code, err) == (2, "arborctl: --params must be a JSON object\n")
 
 
 async def test_a_misspelt_verb_of_a_family_names_its_methods() -> None:

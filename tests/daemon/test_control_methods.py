@@ -220,6 +220,12 @@ async def test_tables_list_shows_every_table_named_or_not_with_its_owner() -> No
                 {"name": "held", "owner": "test.holder", "type": "bag", "access": "protected", "size": 2},
                 {"name": None, "owner": "test.holder", "type": "set", "access": "protected", "size": 0},
             ]
+            shared = Table("test.shared", named=True, heir=holder)
+            try:
+                info = await client.call("tables.info", {"name": "test.shared"})
+                assert (info["owner"].startswith("task "), info["heir"]) == (True, "test.holder")
+            finally:
+                shared.delete_table()
         finally:
             await holder.stop()
         assert [t for t in await client.call("tables.list") if t["owner"] == "test.holder"] == []
