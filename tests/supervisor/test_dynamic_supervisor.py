@@ -38,7 +38,7 @@ from supervisor.errors import (
     InvalidSupervisorFlags,
     MaxChildren,
 )
-from supervisor.testing import ManualClock
+from supervisor.testing import ManualClock, settle
 from tests.supervisor.test_supervisor_support import (
     EventLog,
     Flaky,
@@ -73,14 +73,6 @@ class Meeting(Server):
         if self.rendezvous.arrived == self.rendezvous.parties:
             self.rendezvous.everyone.set()
         await self.rendezvous.everyone.wait()
-
-
-async def settle(sup: DynamicSupervisor) -> None:
-    if sup.alive:
-        try:
-            await sup.count_children()
-        except Exception:
-            assert not sup.alive
 
 
 async def live_servers(sup: DynamicSupervisor) -> list[Server]:

@@ -22,6 +22,7 @@ from supervisor import (
     shutdown,
 )
 from supervisor.errors import InvalidChildSpec
+from supervisor.testing import settle
 from tests.supervisor.test_supervisor_support import (
     TEMPORARY,
     TRANSIENT,
@@ -39,15 +40,6 @@ ALL = AutoShutdown.ALL_SIGNIFICANT
 
 def significant(child_id: str, log: EventLog, restart: Restart = TRANSIENT) -> ChildSpec:
     return worker(child_id, log, restart=restart, significant=True)
-
-
-async def settle(sup: Supervisor) -> None:
-    """Let the supervisor handle what is queued; it may stop meanwhile."""
-    if sup.alive:
-        try:
-            await sup.count_children()
-        except Exception:
-            assert not sup.alive
 
 
 def test_auto_shutdown_defaults_to_never() -> None:
