@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="arbord: a supervision tree of servers, run as a daemon.",
         epilog="Exit codes: 0 clean stop, 1 failure, 2 usage, 70 the tree gave up, 78 configuration error.",
     )
+    parser.add_argument("--version", action="version", version=f"arbord {daemon.__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = commands.add_parser("run", help="run the daemon in the foreground (the default)")
     run.add_argument("--config", type=Path, metavar="PATH", help="TOML file (default: embedded defaults)")

@@ -7,7 +7,8 @@
 #
 # What it does, idempotently: the "arbord" user and group (sysusers.d), /etc/arbord (tmpfiles.d), a venv at
 # /opt/arbord/venv with arbord and its console extra installed (not editable), /etc/arbord/arbord.toml
-# from config/arbord.toml unless one exists, the docs under /opt/arbord/share/docs, and the unit, which
+# from config/arbord.toml unless one exists, the docs under /opt/arbord/share/docs, the man pages
+# (/usr/local/share/man/man1) and arborctl's bash completion, and the unit, which
 # is verified (systemd-analyze verify) before it is installed. It prints the control socket the
 # service will listen on. It never starts or restarts the service.
 # PYTHON picks the interpreter (>= 3.11), VENV the venv's location (the unit's ExecStart=, ExecReload=
@@ -61,6 +62,19 @@ socket_path() {
         | sed -n 's/.*(control socket: \(.*\))$/\1/p'
 }
 
+# The man pages of arbord and arborctl and arborctl's bash completion, generated from the venv's ($1)
+# parsers and verbs (daemon/manual.py). MAN_DIR and COMPLETION_DIR override where they go.
+install_manuals() {
+    local man_dir="${MAN_DIR:-/usr/local/share/man/man1}"
+    local completion_dir="${COMPLETION_DIR:-/usr/local/share/bash-completion/completions}"
+    install -d -m 0755 "$man_dir" "$completion_dir"
+    local page
+    for page in arbord arborctl; do
+        "$1/bin/python" -m daemon.manual man "$page" | install -m 0644 /dev/stdin "$man_dir/$page.1"
+    done
+    "$1/bin/python" -m daemon.manual completion bash | install -m 0644 /dev/stdin "$completion_dir/arborctl"
+}
+
 main() {
     if [[ $# -gt 1 || "${1:-}" == -* ]]; then
         echo "usage: install.sh [WHEEL]" >&2
@@ -93,6 +107,7 @@ main() {
 
     install -d -m 0755 "$(docs_dir "$VENV")"
     install -m 0644 "$checkout"/docs/*.md "$(docs_dir "$VENV")/"
+    install_manuals "$VENV"
     render_unit "$VENV" "$tmp/arbord.service"
     install_unit "$tmp/arbord.service"
     systemctl daemon-reload

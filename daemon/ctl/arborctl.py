@@ -3,9 +3,12 @@
     arborctl [--socket PATH] [--json] [--timeout S] VERB [ARG ...] [key=value ...] [--params JSON]
 
 Any method the daemon has is a verb: its name with ``.`` written as a space (``tables dump agents``,
-``registry lookup KEY``, ``cache stats default``); ``arborctl methods`` lists them with their params.
-Output is for people (a drawn tree, aligned tables) unless ``--json``: one JSON document, or one JSON
-line per item of a streamed result. ``arborctl console`` attaches to the console instead.
+``registry lookup KEY``, ``cache stats default``); ``arborctl methods`` lists them with their params,
+in the order positional words bind to them (daemon/verbs/words.py). Output is for people (a drawn
+tree, aligned tables) unless ``--json``: one JSON document, or one JSON line per item of a streamed
+result; an error is then a JSON document on stderr too (``{"error": {"code", "message", ...}}``).
+``arborctl console`` attaches to the console instead; ``arborctl completion bash|zsh`` prints a
+completion script made from the daemon's method table (daemon/ctl/completion.py).
 
 ``--hold`` keeps the connection open after a successful reply, pinging so it never goes idle, until
 arborctl gets SIGINT or SIGTERM (exit 0) or the daemon closes it (exit 1). What a connection owns
@@ -47,7 +50,7 @@ from daemon.verbs.words import ALIASES, UsageError, build_params, resolve_method
 # (bench/bench_arborctl.py); mypy reads this block, the interpreter skips it.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Final, TextIO
+    from typing import Any, Final, NoReturn, TextIO
 
 __all__ = [
     "EXIT_DENIED",
@@ -59,6 +62,7 @@ __all__ = [
     "SYSTEMD_SOCKET",
     "default_socket_path",
     "main",
+    "parser",
     "socket_candidates",
 ]
 
@@ -79,12 +83,14 @@ HOLD_PING_INTERVAL: Final = 30.0
 _EPILOG: Final = """\
 verbs (any method the daemon has; `arborctl methods` lists them with their params):
   ping | version | status | tree [PATH] | children [PATH] | count [PATH]
-  stop PATH | restart PATH | delete PATH | start PATH --params '{"spec": {...}}'
+  stop PATH | restart PATH | delete PATH | start PATH SPEC   (e.g. start root/servers '{"id": ...}')
   reload | config show | config check FILE | shutdown
   tables list | tables info NAME | tables dump NAME [chunk=N] [limit=N]
   registry lookup KEY | cache stats [NAME] | ...   console [SOCKET]
   --hold registry register KEY [metadata=JSON]   (registered while arborctl runs)
-params: values in order, or key=value (JSON when it parses), or --params JSON
+params: values in the order `arborctl methods` lists them, or key=value (JSON when it parses), or
+  --params JSON; one param given twice is an error
+  completion bash|zsh   (a completion script for the daemon's verbs)
 exit codes: 0 ok, 1 command failed, 2 usage, 3 daemon not running, 4 permission denied
 """
 
@@ -101,13 +107,36 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, indent_increment, max_help_position, width=columns - 2)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+class _ArgumentError(Exception):
+    """argparse refused the command line (exit 2): raised instead of printing, so that ``--json``
+    can report it as JSON."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _ArgumentError(message)
+
+
+class _Version(argparse.Action):
+    """``--version``: the installed distribution's version, read only when asked for
+    (``importlib.metadata`` costs more than the rest of arborctl's imports)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        from importlib.metadata import version
+
+        print(f"arborctl {version('arbord')}")
+        parser.exit()
+
+
+def parser() -> argparse.ArgumentParser:
+    """``arborctl``'s command line (also what its man page is made of: daemon/manual.py)."""
+    parser = _Parser(
         prog="arborctl",
         description="Drive a running arbord through its control socket.",
         formatter_class=_Formatter,
         epilog=_EPILOG,
     )
+    parser.add_argument("--version", action=_Version, nargs=0, help="print arborctl's version and exit")
     parser.add_argument(
         "--socket",
         type=Path,
@@ -116,9 +145,12 @@ def _parser() -> argparse.ArgumentParser:
         "./run/control.sock, the checkout's run/control.sock, /tmp/arbord-<uid>/control.sock); "
         "checked to be the daemon's before anything is sent",
     )
-    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts (errors too, on stderr)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the reply (30)")
-    parser.add_argument("--params", type=json.loads, help="params as a JSON object (merged over the words)")
+    parser.add_argument(
+        "--params", type=json.loads, help="params as a JSON object (a param also given as a word: error)"
+    )
+    parser.add_argument("--force", action="store_true", help="send force=true (start_child under root, ...)")
     parser.add_argument(
         "--hold",
         action="store_true",
@@ -130,29 +162,55 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _OutputClosed(Exception):
+    """Whoever reads arborctl's output stopped (``arborctl tables dump t | head``): not a failure
+    of the connection to the daemon, which a ``BrokenPipeError`` would otherwise be taken for."""
+
+
 class _Output:
     def __init__(self, as_json: bool, out: TextIO, err: TextIO) -> None:
         self.as_json = as_json
         self.out = out
         self.err = err
 
+    def _print(self, text: str) -> None:
+        """Write ``text`` and a newline, flushed: a streamed item shows as it comes."""
+        try:
+            print(text, file=self.out, flush=True)
+        except BrokenPipeError:
+            if self.out is sys.stdout:  # nothing more can be written: keep the exit quiet
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise _OutputClosed from None
+
     def result(self, method: str, result: Any) -> None:
         if self.as_json:
-            print(json.dumps(result, indent=2), file=self.out)
+            self._print(json.dumps(result, indent=2))
         elif result is not None:
-            print(render_result(method, result), file=self.out)
+            self._print(render_result(method, result))
 
     def item(self, method: str, item: Any) -> None:
         if self.as_json:
-            print(json.dumps(item, separators=(",", ":")), file=self.out)
+            self._print(json.dumps(item, separators=(",", ":")))
         elif isinstance(item, Mapping) and isinstance(item.get("rows"), list):
-            for row in item["rows"]:
-                print("\t".join(json.dumps(v) if not isinstance(v, str) else v for v in row), file=self.out)
+            rows = (
+                "\t".join(json.dumps(v) if not isinstance(v, str) else v for v in r) for r in item["rows"]
+            )
+            self._print("\n".join(rows))
         else:
-            print(render_result(method, item), file=self.out)
+            self._print(render_result(method, item))
 
-    def error(self, message: str) -> None:
+    def error(self, code: str, message: str, data: Mapping[str, Any] | None = None) -> None:
+        """Report a failure once: a line (and one per problem) for people, one JSON document
+        ``{"error": {"code", "message", ...}}`` with ``--json``."""
+        data = dict(data or {})
+        if self.as_json:
+            print(json.dumps({"error": {"code": code, "message": message, **data}}), file=self.err)
+            return
         print(f"arborctl: {message}", file=self.err)
+        for problem in data.get("errors", []):
+            if isinstance(problem, Mapping):
+                problem = f"{'.'.join(map(str, problem.get('loc', [])))}: {problem.get('msg')}"
+            print(f"arborctl:   {problem}", file=self.err)
 
 
 def _absolute_paths(method: str, params: dict[str, Any], cwd: Path) -> None:
@@ -176,12 +234,17 @@ def _execute(
             result = reply.get("result")
     if streamed or (streamed is None and items):
         return EXIT_OK
-    output.result(method, result)
     if method in _CHECKED and isinstance(result, Mapping) and result.get("ok") is False:
-        if not output.as_json:
+        # Refused: with --json the document says why; for people the problems go to stderr, once
+        # (not also as an ``errors:`` line on stdout).
+        if output.as_json:
+            output.result(method, result)
+        else:
+            output.result(method, {k: v for k, v in result.items() if k != "errors"})
             for problem in result.get("errors", []):
-                output.error(str(problem))
+                print(f"arborctl: {problem}", file=output.err)
         return EXIT_ERROR
+    output.result(method, result)
     return EXIT_OK
 
 
@@ -205,6 +268,8 @@ def _direct(
 def _run(client: BlockingClient, words: Sequence[str], extra: Any, output: _Output, cwd: Path) -> int:
     if extra is not None and not isinstance(extra, dict):
         raise UsageError("--params must be a JSON object")
+    if words[0] == "completion":
+        return _completion(client, words[1:], output)
     if words[0] != "restart":
         code = _direct(client, words, extra, output, cwd)
         if code is not None:
@@ -219,6 +284,16 @@ def _run(client: BlockingClient, words: Sequence[str], extra: Any, output: _Outp
     params = build_params(args, methods[method]["params"], extra)
     _absolute_paths(method, params, cwd)
     return _execute(client, method, params, output, bool(methods[method]["streamed"]))
+
+
+def _completion(client: BlockingClient, shells: Sequence[str], output: _Output) -> int:
+    """``arborctl completion bash|zsh``: the script for the verbs and params of this daemon."""
+    from daemon.ctl.completion import SHELLS, completion_script
+
+    if len(shells) != 1 or shells[0] not in SHELLS:
+        raise UsageError(f"completion takes one shell: {' or '.join(SHELLS)}")
+    print(completion_script(shells[0], client.call("methods"), parser()), file=output.out, end="")
+    return EXIT_OK
 
 
 class _Release:
@@ -271,42 +346,48 @@ def _main(args: argparse.Namespace, output: _Output) -> int:
     release = _Release() if args.hold else None
     try:
         with connect(path, timeout=args.timeout) as client:
-            code = _run(client, args.verb, args.params, output, cwd)
+            extra = args.params
+            if args.force and (extra is None or isinstance(extra, dict)):
+                extra = {**(extra or {}), "force": True}
+            code = _run(client, args.verb, extra, output, cwd)
             if release is not None and code == EXIT_OK:
                 return _hold(client, release, args.timeout)
             return code
+    except _OutputClosed:
+        return EXIT_ERROR
     except (FileNotFoundError, ConnectionRefusedError):
-        output.error(f"arbord is not running (no daemon answers on {path})")
+        output.error("not_running", f"arbord is not running (no daemon answers on {path})")
         return EXIT_NOT_RUNNING
     except UntrustedSocket as error:
-        output.error(str(error))
+        output.error("untrusted_socket", str(error))
         return EXIT_DENIED
     except PermissionError:
-        output.error(f"permission denied on {path} (run as the daemon's user, root, or its control group)")
+        message = f"permission denied on {path} (run as the daemon's user, root, or its control group)"
+        output.error("permission_denied", message)
         return EXIT_DENIED
     except UsageError as error:
-        output.error(str(error))
+        output.error("usage", str(error))
         return EXIT_USAGE
     except ControlReplyError as error:
-        output.error(error.message)
-        for problem in error.data.get("errors", []):
-            output.error(f"  {'.'.join(map(str, problem.get('loc', [])))}: {problem.get('msg')}")
+        output.error(error.code, error.message, error.data)
         if error.code == "permission_denied":
             return EXIT_DENIED
         return EXIT_USAGE if error.code in _USAGE_CODES else EXIT_ERROR
     except TimeoutError:
-        output.error(f"no reply within {args.timeout} s")
+        output.error("timeout", f"no reply within {args.timeout} s")
         return EXIT_ERROR
     except UnexpectedReply as error:
-        output.error(f"no arbord answers on {path}: {error}")
+        output.error("unexpected_reply", f"no arbord answers on {path}: {error}")
         return EXIT_NOT_RUNNING
     except (ConnectionError, OSError) as error:
-        output.error(f"connection to {path} failed: {error}")
+        output.error("connection_failed", f"connection to {path} failed: {error}")
         return EXIT_ERROR
     except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
         # A reply of the wrong shape (a daemon of another version, or not arbord): one line, never a
         # traceback (test_a_reply_of_the_wrong_shape_is_one_line_and_exit_3).
-        output.error(f"unexpected reply from {path} ({type(error).__name__}: {str(error)[:200]})")
+        output.error(
+            "unexpected_reply", f"unexpected reply from {path} ({type(error).__name__}: {str(error)[:200]})"
+        )
         return EXIT_NOT_RUNNING
     finally:
         if release is not None:
@@ -315,11 +396,18 @@ def _main(args: argparse.Namespace, output: _Output) -> int:
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run ``arborctl`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
-    parser = _parser()
+    command_line = list(sys.argv[1:] if argv is None else argv)
+    arguments = parser()
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:
+        args = arguments.parse_args(command_line)
+    except SystemExit as exit_:  # --help, --version
         return int(exit_.code or 0)
+    except _ArgumentError as error:
+        output = _Output("--json" in command_line, out or sys.stdout, err or sys.stderr)
+        if not output.as_json:
+            arguments.print_usage(output.err)
+        output.error("usage", str(error))
+        return EXIT_USAGE
     output = _Output(args.json, out or sys.stdout, err or sys.stderr)
     if args.verb[0] == "console":
         # The console client (aiomonitor, prompt_toolkit) is imported only for this verb: it costs

@@ -77,15 +77,7 @@ async def hello(params: HelloParams, context: MethodContext) -> dict[str, Any]:
 async def describe_methods(params: NoParams, context: MethodContext) -> list[dict[str, Any]]:
     connection = context.connection
     table = connection.methods if isinstance(connection, HasMethods) else {}
-    return [
-        {
-            "name": method.name,
-            "summary": method.summary,
-            "streamed": method.streamed,
-            "params": method.params.model_json_schema(),
-        }
-        for method in sorted(table.values(), key=lambda m: m.name)
-    ]
+    return [method.describe() for method in sorted(table.values(), key=lambda m: m.name)]
 
 
 @verb("version", "daemon, protocol and Python versions, event loop")

@@ -137,6 +137,16 @@ class Method:
         """
         return self.params.model_validate(params, strict=True)
 
+    def describe(self) -> dict[str, Any]:
+        """What ``methods`` says of it (and what ``arborctl``'s completion and man page are made of):
+        name, summary, streamed, and the params' JSON schema, in declaration order."""
+        return {
+            "name": self.name,
+            "summary": self.summary,
+            "streamed": self.streamed,
+            "params": self.params.model_json_schema(),
+        }
+
 
 def verb(name: str, summary: str, *, streamed: bool = False) -> Callable[[Handler], Method]:
     """Declare ``handler`` as the verb ``name``: its params model is its first parameter's annotation.

@@ -1,5 +1,11 @@
 """How ``arborctl`` shows results to a person: a drawn tree, aligned tables, ``key: value`` lines.
 
+Lists of records are tables, records aligned ``key: value`` lines; the sections of ``status`` and
+``config show`` are flattened into dotted keys, one line each; a few results have a table of their
+own (the registry's entries, the caches' counters and keys). Every time carries its unit (``uptime
+4m12s``, ``ttl 5m00s``), a stored JSON ``null`` is shown as ``null`` (``-`` means "not set"), and
+an empty listing says so.
+
 >>> print(render_table([{"id": "echo", "state": "running"}, {"id": "other", "state": "undefined"}]))
 ID     STATE
 echo   running
@@ -15,30 +21,44 @@ state:      running
 uptime:     4m12s
 restarts:   0
 last crash: none
+>>> print(render_result("cache.list", {"keys": [], "total": 0}))
+no keys
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 # Names for annotations only: importing ``typing`` would cost ``arborctl`` a share of its start-up
 # (bench/bench_arborctl.py); mypy reads this block, the interpreter skips it.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Final
 
 __all__ = ["format_duration", "render_result", "render_status", "render_table", "render_tree"]
 
+# Keys whose numbers are seconds (in results and in the configuration).
+_TIME_KEYS: Final = frozenset({"uptime", "ttl", "period", "lag_warning"})
+_TIME_SUFFIXES: Final = ("_timeout", "_interval")
+
 
 def format_duration(seconds: float | None) -> str:
-    """``12.3s``, ``4m05s``, ``1h02m``, ``3d04h``; ``-`` for None."""
+    """``250ms``, ``2.5s``, ``30s``, ``4m05s``, ``1h02m``, ``3d04h``; ``-`` for None, ``never`` for
+    infinity. Rounded to what a person reads: a TTL of 299.87 s is ``5m00s``."""
     if seconds is None:
         return "-"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
+    if math.isinf(seconds):
+        return "never"
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    if seconds < 10:
+        return f"{seconds:.1f}".rstrip("0").rstrip(".") + "s"
+    if seconds < 59.5:
+        return f"{round(seconds)}s"
+    minutes, secs = divmod(round(seconds), 60)
     if minutes < 60:
         return f"{minutes}m{secs:02d}s"
     hours, minutes = divmod(minutes, 60)
@@ -48,13 +68,19 @@ def format_duration(seconds: float | None) -> str:
     return f"{days}d{hours:02d}h"
 
 
-def _cell(value: Any) -> str:
+def _is_time(key: str) -> bool:
+    return key in _TIME_KEYS or key.endswith(_TIME_SUFFIXES)
+
+
+def _cell(value: Any, key: str = "") -> str:
     if value is None:
         return "-"
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, int | float) and _is_time(key):
+        return format_duration(value)
     if isinstance(value, float):
         return f"{value:.3g}"
     if isinstance(value, int):
@@ -62,17 +88,85 @@ def _cell(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+def _json_cell(value: Any) -> str:
+    """A stored value: ``null`` for JSON's null (not the unset ``-``), strings as they are."""
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
+def _align(lines: Sequence[Sequence[str]], gap: str = "  ") -> str:
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))] if lines else []
+    return "\n".join(
+        gap.join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() for line in lines
+    )
+
+
 def render_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """Rows of dicts as aligned columns (the union of their keys, in first-seen order)."""
     columns: list[str] = []
     for row in rows:
         columns.extend(key for key in row if key not in columns)
-    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
-    widths = [max([len(c), *(len(line[i]) for line in cells)]) for i, c in enumerate(columns)]
-    lines = [[c.upper() for c in columns], *cells]
-    return "\n".join(
-        "  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() for line in lines
-    )
+    cells = [[_cell(row.get(c), c) for c in columns] for row in rows]
+    return _align([[c.upper() for c in columns], *cells])
+
+
+def _flatten(record: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    pairs: list[tuple[str, Any]] = []
+    for key, value in record.items():
+        if isinstance(value, Mapping) and value:
+            pairs.extend(_flatten(value, f"{prefix}{key}."))
+        else:
+            pairs.append((f"{prefix}{key}", value))
+    return pairs
+
+
+def _render_record(record: Mapping[str, Any]) -> str:
+    """A record as aligned ``key: value`` lines (a nested value as compact JSON)."""
+    return _align([[f"{key}:", _cell(value, str(key))] for key, value in record.items()], " ")
+
+
+def _render_sections(record: Mapping[str, Any]) -> str:
+    """A record of sections (``status``, ``config show``) as aligned lines with dotted keys."""
+    return _align([[f"{key}:", _cell(value, key.rpartition(".")[2])] for key, value in _flatten(record)], " ")
+
+
+def _counted(shown: int, total: Any, what: str) -> str:
+    return f"({shown} of {total} {what})" if isinstance(total, int) and total > shown else ""
+
+
+def _entries(result: Mapping[str, Any]) -> str:
+    entries = result.get("entries") or []
+    if not entries:
+        return "no entries"
+    rows = [{"key": e.get("key"), "owner": e.get("owner"), "metadata": e.get("metadata")} for e in entries]
+    return "\n".join(filter(None, [render_table(rows), _counted(len(rows), result.get("total"), "entries")]))
+
+
+def _cache_keys(result: Mapping[str, Any]) -> str:
+    keys = result.get("keys") or []
+    if not keys:
+        return "no keys"
+    rows = [{"key": k.get("key"), "ttl": math.inf if k.get("ttl") is None else k["ttl"]} for k in keys]
+    return "\n".join(filter(None, [render_table(rows), _counted(len(rows), result.get("total"), "keys")]))
+
+
+def _cache_stats(result: Mapping[str, Any]) -> str:
+    if not result:
+        return "no caches"
+    rows = []
+    for name, counters in result.items():
+        row = {"cache": name, **counters}
+        if isinstance(row.get("hit_rate"), int | float):
+            row["hit_rate"] = f"{row['hit_rate']:.0%}"
+        rows.append(row)
+    return render_table(rows)
+
+
+def _cache_value(result: Mapping[str, Any]) -> str:
+    return _align([["key:", _cell(result.get("key"))], ["value:", _json_cell(result.get("value"))]], " ")
+
+
+def _tables(result: Sequence[Mapping[str, Any]]) -> str:
+    return render_table(result) if result else "no tables"
 
 
 def _tree_label(node: Mapping[str, Any]) -> str:
@@ -147,24 +241,41 @@ def _param_names(schema: Mapping[str, Any]) -> str:
     return " ".join(names) or "-"
 
 
+def _methods(result: Sequence[Mapping[str, Any]]) -> str:
+    return render_table(
+        [
+            {"name": m["name"], "params (* required)": _param_names(m["params"]), "summary": m["summary"]}
+            for m in result
+        ]
+    )
+
+
+# The results with a shape of their own, by method (the others: by the shape of the result).
+_RENDERERS: Final[Mapping[str, tuple[type, Callable[[Any], str]]]] = {
+    "tree": (Mapping, render_tree),
+    "methods": (list, _methods),
+    "status": (Mapping, render_status),
+    "config.show": (Mapping, _render_sections),
+    "tables.list": (list, _tables),
+    "registry.list": (Mapping, _entries),
+    "registry.find": (Mapping, _entries),
+    "registry.query": (Mapping, _entries),
+    "cache.list": (Mapping, _cache_keys),
+    "cache.stats": (Mapping, _cache_stats),
+    "cache.get": (Mapping, _cache_value),
+}
+
+
 def render_result(method: str, result: Any) -> str:
-    """A method's result for a person: the tree drawn, lists of records as tables, the rest as lines."""
-    if method == "tree" and isinstance(result, Mapping):
-        return render_tree(result)
-    if method == "status" and isinstance(result, Mapping):
-        return render_status(result)
-    if method == "methods" and isinstance(result, list):
-        return render_table(
-            [
-                {"name": m["name"], "params (* required)": _param_names(m["params"]), "summary": m["summary"]}
-                for m in result
-            ]
-        )
+    """A method's result for a person: its own table when it has one, else lists of records as
+    tables, records as aligned lines."""
+    shaped = _RENDERERS.get(method)
+    if shaped is not None and isinstance(result, shaped[0]):
+        return shaped[1](result)
     if isinstance(result, list) and result and all(isinstance(r, Mapping) for r in result):
         return render_table(result)
     if isinstance(result, list):
-        return "\n".join(_cell(item) for item in result)
+        return "\n".join(_cell(item) for item in result) if result else "(none)"
     if isinstance(result, Mapping):
-        width = max((len(str(k)) for k in result), default=0)
-        return "\n".join(f"{str(k) + ':':<{width + 1}} {_cell(v)}" for k, v in result.items())
+        return _render_record(result)
     return _cell(result)

@@ -1,4 +1,5 @@
-"""The core control methods about named tables: ``tables.list``, ``tables.info``, ``tables.dump``.
+"""The core control methods about tables: ``tables.list`` (every live table, named or not, with its
+owner: the daemon's own are unnamed), ``tables.info`` and ``tables.dump`` (named tables).
 
 A dump streams a snapshot (``Table.snapshot()``), taken in one synchronous step when the request
 starts, so the rows it sends are one consistent state however long the client takes to read them.
@@ -8,6 +9,7 @@ Private tables are listed but neither described in detail nor dumped.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,10 +21,20 @@ from daemon.verbs.codes import ErrorCode
 from daemon.verbs.jsonable import jsonable
 from daemon.verbs.method import Method, MethodContext, NoParams, methods_of, verb
 from daemon.verbs.paging import PAGE_BYTES
-from supervisor import Access, Table
-from supervisor.tables import named_tables, whereis_table
+from supervisor import Access, Server, Table
+from supervisor.tables import all_tables, whereis_table
 
 __all__ = ["table_methods"]
+
+
+def _owner(owner: object) -> str | None:
+    """A table's owner in a few words: a server by its registered name (else class and address),
+    a task by its name."""
+    if isinstance(owner, Server):
+        return owner.name or f"{type(owner).__name__}@{id(owner):#x}"
+    if isinstance(owner, asyncio.Task):
+        return f"task {owner.get_name()}"
+    return None if owner is None else repr(owner)
 
 
 def _describe(table: Table, *, detail: bool) -> dict[str, Any]:
@@ -37,8 +49,8 @@ def _describe(table: Table, *, detail: bool) -> dict[str, Any]:
         described.update(
             keypos=info.keypos,
             memory=info.memory,
-            owner=repr(info.owner),
-            heir=repr(info.heir) if info.heir is not None else None,
+            owner=_owner(info.owner),
+            heir=_owner(info.heir),
         )
     return described
 
@@ -66,9 +78,21 @@ class DumpParams(TableParams):
     limit: int | None = Field(default=None, ge=0)
 
 
-@verb("tables.list", "the named tables: type, access, size")
+@verb("tables.list", "every live table, named or not: owner, type, access, size")
 async def tables_list(params: NoParams, context: MethodContext) -> list[dict[str, Any]]:
-    return [_describe(table, detail=False) for table in named_tables()]
+    listed = []
+    for table in all_tables():
+        info = table.info()
+        listed.append(
+            {
+                "name": info.name,
+                "owner": _owner(info.owner),
+                "type": info.type.value,
+                "access": info.access.value,
+                "size": info.size,
+            }
+        )
+    return listed
 
 
 @verb("tables.info", "one table's settings, size, memory, owner")

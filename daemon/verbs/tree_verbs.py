@@ -87,12 +87,15 @@ class ChildSpecParams(BaseModel):
 
 
 class StartChildParams(BaseModel):
-    """``start_child``: add ``spec`` to the supervisor at ``path`` and start it."""
+    """``start_child``: add ``spec`` to the supervisor at ``path`` and start it. Under ``root`` itself
+    only with ``force``: a child there that crashes too often makes the root give up, and the
+    daemon with it (``root/servers`` is the supervisor for such children)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     path: str = ROOT
     spec: ChildSpecParams
+    force: bool = False
 
 
 def _info(label: str, info: ChildInfo) -> dict[str, Any]:
@@ -166,6 +169,15 @@ def _child_spec(params: ChildSpecParams) -> ChildSpec:
 async def start_child(params: StartChildParams, context: MethodContext) -> dict[str, Any]:
     require_privileged(context, "start_child")
     supervisor = await resolve_supervisor(context.daemon.root, params.path)
+    if supervisor is context.daemon.root and not params.force:
+        # A crashing child under the root spends the root's intensity: past it the root gives up
+        # and the daemon exits 70 (issue 11, test_start_child_under_the_root_needs_force).
+        raise ControlError(
+            ErrorCode.INVALID_PARAMS,
+            "start_child under root itself is refused: a child there that keeps crashing takes the "
+            "whole daemon down; start it under a supervisor below (root/servers), or pass force=true",
+            {"path": params.path},
+        )
     spec = await asyncio.to_thread(_child_spec, params.spec)  # an import may touch the disk
     server = await supervisor.start_child(spec, _CALL_TIMEOUT)
     label = params.spec.id

@@ -29,7 +29,14 @@ from __future__ import annotations
 
 import supervisor.tables._gone  # noqa: F401  (registers the class of a deleted table, after the others)
 from supervisor.errors import AccessDenied, TableError, TableGone, TableNameTaken
-from supervisor.tables._base import Table, TableInfo, TableTransfer, named_tables, whereis_table
+from supervisor.tables._base import (
+    Table,
+    TableInfo,
+    TableTransfer,
+    all_tables,
+    named_tables,
+    whereis_table,
+)
 from supervisor.tables._core import GuardedGetter
 from supervisor.tables._query import ANY, BINDINGS, WHOLE, Clause, Expr, MatchSpec, Var
 from supervisor.tables._select import Continuation
@@ -58,6 +65,7 @@ __all__ = [
     "TableType",
     "Transaction",
     "Var",
+    "all_tables",
     "named_tables",
     "whereis_table",
 ]
@@ -75,6 +83,7 @@ for _public in (
     TableType,
     Transaction,
     Var,
+    all_tables,
     named_tables,
     whereis_table,
 ):

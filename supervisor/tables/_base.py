@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sys
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final, NoReturn
@@ -54,7 +55,7 @@ from supervisor.tables._vocabulary import MISSING, Access, Row, TableType
 if TYPE_CHECKING:
     from sortedcontainers import SortedList
 
-__all__ = ["NOBODY", "Table", "TableInfo", "TableTransfer", "named_tables", "whereis_table"]
+__all__ = ["NOBODY", "Table", "TableInfo", "TableTransfer", "all_tables", "named_tables", "whereis_table"]
 
 NOBODY: Final = object()
 """The owner task of a snapshot: no task is it, so every write is denied."""
@@ -96,6 +97,17 @@ _NAMED_TABLES: dict[str, Table] = {}
 def whereis_table(name: str) -> Table | None:
     """The live table registered under ``name`` (``named=True``), or None."""
     return _NAMED_TABLES.get(name)
+
+
+# arbord: allow-state(ETS's all/0: every live table, named or not, for tools that list them; weak,
+# so it keeps no table alive, and an entry leaves it when its table is deleted or its owner exits)
+_LIVE_TABLES: weakref.WeakValueDictionary[int, Table] = weakref.WeakValueDictionary()
+
+
+def all_tables() -> list[Table]:
+    """Every live table, named or not, oldest first (ETS ``all/0``): what the control socket's
+    ``tables.list`` shows, the daemon's own unnamed tables included."""
+    return list(_LIVE_TABLES.values())
 
 
 def named_tables() -> list[Table]:
@@ -224,6 +236,7 @@ class Table(TableCore):
             _NAMED_TABLES[name] = self
         self._owner = None
         self._adopt(owner)
+        _LIVE_TABLES[id(self)] = self
         telemetry.execute(
             ("table", "create"),
             {},
@@ -429,6 +442,8 @@ class Table(TableCore):
         name = self._name
         if self._named and name is not None and _NAMED_TABLES.get(name) is self:
             del _NAMED_TABLES[name]
+        if _LIVE_TABLES.get(id(self)) is self:
+            del _LIVE_TABLES[id(self)]
         # Cleared, not replaced: a getter() handed out earlier must find nothing from now on.
         self._rows.clear()
         self._keys = None

@@ -66,8 +66,8 @@ def ctl_json(daemon: RunningDaemon, *argv: str) -> Any:
 
 
 def failure(daemon: RunningDaemon, *argv: str) -> tuple[int, str]:
-    """``arborctl --json ARGV``, which must fail printing nothing on stdout: (exit code, stderr)."""
-    code, out, err = ctl(daemon, "--json", *argv)
+    """``arborctl ARGV``, which must fail printing nothing on stdout: (exit code, stderr)."""
+    code, out, err = ctl(daemon, *argv)
     assert out == ""
     assert err.startswith("arborctl: ")
     return code, err

@@ -15,7 +15,7 @@ import pytest
 
 from daemon.ctl.client import ControlClient, ControlReplyError, open_control_client
 from daemon.verbs.paging import PAGE_BYTES
-from supervisor import Access, Table, TableType, whereis
+from supervisor import Access, Server, Table, TableType, whereis
 from tests.daemon.test_control_helpers import running_control
 
 
@@ -121,6 +121,21 @@ async def test_start_child_from_a_json_spec() -> None:
         assert (await _error(client, "start_child", {"path": "root/core", "spec": spec})).code == "conflict"
 
 
+async def test_start_child_under_the_root_needs_force() -> None:
+    # Issue 11: a user child under the root spends the root's intensity; crashing, it made the root
+    # give up and the daemon exit 70. Refused by default, allowed with force.
+    spec = {"id": "rooted", "start": "tests.daemon.test_control_helpers:Echo", "name": "test.rooted"}
+    async with running_control() as h, open_control_client(h.path) as client:
+        for params in ({"spec": spec}, {"path": "root", "spec": spec}, {"path": "/root/", "spec": spec}):
+            error = await _error(client, "start_child", params)
+            assert (error.code, error.data) == ("invalid_params", {"path": params.get("path", "root")})
+            assert "force=true" in error.message
+        assert whereis("test.rooted") is None
+        started = await client.call("start_child", {"path": "root", "spec": spec, "force": True})
+        assert started == {"path": "root/rooted", "started": True, "name": "test.rooted"}
+        assert whereis("test.rooted") is not None
+
+
 async def test_start_child_under_a_dynamic_supervisor_then_terminate_it() -> None:
     spec = {"id": "x", "start": "tests.daemon.test_control_helpers:Echo", "name": "test.dyn"}
     async with running_control() as h, open_control_client(h.path) as client:
@@ -160,10 +175,12 @@ async def test_tables_list_info_and_dump_from_a_snapshot() -> None:
             listed = {t["name"]: t for t in await client.call("tables.list")}
             assert listed["test.agents"] == {
                 "name": "test.agents",
+                "owner": listed["test.agents"]["owner"],
                 "type": "ordered_set",
                 "access": "public",
                 "size": 25,
             }
+            assert listed["test.agents"]["owner"].startswith("task ")
             assert "test.private" in listed
             info = await client.call("tables.info", {"name": "test.agents"})
             assert (info["keypos"], info["size"]) == (0, 25)
@@ -188,6 +205,33 @@ async def test_tables_list_info_and_dump_from_a_snapshot() -> None:
         finally:
             table.delete_table()
             hidden.delete_table()
+
+
+async def test_tables_list_shows_every_table_named_or_not_with_its_owner() -> None:
+    # Issue 11: the daemon's own tables are not named; a listing of named tables alone was empty.
+    class Holder(Server):
+        async def init(self) -> None:
+            self.table = Table("held", type=TableType.BAG)
+            self.table.insert([("k", 1), ("k", 2)])
+            self.anonymous = Table()
+
+    async with running_control() as h, open_control_client(h.path) as client:
+        holder = await Holder.start(name="test.holder")
+        try:
+            listed = [t for t in await client.call("tables.list") if t["owner"] == "test.holder"]
+            assert listed == [
+                {"name": "held", "owner": "test.holder", "type": "bag", "access": "protected", "size": 2},
+                {"name": None, "owner": "test.holder", "type": "set", "access": "protected", "size": 0},
+            ]
+            shared = Table("test.shared", named=True, heir=holder)
+            try:
+                info = await client.call("tables.info", {"name": "test.shared"})
+                assert (info["owner"].startswith("task "), info["heir"]) == (True, "test.holder")
+            finally:
+                shared.delete_table()
+        finally:
+            await holder.stop()
+        assert [t for t in await client.call("tables.list") if t["owner"] == "test.holder"] == []
 
 
 # --- the daemon ----------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from supervisor import telemetry
 from supervisor._exits import Exit, ExitKind
 from supervisor._server import Server
 from supervisor.errors import TableError, TableGone, TableNameTaken
-from supervisor.tables import ANY, Access, Table, TableTransfer, TableType, whereis_table
+from supervisor.tables import ANY, Access, Table, TableTransfer, TableType, all_tables, whereis_table
 from tests.supervisor.test_table_support import Agent, QuietAgent, inbox_of, run_as
 
 CREATE = ("table", "create")
@@ -262,6 +262,19 @@ async def test_a_deleted_tables_name_can_be_reused_and_the_old_handle_stays_gone
     assert whereis_table("reused") is new
     with pytest.raises(TableGone):
         old.lookup("k")
+
+
+async def test_all_tables_lists_every_live_table_named_or_not_oldest_first(agents: list[Agent]) -> None:
+    # ETS all/0: what `arborctl tables list` shows, the daemon's unnamed tables included (issue 11).
+    named = Table("listed", named=True)
+    unnamed = Table()
+    owned = await run_as(agents[0], Table)
+    listed = [t for t in all_tables() if t in (named, unnamed, owned)]
+    assert listed == [named, unnamed, owned]
+    unnamed.delete_table()
+    await agents[0].stop()
+    assert owned.deleted
+    assert [t for t in all_tables() if t in (named, unnamed, owned)] == [named]
 
 
 def test_named_needs_a_name() -> None:
