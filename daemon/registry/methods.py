@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from daemon.chunked import map_chunked
 from daemon.errors import ControlError
 from daemon.registry.entry import Entry, describe_owner
 from daemon.registry.errors import AlreadyRegistered, NotIndexed, TooManyEntries
@@ -100,8 +101,14 @@ def _registry() -> Registry:
         raise ControlError(ErrorCode.NOT_FOUND, message) from None
 
 
-def _listed(entries: list[Entry], limit: int) -> dict[str, Any]:
-    return {"entries": [entry_json(e) for e in entries[:limit]], "total": len(entries)}
+_JSON_CHUNK = 256
+"""Entries turned into JSON per slice: each may carry up to a frame's worth of metadata."""
+
+
+async def _listed(entries: list[Entry], limit: int) -> dict[str, Any]:
+    """The reply of a listing: converted in slices (daemon/chunked.py), like the walk before it."""
+    listed = await map_chunked(entries[:limit], entry_json, chunk=_JSON_CHUNK)
+    return {"entries": listed, "total": len(entries)}
 
 
 @verb("registry.register", "register a key for this connection")
@@ -146,27 +153,27 @@ async def registry_find(params: FindParams, context: MethodContext) -> dict[str,
         entries = _registry().find_by_attribute(params.attribute, params.value)
     except NotIndexed as error:
         raise ControlError(ErrorCode.INVALID_PARAMS, str(error), {"attribute": params.attribute}) from None
-    return _listed(entries, params.limit)
+    return await _listed(entries, params.limit)
 
 
 @verb("registry.query", "entries matching metadata criteria")
 async def registry_query(params: QueryParams, context: MethodContext) -> dict[str, Any]:
     criteria = [c.model_dump() for c in params.criteria]
     try:
-        entries = _registry().query(criteria)
+        entries = await _registry().scan(criteria)
     except ValueError as error:
         raise ControlError(ErrorCode.INVALID_PARAMS, str(error)) from None
-    return _listed(entries, params.limit)
+    return await _listed(entries, params.limit)
 
 
 @verb("registry.list", "every live entry")
 async def registry_list(params: ListParams, context: MethodContext) -> dict[str, Any]:
-    return _listed(_registry().list_all(), params.limit)
+    return await _listed(await _registry().scan(), params.limit)
 
 
 @verb("registry.count", "how many live entries")
 async def registry_count(params: NoParams, context: MethodContext) -> dict[str, int]:
-    return {"count": _registry().count()}
+    return {"count": len(await _registry().scan())}
 
 
 def registry_methods() -> tuple[Method, ...]:
