@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from daemon.chunked import pause
 from daemon.errors import ControlError
 from daemon.verbs.codes import ErrorCode
 from daemon.verbs.jsonable import jsonable
@@ -90,6 +91,7 @@ async def tables_dump(params: DumpParams, context: MethodContext) -> AsyncIterat
         if len(rows) == params.chunk:
             yield {"rows": rows}
             rows = []
+            await pause()  # the rows are converted in slices: a large dump does not hold the loop
     if rows:
         yield {"rows": rows}
 

@@ -227,7 +227,8 @@ async def test_lag_warnings_are_rate_limited(caplog: pytest.LogCaptureFixture) -
     assert len(messages) <= elapsed / LAG_WARNING_EVERY + 1
     assert "event loop lag 0.500 s" in messages[0]
     held_back = [int(m.split("(and ")[1].split(" more")[0]) for m in messages[1:]]
-    assert held_back and all(count > 0 for count in held_back)
+    assert held_back
+    assert all(count > 0 for count in held_back)
     assert sum(held_back) + len(messages) <= samples  # the last window's are still held back
 
 
