@@ -133,20 +133,24 @@ def _index_pairs(
             continue
         if type(value) in _SCALARS:  # the common case, first
             pairs[(attribute, value)] = None
-        else:
-            for item in value if isinstance(value, _COLLECTIONS) else (value,):
-                try:
-                    pairs[(attribute, item)] = None
-                except Exception:  # unhashable, or a __hash__ that raises: not indexed, still stored
-                    continue
-                if limit is not None and len(pairs) > limit:
-                    break
-        if limit is not None and len(pairs) > limit:
-            raise TooManyValues(
-                f"the metadata has more than {limit} distinct values of indexed attributes "
-                f"({', '.join(attributes)}); registry.max_indexed_values is {limit}"
-            )
+            continue
+        for item in value if isinstance(value, _COLLECTIONS) else (value,):
+            try:
+                pairs[(attribute, item)] = None
+            except Exception:  # unhashable, or a __hash__ that raises: not indexed, still stored
+                continue
+            if limit is not None and len(pairs) > limit:  # stop at once: the rest is not looked at
+                raise _too_many(attributes, limit)
+    if limit is not None and len(pairs) > limit:
+        raise _too_many(attributes, limit)
     return list(pairs)
+
+
+def _too_many(attributes: tuple[str, ...], limit: int) -> TooManyValues:
+    return TooManyValues(
+        f"the metadata has more than {limit} distinct values of indexed attributes "
+        f"({', '.join(attributes)}); registry.max_indexed_values is {limit}"
+    )
 
 
 class Registry(Server):
@@ -239,7 +243,7 @@ class Registry(Server):
         Entries accepted under a higher ``max_indexed_values`` are indexed whole: they were valid."""
         for entry in self._all_entries():
             self._note_owner(entry.task)
-            self._index(entry, self._pairs_of(entry))
+            self._index(entry, _index_pairs(entry.metadata, self.indexed_attributes))
 
     def _remonitor(self) -> None:
         """Replace the monitors of a previous incarnation (whose Down would go nowhere) by ours."""
@@ -329,7 +333,9 @@ class Registry(Server):
         if self._limit is not None and self._owner_index.count(owner) >= self._limit:
             raise TooManyEntries(f"{describe_owner(owner)} already holds {self._limit} entries")
         entry = Entry._make((key, owner, MappingProxyType(dict(metadata or {})), task))
-        pairs = self._pairs_of(entry, self._values_limit)  # before any write: it may refuse
+        pairs = _index_pairs(
+            entry.metadata, self.indexed_attributes, self._values_limit
+        )  # before any write: it may refuse
         self._store(entry)
         self._owner_index.add(owner, key)
         self._index(entry, pairs)
@@ -366,7 +372,9 @@ class Registry(Server):
             if entry.task.done() or (owner is not None and entry.owner is not owner):
                 continue
             updated = Entry._make((entry.key, entry.owner, MappingProxyType(dict(metadata)), entry.task))
-            pairs = self._pairs_of(updated, self._values_limit)  # before any write: it may refuse
+            pairs = _index_pairs(
+                updated.metadata, self.indexed_attributes, self._values_limit
+            )  # before any write: it may refuse
             self._unindex(entry)
             self._store(updated)
             self._index(updated, pairs)
@@ -420,9 +428,6 @@ class Registry(Server):
     def _entry_id(self, entry: Entry) -> Hashable:
         return entry.key if self.mode is KeyMode.UNIQUE else (entry.key, entry.owner)
 
-    def _pairs_of(self, entry: Entry, limit: int | None = None) -> list[tuple[str, Any]]:
-        return _index_pairs(entry.metadata, self.indexed_attributes, limit)
-
     def _index(self, entry: Entry, pairs: list[tuple[str, Any]]) -> None:
         """Add ``entry`` to its index rows ``(value, members, owners)``: ``members`` maps entry ids to
         entries, ``owners`` counts the members of each owner's task (see ``find_by_attribute``)."""
@@ -442,7 +447,7 @@ class Registry(Server):
     def _unindex(self, entry: Entry) -> None:
         entry_id = self._entry_id(entry)
         indexes = self._index_rows
-        for attribute, value in self._pairs_of(entry):
+        for attribute, value in _index_pairs(entry.metadata, self.indexed_attributes):
             index, get = indexes[attribute]
             row = get(value)
             if row is not None and row[1].get(entry_id) is entry:
