@@ -15,6 +15,7 @@ import pytest
 from daemon.ctl.client import open_control_client
 from daemon.errors import ConfigError
 from daemon.settings_sources import MAX_CONFIG_BYTES, read_toml
+from tests.daemon.conftest import StartArbord
 from tests.daemon.test_control_helpers import running_control
 from tests.daemon.test_tree import start
 
@@ -100,3 +101,21 @@ async def test_a_reload_from_a_path_that_became_a_pipe_keeps_the_old_configurati
         harness.daemon.request_shutdown()
         async with asyncio.timeout(10):
             await harness.run
+
+
+async def test_the_real_daemon_answers_config_check_of_a_pipe_and_a_device_at_once(
+    start_arbord: StartArbord, tmp_path: Path
+) -> None:
+    # Issue 12: `config.check /dev/zero` grew the daemon's memory ~100 MB/s in a thread that
+    # outlived its request; a FIFO blocked a thread in open() for as long as nobody wrote to it.
+    daemon = start_arbord("")
+    with fifo_with_a_writer(tmp_path / "pipe.toml"):
+        async with open_control_client(daemon.control_socket) as client:
+            for path, kind in (
+                (tmp_path / "pipe.toml", "named pipe"),
+                (Path("/dev/zero"), "character device"),
+            ):
+                checked = await client.call("config.check", {"path": str(path)})
+                assert checked["ok"] is False
+                assert f"not a regular file (a {kind})" in checked["errors"][0]
+            assert await client.call("ping") == {"pong": True}
