@@ -125,7 +125,8 @@ def _index_pairs(
 
     De-duplicated through a dict, in one pass: a membership test of the list built so far made a
     20,000-value attribute cost 200 million comparisons, a 9 s stall of the loop at registration and
-    again at cleanup (issue 12; test_registering_many_distinct_values_is_linear_and_capped)."""
+    again at cleanup (issue 12;
+    test_indexing_distinct_values_costs_a_comparison_per_collision_not_per_pair)."""
     pairs: dict[tuple[str, Any], None] = {}
     for attribute in attributes:
         value = metadata.get(attribute)
@@ -333,9 +334,8 @@ class Registry(Server):
         if self._limit is not None and self._owner_index.count(owner) >= self._limit:
             raise TooManyEntries(f"{describe_owner(owner)} already holds {self._limit} entries")
         entry = Entry._make((key, owner, MappingProxyType(dict(metadata or {})), task))
-        pairs = _index_pairs(
-            entry.metadata, self.indexed_attributes, self._values_limit
-        )  # before any write: it may refuse
+        # Before any write: it may refuse (TooManyValues).
+        pairs = _index_pairs(entry.metadata, self.indexed_attributes, self._values_limit)
         self._store(entry)
         self._owner_index.add(owner, key)
         self._index(entry, pairs)
@@ -372,9 +372,8 @@ class Registry(Server):
             if entry.task.done() or (owner is not None and entry.owner is not owner):
                 continue
             updated = Entry._make((entry.key, entry.owner, MappingProxyType(dict(metadata)), entry.task))
-            pairs = _index_pairs(
-                updated.metadata, self.indexed_attributes, self._values_limit
-            )  # before any write: it may refuse
+            # Before any write: it may refuse (TooManyValues).
+            pairs = _index_pairs(updated.metadata, self.indexed_attributes, self._values_limit)
             self._unindex(entry)
             self._store(updated)
             self._index(updated, pairs)
