@@ -18,14 +18,14 @@ from supervisor._hooks import CallerHooks, SupervisorHooks
 from supervisor._server import Caller, Server
 
 ENGINE_MODULES = [
-    "children.py",
-    "child_records.py",
-    "dynamic.py",
-    "engine.py",
-    "monitors.py",
-    "requests.py",
-    "runtime.py",
-    "supervisor.py",
+    "_children.py",
+    "_child_records.py",
+    "_dynamic.py",
+    "_engine.py",
+    "_monitors.py",
+    "_requests.py",
+    "_runtime.py",
+    "_supervisor.py",
 ]
 
 
