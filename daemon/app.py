@@ -431,7 +431,11 @@ class Daemon:
     async def _reload(self) -> ReloadOutcome:
         old = self._settings
         try:
-            loaded = load_settings(self._config_path, self._environ, self._settings_model)
+            # In a thread: the file is bounded (regular, at most MAX_CONFIG_BYTES), but parsing and
+            # validating a large one still takes long enough to stall the loop (docs/performance.md).
+            loaded = await asyncio.to_thread(
+                load_settings, self._config_path, self._environ, self._settings_model
+            )
             effective = split_settings(old, loaded)
             paths = resolve_paths(effective, self._environ)
         except ConfigError as error:

@@ -17,7 +17,9 @@ environment wins over the file, and the file over the embedded defaults.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from daemon.errors import ConfigError
 __all__ = [
     "ENV_DELIMITER",
     "ENV_PREFIX",
+    "MAX_CONFIG_BYTES",
     "EnvironSource",
     "Loc",
     "TomlSource",
@@ -40,6 +43,9 @@ __all__ = [
 
 ENV_PREFIX: Final = "ARBORD_"
 ENV_DELIMITER: Final = "__"
+MAX_CONFIG_BYTES: Final = 1024 * 1024
+"""The largest configuration file read (1 MiB; the shipped one is under 10 KiB): a larger one is
+refused before it is parsed, so reading a configuration path costs a bounded time and memory."""
 
 Loc: TypeAlias = tuple[str | int, ...]
 
@@ -97,14 +103,61 @@ def parse_toml(text: str, path: str) -> TomlSource:
     return TomlSource(data, path, lines)
 
 
-def read_toml(path: Path) -> TomlSource:
-    """Read and parse the file at ``path``; a missing or unreadable file is a ``ConfigError``."""
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _read_bounded(path: Path, max_bytes: int) -> bytes:
+    """The bytes of the regular file at ``path``, at most ``max_bytes`` of them, read without ever
+    blocking on what is not a file: opened ``O_NONBLOCK`` (a FIFO opens at once instead of waiting
+    for a writer), checked with ``fstat`` on the open descriptor (no race with a rename), read up to
+    one byte past the cap (a file that grows while read is still refused)."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
     try:
-        raw = path.read_bytes()
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise ConfigError([f"{path}: configuration file not found"]) from None
     except OSError as error:
         raise ConfigError([f"{path}: cannot read the configuration file: {error.strerror}"]) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError([f"{path}: not a regular file ({_kind(info.st_mode)}); give a TOML file"])
+        too_large = ConfigError([f"{path}: the configuration file is larger than {max_bytes} bytes"])
+        if info.st_size > max_bytes:
+            raise too_large
+        chunks: list[bytes] = []
+        size = 0
+        while size <= max_bytes:
+            chunk = os.read(fd, max_bytes + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > max_bytes:
+            raise too_large
+        return b"".join(chunks)
+    except OSError as error:
+        raise ConfigError([f"{path}: cannot read the configuration file: {error.strerror}"]) from None
+    finally:
+        os.close(fd)
+
+
+def read_toml(path: Path, *, max_bytes: int = MAX_CONFIG_BYTES) -> TomlSource:
+    """Read and parse the file at ``path``; a missing or unreadable file is a ``ConfigError``, and so
+    is anything but a regular file (a FIFO, ``/dev/zero``, a directory) or a file larger than
+    ``max_bytes``: reading a configuration path takes a bounded time and memory, at start-up, on a
+    reload and for ``config.check`` (issue 12; tests/daemon/test_settings_read.py)."""
+    raw = _read_bounded(path, max_bytes)
     try:
         text = raw.decode()
     except UnicodeDecodeError as error:

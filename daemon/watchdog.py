@@ -12,6 +12,15 @@ Sleeping and time are injected (``sleep``, ``clock``) so the tests drive them wi
 15.0
 >>> watchdog_interval({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "7"}, pid=42) is None
 True
+
+Both are bounded whatever they are given: pings are never closer than ``MIN_WATCHDOG_INTERVAL``
+(``WATCHDOG_USEC=1`` comes from the service manager's environment, not from our settings, and
+asked for a ping every half microsecond), lag samples never closer than ``MIN_LAG_INTERVAL``, and a
+loop that lags on every sample logs one warning per ``LAG_WARNING_EVERY`` seconds, with the count
+and the worst lag of the ones it held back:
+
+>>> watchdog_interval({"WATCHDOG_USEC": "1"}, pid=42) == MIN_WATCHDOG_INTERVAL
+True
 """
 
 from __future__ import annotations
@@ -25,15 +34,29 @@ from daemon.notify import Notifier
 from supervisor import telemetry
 from supervisor.lowlevel import Clock
 
-__all__ = ["LAG_EVENT", "MIN_WATCHDOG_INTERVAL", "Sleep", "monitor_lag", "ping_watchdog", "watchdog_interval"]
+__all__ = [
+    "LAG_EVENT",
+    "LAG_WARNING_EVERY",
+    "MIN_LAG_INTERVAL",
+    "MIN_WATCHDOG_INTERVAL",
+    "Sleep",
+    "monitor_lag",
+    "ping_watchdog",
+    "watchdog_interval",
+]
 
 log = logging.getLogger("arbord.watchdog")
 
 LAG_EVENT: Final = ("arbord", "loop", "lag")
 """Telemetry event of each lag sample: measurements ``lag`` and ``interval`` in integer nanoseconds."""
 
-MIN_WATCHDOG_INTERVAL: Final = 0.05
-"""The shortest pause between two pings: a tiny ``WatchdogSec=`` must not flood systemd's notify socket."""
+MIN_WATCHDOG_INTERVAL: Final = 0.1
+"""The shortest pause between two watchdog pings, in seconds (ten a second at most): a watchdog
+timeout under 0.2 s cannot be honoured by a Python daemon anyway, and is reported once."""
+MIN_LAG_INTERVAL: Final = 0.01
+"""The shortest pause between two lag samples, in seconds (each is a telemetry event)."""
+LAG_WARNING_EVERY: Final = 10.0
+"""At most one lag warning in this many seconds; the others are counted into the next one."""
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -59,9 +82,8 @@ def watchdog_interval(environ: Mapping[str, str], pid: int) -> float | None:
         return None
     interval = usec / 2_000_000
     if interval < MIN_WATCHDOG_INTERVAL:
-        # (test_a_tiny_watchdog_interval_is_floored) systemd will find the pings late: say so once.
         log.warning(
-            "WATCHDOG_USEC=%d asks for a ping every %.6fs; pinging every %ss (raise WatchdogSec=)",
+            "WATCHDOG_USEC=%d asks for a ping every %.6f s; pinging every %.1f s instead",
             usec,
             interval,
             MIN_WATCHDOG_INTERVAL,
@@ -76,7 +98,9 @@ async def ping_watchdog(
     healthy: Callable[[], Awaitable[bool]],
     sleep: Sleep = asyncio.sleep,
 ) -> NoReturn:
-    """Send ``WATCHDOG=1`` every ``interval`` seconds while ``healthy()`` says so; runs until cancelled."""
+    """Send ``WATCHDOG=1`` every ``interval`` seconds (at least ``MIN_WATCHDOG_INTERVAL``) while
+    ``healthy()`` says so; runs until cancelled."""
+    interval = max(interval, MIN_WATCHDOG_INTERVAL)
     was_healthy = True
     while True:
         ok = await healthy()
@@ -95,13 +119,39 @@ async def monitor_lag(
     warn_over: float,
     clock: Clock,
     sleep: Sleep = asyncio.sleep,
+    *,
+    warn_every: float = LAG_WARNING_EVERY,
 ) -> NoReturn:
-    """Sample how late the loop wakes us: ``lag = elapsed - interval``; emit ``LAG_EVENT`` each time."""
+    """Sample how late the loop wakes us: ``lag = elapsed - interval``; emit ``LAG_EVENT`` each time.
+
+    ``interval`` is at least ``MIN_LAG_INTERVAL``. A lag over ``warn_over`` is logged, at most once
+    per ``warn_every`` seconds: the next warning says how many were held back and the worst of them
+    (a tiny interval on a busy loop flooded the log; test_lag_warnings_are_rate_limited)."""
+    interval = max(interval, MIN_LAG_INTERVAL)
     interval_ns = round(interval * 1e9)
+    last_warning: float | None = None
+    held_back, worst = 0, 0.0
     while True:
         started = clock.monotonic()
         await sleep(interval)
-        lag = max(0.0, clock.monotonic() - started - interval)
+        now = clock.monotonic()
+        lag = max(0.0, now - started - interval)
         telemetry.execute(LAG_EVENT, {"lag": round(lag * 1e9), "interval": interval_ns}, {})
-        if lag > warn_over:
+        if lag <= warn_over:
+            continue
+        if last_warning is not None and now - last_warning < warn_every:
+            held_back, worst = held_back + 1, max(worst, lag)
+            continue
+        if held_back:
+            log.warning(
+                "event loop lag %.3f s (over %.3f s): something blocked the loop "
+                "(and %d more times in %.0f s, the worst %.3f s)",
+                lag,
+                warn_over,
+                held_back,
+                now - last_warning if last_warning is not None else 0.0,
+                worst,
+            )
+        else:
             log.warning("event loop lag %.3f s (over %.3f s): something blocked the loop", lag, warn_over)
+        last_warning, held_back, worst = now, 0, 0.0

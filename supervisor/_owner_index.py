@@ -106,6 +106,23 @@ class OwnerIndex:
         self._table.delete(name)
         return list(row[2])
 
+    def held(self, owner: Process, ref: MonitorRef) -> list[Hashable] | None:
+        """The keys ``owner`` holds, for its ``Down`` with ``ref``, without forgetting them: for a
+        server that removes them in slices (``discard`` each; the row goes with the last), so that
+        if it stops halfway the row is still there for its successor. None for a stale Down."""
+        row = self._get(self._identify(owner))
+        if row is None or row[1] is not ref:
+            return None
+        return list(row[2])
+
+    def forget(self, owner: Process, ref: MonitorRef) -> None:
+        """Drop ``owner``'s row if it is still the one of monitor ``ref`` (after ``held``: whatever
+        keys its holder did not ``discard``)."""
+        name = self._identify(owner)
+        row = self._get(name)
+        if row is not None and row[1] is ref:
+            self._table.delete(name)
+
     def remonitor(self) -> None:
         """Monitor every owner anew from ``watcher``: after the rows were inherited from a previous
         watcher, whose monitors ended with it (the owners must be named by themselves)."""

@@ -51,6 +51,7 @@ from typing import Any, Final, Protocol
 from daemon.cache.config import CacheConfig
 from daemon.cache.fallback import Abandoned, unwrap
 from daemon.cache.stats import CacheStats, Counters
+from daemon.chunked import SCAN_CHUNK, keep_chunked, pause
 from supervisor import Access, Caller, Down, MonitorRef, NoProc, Server, Table, is_alive, telemetry
 from supervisor.errors import TableGone
 from supervisor.lowlevel import Clock, MonotonicClock, OwnerIndex, task_of
@@ -199,17 +200,18 @@ class Cache(Server):
 
     async def handle_info(self, message: Any) -> None:
         if message is _SWEEP_MESSAGE:
-            self.sweep()
+            await self.sweep_in_slices()
             self._schedule_janitor()  # rolling: counted from the end of this sweep
         elif isinstance(message, Down):
-            self._owner_down(message.target, message.ref)
+            await self._owner_down(message.target, message.ref)
 
     async def terminate(self, reason: Any) -> None:
         if self._janitor is not None:
             self._janitor.cancel()
 
     def sweep(self) -> int:
-        """Drop every expired entry now (what the janitor does); returns how many."""
+        """Drop every expired entry now; returns how many. One synchronous walk: the janitor and the
+        control verbs use ``sweep_in_slices``."""
         self._started()
         started = time.perf_counter()
         now = self._now()
@@ -221,6 +223,32 @@ class Cache(Server):
         telemetry.execute(SWEEP, {"expired": len(expired), "duration": duration}, self._meta)
         return len(expired)
 
+    async def sweep_in_slices(self, *, chunk: int = SCAN_CHUNK) -> int:
+        """``sweep`` walked ``chunk`` rows at a time with a pause between (daemon/chunked.py), so a
+        cache of a million entries does not hold the loop: the rows expired when it starts are
+        dropped (one replaced meanwhile is left alone). ``SWEEP``'s duration counts the pauses."""
+        self._started()
+        started = time.perf_counter()
+        now = self._now()
+        expired = await keep_chunked(
+            self._entries.tab2list(),
+            lambda row: row[_EXPIRES] is not None and row[_EXPIRES] <= now,
+            chunk=chunk,
+        )
+        await self._drop_in_slices(expired, _EXPIRED, chunk)
+        duration = time.perf_counter() - started
+        telemetry.execute(SWEEP, {"expired": len(expired), "duration": duration}, self._meta)
+        return len(expired)
+
+    async def _drop_in_slices(self, rows: list[tuple[Any, ...]], why: int, chunk: int) -> None:
+        for start in range(0, len(rows), chunk):
+            if start:
+                await pause()
+                if not self._ready or not self.alive:  # stopped meanwhile: its tables are gone
+                    return
+            for row in rows[start : start + chunk]:
+                self._drop(row, why)
+
     async def handle_call(self, request: Any, caller: Caller) -> Any:
         # Every call is a settle (see settle): a stray call must not crash the server.
         return None
@@ -230,17 +258,23 @@ class Cache(Server):
         ``Down``, a due janitor sweep)."""
         await self.call("settle", timeout)
 
-    def _owner_down(self, owner: Any, ref: MonitorRef) -> None:
+    async def _owner_down(self, owner: Any, ref: MonitorRef, *, chunk: int = SCAN_CHUNK) -> None:
         """Drop the entries bound to an owner that exited: a deletion each, or an expiration for a
-        value whose TTL had already passed (it was dead already, as everywhere else)."""
-        keys = self._owner_index.down(owner, ref)
+        value whose TTL had already passed (it was dead already, as everywhere else); ``chunk`` at
+        a time with a pause between (reads already miss them: the owner's task is done)."""
+        keys = self._owner_index.held(owner, ref)
         if keys is None:  # a stale Down: the owner was bound again since
             return
-        task, now = task_of(owner), self._now()
-        for key in keys:
-            entry = self._get(key)
-            if entry is not None and entry[_OWNER] is task:
-                self._drop(entry, self._gone(entry, now) or _DELETED)
+        task = task_of(owner)
+        for start in range(0, len(keys), chunk):
+            if start:
+                await pause()
+            now = self._now()
+            for key in keys[start : start + chunk]:
+                entry = self._get(key)
+                if entry is not None and entry[_OWNER] is task:
+                    self._drop(entry, self._gone(entry, now) or _DELETED)
+        self._owner_index.forget(owner, ref)
 
     # --- reads ---------------------------------------------------------------------------------------
 
@@ -294,9 +328,21 @@ class Cache(Server):
         now, gone = self._now(), self._gone
         return [row[_KEY] for row in self._entries.tab2list() if not gone(row, now)]
 
-    def stats(self) -> CacheStats:
-        """The exact counters. Sweeps first, so ``size`` counts live entries only (O(entries))."""
-        self.sweep()
+    async def scan(self, *, chunk: int = SCAN_CHUNK) -> list[Any]:
+        """``keys()`` walked ``chunk`` rows at a time with a pause between (daemon/chunked.py): the
+        keys present when it starts that are live when their slice is examined."""
+        self._started()
+        gone, now = self._gone, self._now
+        rows = await keep_chunked(self._entries.tab2list(), lambda row: not gone(row, now()), chunk=chunk)
+        return [row[_KEY] for row in rows]
+
+    def stats(self, *, sweep: bool = True) -> CacheStats:
+        """The exact counters. Sweeps first (O(entries)), so ``size`` counts live entries only;
+        ``sweep=False`` right after ``sweep_in_slices`` does not walk them again."""
+        if sweep:
+            self.sweep()
+        else:
+            self._started()
         return self._counters.snapshot(len(self._entries))
 
     # --- writes --------------------------------------------------------------------------------------
@@ -402,6 +448,25 @@ class Cache(Server):
             why = self._gone(row, now)
             self._drop(row, why or _DELETED)
             cleared += not why
+        return cleared
+
+    async def clear_in_slices(self, *, chunk: int = SCAN_CHUNK) -> int:
+        """``clear`` walked ``chunk`` rows at a time with a pause between: the entries present when
+        it starts are removed (one written meanwhile stays); returns how many of them were live."""
+        self._writable()
+        rows = self._entries.tab2list()
+        now = self._now()
+        cleared = 0
+        for start in range(0, len(rows), chunk):
+            if start:
+                await pause()
+                if not self._ready or not self.alive:  # stopped meanwhile: its tables are gone
+                    break
+            for row in rows[start : start + chunk]:
+                if self._get(row[_KEY]) is row:
+                    why = self._gone(row, now)
+                    self._drop(row, why or _DELETED)
+                    cleared += not why
         return cleared
 
     async def fetch(

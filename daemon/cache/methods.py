@@ -17,6 +17,7 @@ from daemon.cache.cache import Cache
 from daemon.cache.config import DEFAULT_CACHE
 from daemon.cache.errors import UnknownCache
 from daemon.cache.spec import CACHE_PREFIX, cache_named
+from daemon.cache.stats import CacheStats
 from daemon.errors import ControlError
 from daemon.verbs.codes import ErrorCode
 from daemon.verbs.jsonable import jsonable
@@ -101,21 +102,27 @@ async def cache_delete(params: KeyParams, context: MethodContext) -> dict[str, b
 
 @verb("cache.clear", "remove every entry of a cache")
 async def cache_clear(params: CacheParams, context: MethodContext) -> dict[str, int]:
-    return {"cleared": _cache(params.cache).clear()}
+    return {"cleared": await _cache(params.cache).clear_in_slices()}
 
 
 @verb("cache.stats", "exact counters of one cache or all")
 async def cache_stats(params: StatsParams, context: MethodContext) -> dict[str, Any]:
     if params.cache is not None:
-        return {params.cache: _cache(params.cache).stats().as_dict()}
-    caches = (whereis(name) for name in registered_names() if name.startswith(CACHE_PREFIX))
-    return {c.label: c.stats().as_dict() for c in caches if isinstance(c, Cache)}
+        return {params.cache: (await _swept(_cache(params.cache))).as_dict()}
+    caches = [whereis(name) for name in registered_names() if name.startswith(CACHE_PREFIX)]
+    return {c.label: (await _swept(c)).as_dict() for c in caches if isinstance(c, Cache)}
+
+
+async def _swept(cache: Cache) -> CacheStats:
+    """A cache's exact counters after a sweep in slices (``stats`` alone sweeps in one step)."""
+    await cache.sweep_in_slices()
+    return cache.stats(sweep=False)
 
 
 @verb("cache.list", "the live keys of a cache with their TTLs")
 async def cache_list(params: ListParams, context: MethodContext) -> dict[str, Any]:
     cache = _cache(params.cache)
-    keys = cache.keys()
+    keys = await cache.scan()
 
     def described(key: Any) -> dict[str, Any]:
         ttl = cache.ttl(key)

@@ -28,6 +28,9 @@ class RegistrySettings(BaseModel):
     is an index lookup; any other attribute is refused with ``NotIndexed`` (use ``query``).
     ``max_entries_per_owner``: a bound on the entries one owner may hold (a control-socket client
     cannot exhaust the daemon's memory by registering in a loop); ``None`` removes the bound.
+    ``max_indexed_values``: a bound on the distinct values of indexed attributes one entry may
+    carry (a list value is indexed element by element), so no registration's index work can grow
+    without bound; past it the registration is refused (``TooManyValues``).
     ``intensity``/``period``: the restart limit of the registry's own supervisor.
     """
 
@@ -35,6 +38,7 @@ class RegistrySettings(BaseModel):
 
     indexed_attributes: tuple[str, ...] = DEFAULT_INDEXED_ATTRIBUTES
     max_entries_per_owner: int | None = Field(default=100_000, ge=1)
+    max_indexed_values: int = Field(default=1024, ge=1, le=1_000_000)
     intensity: int = Field(default=3, ge=0)
     """The registry's supervisor (``arbord.registry.supervisor``, over the registry alone) gives up
     after more than this many restarts within ``period`` seconds; the root then restarts it, and the

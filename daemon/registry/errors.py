@@ -5,7 +5,7 @@ from __future__ import annotations
 from daemon.errors import DaemonError
 from daemon.verbs.codes import ErrorCode
 
-__all__ = ["AlreadyRegistered", "NotIndexed", "TooManyEntries"]
+__all__ = ["AlreadyRegistered", "NotIndexed", "TooManyEntries", "TooManyValues"]
 
 
 class AlreadyRegistered(DaemonError):
@@ -29,3 +29,11 @@ class TooManyEntries(DaemonError):
     entries: unregister some, or raise the limit in the configuration."""
 
     code = ErrorCode.CONFLICT
+
+
+class TooManyValues(DaemonError, ValueError):
+    """Raised by the agent registry when an entry's metadata has more distinct values of indexed
+    attributes than ``registry.max_indexed_values``: index fewer values (put the rest in an
+    attribute that is not indexed: ``query`` still finds them), or raise the limit."""
+
+    code = ErrorCode.INVALID_PARAMS

@@ -159,7 +159,7 @@ async def registry_find(params: FindParams, context: MethodContext) -> dict[str,
 async def registry_query(params: QueryParams, context: MethodContext) -> dict[str, Any]:
     criteria = [c.model_dump() for c in params.criteria]
     try:
-        entries = _registry().query(criteria)
+        entries = await _registry().scan(criteria)
     except ValueError as error:
         raise ControlError(ErrorCode.INVALID_PARAMS, str(error)) from None
     return _listed(entries, params)
@@ -167,12 +167,12 @@ async def registry_query(params: QueryParams, context: MethodContext) -> dict[st
 
 @verb("registry.list", "every live entry")
 async def registry_list(params: ListParams, context: MethodContext) -> dict[str, Any]:
-    return _listed(_registry().list_all(), params)
+    return _listed(await _registry().scan(), params)
 
 
 @verb("registry.count", "how many live entries")
 async def registry_count(params: NoParams, context: MethodContext) -> dict[str, int]:
-    return {"count": _registry().count()}
+    return {"count": len(await _registry().scan())}
 
 
 def registry_methods() -> tuple[Method, ...]:

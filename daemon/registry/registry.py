@@ -38,10 +38,11 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final
 
+from daemon.chunked import SCAN_CHUNK, keep_chunked, pause
 from daemon.registry.config import DEFAULT_INDEXED_ATTRIBUTES
-from daemon.registry.criteria import Criterion, Op, matches, parse_criteria
+from daemon.registry.criteria import Criterion, Op, matcher, parse_criteria
 from daemon.registry.entry import Entry, KeyMode, describe_owner, owner_task
-from daemon.registry.errors import AlreadyRegistered, NotIndexed, TooManyEntries
+from daemon.registry.errors import AlreadyRegistered, NotIndexed, TooManyEntries, TooManyValues
 from daemon.registry.keeper import Claim, KeeperUp, TableKeeper
 from supervisor import (
     Access,
@@ -115,35 +116,53 @@ def _reader(
     return reader
 
 
-def _index_pairs(metadata: Mapping[str, Any], attributes: tuple[str, ...]) -> list[tuple[str, Any]]:
+def _index_pairs(
+    metadata: Mapping[str, Any], attributes: tuple[str, ...], limit: int | None = None
+) -> list[tuple[str, Any]]:
     """The ``(attribute, value)`` index keys of an entry: the value of each indexed attribute, or
-    each element of a list/set value. Values that cannot be hashed are left out (``query`` still
-    finds them)."""
-    pairs: list[tuple[str, Any]] = []
+    each distinct element of a list/set value. Values that cannot be hashed are left out (``query``
+    still finds them). More than ``limit`` of them raises ``TooManyValues``.
+
+    De-duplicated through a dict, in one pass: a membership test of the list built so far made a
+    20,000-value attribute cost 200 million comparisons, a 9 s stall of the loop at registration and
+    again at cleanup (issue 12;
+    test_indexing_distinct_values_costs_a_comparison_per_collision_not_per_pair)."""
+    pairs: dict[tuple[str, Any], None] = {}
     for attribute in attributes:
         value = metadata.get(attribute)
         if value is None:
             continue
         if type(value) in _SCALARS:  # the common case, first
-            pairs.append((attribute, value))
+            pairs[(attribute, value)] = None
             continue
         for item in value if isinstance(value, _COLLECTIONS) else (value,):
             try:
-                hash(item)
+                pairs[(attribute, item)] = None
             except Exception:  # unhashable, or a __hash__ that raises: not indexed, still stored
                 continue
-            if (attribute, item) not in pairs:
-                pairs.append((attribute, item))
-    return pairs
+            if limit is not None and len(pairs) > limit:  # stop at once: the rest is not looked at
+                raise _too_many(attributes, limit)
+    if limit is not None and len(pairs) > limit:
+        raise _too_many(attributes, limit)
+    return list(pairs)
+
+
+def _too_many(attributes: tuple[str, ...], limit: int) -> TooManyValues:
+    return TooManyValues(
+        f"the metadata has more than {limit} distinct values of indexed attributes "
+        f"({', '.join(attributes)}); registry.max_indexed_values is {limit}"
+    )
 
 
 class Registry(Server):
     """A registry of keys owned by servers, tasks or control connections (see the module docstring).
 
     ``init(*, keys=KeyMode.UNIQUE, indexed_attributes=("capability", "health_status", "node"),
-    keeper=None, max_entries_per_owner=None, label=None)``: ``keeper`` is the registered name of
-    the ``TableKeeper`` to use as heir (none: the tables die with the registry); ``label`` tells
-    this registry's tables apart in the keeper (default: the registered name).
+    keeper=None, max_entries_per_owner=None, max_indexed_values=None, label=None)``: ``keeper`` is
+    the registered name of the ``TableKeeper`` to use as heir (none: the tables die with the
+    registry); ``max_indexed_values`` bounds the distinct indexed values one entry may carry
+    (``TooManyValues`` past it); ``label`` tells this registry's tables apart in the keeper
+    (default: the registered name).
     """
 
     def __init__(self) -> None:
@@ -168,12 +187,14 @@ class Registry(Server):
         indexed_attributes: Sequence[str] = DEFAULT_INDEXED_ATTRIBUTES,
         keeper: str | None = None,
         max_entries_per_owner: int | None = None,
+        max_indexed_values: int | None = None,
         label: str | None = None,
     ) -> None:
         self.mode = KeyMode(keys)
         self.indexed_attributes = tuple(indexed_attributes)
         self.label = label or self.name or self.label
         self._limit = max_entries_per_owner
+        self._values_limit = max_indexed_values
         self._keeper: TableKeeper | None = None
         self._keeper_ref: MonitorRef | None = None
         keeper_server = whereis(keeper) if keeper else None
@@ -219,10 +240,11 @@ class Registry(Server):
     # --- restart: tables back from the keeper ---------------------------------------------------------
 
     def _reindex(self) -> None:
-        """Build the attribute indexes from the entries (they are derived data, never inherited)."""
+        """Build the attribute indexes from the entries (they are derived data, never inherited).
+        Entries accepted under a higher ``max_indexed_values`` are indexed whole: they were valid."""
         for entry in self._all_entries():
             self._note_owner(entry.task)
-            self._index(entry)
+            self._index(entry, _index_pairs(entry.metadata, self.indexed_attributes))
 
     def _remonitor(self) -> None:
         """Replace the monitors of a previous incarnation (whose Down would go nowhere) by ours."""
@@ -242,7 +264,7 @@ class Registry(Server):
             if message.ref is self._keeper_ref:
                 self._appoint(None)  # until the restarted keeper says KeeperUp
             else:
-                self._owner_down(message.target, message.ref)
+                await self._owner_down(message.target, message.ref)
         elif isinstance(message, KeeperUp):
             self._appoint(message.keeper)
 
@@ -255,13 +277,23 @@ class Registry(Server):
         ``Down`` of every owner that exited before it, so their entries are gone from the tables."""
         await self.call("settle", timeout)
 
-    def _owner_down(self, owner: Any, ref: MonitorRef) -> None:
-        keys = self._owner_index.down(owner, ref)
+    async def _owner_down(self, owner: Any, ref: MonitorRef, *, chunk: int = SCAN_CHUNK) -> None:
+        """Remove the entries of an owner that exited, ``chunk`` at a time with a pause between, so
+        an owner of 100,000 entries does not hold the loop (daemon/chunked.py). Reads already leave
+        them out (the owner's task is done); the owner's row goes with its last key, so a registry
+        that stops in the middle leaves the rest to its next incarnation (it re-monitors the
+        owner, whose ``Down`` comes at once). test_an_owner_of_many_entries_is_cleaned_up_in_slices"""
+        keys = self._owner_index.held(owner, ref)
         if keys is None:  # a stale Down: the owner re-registered since
             return
-        for key in keys:
-            for entry in self._entries_of(key, owner, self._get_entry):
-                self._remove(entry)
+        get = self._get_entry
+        for start in range(0, len(keys), chunk):
+            if start:
+                await pause()
+            for key in keys[start : start + chunk]:
+                for entry in self._entries_of(key, owner, get):
+                    self._remove(entry)
+        self._owner_index.forget(owner, ref)
         telemetry.execute(OWNER_DOWN, {"count": len(keys)}, {"registry": self.label, "owner": owner})
 
     # --- writes ---------------------------------------------------------------------------------------
@@ -302,9 +334,11 @@ class Registry(Server):
         if self._limit is not None and self._owner_index.count(owner) >= self._limit:
             raise TooManyEntries(f"{describe_owner(owner)} already holds {self._limit} entries")
         entry = Entry._make((key, owner, MappingProxyType(dict(metadata or {})), task))
+        # Before any write: it may refuse (TooManyValues).
+        pairs = _index_pairs(entry.metadata, self.indexed_attributes, self._values_limit)
         self._store(entry)
         self._owner_index.add(owner, key)
-        self._index(entry)
+        self._index(entry, pairs)
         if REGISTER in telemetry.active_events:  # skips building the metadata while nobody listens
             telemetry.execute(REGISTER, _ONE, {"registry": self.label, "key": key, "owner": owner})
         return entry
@@ -338,9 +372,11 @@ class Registry(Server):
             if entry.task.done() or (owner is not None and entry.owner is not owner):
                 continue
             updated = Entry._make((entry.key, entry.owner, MappingProxyType(dict(metadata)), entry.task))
+            # Before any write: it may refuse (TooManyValues).
+            pairs = _index_pairs(updated.metadata, self.indexed_attributes, self._values_limit)
             self._unindex(entry)
             self._store(updated)
-            self._index(updated)
+            self._index(updated, pairs)
             return True
         return False
 
@@ -391,13 +427,13 @@ class Registry(Server):
     def _entry_id(self, entry: Entry) -> Hashable:
         return entry.key if self.mode is KeyMode.UNIQUE else (entry.key, entry.owner)
 
-    def _index(self, entry: Entry) -> None:
+    def _index(self, entry: Entry, pairs: list[tuple[str, Any]]) -> None:
         """Add ``entry`` to its index rows ``(value, members, owners)``: ``members`` maps entry ids to
         entries, ``owners`` counts the members of each owner's task (see ``find_by_attribute``)."""
         entry_id = self._entry_id(entry)
         task = entry[3]
         indexes = self._index_rows
-        for attribute, value in _index_pairs(entry.metadata, self.indexed_attributes):
+        for attribute, value in pairs:
             index, get = indexes[attribute]
             row = get(value)
             if row is None:
@@ -463,20 +499,40 @@ class Registry(Server):
 
     def query(self, criteria: Iterable[Criterion | tuple[Any, Any, Any] | Mapping[str, Any]]) -> list[Entry]:
         """Live entries matching every criterion (``daemon.registry.criteria``); ``ValueError`` for a
-        malformed criterion. An ``eq`` on an indexed attribute narrows the scan to its index."""
+        malformed criterion. An ``eq`` on an indexed attribute narrows the scan to its index. One
+        synchronous walk: ``scan`` is the same in slices, for a caller that must not hold the loop."""
         self._started()
         parsed = parse_criteria(criteria)
-        candidates: Iterable[Entry] | None = None
+        match = matcher(parsed)
+        return [e for e in self._candidates(parsed) if not e.task.done() and match(e.metadata)]
+
+    async def scan(
+        self,
+        criteria: Iterable[Criterion | tuple[Any, Any, Any] | Mapping[str, Any]] = (),
+        *,
+        chunk: int = SCAN_CHUNK,
+    ) -> list[Entry]:
+        """``query(criteria)`` (every live entry when there are none) walked ``chunk`` entries at a
+        time with a pause between (daemon/chunked.py): what the control verbs use, so a registry of
+        100,000 entries does not hold the loop. The walk covers the entries present when it starts;
+        each is returned if it matches and its owner is alive when its slice is examined."""
+        self._started()
+        parsed = parse_criteria(criteria)
+        candidates = self._candidates(parsed)
+        if not parsed:
+            return await keep_chunked(candidates, _live, chunk=chunk)
+        match = matcher(parsed)
+        return await keep_chunked(candidates, lambda e: not e[3].done() and match(e.metadata), chunk=chunk)
+
+    def _candidates(self, parsed: tuple[Criterion, ...]) -> list[Entry]:
+        """The entries a query must look at: an index's, for an ``eq`` on an indexed attribute."""
         for path, op, value in parsed:
             if op is Op.EQ and len(path) == 1 and path[0] in self._indexes:
                 try:
-                    candidates = self.find_by_attribute(path[0], value)
+                    return self.find_by_attribute(path[0], value)
                 except TypeError:  # an unhashable value: fall back to the scan
                     continue
-                break
-        if candidates is None:
-            candidates = self._all_entries()
-        return [e for e in candidates if not e.task.done() and matches(e.metadata, parsed)]
+        return self._all_entries()
 
     def list_all(self, filter: Callable[[Mapping[str, Any]], bool] | None = None) -> list[Entry]:
         """Every live entry, or those whose metadata passes ``filter``."""
@@ -516,6 +572,10 @@ class Registry(Server):
             entries: list[Entry] = self._entries.tab2list()  # type: ignore[assignment]
             return entries
         return [entry for _, members in self._entries.tab2list() for entry in members.values()]
+
+
+def _live(entry: Entry) -> bool:
+    return not entry[3].done()
 
 
 def registry_named(name: str) -> Registry:

@@ -70,6 +70,7 @@ def registry_child_spec(settings: RegistrySettings) -> ChildSpec:
                 "indexed_attributes": settings.indexed_attributes,
                 "keeper": KEEPER_NAME,
                 "max_entries_per_owner": settings.max_entries_per_owner,
+                "max_indexed_values": settings.max_indexed_values,
             },
             name=REGISTRY_NAME,
         ),

@@ -183,6 +183,9 @@ async def config_check(params: ConfigCheckParams, context: MethodContext) -> dic
     from daemon.settings import load_settings  # the settings module imports the whole config model
 
     try:
+        # A thread that always ends soon: read_toml takes regular files of at most MAX_CONFIG_BYTES
+        # and never blocks on a FIFO, so a request that times out leaves nothing running for long
+        # (``config.check /dev/zero`` once grew a thread's memory without end; test_settings_read).
         await asyncio.to_thread(load_settings, path)
     except ConfigError as error:
         return {"ok": False, "path": str(path), "errors": list(error.problems)}

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from daemon.chunked import pause
 from daemon.errors import ControlError
 from daemon.verbs.codes import ErrorCode
 from daemon.verbs.jsonable import jsonable
@@ -121,6 +122,7 @@ async def tables_dump(params: DumpParams, context: MethodContext) -> AsyncIterat
             yield {"rows": rows}
             rows = []
             size = 0
+            await pause()  # the rows are converted in slices: a large dump does not hold the loop
     if rows:
         yield {"rows": rows}
 

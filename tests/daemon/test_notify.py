@@ -13,7 +13,15 @@ import pytest
 
 from daemon.app_logging import LOGGER_NAMES, configure_logging, stderr_is_journal
 from daemon.notify import Notifier, format_message, monotonic_usec
-from daemon.watchdog import LAG_EVENT, MIN_WATCHDOG_INTERVAL, monitor_lag, ping_watchdog, watchdog_interval
+from daemon.watchdog import (
+    LAG_EVENT,
+    LAG_WARNING_EVERY,
+    MIN_LAG_INTERVAL,
+    MIN_WATCHDOG_INTERVAL,
+    monitor_lag,
+    ping_watchdog,
+    watchdog_interval,
+)
 from supervisor import telemetry
 from supervisor._clock import ManualClock
 from tests.daemon.conftest import NotifyReceiver
@@ -109,12 +117,6 @@ def test_watchdog_interval_is_half_the_timeout_and_only_for_our_pid(
     assert watchdog_interval(environ, pid=123) == expected
 
 
-def test_a_tiny_watchdog_interval_is_floored(caplog: pytest.LogCaptureFixture) -> None:
-    # A WatchdogSec= of microseconds must not turn into a ping per loop turn on the notify socket.
-    assert watchdog_interval({"WATCHDOG_USEC": "20"}, pid=123) == MIN_WATCHDOG_INTERVAL
-    assert "raise WatchdogSec=" in caplog.text
-
-
 class Stopped(Exception):
     """Raised by the fake sleep to end an endless loop after enough rounds."""
 
@@ -143,6 +145,33 @@ async def test_the_watchdog_pings_only_while_the_tree_is_healthy(
     assert [r.levelname for r in caplog.records] == ["ERROR", "WARNING"]  # withheld once, resumed once
 
 
+@pytest.mark.parametrize("usec", ["1", "1000", str(int(MIN_WATCHDOG_INTERVAL * 2e6) - 1)])
+def test_a_tiny_watchdog_timeout_is_floored_and_reported(usec: str, caplog: pytest.LogCaptureFixture) -> None:
+    # WATCHDOG_USEC comes from the service manager, not from our settings: WATCHDOG_USEC=1 asked for
+    # a ping every half microsecond, a notify flood. The floor holds, with one warning.
+    with caplog.at_level(logging.WARNING, logger="arbord.watchdog"):
+        assert watchdog_interval({"WATCHDOG_USEC": usec}, pid=1) == MIN_WATCHDOG_INTERVAL
+    assert len(caplog.records) == 1
+    assert f"WATCHDOG_USEC={usec}" in caplog.records[0].getMessage()
+
+
+async def test_the_watchdog_never_pings_faster_than_the_floor(receiver: NotifyReceiver) -> None:
+    notifier = Notifier.from_environ({"NOTIFY_SOCKET": str(receiver.path)})
+    intervals: list[float] = []
+
+    async def healthy() -> bool:
+        return True
+
+    async def sleep(seconds: float) -> None:
+        intervals.append(seconds)
+        if len(intervals) == 3:
+            raise Stopped
+
+    with pytest.raises(Stopped):
+        await ping_watchdog(notifier, 1e-6, healthy, sleep)
+    assert intervals == [MIN_WATCHDOG_INTERVAL] * 3
+
+
 # --- the lag monitor --------------------------------------------------------------------------------
 
 
@@ -169,6 +198,38 @@ async def test_the_lag_monitor_reports_how_late_the_loop_woke_it(caplog: pytest.
     ]
     assert len(caplog.records) == 1
     assert "event loop lag 0.500 s" in caplog.records[0].getMessage()
+
+
+async def test_lag_warnings_are_rate_limited(caplog: pytest.LogCaptureFixture) -> None:
+    # A tiny lag_interval on a loop that lags every time flooded the log: one warning per
+    # LAG_WARNING_EVERY seconds now, the next one counting what was held back. Every sample is
+    # still a telemetry event.
+    clock = ManualClock()
+    slept: list[float] = []
+    samples = 200
+
+    async def sleep(seconds: float) -> None:
+        if len(slept) == samples:
+            raise Stopped
+        slept.append(seconds)
+        clock.advance(seconds + 0.5)  # every sample 0.5 s late
+
+    with (
+        telemetry.capture(LAG_EVENT) as seen,
+        caplog.at_level(logging.WARNING, logger="arbord.watchdog"),
+        pytest.raises(Stopped),
+    ):
+        await monitor_lag(1e-9, 0.25, clock, sleep)
+    assert len(list(seen)) == samples
+    assert set(slept) == {MIN_LAG_INTERVAL}
+    elapsed = samples * (MIN_LAG_INTERVAL + 0.5)
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) <= elapsed / LAG_WARNING_EVERY + 1
+    assert "event loop lag 0.500 s" in messages[0]
+    held_back = [int(m.split("(and ")[1].split(" more")[0]) for m in messages[1:]]
+    assert held_back
+    assert all(count > 0 for count in held_back)
+    assert sum(held_back) + len(messages) <= samples  # the last window's are still held back
 
 
 # --- logs under journald ---------------------------------------------------------------------------

@@ -77,3 +77,27 @@ async def test_configured_caches_serve_over_the_socket(start_arbord: StartArbord
         assert sorted(stats) == ["default", "sessions"]
         assert stats["sessions"]["evictions"] == 1
         assert stats["sessions"]["size"] == 2
+
+
+async def test_an_entry_with_more_indexed_values_than_the_cap_is_refused_at_once(
+    start_arbord: StartArbord,
+) -> None:
+    # Issue 12: 20,000 distinct values of an indexed attribute held the daemon's loop ~9 s at
+    # registration and again at disconnect. Refused now, before anything is written; at the cap
+    # the entry registers and goes with its connection.
+    daemon = start_arbord(CONFIG)
+    many = [f"c{n}" for n in range(20_000)]
+    async with open_control_client(daemon.control_socket) as watcher:
+        async with open_control_client(daemon.control_socket) as service:
+            with pytest.raises(ControlReplyError) as refused:
+                await service.call("registry.register", {"key": "many", "metadata": {"capability": many}})
+            assert refused.value.code == "invalid_params"
+            assert "registry.max_indexed_values is 1024" in refused.value.message
+            at_cap = {"capability": many[:1023], "zone": "eu"}  # 1,024 values
+            await service.call("registry.register", {"key": "at-cap", "metadata": at_cap})
+            found = await watcher.call("registry.find", {"attribute": "capability", "value": "c1022"})
+            assert [e["key"] for e in found["entries"]] == ["at-cap"]
+        async with asyncio.timeout(10):  # the daemon sees the connection close, the entry goes
+            while (await watcher.call("registry.count"))["count"]:
+                continue  # each poll is a round trip to the daemon
+        assert await watcher.call("ping") == {"pong": True}
