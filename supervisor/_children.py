@@ -277,30 +277,36 @@ def report_restart(supervisor: str, spec: ChildSpec, reason: Exit, restarts: int
     # A crash is an error; a restart after normal or shutdown is worth a warning, not an error
     # (test_normal_and_shutdown_exits_are_not_logged_as_errors).
     level = logging.ERROR if reason.is_abnormal else logging.WARNING
-    if log.isEnabledFor(level):
-        log.log(
-            level,
-            "child %r of supervisor %s exited: %r; restarting it (restart %d)",
-            spec.id,
-            supervisor,
-            reason,
-            restarts,
-            exc_info=reason.exception,
-            extra={
-                "supervisor": supervisor,
-                "child_id": spec.id,
-                "reason": reason,
-                "restart_count": restarts,
-            },
-        )
+    _report(
+        level,
+        "child %r of supervisor %s exited: %r; restarting it (restart %d)",
+        supervisor,
+        spec,
+        reason,
+        restarts,
+    )
 
 
 def report_exit(supervisor: str, spec: ChildSpec, reason: Exit, restarts: int) -> None:
     """Log an abnormal exit that is not followed by a restart, once, as a structured report."""
-    # Both tests are pure; the cheaper one first.
-    if log.isEnabledFor(logging.ERROR) and reason.is_abnormal:
-        log.error(
+    if reason.is_abnormal:
+        _report(
+            logging.ERROR,
             "child %r of supervisor %s exited: %r (restarts so far: %d)",
+            supervisor,
+            spec,
+            reason,
+            restarts,
+        )
+
+
+def _report(level: int, message: str, supervisor: str, spec: ChildSpec, reason: Exit, restarts: int) -> None:
+    """One supervisor report: ``message`` over (child id, supervisor, reason, restarts), with the
+    crash's traceback and the same four as structured fields."""
+    if log.isEnabledFor(level):
+        log.log(
+            level,
+            message,
             spec.id,
             supervisor,
             reason,
