@@ -46,6 +46,7 @@ from daemon.servers.component import (
     servers_supervisor_spec,
     supervisor_flags,
 )
+from daemon.telemetry.component import TELEMETRY
 from daemon.verbs.component import CORE
 from supervisor import ChildSpec
 
@@ -70,7 +71,16 @@ ROOT_NAME: Final = "arbord.root"
 CONSOLE_ID: Final = "console"
 CONTROL_ID: Final = "control"
 
-COMPONENTS: Final[tuple[Component[Any], ...]] = (CORE, KEEPER, REGISTRY, CACHE, SERVERS, CONSOLE, CONTROL)
+COMPONENTS: Final[tuple[Component[Any], ...]] = (
+    CORE,
+    TELEMETRY,
+    KEEPER,
+    REGISTRY,
+    CACHE,
+    SERVERS,
+    CONSOLE,
+    CONTROL,
+)
 """The daemon's components, in start order (the control server last: it stops first)."""
 
 

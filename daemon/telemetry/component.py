@@ -1,0 +1,28 @@
+"""Telemetry as a component of the daemon: ``[telemetry]``, its servers, the ``telemetry.*`` and
+``metrics.*`` verbs. The sampled events' part and the metrics' part each bring their children and verbs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from daemon.component import Component, ComponentContext
+from daemon.telemetry.config import TelemetrySettings
+from daemon.verbs.method import Method
+from supervisor import ChildSpec
+
+__all__ = ["TELEMETRY"]
+
+
+def _children(section: TelemetrySettings, context: ComponentContext) -> Sequence[ChildSpec]:
+    return ()
+
+
+def _verbs() -> Sequence[Method]:
+    return ()
+
+
+TELEMETRY: Final[Component[TelemetrySettings]] = Component(
+    "telemetry", TelemetrySettings, child_specs=_children, verbs=_verbs
+)
+"""``[telemetry]``: the telemetry server ``arbord.telemetry`` and the metrics' servers."""

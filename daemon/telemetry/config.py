@@ -1,0 +1,24 @@
+"""The ``[telemetry]`` section: the sampled events' part (``daemon/telemetry/sampling_config.py``)
+and the metrics' part (``daemon/telemetry/metrics_config.py``), one TOML section.
+
+>>> TelemetrySettings().events == EventsSettings()
+True
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from daemon.telemetry.metrics_config import MetricsSettings
+from daemon.telemetry.sampling_config import EventsSettings
+
+__all__ = ["EventsSettings", "MetricsSettings", "TelemetrySettings"]
+
+
+class TelemetrySettings(BaseModel):
+    """``[telemetry]``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    events: EventsSettings = Field(default_factory=EventsSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
