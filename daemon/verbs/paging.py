@@ -26,9 +26,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, TypeVar
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "PAGE_BYTES", "Limit", "Offset", "Page", "page"]
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "PAGE_BYTES",
+    "Limit",
+    "Offset",
+    "Page",
+    "PageParams",
+    "page",
+    "paged",
+]
 
 PAGE_BYTES: Final = 256 * 1024
 """About how many bytes of JSON one page holds (the item that crosses it is the last one)."""
@@ -43,6 +53,15 @@ Offset = Annotated[int, Field(ge=0)]
 """An ``offset`` param: where the page starts (a previous page's ``next``)."""
 
 _T = TypeVar("_T")
+
+
+class PageParams(BaseModel):
+    """The params of a list method: a page of at most ``limit`` items from ``offset``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    limit: Limit = DEFAULT_LIMIT
+    offset: Offset = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,3 +86,13 @@ def page(
         encoded.append(item)
         index += 1
     return Page(encoded, index if index < len(items) else None)
+
+
+def paged(key: str, items: Sequence[_T], params: PageParams, encode: Callable[[_T], Any]) -> dict[str, Any]:
+    """A list method's reply: ``{key: the page's items, "total": len(items), "next": offset or None}``.
+
+    >>> paged("numbers", [1, 2, 3], PageParams(limit=2), str)
+    {'numbers': ['1', '2'], 'total': 3, 'next': 2}
+    """
+    listed = page(items, params.offset, params.limit, encode)
+    return {key: listed.items, "total": len(items), "next": listed.next}

@@ -165,8 +165,22 @@ def _cache_value(result: Mapping[str, Any]) -> str:
     return _align([["key:", _cell(result.get("key"))], ["value:", _json_cell(result.get("value"))]], " ")
 
 
-def _tables(result: Sequence[Mapping[str, Any]]) -> str:
-    return render_table(result) if result else "no tables"
+def _tables(result: Mapping[str, Any]) -> str:
+    tables = result.get("tables") or []
+    if not tables:
+        return "no tables"
+    return "\n".join(
+        filter(None, [render_table(tables), _counted(len(tables), result.get("total"), "tables")])
+    )
+
+
+def _children(result: Mapping[str, Any]) -> str:
+    children = result.get("children") or []
+    if not children:
+        return "(none)"
+    return "\n".join(
+        filter(None, [render_table(children), _counted(len(children), result.get("total"), "children")])
+    )
 
 
 def _tree_label(node: Mapping[str, Any]) -> str:
@@ -194,8 +208,17 @@ def render_tree(node: Mapping[str, Any]) -> str:
             grandchildren = child.get("children")
             if grandchildren:
                 walk(grandchildren, prefix + ("    " if last else "│   "))
+            _more(child, prefix + ("    " if last else "│   "))
+
+    def _more(parent: Mapping[str, Any], prefix: str) -> None:
+        total, shown = parent.get("children_total"), len(parent.get("children") or [])
+        if isinstance(total, int) and total > shown:
+            lines.append(
+                f"{prefix}… {shown} of {total} children shown (offset={parent.get('children_next')})"
+            )
 
     walk(node.get("children") or [], "")
+    _more(node, "")
     return "\n".join(lines)
 
 
@@ -256,7 +279,8 @@ _RENDERERS: Final[Mapping[str, tuple[type, Callable[[Any], str]]]] = {
     "methods": (list, _methods),
     "status": (Mapping, render_status),
     "config.show": (Mapping, _render_sections),
-    "tables.list": (list, _tables),
+    "tables.list": (Mapping, _tables),
+    "which_children": (Mapping, _children),
     "registry.list": (Mapping, _entries),
     "registry.find": (Mapping, _entries),
     "registry.query": (Mapping, _entries),

@@ -20,8 +20,8 @@ from daemon.chunked import pause
 from daemon.errors import ControlError
 from daemon.verbs.codes import ErrorCode
 from daemon.verbs.jsonable import jsonable
-from daemon.verbs.method import Method, MethodContext, NoParams, methods_of, verb
-from daemon.verbs.paging import PAGE_BYTES
+from daemon.verbs.method import Method, MethodContext, methods_of, verb
+from daemon.verbs.paging import PAGE_BYTES, PageParams, paged
 from supervisor import Access, Server, Table
 from supervisor.tables import all_tables, whereis_table
 
@@ -79,21 +79,20 @@ class DumpParams(TableParams):
     limit: int | None = Field(default=None, ge=0)
 
 
-@verb("tables.list", "every live table, named or not: owner, type, access, size")
-async def tables_list(params: NoParams, context: MethodContext) -> list[dict[str, Any]]:
-    listed = []
-    for table in all_tables():
-        info = table.info()
-        listed.append(
-            {
-                "name": info.name,
-                "owner": _owner(info.owner),
-                "type": info.type.value,
-                "access": info.access.value,
-                "size": info.size,
-            }
-        )
-    return listed
+def _listed(table: Table) -> dict[str, Any]:
+    info = table.info()
+    return {
+        "name": info.name,
+        "owner": _owner(info.owner),
+        "type": info.type.value,
+        "access": info.access.value,
+        "size": info.size,
+    }
+
+
+@verb("tables.list", "every live table, named or not: owner, type, access, size (paged)")
+async def tables_list(params: PageParams, context: MethodContext) -> dict[str, Any]:
+    return paged("tables", all_tables(), params, _listed)
 
 
 @verb("tables.info", "one table's settings, size, memory, owner")

@@ -105,9 +105,21 @@ def _node(path: str, label: str, info: ChildInfo | None, server: object) -> dict
     return node
 
 
-async def describe_tree(root: Supervisor, path: str = ROOT, *, depth: int | None = None) -> dict[str, Any]:
+async def describe_tree(
+    root: Supervisor,
+    path: str = ROOT,
+    *,
+    depth: int | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> dict[str, Any]:
     """The subtree at ``path`` as nested dicts: id, path, type, state, restarts, uptime, strategy and
-    name where they apply, and ``children`` for supervisors (``depth`` levels of them; None: all)."""
+    name where they apply, and ``children`` for supervisors (``depth`` levels of them; None: all).
+
+    A reply must not grow without bound with a supervisor's children (a dynamic supervisor may have
+    thousands): each supervisor shows at most ``limit`` of them (None: all), the top node's from
+    ``offset`` on; a supervisor that has more says so with ``children_total`` and ``children_next``
+    (the ``offset`` that shows the next ones, for its own path)."""
     if _segments(path):
         resolved = await resolve_child(root, path)
         walked = "/".join([ROOT, *_segments(path)])
@@ -117,27 +129,38 @@ async def describe_tree(root: Supervisor, path: str = ROOT, *, depth: int | None
         walked, server = ROOT, root
         node = _node(ROOT, ROOT, None, root)
     if isinstance(server, Supervisor | DynamicSupervisor):
-        node["children"] = await _describe_children(server, walked, depth)
+        await _describe_children(node, server, walked, depth, limit, offset)
     return node
 
 
 async def _describe_children(
-    supervisor: AnySupervisor, path: str, depth: int | None
-) -> list[dict[str, Any]] | None:
+    node: dict[str, Any],
+    supervisor: AnySupervisor,
+    path: str,
+    depth: int | None,
+    limit: int | None,
+    offset: int = 0,
+) -> None:
     if depth is not None and depth <= 0:
-        return None
+        node["children"] = None
+        return
     try:
         children = await _children(supervisor)
     except (NoProc, ServerExited):
-        return None  # it stopped while we walked: shown without children
+        node["children"] = None  # it stopped while we walked: shown without children
+        return
+    end = len(children) if limit is None else min(len(children), offset + limit)
+    if offset > 0 or end < len(children):
+        node["children_total"] = len(children)
+        node["children_next"] = end if end < len(children) else None
     nodes = []
-    for info in children:
+    for info in children[offset:end]:
         label = child_label(info)
         child_path = f"{path}/{label}"
-        node = _node(child_path, label, info, info.server)
+        child = _node(child_path, label, info, info.server)
         if isinstance(info.server, Supervisor | DynamicSupervisor):
-            node["children"] = await _describe_children(
-                info.server, child_path, None if depth is None else depth - 1
+            await _describe_children(
+                child, info.server, child_path, None if depth is None else depth - 1, limit
             )
-        nodes.append(node)
-    return nodes
+        nodes.append(child)
+    node["children"] = nodes

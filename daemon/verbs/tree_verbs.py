@@ -20,6 +20,7 @@ from daemon.sections import DEFAULT_START_TIMEOUT
 from daemon.verbs.codes import ErrorCode
 from daemon.verbs.daemon_verbs import require_privileged
 from daemon.verbs.method import Method, MethodContext, methods_of, verb
+from daemon.verbs.paging import DEFAULT_LIMIT, Limit, Offset, PageParams, paged
 from daemon.verbs.tree_paths import (
     ROOT,
     Resolved,
@@ -55,9 +56,19 @@ class PathParams(BaseModel):
 
 
 class TreeParams(PathParams):
-    """``tree``: the subtree at ``path``, ``depth`` levels of children (None: all)."""
+    """``tree``: the subtree at ``path``, ``depth`` levels of children (None: all), at most ``limit``
+    children of each supervisor (its first ones; ``offset`` skips some of the top node's)."""
 
     depth: int | None = Field(default=None, ge=0)
+    limit: Limit = DEFAULT_LIMIT
+    offset: Offset = 0
+
+
+class ChildrenParams(PathParams):
+    """``which_children``: a page of at most ``limit`` children from ``offset``, in start order."""
+
+    limit: Limit = DEFAULT_LIMIT
+    offset: Offset = 0
 
 
 class ChildPathParams(BaseModel):
@@ -112,14 +123,17 @@ def _info(label: str, info: ChildInfo) -> dict[str, Any]:
 
 @verb("tree", "the supervision tree: each child's state, restarts, uptime")
 async def tree(params: TreeParams, context: MethodContext) -> dict[str, Any]:
-    return await describe_tree(context.daemon.root, params.path, depth=params.depth)
+    return await describe_tree(
+        context.daemon.root, params.path, depth=params.depth, limit=params.limit, offset=params.offset
+    )
 
 
-@verb("which_children", "a supervisor's children, in start order")
-async def which_children(params: PathParams, context: MethodContext) -> list[dict[str, Any]]:
+@verb("which_children", "a supervisor's children, in start order (paged)")
+async def which_children(params: ChildrenParams, context: MethodContext) -> dict[str, Any]:
     supervisor = await resolve_supervisor(context.daemon.root, params.path)
-    children = reversed(await supervisor.which_children(_CALL_TIMEOUT))
-    return [_info(child_label(info), info) for info in children]
+    children = list(reversed(await supervisor.which_children(_CALL_TIMEOUT)))
+    page = PageParams(limit=params.limit, offset=params.offset)
+    return paged("children", children, page, lambda info: _info(child_label(info), info))
 
 
 @verb("count_children", "a supervisor's child counts")

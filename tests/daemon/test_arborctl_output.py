@@ -79,9 +79,9 @@ def test_registry_and_cache_listings_are_tables() -> None:
 
 
 def test_an_empty_listing_says_so() -> None:
-    assert render_result("tables.list", []) == "no tables"
+    assert render_result("tables.list", {"tables": [], "total": 0, "next": None}) == "no tables"
     assert render_result("cache.list", {"keys": [], "total": 0}) == "no keys"
-    assert render_result("which_children", []) == "(none)"
+    assert render_result("which_children", {"children": [], "total": 0, "next": None}) == "(none)"
 
 
 # --- against a control server ------------------------------------------------------------------------

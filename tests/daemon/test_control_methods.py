@@ -15,6 +15,7 @@ import pytest
 
 from daemon.ctl.client import ControlClient, ControlReplyError, open_control_client
 from daemon.verbs.paging import PAGE_BYTES
+from daemon.verbs.render import render_result
 from supervisor import Access, Server, Table, TableType, whereis
 from tests.daemon.test_control_helpers import running_control
 
@@ -57,13 +58,62 @@ async def test_tree_shows_every_child_with_state_restarts_and_uptime() -> None:
         assert [c["id"] for c in subtree["children"]] == ["echo", "other"]
 
 
+async def test_tree_and_children_are_paged_per_supervisor() -> None:
+    # Issue 12: `tree` and `which_children` grew without bound with a supervisor's children.
+    async with running_control() as h, open_control_client(h.path) as client:
+        tree = await client.call("tree", {"limit": 1})
+        assert [c["id"] for c in tree["children"]] == ["core"]
+        assert (tree["children_total"], tree["children_next"]) == (3, 1)
+        core = tree["children"][0]
+        assert [c["id"] for c in core["children"]] == ["echo"]
+        assert (core["children_total"], core["children_next"]) == (2, 1)
+        rest = await client.call("tree", {"limit": 2, "offset": 1})
+        assert [c["id"] for c in rest["children"]] == ["pool", "control"]
+        assert (rest["children_total"], rest["children_next"]) == (3, None)
+        assert "children_total" not in (await client.call("tree"))
+        drawn = render_result("tree", tree).splitlines()
+        assert drawn[-1] == "… 1 of 3 children shown (offset=1)"
+        assert drawn[-2] == "    … 1 of 2 children shown (offset=1)"
+
+        first = await client.call("which_children", {"path": "root", "limit": 2})
+        assert ([c["id"] for c in first["children"]], first["total"], first["next"]) == (
+            ["core", "pool"],
+            3,
+            2,
+        )
+        last = await client.call("which_children", {"path": "root", "offset": first["next"]})
+        assert ([c["id"] for c in last["children"]], last["next"]) == (["control"], None)
+        assert (await _error(client, "which_children", {"limit": 0})).code == "invalid_params"
+
+
+async def test_tables_list_is_paged() -> None:
+    async with running_control() as h, open_control_client(h.path) as client:
+        tables = [Table(f"test.paged.{i}", named=True) for i in range(5)]
+        try:
+            whole = await client.call("tables.list", {"limit": 10_000})
+            assert whole["next"] is None
+            assert whole["total"] == len(whole["tables"]) >= 5
+            seen: list[Any] = []
+            offset: int | None = 0
+            while offset is not None:
+                page = await client.call("tables.list", {"limit": 2, "offset": offset})
+                assert len(page["tables"]) <= 2
+                seen.extend(page["tables"])
+                offset = page["next"]
+            assert seen == whole["tables"]
+            assert (await _error(client, "tables.list", {"limit": 10_001})).code == "invalid_params"
+        finally:
+            for table in tables:
+                table.delete_table()
+
+
 async def test_tree_counts_restarts() -> None:
     async with running_control() as h, open_control_client(h.path) as client:
         echo = whereis("test.echo")
         assert echo is not None
         echo.kill()
         await echo.wait()
-        children = await client.call("which_children", {"path": "root/core"})
+        children = (await client.call("which_children", {"path": "root/core"}))["children"]
         assert [(c["id"], c["restarts"], c["state"]) for c in children] == [
             ("echo", 1, "running"),
             ("other", 0, "running"),
@@ -106,7 +156,7 @@ async def test_terminate_restart_delete_by_path() -> None:
         assert whereis("test.echo") is not None
         await client.call("terminate_child", {"path": "root/core/echo"})
         await client.call("delete_child", {"path": "root/core/echo"})
-        children = await client.call("which_children", {"path": "root/core"})
+        children = (await client.call("which_children", {"path": "root/core"}))["children"]
         assert [c["id"] for c in children] == ["other"]
 
 
@@ -172,7 +222,7 @@ async def test_tables_list_info_and_dump_from_a_snapshot() -> None:
         hidden = Table("test.private", named=True, access=Access.PRIVATE)
         try:
             table.insert([(i, f"agent-{i}", {"tags": ("a", "b")}) for i in range(25)])
-            listed = {t["name"]: t for t in await client.call("tables.list")}
+            listed = {t["name"]: t for t in (await client.call("tables.list"))["tables"]}
             assert listed["test.agents"] == {
                 "name": "test.agents",
                 "owner": listed["test.agents"]["owner"],
@@ -218,7 +268,7 @@ async def test_tables_list_shows_every_table_named_or_not_with_its_owner() -> No
     async with running_control() as h, open_control_client(h.path) as client:
         holder = await Holder.start(name="test.holder")
         try:
-            listed = [t for t in await client.call("tables.list") if t["owner"] == "test.holder"]
+            listed = [t for t in (await client.call("tables.list"))["tables"] if t["owner"] == "test.holder"]
             assert listed == [
                 {"name": "held", "owner": "test.holder", "type": "bag", "access": "protected", "size": 2},
                 {"name": None, "owner": "test.holder", "type": "set", "access": "protected", "size": 0},
@@ -231,7 +281,7 @@ async def test_tables_list_shows_every_table_named_or_not_with_its_owner() -> No
                 shared.delete_table()
         finally:
             await holder.stop()
-        assert [t for t in await client.call("tables.list") if t["owner"] == "test.holder"] == []
+        assert [t for t in (await client.call("tables.list"))["tables"] if t["owner"] == "test.holder"] == []
 
 
 # --- the daemon ----------------------------------------------------------------------------------

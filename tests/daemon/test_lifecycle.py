@@ -56,7 +56,7 @@ BAD = (
 
 
 def servers_running(path: Path) -> list[str]:
-    return [child["id"] for child in request(path, "which_children", {"path": "root/servers"})]
+    return [child["id"] for child in request(path, "which_children", {"path": "root/servers"})["children"]]
 
 
 def test_a_reload_whose_server_never_starts_is_rolled_back_whole(start_arbord: StartArbord) -> None:
