@@ -42,7 +42,13 @@ from typing import Any, Final
 
 import daemon
 from daemon.app_logging import set_level
-from daemon.app_paths import RuntimePaths, prepare_runtime_dir, resolve_paths, runtime_dir_mode
+from daemon.app_paths import (
+    RuntimePaths,
+    prepare_runtime_dir,
+    resolve_paths,
+    runtime_dir_gid,
+    runtime_dir_mode,
+)
 from daemon.app_reload import (
     ComponentChange,
     ReloadOutcome,
@@ -279,7 +285,9 @@ class Daemon:
 
     async def _run(self) -> int:
         try:
-            prepare_runtime_dir(self._paths.runtime_dir, runtime_dir_mode(self._settings))
+            prepare_runtime_dir(
+                self._paths.runtime_dir, runtime_dir_mode(self._settings), runtime_dir_gid(self._settings)
+            )
         except OSError as error:
             raise ConfigError(
                 [f"daemon.runtime_dir: cannot create {self._paths.runtime_dir}: {error.strerror}"]

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from daemon.console.component import CONSOLE
 from daemon.control.component import CONTROL
+from daemon.control.peer import AccessPolicy
 from daemon.ctl.discovery import source_checkout
 from daemon.errors import ConfigError
 from daemon.sections import SettingsBase
@@ -35,6 +36,7 @@ __all__ = [
     "choose_runtime_dir",
     "prepare_runtime_dir",
     "resolve_paths",
+    "runtime_dir_gid",
     "runtime_dir_mode",
     "source_checkout",
 ]
@@ -90,8 +92,22 @@ def runtime_dir_mode(settings: SettingsBase) -> int:
     return 0o710 if CONTROL.of(settings).group is not None else 0o700
 
 
-def prepare_runtime_dir(path: Path, mode: int = 0o700) -> None:
-    """Create ``path`` (and missing parents) with ``mode`` whatever the umask.
+def runtime_dir_gid(settings: SettingsBase) -> int | None:
+    """The gid of ``[control] group`` (None: no group, or one that does not exist, which the control
+    server refuses at start with its name)."""
+    group = CONTROL.of(settings).group
+    if group is None:
+        return None
+    try:
+        return AccessPolicy.for_group(group).group_gid
+    except LookupError:
+        return None
+
+
+def prepare_runtime_dir(path: Path, mode: int = 0o700, gid: int | None = None) -> None:
+    """Create ``path`` (and missing parents) with ``mode`` whatever the umask, given to group ``gid``
+    when one is named (``[control] group``: its members traverse the directory to reach the socket;
+    a directory the daemon creates with the daemon's own group would shut them out).
 
     Anything already at ``path`` is left as it is, and never followed: the control server examines it
     with ``lstat`` and refuses a symbolic link, a directory others can write to, or one another uid
@@ -110,3 +126,5 @@ def prepare_runtime_dir(path: Path, mode: int = 0o700) -> None:
     except FileExistsError:
         return
     os.chmod(path, mode)  # mkdir's mode is masked by the umask
+    if gid is not None:
+        os.chown(path, -1, gid)

@@ -178,7 +178,9 @@ def build_cli(methods: Mapping[str, Method], *, repl: bool = False) -> click.Gro
     def do_children(ctx: click.Context, path: str) -> None:
         """List a supervisor's children: state, restarts, uptime"""
         _on_daemon(
-            ctx, lambda c: invoke(c, "which_children", {"path": path}), lambda r: render_result("which_children", r)
+            ctx,
+            lambda c: invoke(c, "which_children", {"path": path}),
+            lambda r: render_result("which_children", r),
         )
 
     @cli.command(name="restart")

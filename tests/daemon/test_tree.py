@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import doctest
+import grp
 import importlib
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -220,6 +222,26 @@ async def test_the_runtime_directory_is_created_owner_only(harness: Harness) -> 
 async def test_the_runtime_directory_lets_the_control_group_traverse_it(short_tmp: Path) -> None:
     h = await start(short_tmp, '[control]\ngroup = "operators"\n')
     assert h.daemon.runtime_dir.stat().st_mode & 0o777 == 0o710
+    h.daemon.request_shutdown()
+    assert await h.run == ExitCode.OK
+
+
+def _a_group_to_give() -> int | None:
+    """A gid this process may give a directory it owns, other than its own group (None: none)."""
+    if os.geteuid() == 0:
+        return next((g.gr_gid for g in grp.getgrall() if g.gr_gid != os.getegid()), None)
+    return next((gid for gid in os.getgroups() if gid != os.getegid()), None)
+
+
+async def test_the_runtime_directory_belongs_to_the_control_group(short_tmp: Path) -> None:
+    # Issue 12: a runtime directory the daemon created kept the daemon's own group, so the members of
+    # [control] group could not traverse its 0710 to reach the socket.
+    gid = _a_group_to_give()
+    if gid is None:
+        pytest.skip("this user belongs to no group besides its own")
+    h = await start(short_tmp, f'[control]\ngroup = "{gid}"\n')
+    info = h.daemon.runtime_dir.stat()
+    assert (info.st_mode & 0o777, info.st_gid) == (0o710, gid)
     h.daemon.request_shutdown()
     assert await h.run == ExitCode.OK
 
