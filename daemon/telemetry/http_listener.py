@@ -107,9 +107,7 @@ class HttpListener(Server):
         self.port: int = self._server.sockets[0].getsockname()[1]
         self.host = host
         if not is_loopback(host):
-            log.warning(
-                "the HTTP listener listens on %s, not a loopback address: reachable from others", host
-            )
+            log.warning("the HTTP listener's host %s is not a loopback address: others can reach it", host)
         log.info("HTTP listener on %s:%d serving %s", host, self.port, ", ".join(sorted(self.routes)))
 
     def mount(self, route: Route) -> None:
