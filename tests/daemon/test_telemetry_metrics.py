@@ -29,6 +29,7 @@ from daemon.telemetry.metrics import (
     summary,
 )
 from daemon.telemetry.metrics_config import MetricsSettings
+from daemon.verbs.render import render_result
 from supervisor import ChildSpec, Server, Supervisor, telemetry, whereis
 
 
@@ -322,3 +323,33 @@ def test_the_default_section_defines_arbords_metrics() -> None:
 def test_series_are_records_of_metric_tags_and_value() -> None:
     series = Series(counter("a.b"), {}, 1)
     assert (series.metric.name, series.tags, series.value) == ("a.b", {}, 1)
+
+
+def test_arborctl_shows_metrics_as_a_table_with_a_summary_of_each_value() -> None:
+    records = [
+        {"metric": "a.b.count", "type": "counter", "tags": {"q": "x", "r": "y"}, "value": 4, "unit": ""},
+        {
+            "metric": "a.b.took",
+            "type": "distribution",
+            "tags": {},
+            "value": {"count": 2, "sum": 0.5, "buckets": [[0.1, 1], [1.0, 2], ["+Inf", 2]]},
+            "unit": "second",
+        },
+        {
+            "metric": "a.b.size",
+            "type": "summary",
+            "tags": {},
+            "value": {"count": 3, "sum": 6.0, "quantiles": [[0.5, 2.0], [0.99, "NaN"]]},
+            "unit": "",
+        },
+    ]
+    assert render_result("metrics", records).splitlines() == [
+        "METRIC     TYPE          TAGS     VALUE                          UNIT",
+        "a.b.count  counter       q=x,r=y  4                              -",
+        "a.b.took   distribution  -        count=2 sum=0.5 <=0.1:1 <=1:2  second",
+        "a.b.size   summary       -        count=3 sum=6 p50=2 p99=NaN    -",
+    ]
+    assert render_result("metrics", []) == "no metrics"
+    assert render_result("metrics.prometheus", {"text": "# TYPE x counter\nx_total 1.0\n"}) == (
+        "# TYPE x counter\nx_total 1.0"
+    )
