@@ -231,6 +231,7 @@ KNOWN_EVENTS: Final[Mapping[EventName, frozenset[str]]] = MappingProxyType(
         ("arbord", "poller", "table"): frozenset({"size", "memory"}),
         ("arbord", "poller", "loop"): frozenset({"lag"}),
         ("arbord", "poller", "process"): frozenset({"rss", "open_fds"}),
+        ("arbord", "poller", "failure"): frozenset(),
     }
 )
 
@@ -283,5 +284,7 @@ DEFAULT_METRICS: Final[tuple[Metric, ...]] = (
     last_value("arbord.poller.loop.lag", unit=_SECONDS, description="Lag of the poller's own timer."),
     last_value("arbord.poller.process.rss", unit="byte", description="Resident set size of the daemon."),
     last_value("arbord.poller.process.open_fds", description="Open file descriptors of the daemon."),
+    counter("arbord.poller.failure.count", tags=("measurement",),
+            description="Poller measurements removed because they raised."),
 )  # fmt: skip
 """arbord's own metrics, defined unless ``[telemetry.metrics] defaults = false``."""

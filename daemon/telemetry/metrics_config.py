@@ -21,9 +21,11 @@ so a typo is a configuration error (exit 78) naming the key, not a silent zero.
 
 from __future__ import annotations
 
+import importlib
 import ipaddress
 import math
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -50,6 +52,7 @@ __all__ = [
     "PrometheusSettings",
     "UnitConversion",
     "is_loopback",
+    "resolve_callable",
     "split_address",
 ]
 
@@ -225,6 +228,23 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def resolve_callable(path: str) -> Callable[[], Any]:
+    """``"package.module:function"`` → the function (``ValueError`` naming what is wrong).
+
+    >>> resolve_callable("os:getpid").__name__
+    'getpid'
+    """
+    module_name, _, attribute = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as error:
+        raise ValueError(f"cannot import module {module_name!r}: {error}") from None
+    target = getattr(module, attribute, None)
+    if not callable(target):
+        raise ValueError(f"{path!r} is not a callable")
+    return cast(Callable[[], Any], target)
+
+
 class PollerSettings(BaseModel):
     """``[telemetry.poller]``: periodic measurements (daemon/telemetry/poller.py)."""
 
@@ -235,6 +255,14 @@ class PollerSettings(BaseModel):
     """Seconds between two rounds."""
     measurements: tuple[Annotated[str, Field(pattern=r"^[\w.]+:\w+$")], ...] = ()
     """User callables ``"package.module:function"``, called each round; one that raises is removed."""
+
+    @field_validator("measurements")
+    @classmethod
+    def _importable(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for path in value:
+            resolve_callable(path)
+        return value
+
     builtin: tuple[Literal["tree", "mailbox", "table", "loop", "process"], ...] = (
         "tree",
         "mailbox",

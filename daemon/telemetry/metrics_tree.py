@@ -4,6 +4,7 @@
 
     arbord.root
     ├── metrics       MetricsServer   arbord.metrics         the tables and their handlers
+    ├── poller        Poller          arbord.metrics.poller  unless [telemetry.poller] enabled = false
     ├── http          HttpListener    arbord.http            only with [telemetry.prometheus] listen
 
 Each finds the others by name (``whereis``): the listener's ``/metrics`` reads ``arbord.metrics``'s
@@ -11,7 +12,7 @@ tables, so a restart of one needs no restart of the other.
 
 >>> from daemon.telemetry.config import TelemetrySettings
 >>> [spec.name for spec in metrics_child_specs(TelemetrySettings())]
-['arbord.metrics']
+['arbord.metrics', 'arbord.metrics.poller']
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Final
 from daemon.telemetry.aggregation import METRICS_NAME, MetricsServer, metrics_server
 from daemon.telemetry.config import TelemetrySettings
 from daemon.telemetry.http_listener import HttpListener, HttpRequest, HttpResponse, Route
+from daemon.telemetry.poller import POLLER_NAME, Poller
 from daemon.telemetry.prometheus import CONTENT_TYPE, exposition
 from supervisor import ChildSpec
 
@@ -43,8 +45,11 @@ METRICS_ROUTE: Final = Route("/metrics", serve_metrics)
 
 
 def metrics_child_specs(section: TelemetrySettings) -> list[ChildSpec]:
-    """The metrics server, and the HTTP listener when ``[telemetry.prometheus] listen`` is set."""
+    """The metrics server, the poller unless disabled, and the HTTP listener when
+    ``[telemetry.prometheus] listen`` is set."""
     specs = [ChildSpec("metrics", MetricsServer, args=(section.metrics.metrics(),), name=METRICS_NAME)]
+    if section.poller.enabled:
+        specs.append(ChildSpec("poller", Poller, args=(section.poller,), name=POLLER_NAME))
     address = section.prometheus.address()
     if address is not None:
         host, port = address

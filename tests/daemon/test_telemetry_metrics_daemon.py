@@ -18,6 +18,9 @@ CONFIG = """
 [telemetry.prometheus]
 listen = "127.0.0.1:0"
 
+[telemetry.poller]
+interval = 0.05
+
 [[telemetry.metrics.definitions]]
 type = "distribution"
 name = "myapp.job.stop.duration"
@@ -103,4 +106,18 @@ def test_a_user_servers_events_show_in_arborctl_metrics_and_in_scraped_metrics(
     # The control method returns the same exposition.
     prometheus = arborctl(running, "--json", "metrics.prometheus")
     assert 'myapp_job_stop_count_total{queue="mail"} 4.0' in json.loads(prometheus.stdout)["text"]
+    # The poller's rounds (every 50 ms here) feed the default metrics: the metrics server's own
+    # mailbox depth shows up after a round or two.
+    for _ in range(200):
+        polled = json.loads(arborctl(running, "--json", "metrics", "prefix=arbord.poller").stdout)
+        depths = {
+            r["tags"].get("server"): r["value"]
+            for r in polled
+            if r["metric"] == "arbord.poller.mailbox.depth"
+        }
+        if "arbord.metrics" in depths:
+            break
+    assert depths["arbord.metrics"] == 0
+    names = {r["metric"] for r in polled}
+    assert {"arbord.poller.tree.processes", "arbord.poller.table.size", "arbord.poller.process.rss"} <= names
     assert running.stop() == 0

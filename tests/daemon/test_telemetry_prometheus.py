@@ -21,6 +21,7 @@ from daemon.telemetry.http_listener import HttpListener, HttpRequest, HttpRespon
 from daemon.telemetry.metrics import counter, distribution, last_value, sum_of, summary
 from daemon.telemetry.metrics_config import PrometheusSettings
 from daemon.telemetry.metrics_tree import HTTP_NAME, METRICS_ROUTE, metrics_child_specs
+from daemon.telemetry.poller import POLLER_NAME
 from daemon.telemetry.prometheus import exposition
 from supervisor import telemetry
 
@@ -218,11 +219,11 @@ async def test_a_loopback_address_logs_no_warning(caplog: pytest.LogCaptureFixtu
 
 
 def test_the_listener_is_in_the_tree_only_when_listen_is_set() -> None:
-    assert [s.name for s in metrics_child_specs(TelemetrySettings())] == [METRICS_NAME]
+    assert [s.name for s in metrics_child_specs(TelemetrySettings())] == [METRICS_NAME, POLLER_NAME]
     listening = TelemetrySettings(prometheus=PrometheusSettings(listen="127.0.0.1:9464"))
     specs = metrics_child_specs(listening)
-    assert [s.name for s in specs] == [METRICS_NAME, HTTP_NAME]
-    assert specs[1].args == ("127.0.0.1", 9464, [METRICS_ROUTE])
+    assert [s.name for s in specs] == [METRICS_NAME, POLLER_NAME, HTTP_NAME]
+    assert specs[2].args == ("127.0.0.1", 9464, [METRICS_ROUTE])
 
 
 @pytest.mark.parametrize("listen", ["9464", "localhost:http", "127.0.0.1:70000", ":9464"])
