@@ -13,6 +13,7 @@ import pytest
 
 from daemon.app import ExitCode
 from daemon.cli import main
+from daemon.ctl.client import ControlReplyError, open_control_client
 from daemon.errors import ConfigError
 from daemon.settings import load_settings
 from daemon.telemetry.aggregation import DROPPED, METRICS_NAME, MetricsServer, Series, metrics_server
@@ -31,6 +32,7 @@ from daemon.telemetry.metrics import (
 from daemon.telemetry.metrics_config import MetricsSettings
 from daemon.verbs.render import render_result
 from supervisor import ChildSpec, Server, Supervisor, telemetry, whereis
+from tests.daemon.test_control_helpers import running_control
 
 
 async def started(*metrics: Metric, name: str | None = None) -> MetricsServer:
@@ -353,3 +355,28 @@ def test_arborctl_shows_metrics_as_a_table_with_a_summary_of_each_value() -> Non
     assert render_result("metrics.prometheus", {"text": "# TYPE x counter\nx_total 1.0\n"}) == (
         "# TYPE x counter\nx_total 1.0"
     )
+
+
+async def test_control_requests_are_counted_by_method_and_error_code() -> None:
+    server = await started(*DEFAULT_METRICS)
+    try:
+        async with running_control() as h, open_control_client(h.path) as client:
+            await client.call("ping")
+            await client.call("ping")
+            with pytest.raises(ControlReplyError):
+                await client.call("tree", {"path": "root/nope"})
+            with pytest.raises(ControlReplyError):
+                await client.call("no.such.method.x1")
+            with pytest.raises(ControlReplyError):
+                await client.call("tree", {"depth": "deep"})
+        counts = values(server, "arbord.control.request.count")
+        took = values(server, "arbord.control.request.duration")
+    finally:
+        await server.stop()
+    assert counts == {
+        ("ping", ""): 2,
+        ("tree", "not_found"): 1,
+        ("(unknown)", "method_not_found"): 1,
+        ("tree", "invalid_params"): 1,
+    }
+    assert took[("ping",)]["count"] == 2
