@@ -13,6 +13,9 @@ import pytest
 
 from daemon.app import ExitCode
 from daemon.cli import main
+from daemon.component import verb_table
+from daemon.console.config import ConsoleSettings
+from daemon.console.server import ConsoleServer
 from daemon.ctl.client import ControlReplyError, open_control_client
 from daemon.errors import ConfigError
 from daemon.settings import load_settings
@@ -30,8 +33,10 @@ from daemon.telemetry.metrics import (
     summary,
 )
 from daemon.telemetry.metrics_config import MetricsSettings
+from daemon.verbs.component import CORE
 from daemon.verbs.render import render_result
 from supervisor import ChildSpec, Server, Supervisor, telemetry, whereis
+from tests.daemon.test_console import TelnetSession
 from tests.daemon.test_control_helpers import running_control
 
 
@@ -380,3 +385,24 @@ async def test_control_requests_are_counted_by_method_and_error_code() -> None:
         ("tree", "invalid_params"): 1,
     }
     assert took[("ping",)]["count"] == 2
+
+
+async def test_the_console_has_a_metrics_command() -> None:
+    server = await started(counter("job.done.count", tags=("queue",)), name=METRICS_NAME)
+    telemetry.execute(JOB, {}, {"queue": "fast"})
+    try:
+        async with running_control() as h:
+            verbs = verb_table([CORE, TELEMETRY])
+            console = await ConsoleServer.start(ConsoleSettings(enabled=True), h.path.parent, h.daemon, verbs)
+            try:
+                async with TelnetSession.open_unix(h.path.parent / "console.sock") as session:
+                    await session.expect("arbord >>>")
+                    await session.command("metrics prefix=job")
+                    shown = await session.expect("queue=fast")
+                    assert "job.done.count" in shown
+                    await session.command("metrics prometheus")
+                    assert 'job_done_count_total{queue="fast"} 1.0' in await session.expect("1.0")
+            finally:
+                await console.stop()
+    finally:
+        await server.stop()
