@@ -9,7 +9,8 @@ directly: no message to the server, no await. The server's mailbox is only for i
   for a counter (``update_counter``), a ``float`` for a sum or a last value, a small list for a
   distribution (count, sum, a count per bucket) or a summary (count, sum, the latest values).
 - ``arbord.metrics.dropped``: ``((metric name, reason), count)``: the events a metric could not use
-  (``missing_measurement``, ``not_a_number``, ``handler_error``), reported as the metric
+  (``missing_measurement``, ``not_a_number``, ``handler_error``, ``series_limit`` past its
+  ``max_series``), reported as the metric
   ``arbord.metrics.dropped.count`` and logged once per metric and reason. A bad event never
   detaches the handler nor reaches the server.
 
@@ -40,6 +41,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from daemon.chunked import map_chunked
 from daemon.telemetry.metrics import EventName, Kind, Metric, counter
 from supervisor import Server, telemetry, whereis
 from supervisor.errors import HandlerNotFound, TableError
@@ -103,6 +105,16 @@ class _Compiler:
         self.values = values
         self.dropped = dropped
         self.get = values.getter()
+        self.series: dict[str, int] = {}
+
+    def admit(self, metric: Metric) -> bool:
+        """Whether ``metric`` may start one more series (``max_series``); counts it if so."""
+        count = self.series.get(metric.name, 0)
+        if count >= metric.max_series:
+            self.drop(metric, "series_limit")
+            return False
+        self.series[metric.name] = count + 1
+        return True
 
     def drop(self, metric: Metric, reason: str) -> None:
         """Count an event ``metric`` could not use; log the first of each reason. Never raises: a
@@ -153,10 +165,10 @@ class _Compiler:
                     increment(key, 1)
                 except TableError:  # a new series (or a tag value that is not hashable)
                     key = (name, tuple(map(_hashable, key[1])))
-                    if self.get(key) is None:
-                        insert((key, 1))
-                    else:
+                    if self.get(key) is not None:
                         increment(key, 1)
+                    elif self.admit(metric):
+                        insert((key, 1))
             except Exception:
                 self.drop(metric, "handler_error")
 
@@ -188,6 +200,8 @@ class _Compiler:
                         return
                 key = (name, tuple(map(_hashable, tags_of(metadata))))
                 row = get(key)
+                if row is None and not self.admit(metric):
+                    return
                 new = fold(None if row is None else row[1], value * scale)
                 if new is not None:
                     insert((key, new))
@@ -299,15 +313,24 @@ class MetricsServer(Server):
 
     def series(self) -> list[Series]:
         """Every series, by metric (in definition order) then tags; the dropped events last."""
+        return [self._series_of(row) for row in self._rows()]
+
+    async def series_in_slices(self) -> list[Series]:
+        """``series()``, converted in slices that give the loop back between them (daemon/chunked.py):
+        what the control method reads."""
+        return await map_chunked(self._rows(), self._series_of)
+
+    def _rows(self) -> list[tuple[tuple[str, tuple[Any, ...]], Any]]:
         order = {metric.name: index for index, metric in enumerate(self.metrics)}
         rows = sorted(self.values.tab2list(), key=lambda row: (order[row[0][0]], repr(row[0][1])))
         rows += sorted(((DROPPED.name, key), count) for key, count in self.dropped.tab2list())
-        found = []
-        for (name, tag_values), state in rows:
-            metric = self._by_name[name]
-            tags = {tag: str(value) for tag, value in zip(metric.tags, tag_values, strict=True)}
-            found.append(Series(metric, tags, _value(metric, state)))
-        return found
+        return rows
+
+    def _series_of(self, row: tuple[tuple[str, tuple[Any, ...]], Any]) -> Series:
+        (name, tag_values), state = row
+        metric = self._by_name[name]
+        tags = {tag: str(value) for tag, value in zip(metric.tags, tag_values, strict=True)}
+        return Series(metric, tags, _value(metric, state))
 
 
 def _detach(handler_id: str) -> None:

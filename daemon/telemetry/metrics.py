@@ -38,6 +38,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 __all__ = [
+    "DEFAULT_MAX_SERIES",
     "DEFAULT_METRICS",
     "KNOWN_EVENTS",
     "METRIC_NAME",
@@ -60,6 +61,7 @@ METRIC_NAME: Final = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*(\.[a-zA-Z_][a-zA-Z0-9_
 DEFAULT_BUCKETS: Final = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0)
 DEFAULT_QUANTILES: Final = (0.5, 0.9, 0.99)
 DEFAULT_WINDOW: Final = 1024
+DEFAULT_MAX_SERIES: Final = 1000
 
 # Each unit's size in its base unit (seconds, bytes); a conversion is between units of one base.
 UNITS: Final[Mapping[str, tuple[str, float]]] = MappingProxyType(
@@ -115,6 +117,8 @@ class Metric:
     buckets: tuple[float, ...] = DEFAULT_BUCKETS
     quantiles: tuple[float, ...] = DEFAULT_QUANTILES
     window: int = DEFAULT_WINDOW
+    max_series: int = DEFAULT_MAX_SERIES
+    """At most this many tag combinations; an event that would add one more is dropped (counted)."""
     keep: Predicate | None = None
     tag_values: TagValues | None = None
 
@@ -136,6 +140,7 @@ def _metric(
     buckets: tuple[float, ...] = DEFAULT_BUCKETS,
     quantiles: tuple[float, ...] = DEFAULT_QUANTILES,
     window: int = DEFAULT_WINDOW,
+    max_series: int = DEFAULT_MAX_SERIES,
     keep: Predicate | None = None,
     tag_values: TagValues | None = None,
 ) -> Metric:
@@ -158,6 +163,8 @@ def _metric(
             raise ValueError(f"quantiles are numbers between 0 and 1 (exclusive), not {quantiles!r}")
         if window < 1:
             raise ValueError(f"a summary's window is at least 1 value, not {window!r}")
+    if max_series < 1:
+        raise ValueError(f"max_series is at least 1, not {max_series!r}")
     return Metric(
         kind,
         name,
@@ -170,6 +177,7 @@ def _metric(
         tuple(float(b) for b in buckets),
         tuple(float(q) for q in quantiles),
         window,
+        max_series,
         keep,
         tag_values,
     )

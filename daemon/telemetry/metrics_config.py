@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from daemon.telemetry.metrics import (
     DEFAULT_BUCKETS,
+    DEFAULT_MAX_SERIES,
     DEFAULT_METRICS,
     DEFAULT_QUANTILES,
     DEFAULT_WINDOW,
@@ -102,6 +103,7 @@ class MetricDefinition(BaseModel):
     buckets: tuple[float, ...] = DEFAULT_BUCKETS
     quantiles: tuple[float, ...] = DEFAULT_QUANTILES
     window: int = Field(default=DEFAULT_WINDOW, ge=1, le=1_000_000)
+    max_series: int = Field(default=DEFAULT_MAX_SERIES, ge=1, le=1_000_000)
 
     @field_validator("name")
     @classmethod
@@ -143,7 +145,12 @@ class MetricDefinition(BaseModel):
         unit: str | tuple[str, str] = (
             (self.unit.source, self.unit.to) if isinstance(self.unit, UnitConversion) else self.unit
         )
-        options: dict[str, Any] = {"tags": self.tags, "unit": unit, "description": self.description}
+        options: dict[str, Any] = {
+            "tags": self.tags,
+            "unit": unit,
+            "description": self.description,
+            "max_series": self.max_series,
+        }
         if self.event is not None:
             options["event"] = self.event
         if self.measurement is not None:

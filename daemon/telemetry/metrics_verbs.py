@@ -67,7 +67,8 @@ def series_record(series: Series) -> dict[str, Any]:
 
 @verb("metrics", "every metric's series and value")
 async def metrics_list(params: MetricsParams, context: MethodContext) -> list[dict[str, Any]]:
-    return [series_record(s) for s in _server().series() if s.metric.name.startswith(params.prefix)]
+    found = await _server().series_in_slices()
+    return [series_record(s) for s in found if s.metric.name.startswith(params.prefix)]
 
 
 @verb("metrics.prometheus", "the metrics in Prometheus' text exposition format")

@@ -406,3 +406,17 @@ async def test_the_console_has_a_metrics_command() -> None:
                 await console.stop()
     finally:
         await server.stop()
+
+
+@pytest.mark.parametrize(
+    "server",
+    [[counter("job.done.count", tags=("key",), max_series=2), sum_of("job.done.rows", max_series=1)]],
+    indirect=True,
+)
+async def test_a_metric_keeps_at_most_max_series_tag_combinations(server: MetricsServer) -> None:
+    for key in ("a", "b", "c", "a", "d"):
+        telemetry.execute(JOB, {"rows": 1}, {"key": key})
+    assert values(server, "job.done.count") == {("a",): 2, ("b",): 1}
+    assert values(server, "job.done.rows") == {(): 5.0}
+    assert dropped(server) == {("job.done.count", "series_limit"): 2}
+    assert [s.value for s in await server.series_in_slices()] == [s.value for s in server.series()]
