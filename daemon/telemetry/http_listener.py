@@ -201,7 +201,10 @@ class HttpListener(Server):
 
     @staticmethod
     def _encode(response: HttpResponse, head_only: bool) -> bytes:
-        status = HTTPStatus(response.status)
+        try:
+            status = HTTPStatus(response.status)
+        except ValueError:  # a route's status no HTTP version names: a bug of the route's
+            status = HTTPStatus.INTERNAL_SERVER_ERROR
         headers = {
             "Content-Type": response.content_type,
             "Content-Length": str(len(response.body)),

@@ -1,4 +1,5 @@
-"""Metric definitions, after Elixir's ``telemetry_metrics``: what to turn which event into.
+"""Metric definitions, after Elixir's ``telemetry_metrics`` (docs/otp-conformance.md#metrics): what
+to turn which event into.
 
 A metric names a telemetry event, one of its measurements, the metadata keys that split it into
 series (``tags``) and how to aggregate it:

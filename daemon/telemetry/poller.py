@@ -1,5 +1,6 @@
 """The poller (``arbord.metrics.poller``): periodic measurements emitted as events, after Erlang's
-``telemetry_poller``. Every ``interval`` seconds (5 by default) one round emits:
+``telemetry_poller`` (docs/otp-conformance.md#poller). Every ``interval`` seconds (5 by default)
+one round emits:
 
 =========================== ======================================== ===========================
 event                       measurements                             metadata

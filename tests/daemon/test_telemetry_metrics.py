@@ -7,7 +7,7 @@ import asyncio
 import math
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -17,7 +17,7 @@ from daemon.component import verb_table
 from daemon.console.config import ConsoleSettings
 from daemon.console.server import ConsoleServer
 from daemon.ctl.client import ControlReplyError, open_control_client
-from daemon.errors import ConfigError
+from daemon.errors import ConfigError, ControlError
 from daemon.settings import load_settings
 from daemon.telemetry.aggregation import DROPPED, METRICS_NAME, MetricsServer, Series, metrics_server
 from daemon.telemetry.component import TELEMETRY
@@ -33,6 +33,8 @@ from daemon.telemetry.metrics import (
     summary,
 )
 from daemon.telemetry.metrics_config import MetricsSettings
+from daemon.telemetry.metrics_verbs import metrics_methods
+from daemon.verbs.codes import ErrorCode
 from daemon.verbs.component import CORE
 from daemon.verbs.render import render_result
 from supervisor import ChildSpec, Server, Supervisor, telemetry, whereis
@@ -420,3 +422,11 @@ async def test_a_metric_keeps_at_most_max_series_tag_combinations(server: Metric
     assert values(server, "job.done.rows") == {(): 5.0}
     assert dropped(server) == {("job.done.count", "series_limit"): 2}
     assert [s.value for s in await server.series_in_slices()] == [s.value for s in server.series()]
+
+
+async def test_the_metrics_verbs_answer_not_found_while_no_metrics_server_runs() -> None:
+    assert metrics_server() is None
+    for method in metrics_methods():
+        with pytest.raises(ControlError) as caught:
+            await method.handler(method.parse({}), cast(Any, None))
+        assert caught.value.code is ErrorCode.NOT_FOUND
