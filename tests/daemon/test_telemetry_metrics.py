@@ -4,6 +4,7 @@ server's tables, arbord's default metrics, and bad input at configuration load a
 from __future__ import annotations
 
 import asyncio
+import inspect
 import math
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -427,6 +428,8 @@ async def test_a_metric_keeps_at_most_max_series_tag_combinations(server: Metric
 async def test_the_metrics_verbs_answer_not_found_while_no_metrics_server_runs() -> None:
     assert metrics_server() is None
     for method in metrics_methods():
+        outcome = method.handler(method.parse({}), cast(Any, None))
+        assert inspect.isawaitable(outcome)
         with pytest.raises(ControlError) as caught:
-            await method.handler(method.parse({}), cast(Any, None))
+            await outcome
         assert caught.value.code is ErrorCode.NOT_FOUND
