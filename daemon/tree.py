@@ -4,6 +4,9 @@ The root supervisor (``arbord.root``) starts each component's children, in the o
 ``COMPONENTS``::
 
     arbord.root (one_for_one)
+    ├── metrics          the metrics' tables and handlers     (daemon/telemetry/aggregation.py)
+    ├── poller           periodic measurements (arbord.metrics.poller), unless disabled
+    ├── http             the HTTP listener (/metrics), only with [telemetry.prometheus] listen
     ├── registry_keeper  the heir of the registry's tables   (daemon/registry/keeper.py)
     ├── registry         the agent registry's supervisor     (daemon/registry), over the registry
     ├── cache            the cache supervisor                (daemon/cache), one child per named cache

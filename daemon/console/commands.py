@@ -122,11 +122,15 @@ def _method_command(prefix: str, methods: Mapping[str, Method]) -> click.Command
     @custom_help_option
     @click.pass_context
     def command(ctx: click.Context, action: str | None, args: tuple[str, ...]) -> None:
-        if action is None or f"{prefix}.{action}" not in methods:
+        if (action is None or f"{prefix}.{action}" not in methods) and prefix in methods:
+            # The group is a method too (``metrics``): its words are the bare method's.
+            name, args = prefix, args if action is None else (action, *args)
+        elif action is None or f"{prefix}.{action}" not in methods:
             print_fail(f"{prefix}: choose one of {', '.join(actions)}")
             _done(ctx)
             return
-        name = f"{prefix}.{action}"
+        else:
+            name = f"{prefix}.{action}"
         schema = methods[name].params.model_json_schema()
 
         async def work(context: ConsoleContext) -> Any:

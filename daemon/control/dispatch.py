@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Final
 
@@ -21,8 +22,9 @@ from daemon.control.deadline import Deadline
 from daemon.control.protocol import Request, encode_error, encode_result
 from daemon.verbs.codes import ErrorCode
 from daemon.verbs.method import Method, MethodContext, VerbTable
+from supervisor import telemetry
 
-__all__ = ["AUDITED", "PeerGone", "Send", "dispatch"]
+__all__ = ["AUDITED", "REQUEST", "PeerGone", "Send", "dispatch"]
 
 log = logging.getLogger("daemon.control")
 
@@ -40,6 +42,13 @@ AUDITED: Final = frozenset(
 )
 """Core methods that change the daemon: logged at INFO with the peer's pid and uid."""
 
+REQUEST: Final = ("arbord", "control", "request")
+"""Emitted once per request answered (or abandoned): measurement ``duration`` (ns); metadata
+``method`` (``"(unknown)"`` for a name the daemon does not have, so clients cannot mint new
+values) and ``error``: the error code answered, ``""`` for a result, ``"aborted"`` when the peer
+left or the request was cancelled before its answer."""
+_UNKNOWN: Final = "(unknown)"
+
 
 async def dispatch(
     verbs: VerbTable,
@@ -49,11 +58,32 @@ async def dispatch(
     deadline: Deadline,
     timeout: float,
 ) -> None:
-    """Answer ``request`` through ``send``: its result (or stream) or its error, always ending it."""
+    """Answer ``request`` through ``send``: its result (or stream) or its error, always ending it;
+    then emit ``REQUEST``."""
+    started = time.perf_counter_ns()
+    error = "aborted"
+    try:
+        error = await _answer(verbs, request, context, send, deadline, timeout) or ""
+    finally:
+        if REQUEST in telemetry.active_events:
+            method = request.method if request.method in verbs.methods else _UNKNOWN
+            duration = time.perf_counter_ns() - started
+            telemetry.execute(REQUEST, {"duration": duration}, {"method": method, "error": error})
+
+
+async def _answer(
+    verbs: VerbTable,
+    request: Request,
+    context: MethodContext,
+    send: Send,
+    deadline: Deadline,
+    timeout: float,
+) -> str | None:
+    """``dispatch``'s work; returns the error code answered, or None for a result."""
     method = verbs.methods.get(request.method)
     if method is None:
         await send(encode_error(request.id, ErrorCode.METHOD_NOT_FOUND, f"no method {request.method!r}"))
-        return
+        return ErrorCode.METHOD_NOT_FOUND.value
     if method.name in AUDITED:
         connection = context.connection
         log.info(
@@ -78,11 +108,10 @@ async def dispatch(
                 {"errors": problems},
             )
         )
-        return
+        return ErrorCode.INVALID_PARAMS.value
     try:
         if method.streamed:
-            await _stream(verbs, method, params, context, request, send, deadline, timeout)
-            return
+            return await _stream(verbs, method, params, context, request, send, deadline, timeout)
         with deadline.phase(timeout):
             outcome = method.handler(params, context)
             assert inspect.isawaitable(outcome), f"unary method {method.name} must be async"
@@ -91,9 +120,9 @@ async def dispatch(
     except (asyncio.CancelledError, PeerGone):
         raise
     except Exception as error:
-        await _send_error(verbs, method, request, send, error)
-        return
+        return await _send_error(verbs, method, request, send, error)
     await send(frame)
+    return None
 
 
 async def _stream(
@@ -105,7 +134,7 @@ async def _stream(
     send: Send,
     deadline: Deadline,
     timeout: float,
-) -> None:
+) -> str | None:
     items = method.handler(params, context)
     assert isinstance(items, AsyncIterator), f"streamed method {method.name} must be an async generator"
     count = 0
@@ -121,19 +150,20 @@ async def _stream(
     except (asyncio.CancelledError, PeerGone):
         raise
     except Exception as error:
-        await _send_error(verbs, method, request, send, error)
-        return
+        return await _send_error(verbs, method, request, send, error)
     finally:
         aclose = getattr(items, "aclose", None)
         if aclose is not None:
             await aclose()
     await send(encode_result(request.id, {"items": count}))
+    return None
 
 
 async def _send_error(
     verbs: VerbTable, method: Method, request: Request, send: Send, error: Exception
-) -> None:
+) -> str:
     code, message, data = verbs.error_for(error)
     if code is ErrorCode.INTERNAL:
         log.error("control method %s failed", method.name, exc_info=error)
     await send(encode_error(request.id, code, message, data))
+    return code.value

@@ -8,6 +8,8 @@ from typing import Final
 
 from daemon.component import Component, ComponentContext
 from daemon.telemetry.config import TelemetrySettings
+from daemon.telemetry.metrics_tree import metrics_child_specs
+from daemon.telemetry.metrics_verbs import metrics_methods
 from daemon.verbs.method import Method
 from supervisor import ChildSpec
 
@@ -15,11 +17,11 @@ __all__ = ["TELEMETRY"]
 
 
 def _children(section: TelemetrySettings, context: ComponentContext) -> Sequence[ChildSpec]:
-    return ()
+    return (*metrics_child_specs(section),)
 
 
 def _verbs() -> Sequence[Method]:
-    return ()
+    return (*metrics_methods(),)
 
 
 TELEMETRY: Final[Component[TelemetrySettings]] = Component(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from daemon.telemetry import metrics_config
 from daemon.telemetry.metrics_config import MetricsSettings
 from daemon.telemetry.sampling_config import EventsSettings
 
@@ -22,3 +23,5 @@ class TelemetrySettings(BaseModel):
 
     events: EventsSettings = Field(default_factory=EventsSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    prometheus: metrics_config.PrometheusSettings = Field(default_factory=metrics_config.PrometheusSettings)
+    poller: metrics_config.PollerSettings = Field(default_factory=metrics_config.PollerSettings)

@@ -273,6 +273,34 @@ def _methods(result: Sequence[Mapping[str, Any]]) -> str:
     )
 
 
+def _metric_value(value: Any) -> str:
+    """A series' value: a number, or a distribution's or a summary's count, sum and shape."""
+    if not isinstance(value, Mapping):
+        return _cell(value)
+    shown = [f"count={value.get('count')}", f"sum={_cell(value.get('sum'))}"]
+    for q, v in value.get("quantiles", ()):
+        shown.append(f"p{q * 100:g}={_cell(v)}")
+    buckets = [f"<={_cell(bound)}:{count}" for bound, count in value.get("buckets", ()) if bound != "+Inf"]
+    return " ".join(shown + buckets)
+
+
+def _metrics(result: Sequence[Mapping[str, Any]]) -> str:
+    """``metrics``: one line per series."""
+    if not result:
+        return "no metrics"
+    rows = [
+        [
+            str(r.get("metric")),
+            str(r.get("type")),
+            ",".join(f"{k}={v}" for k, v in (r.get("tags") or {}).items()) or "-",
+            _metric_value(r.get("value")),
+            str(r.get("unit") or "-"),
+        ]
+        for r in result
+    ]
+    return _align([["METRIC", "TYPE", "TAGS", "VALUE", "UNIT"], *rows])
+
+
 # The results with a shape of their own, by method (the others: by the shape of the result).
 _RENDERERS: Final[Mapping[str, tuple[type, Callable[[Any], str]]]] = {
     "tree": (Mapping, render_tree),
@@ -287,6 +315,8 @@ _RENDERERS: Final[Mapping[str, tuple[type, Callable[[Any], str]]]] = {
     "cache.list": (Mapping, _cache_keys),
     "cache.stats": (Mapping, _cache_stats),
     "cache.get": (Mapping, _cache_value),
+    "metrics": (list, _metrics),
+    "metrics.prometheus": (Mapping, lambda result: str(result.get("text", "")).rstrip("\n")),
 }
 
 

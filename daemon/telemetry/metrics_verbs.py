@@ -1,0 +1,81 @@
+"""The metrics' control methods: ``metrics`` (every series, for ``arborctl metrics``) and
+``metrics.prometheus`` (Prometheus' text exposition, the same text ``/metrics`` serves).
+
+``metrics`` lists one record per series: ``metric``, ``type``, ``tags`` (an object), ``value`` (a
+number; for a distribution ``{count, sum, buckets}``, for a summary ``{count, sum, quantiles}``)
+and ``unit``; ``prefix`` keeps the metrics whose name starts with it. Both answer ``not_found``
+while the metrics server is not running (between a crash and its restart).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from daemon.errors import ControlError
+from daemon.telemetry.aggregation import MetricsServer, Series, metrics_server
+from daemon.telemetry.prometheus import CONTENT_TYPE, exposition
+from daemon.verbs.codes import ErrorCode
+from daemon.verbs.method import Method, MethodContext, NoParams, methods_of, verb
+
+__all__ = ["metrics_methods", "series_record"]
+
+
+class MetricsParams(BaseModel):
+    """``metrics``: only the metrics whose name starts with ``prefix``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prefix: Annotated[str, Field(max_length=256)] = ""
+
+
+def _server() -> MetricsServer:
+    server = metrics_server()
+    if server is None:
+        raise ControlError(ErrorCode.NOT_FOUND, "the metrics server (arbord.metrics) is not running")
+    return server
+
+
+def _json_number(value: float) -> float | str:
+    """JSON has no infinities nor NaN: those travel as strings (``"+Inf"``, ``"NaN"``)."""
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return "NaN" if math.isnan(value) else value
+
+
+def series_record(series: Series) -> dict[str, Any]:
+    """One series as a JSON record."""
+    value = series.value
+    if isinstance(value, dict):
+        value = dict(value)
+        if "buckets" in value:
+            value["buckets"] = [[_json_number(bound), count] for bound, count in value["buckets"]]
+        if "quantiles" in value:
+            value["quantiles"] = [[q, _json_number(v)] for q, v in value["quantiles"]]
+    else:
+        value = _json_number(value)
+    return {
+        "metric": series.metric.name,
+        "type": series.metric.kind.value,
+        "tags": series.tags,
+        "value": value,
+        "unit": series.metric.unit,
+    }
+
+
+@verb("metrics", "every metric's series and value")
+async def metrics_list(params: MetricsParams, context: MethodContext) -> list[dict[str, Any]]:
+    found = await _server().series_in_slices()
+    return [series_record(s) for s in found if s.metric.name.startswith(params.prefix)]
+
+
+@verb("metrics.prometheus", "the metrics in Prometheus' text exposition format")
+async def metrics_prometheus(params: NoParams, context: MethodContext) -> dict[str, str]:
+    return {"content_type": CONTENT_TYPE, "text": exposition(_server())}
+
+
+def metrics_methods() -> tuple[Method, ...]:
+    """The metrics' control methods."""
+    return methods_of(globals())
