@@ -32,7 +32,16 @@ import contextvars
 import functools
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, ItemsView, Iterator, KeysView, Mapping, ValuesView
+from collections.abc import (
+    Awaitable,
+    Callable,
+    ItemsView,
+    Iterator,
+    KeysView,
+    Mapping,
+    MutableMapping,
+    ValuesView,
+)
 from concurrent.futures import Executor
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
@@ -577,7 +586,9 @@ class ContextFilter(logging.Filter):
         return True
 
 
-def structlog_processor(logger: object, method_name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def structlog_processor(
+    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     """A structlog processor: the same fields as ``ContextFilter`` (context fields flat, then
     ``correlation_id``, ``operation_id``, ``trace_id``, ``span_id``), never replacing a bound key.
 

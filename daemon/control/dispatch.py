@@ -5,6 +5,10 @@ Exceptions become error codes through the table's error map (``daemon.verbs.erro
 ``ControlError`` or a component's error carries its own code, the components map the rest); anything
 unmapped is a bug, logged with its traceback and answered ``internal`` (the message does not leak the
 traceback). The transport knows no component: what it serves is the ``VerbTable`` it is given.
+
+Every error reply carries the request's ``correlation_id`` (the current operation's, else the
+request span's trace id, else a fresh one), and the log line of an ``internal`` error carries the
+same id, in its text and as the record's ``correlation_id`` (docs/context.md, "Logs").
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
+from daemon.context import context_of, current_correlation_id
 from daemon.control.deadline import Deadline
 from daemon.control.protocol import Request, encode_error, encode_result
+from daemon.operation import new_correlation_id
 from daemon.verbs.codes import ErrorCode
 from daemon.verbs.method import Method, MethodContext, VerbTable
 
@@ -52,7 +58,14 @@ async def dispatch(
     """Answer ``request`` through ``send``: its result (or stream) or its error, always ending it."""
     method = verbs.methods.get(request.method)
     if method is None:
-        await send(encode_error(request.id, ErrorCode.METHOD_NOT_FOUND, f"no method {request.method!r}"))
+        await send(
+            encode_error(
+                request.id,
+                ErrorCode.METHOD_NOT_FOUND,
+                f"no method {request.method!r}",
+                {"correlation_id": _correlation_id()},
+            )
+        )
         return
     if method.name in AUDITED:
         connection = context.connection
@@ -75,7 +88,7 @@ async def dispatch(
                 request.id,
                 ErrorCode.INVALID_PARAMS,
                 f"invalid params for {method.name}: {len(problems)} problem(s)",
-                {"errors": problems},
+                {"errors": problems, "correlation_id": _correlation_id()},
             )
         )
         return
@@ -134,6 +147,19 @@ async def _send_error(
     verbs: VerbTable, method: Method, request: Request, send: Send, error: Exception
 ) -> None:
     code, message, data = verbs.error_for(error)
+    carried = context_of(error)  # the handler's own operation, when it ran one
+    correlation_id = (carried.correlation_id if carried is not None else None) or _correlation_id()
     if code is ErrorCode.INTERNAL:
-        log.error("control method %s failed", method.name, exc_info=error)
-    await send(encode_error(request.id, code, message, data))
+        log.error(
+            "control method %s failed (correlation id %s)",
+            method.name,
+            correlation_id,
+            exc_info=error,
+            extra={"correlation_id": correlation_id},
+        )
+    await send(encode_error(request.id, code, message, {**(data or {}), "correlation_id": correlation_id}))
+
+
+def _correlation_id() -> str:
+    """The id an error reply and its log line share (docs/context.md, "Logs")."""
+    return current_correlation_id() or new_correlation_id()
