@@ -1,4 +1,5 @@
-"""One operation in flight: the ErrorContext struct of the reference (§5), as a frozen record.
+"""One operation in flight: Foundation's ErrorContext struct (docs/otp-conformance.md#operations), as a
+frozen record.
 
 An ``Operation`` names where it runs (module and function), has an id of its own and a correlation
 id it shares with every operation started inside it, its metadata, and the breadcrumbs of how it got
@@ -54,7 +55,7 @@ class Breadcrumb:
 
 @dataclass(frozen=True, slots=True)
 class Operation:
-    """The §5 struct: ids, where, since when, metadata, breadcrumbs and the parent operation."""
+    """Foundation's struct: ids, where, since when, metadata, breadcrumbs and the parent operation."""
 
     operation_id: int
     """A positive 63-bit number, random: unique in practice, and no counter to share."""

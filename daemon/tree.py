@@ -4,6 +4,7 @@ The root supervisor (``arbord.root``) starts each component's children, in the o
 ``COMPONENTS``::
 
     arbord.root (one_for_one)
+    ├── crashes          the crash log, arbord.crashes      (daemon/crashes): one record per crash
     ├── registry_keeper  the heir of the registry's tables   (daemon/registry/keeper.py)
     ├── registry         the agent registry's supervisor     (daemon/registry), over the registry
     ├── cache            the cache supervisor                (daemon/cache), one child per named cache
@@ -36,6 +37,7 @@ from daemon.cache.component import CACHE
 from daemon.component import Component, ComponentContext, Reload
 from daemon.console.component import CONSOLE
 from daemon.control.component import CONTROL
+from daemon.crashes.component import CRASHES
 from daemon.registry.component import KEEPER, REGISTRY
 from daemon.sections import SettingsBase
 from daemon.servers.component import (
@@ -74,6 +76,7 @@ CONTROL_ID: Final = "control"
 COMPONENTS: Final[tuple[Component[Any], ...]] = (
     CORE,
     TELEMETRY,
+    CRASHES,
     KEEPER,
     REGISTRY,
     CACHE,

@@ -1,4 +1,5 @@
-"""Operations (the reference's ErrorContext struct, §5) and enrich_error (PEP 678 notes)."""
+"""Operations (Foundation's ErrorContext struct, docs/otp-conformance.md#operations) and enrich_error
+(PEP 678 notes)."""
 
 from __future__ import annotations
 
