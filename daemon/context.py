@@ -436,10 +436,10 @@ class context_policy(_Block):
 
 
 class operation(_Block):
-    """Run a block as an operation (Foundation's ErrorContext, docs/otp-conformance.md#operations): an operation id, a correlation id (the
-    current span's trace id when a span is current, so logs, errors and traces share one id; else a
-    fresh one), breadcrumbs and a duration. Started inside another operation it keeps that one's
-    correlation id and appends a breadcrumb.
+    """Run a block as an operation (Foundation's ErrorContext, docs/otp-conformance.md#operations):
+    an operation id, a correlation id (the current span's trace id when a span is current, so logs,
+    errors and traces share one id; else a fresh one), breadcrumbs and a duration. Started inside
+    another operation it keeps that one's correlation id and appends a breadcrumb.
 
     On an exception it enriches the exception (``enrich_error``) and re-raises it: an error is never
     turned into a return value. Cancellation is not an error: it only restores the context. The end
