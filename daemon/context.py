@@ -75,8 +75,10 @@ __all__ = [
     "enrich_error",
     "get_context",
     "operation",
+    "reset_error_context",
     "reset_span_ref",
     "run_in_executor",
+    "set_error_context",
     "set_span_ref",
     "structlog_processor",
     "temporary_context",
@@ -248,6 +250,21 @@ get_context: Final[Callable[[], ErrorContext]] = _error_context.get
 ``ContextVar``'s own ``get``, so a read costs what a ``ContextVar`` read costs (bench/bench_context.py)."""
 
 
+def set_error_context(ctx: ErrorContext) -> Token[ErrorContext]:
+    """Make ``ctx`` (an ``ErrorContext`` read elsewhere with ``get_context``) the current one; give
+    the token to ``reset_error_context``. For code that carries a context across a boundary a
+    ``ContextVar`` does not cross — a server's mailbox (the envelope hook); blocks use ``with_context``.
+    """
+    if not isinstance(ctx, ErrorContext):
+        raise TypeError(f"expected an ErrorContext (from get_context()), not {type(ctx).__name__}")
+    return _error_context.set(ctx)
+
+
+def reset_error_context(token: Token[ErrorContext]) -> None:
+    """Put back the context that was current before ``set_error_context`` returned ``token``."""
+    _error_context.reset(token)
+
+
 def current_correlation_id() -> str | None:
     """The id that ties this task's logs, errors and traces together: the current operation's
     correlation id, else the current span's trace id, else None."""
@@ -360,7 +377,8 @@ class with_context(_Block):
     Use it as ``with``, ``async with`` or a decorator. Keys must be identifiers
     (``ContextKeyError`` otherwise); values pass the context's policy (redaction, size limits).
     An exception leaving the block carries the context at the failure (``context_of(exc)``).
-    One instance is one block at a time; as a decorator each call gets its own.
+    One instance is one block at a time; as a decorator each call gets its own (a generator
+    function's body runs after the call: enter the block inside it instead).
     """
 
     __slots__ = ("_fields",)

@@ -18,7 +18,9 @@ from daemon.context import (
     context_of,
     context_policy,
     get_context,
+    reset_error_context,
     run_in_executor,
+    set_error_context,
     temporary_context,
     with_context,
 )
@@ -226,3 +228,17 @@ def test_the_redaction_words_are_configurable() -> None:
 def test_a_policy_with_no_room_is_refused() -> None:
     with pytest.raises(ValueError, match="positive"):
         ContextPolicy(max_fields=0)
+
+
+async def test_a_context_carried_across_a_mailbox_is_set_and_reset_whole() -> None:
+    # What the envelope hook does: read the caller's context, make it current in the handler's task.
+    with with_context(request_id="r5"):
+        carried = get_context()
+    token = set_error_context(carried)
+    try:
+        assert dict(get_context()) == {"request_id": "r5"}
+    finally:
+        reset_error_context(token)
+    assert dict(get_context()) == {}
+    with pytest.raises(TypeError):
+        set_error_context({"request_id": "r5"})  # type: ignore[arg-type]
