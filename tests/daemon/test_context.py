@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from daemon.context import (
     REDACTED,
@@ -242,3 +244,34 @@ async def test_a_context_carried_across_a_mailbox_is_set_and_reset_whole() -> No
     assert dict(get_context()) == {}
     with pytest.raises(TypeError):
         set_error_context({"request_id": "r5"})  # type: ignore[arg-type]
+
+
+# --- property: any nesting, any tasks ----------------------------------------------------------------
+
+_FIELDS = st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), st.integers(0, 9), max_size=3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(outer=st.lists(_FIELDS, max_size=5), inner=st.lists(_FIELDS, max_size=5), fork=st.integers(0, 5))
+def test_nested_blocks_in_tasks_see_the_merge_of_their_own_stack(
+    outer: list[dict[str, int]], inner: list[dict[str, int]], fork: int
+) -> None:
+    async def child(expected: dict[str, object]) -> None:
+        assert dict(get_context()) == expected
+        await nest(inner, expected, fork_at=-1)  # the child forks no further
+        assert dict(get_context()) == expected
+
+    async def nest(levels: list[dict[str, int]], expected: dict[str, object], fork_at: int) -> None:
+        if fork_at == 0:
+            await asyncio.create_task(child(dict(expected)))
+        if not levels:
+            return
+        merged = {**expected, **levels[0]}
+        async with with_context(**levels[0]):
+            assert dict(get_context()) == merged
+            await nest(levels[1:], merged, fork_at - 1)
+            assert dict(get_context()) == merged
+        assert dict(get_context()) == expected
+
+    asyncio.run(nest(outer, {}, fork))
+    assert dict(get_context()) == {}
