@@ -91,6 +91,11 @@ class CrashLog(Server):
     def _on_event(
         self, event: tuple[str, ...], measurements: Mapping[str, float], metadata: Mapping[str, Any], _: Any
     ) -> None:
+        if not self.alive:
+            # Killed without its terminate (brutal_kill): this incarnation's handler leaves now, so a
+            # dead crash log never holds the bus (test_a_killed_crash_log_leaves_the_bus).
+            telemetry.detach(self._handler_id)
+            return
         supervisor, child = str(metadata.get("supervisor")), str(metadata.get("child_id"))
         if event == CHILD_EXIT:
             reason = metadata.get("reason")

@@ -131,6 +131,16 @@ async def test_normal_exits_make_no_record(crash_log: CrashLog) -> None:
     assert (await _records(crash_log))["crashes"] == []
 
 
+async def test_a_killed_crash_log_leaves_the_bus() -> None:
+    log = await CrashLog.start()
+    assert any(h.id.startswith(CRASHES_NAME) for h in telemetry.list_handlers(("supervisor",)))
+    log.kill()  # no terminate: the handler stays attached until the next event
+    await log.wait()
+    async with Supervisor([ChildSpec("w", Worker)], name="test.sup") as sup:
+        await _crash(sup, "w", "after the log died")
+    assert not any(h.id.startswith(CRASHES_NAME) for h in telemetry.list_handlers(("supervisor",)))
+
+
 # --- end to end: arborctl against a real daemon ------------------------------------------------------
 
 
