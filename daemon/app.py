@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import daemon
-from daemon.app_logging import set_level
+from daemon.app_logging import set_format, set_level
 from daemon.app_paths import (
     RuntimePaths,
     prepare_runtime_dir,
@@ -474,6 +474,8 @@ class Daemon:
         self._settings = effective
         if old.daemon.log_level != effective.daemon.log_level:
             set_level(effective.daemon.log_level)
+        if old.daemon.log_format != effective.daemon.log_format:
+            set_format(effective.daemon.log_format)
         if old.daemon != effective.daemon:
             await self._cancel_health_tasks()
             self._start_health_tasks()

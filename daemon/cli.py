@@ -88,7 +88,7 @@ async def _serve(settings: SettingsBase, config_path: Path | None, environ: Mapp
 def _run(config_path: Path | None, environ: Mapping[str, str]) -> int:
     try:
         settings = load_settings(config_path, environ)
-        configure_logging(settings.daemon.log_level, environ)
+        configure_logging(settings.daemon.log_level, environ, log_format=settings.daemon.log_format)
         with asyncio.Runner(loop_factory=loop_factory(settings.daemon.loop)) as runner:
             return runner.run(_serve(settings, config_path, environ))
     except ConfigError as error:

@@ -60,6 +60,9 @@ class DaemonSection(BaseModel):
     """A lag above this many seconds is logged as a warning; at least ``MIN_LAG_WARNING`` (0.01)."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     """The log level of the ``arbord`` and ``supervisor`` loggers (applied on reload too)."""
+    log_format: Literal["text", "json"] = "text"
+    """``text`` lines, or ``json``: one JSON object a line with the correlation id, trace and span ids
+    and the error context's fields, for journald and log shippers (applied on reload too)."""
 
 
 class SupervisorSection(BaseModel):

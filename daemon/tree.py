@@ -7,6 +7,7 @@ The root supervisor (``arbord.root``) starts each component's children, in the o
     ├── metrics          the metrics' tables and handlers     (daemon/telemetry/aggregation.py)
     ├── poller           periodic measurements (arbord.metrics.poller), unless disabled
     ├── http             the HTTP listener (/metrics), only with [telemetry.prometheus] listen
+    ├── crashes          the crash log, arbord.crashes      (daemon/crashes): one record per crash
     ├── registry_keeper  the heir of the registry's tables   (daemon/registry/keeper.py)
     ├── registry         the agent registry's supervisor     (daemon/registry), over the registry
     ├── cache            the cache supervisor                (daemon/cache), one child per named cache
@@ -39,6 +40,7 @@ from daemon.cache.component import CACHE
 from daemon.component import Component, ComponentContext, Reload
 from daemon.console.component import CONSOLE
 from daemon.control.component import CONTROL
+from daemon.crashes.component import CRASHES
 from daemon.registry.component import KEEPER, REGISTRY
 from daemon.sections import SettingsBase
 from daemon.servers.component import (
@@ -77,6 +79,7 @@ CONTROL_ID: Final = "control"
 COMPONENTS: Final[tuple[Component[Any], ...]] = (
     CORE,
     TELEMETRY,
+    CRASHES,
     KEEPER,
     REGISTRY,
     CACHE,

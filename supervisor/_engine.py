@@ -407,7 +407,7 @@ class SupervisorEngine(Server):
         if child_ops.CHILD_RESTART in telemetry.active_events:
             telemetry.execute(
                 child_ops.CHILD_RESTART,
-                {"restarts": child.restarts},
+                {"restarts": child.restarts, "intensity_left": self._intensity.left},
                 {"supervisor": self.label, "child_id": child.spec.id, "strategy": self.flags.strategy.value},
             )
 

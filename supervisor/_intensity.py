@@ -48,6 +48,12 @@ class RestartIntensity:
         return len(times) <= self.intensity
 
     @property
+    def left(self) -> int:
+        """Restarts still allowed in the window as ``add_restart`` last pruned it (telemetry's
+        ``intensity_left``: read right after a restart, it is what the next crashes may spend)."""
+        return max(0, self.intensity - len(self._times))
+
+    @property
     def recent(self) -> int:
         """How many restarts are in the current window."""
         threshold = self._now() - self.period

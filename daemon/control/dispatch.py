@@ -5,6 +5,10 @@ Exceptions become error codes through the table's error map (``daemon.verbs.erro
 ``ControlError`` or a component's error carries its own code, the components map the rest); anything
 unmapped is a bug, logged with its traceback and answered ``internal`` (the message does not leak the
 traceback). The transport knows no component: what it serves is the ``VerbTable`` it is given.
+
+Every error reply carries the request's ``correlation_id`` (the current operation's, else the
+request span's trace id, else a fresh one), and the log line of an ``internal`` error carries the
+same id, in its text and as the record's ``correlation_id`` (docs/context.md, "Logs").
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
+from daemon.context import context_of, current_correlation_id
 from daemon.control.deadline import Deadline
 from daemon.control.protocol import Request, encode_error, encode_result
+from daemon.operation import new_correlation_id
 from daemon.verbs.codes import ErrorCode
 from daemon.verbs.method import Method, MethodContext, VerbTable
 from supervisor import telemetry
@@ -82,7 +88,14 @@ async def _answer(
     """``dispatch``'s work; returns the error code answered, or None for a result."""
     method = verbs.methods.get(request.method)
     if method is None:
-        await send(encode_error(request.id, ErrorCode.METHOD_NOT_FOUND, f"no method {request.method!r}"))
+        await send(
+            encode_error(
+                request.id,
+                ErrorCode.METHOD_NOT_FOUND,
+                f"no method {request.method!r}",
+                {"correlation_id": _correlation_id()},
+            )
+        )
         return ErrorCode.METHOD_NOT_FOUND.value
     if method.name in AUDITED:
         connection = context.connection
@@ -105,7 +118,7 @@ async def _answer(
                 request.id,
                 ErrorCode.INVALID_PARAMS,
                 f"invalid params for {method.name}: {len(problems)} problem(s)",
-                {"errors": problems},
+                {"errors": problems, "correlation_id": _correlation_id()},
             )
         )
         return ErrorCode.INVALID_PARAMS.value
@@ -163,7 +176,20 @@ async def _send_error(
     verbs: VerbTable, method: Method, request: Request, send: Send, error: Exception
 ) -> str:
     code, message, data = verbs.error_for(error)
+    carried = context_of(error)  # the handler's own operation, when it ran one
+    correlation_id = (carried.correlation_id if carried is not None else None) or _correlation_id()
     if code is ErrorCode.INTERNAL:
-        log.error("control method %s failed", method.name, exc_info=error)
-    await send(encode_error(request.id, code, message, data))
+        log.error(
+            "control method %s failed (correlation id %s)",
+            method.name,
+            correlation_id,
+            exc_info=error,
+            extra={"correlation_id": correlation_id},
+        )
+    await send(encode_error(request.id, code, message, {**(data or {}), "correlation_id": correlation_id}))
     return code.value
+
+
+def _correlation_id() -> str:
+    """The id an error reply and its log line share (docs/context.md, "Logs")."""
+    return current_correlation_id() or new_correlation_id()

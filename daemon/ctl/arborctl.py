@@ -369,7 +369,12 @@ def _main(args: argparse.Namespace, output: _Output) -> int:
         output.error("usage", str(error))
         return EXIT_USAGE
     except ControlReplyError as error:
-        output.error(error.code, error.message, error.data)
+        extra = (
+            error.data
+            if error.correlation_id is None
+            else {**error.data, "correlation_id": error.correlation_id}
+        )
+        output.error(error.code, error.message, extra)
         if error.code == "permission_denied":
             return EXIT_DENIED
         return EXIT_USAGE if error.code in _USAGE_CODES else EXIT_ERROR

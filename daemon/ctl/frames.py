@@ -33,13 +33,17 @@ CLIENT_FRAME_LIMIT: Final = 64 * 1024 * 1024
 
 
 class ControlReplyError(Exception):
-    """The daemon answered with an error: ``code`` (an ``ErrorCode`` value), ``message``, ``data``."""
+    """The daemon answered with an error: ``code`` (an ``ErrorCode`` value), ``message``, ``data``,
+    and ``correlation_id``, the id the daemon's log line of that error carries (None from a daemon
+    that sends none; kept out of ``data``)."""
 
     def __init__(self, code: str, message: str, data: Mapping[str, Any]) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.data = dict(data)
+        correlation_id = self.data.pop("correlation_id", None)
+        self.correlation_id: str | None = correlation_id if isinstance(correlation_id, str) else None
 
 
 class UnexpectedReply(ConnectionError):

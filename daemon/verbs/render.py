@@ -183,6 +183,56 @@ def _children(result: Mapping[str, Any]) -> str:
     )
 
 
+def _stamp(at: Any) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(at))) if isinstance(at, int | float) else "-"
+
+
+def _crashes(result: Mapping[str, Any]) -> str:
+    """``arborctl crashes``: newest first, one line each; how many the log dropped, if any."""
+    crashes = result.get("crashes") or []
+    dropped = result.get("dropped") or 0
+    note = f"({dropped} older crashes dropped)" if dropped else ""
+    if not crashes:
+        return "\n".join(filter(None, ["no crashes", note]))
+    rows = [
+        {
+            "id": c.get("id"),
+            "time_utc": _stamp(c.get("time")),
+            "child": f"{c.get('supervisor')}/{c.get('child')}",
+            "error": c.get("error") or c.get("reason"),
+            "decision": c.get("decision"),
+            "left": c.get("intensity_left"),
+        }
+        for c in crashes
+    ]
+    return "\n".join(
+        filter(None, [render_table(rows), _counted(len(rows), result.get("total"), "crashes"), note])
+    )
+
+
+def _crash(result: Mapping[str, Any]) -> str:
+    """``arborctl crashes show ID``: the record's lines, then its exception chain with notes and
+    its traceback as the interpreter printed it."""
+    lines = [
+        ["id:", _cell(result.get("id"))],
+        ["time:", _stamp(result.get("time")) + " UTC"],
+        ["child:", f"{result.get('supervisor')}/{result.get('child')}"],
+        ["reason:", _cell(result.get("reason"))],
+        ["decision:", _cell(result.get("decision"))],
+        ["restarts:", _cell(result.get("restarts"))],
+        ["intensity left:", _cell(result.get("intensity_left"))],
+        ["context:", _json_cell(result.get("context"))],
+        ["open spans:", _json_cell(result.get("open_spans"))],
+    ]
+    parts = [_align(lines, " ")]
+    for link in result.get("chain") or []:
+        parts.append(f"{link.get('type')}: {link.get('message')}")
+        parts.extend(f"  note: {note}" for note in link.get("notes") or [])
+    if result.get("traceback"):
+        parts.append(str(result["traceback"]).rstrip())
+    return "\n".join(parts)
+
+
 def _tree_label(node: Mapping[str, Any]) -> str:
     parts = [str(node.get("id")), str(node.get("type", ""))]
     if node.get("strategy"):
@@ -317,6 +367,8 @@ _RENDERERS: Final[Mapping[str, tuple[type, Callable[[Any], str]]]] = {
     "cache.get": (Mapping, _cache_value),
     "metrics": (list, _metrics),
     "metrics.prometheus": (Mapping, lambda result: str(result.get("text", "")).rstrip("\n")),
+    "crashes": (Mapping, _crashes),
+    "crashes.show": (Mapping, _crash),
 }
 
 

@@ -106,9 +106,9 @@ async def test_with_json_errors_are_json_on_stderr_too() -> None:
     async with running_control() as h:
         code, out, err = await arborctl("--socket", h.path, "--json", "tables", "info", "nope")
         assert (code, out) == (1, "")
-        assert json.loads(err) == {
-            "error": {"code": "not_found", "message": "no named table 'nope'", "name": "nope"}
-        }
+        error = json.loads(err)["error"]
+        assert len(error.pop("correlation_id")) == 32  # every error reply has one (docs/context.md)
+        assert error == {"code": "not_found", "message": "no named table 'nope'", "name": "nope"}
         code, out, err = await arborctl("--socket", h.path, "--json", "tables", "dump", "name=x", "chunk=0")
         assert (code, out) == (2, "")
         error = json.loads(err)["error"]

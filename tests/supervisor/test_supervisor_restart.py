@@ -374,6 +374,6 @@ async def test_exit_and_restart_emit_telemetry() -> None:
     assert isinstance(exit_event.metadata["reason"], Exit)
     assert exit_event.measurements == {"restarts": 0}
     assert restart_event.metadata["strategy"] == "rest_for_one"
-    assert restart_event.measurements == {"restarts": 1}
+    assert restart_event.measurements == {"restarts": 1, "intensity_left": sup.flags.intensity - 1}
     assert start_event.measurements == {"restarts": 1}
     assert {c.metadata["supervisor"] for c in seen} == {sup.label}

@@ -1,0 +1,32 @@
+"""The crash log as a component of the daemon: ``[crashes]``, the server ``arbord.crashes``, the verbs
+``crashes`` and ``crashes.show``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from daemon.component import Component, ComponentContext
+from daemon.crashes.config import CrashesSettings
+from daemon.crashes.server import CRASHES_NAME, CrashLog
+from daemon.crashes.verbs import crash_methods
+from daemon.verbs.method import Method
+from supervisor import ChildSpec
+
+__all__ = ["CRASHES", "CRASHES_ID"]
+
+CRASHES_ID: Final = "crashes"
+
+
+def _children(section: CrashesSettings, context: ComponentContext) -> Sequence[ChildSpec]:
+    return (ChildSpec(CRASHES_ID, CrashLog, kwargs={"capacity": section.capacity}, name=CRASHES_NAME),)
+
+
+def _verbs() -> Sequence[Method]:
+    return crash_methods()
+
+
+CRASHES: Final[Component[CrashesSettings]] = Component(
+    "crashes", CrashesSettings, child_specs=_children, verbs=_verbs
+)
+"""``[crashes]``: the crash log, ``arbord.crashes`` (docs/context.md, "Crash records")."""

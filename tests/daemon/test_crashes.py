@@ -1,0 +1,210 @@
+"""Crash records: one per crash a supervisor handles, in a bounded table owned by ``arbord.crashes``,
+with the exception chain and notes, the context at the failure, the open spans, the restart decision
+and the intensity left; the crash's log line carries its id; ``arborctl crashes`` and ``crashes show``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from daemon.context import ContextFilter, operation, with_context
+from daemon.crashes import CRASHES_NAME, CrashLog
+from daemon.log_json import JsonFormatter
+from supervisor import Caller, ChildSpec, Server, Supervisor, call, telemetry
+from tests.daemon.conftest import ROOT, RunningDaemon, StartArbord
+
+
+class Worker(Server):
+    """Crashes on the cast ``("crash", message)``, inside a context block."""
+
+    async def handle_cast(self, message: Any) -> None:
+        _, text = message
+        with with_context(job="import", api_token="t0k3n"), operation("tests.worker", "work", batch=7):
+            try:
+                raise KeyError("row 12")
+            except KeyError as error:
+                raise ValueError(text) from error
+
+    async def handle_call(self, request: Any, caller: Caller) -> Any:
+        return "ok"
+
+
+@pytest.fixture
+async def crash_log() -> AsyncIterator[CrashLog]:
+    log = await CrashLog.start(capacity=3, name=CRASHES_NAME, open_spans=lambda md: [{"name": "held"}])
+    yield log
+    await log.stop()
+
+
+@pytest.fixture
+def json_lines() -> Iterator[io.StringIO]:
+    """The supervisor's reports as JSON lines, through ContextFilter (as the daemon logs them)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(ContextFilter())
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("supervisor")
+    logger.addHandler(handler)
+    yield stream
+    logger.removeHandler(handler)
+
+
+async def _crash(sup: Supervisor, child: str, text: str) -> None:
+    """Crash ``child`` and wait until its supervisor has handled it (the exit event)."""
+    (info,) = [c for c in await sup.which_children() if c.id == child]
+    assert isinstance(info.server, Server)
+    with telemetry.capture(("supervisor", "child", "exit")) as seen:
+        info.server.cast(("crash", text))
+        await seen.wait(("supervisor", "child", "exit"))
+
+
+async def _records(log: CrashLog, limit: int = 10) -> dict[str, Any]:
+    result: dict[str, Any] = await call(log, ("list", limit))
+    return result
+
+
+async def test_a_crash_is_recorded_with_its_chain_context_decision_and_spans(
+    crash_log: CrashLog, json_lines: io.StringIO
+) -> None:
+    async with Supervisor([ChildSpec("w", Worker)], intensity=3, period=60, name="test.sup") as sup:
+        await _crash(sup, "w", "bad batch")
+        listing = await _records(crash_log)
+        (summary,) = listing["crashes"]
+        assert summary["decision"] == "restart"
+        assert summary["intensity_left"] == 2
+        assert summary["error"] == "ValueError: bad batch"
+        record = await call(crash_log, ("show", summary["id"]))
+    assert (record["supervisor"], record["child"]) == ("test.sup", "w")
+    assert [link["type"] for link in record["chain"]] == ["ValueError", "KeyError"]
+    notes = record["chain"][0]["notes"]
+    assert notes[0].startswith("arbord context: correlation_id=")
+    assert notes[1] == f"arbord crash id: {summary['id']} (arborctl crashes show {summary['id']})"
+    context = record["context"]
+    assert context["fields"] == {"job": "import", "api_token": "[redacted]"}
+    assert context["redacted"] == ["api_token"]
+    assert [b["function"] for b in context["operation"]["breadcrumbs"]] == ["work"]
+    assert record["open_spans"] == [{"name": "held"}]
+    assert "raise ValueError(text) from error" in record["traceback"]
+    # The supervisor's report of this crash carries the crash's id and the child's context.
+    (report,) = [json.loads(line) for line in json_lines.getvalue().splitlines()]
+    assert report["crash_id"] == summary["id"]
+    assert report["context"] == {"job": "import", "api_token": "[redacted]"}
+    assert f"arbord crash id: {summary['id']}" in report["exception"]
+
+
+async def test_the_table_is_bounded_oldest_dropped_and_counted(crash_log: CrashLog) -> None:
+    async with Supervisor([ChildSpec("w", Worker)], intensity=10, period=60, name="test.sup") as sup:
+        for n in range(5):
+            await _crash(sup, "w", f"crash {n}")
+        listing = await _records(crash_log, limit=2)
+        assert [c["error"] for c in listing["crashes"]] == ["ValueError: crash 4", "ValueError: crash 3"]
+        assert (listing["total"], listing["dropped"], listing["capacity"]) == (3, 2, 3)
+        assert await call(crash_log, ("show", listing["crashes"][0]["id"] - 3)) is None  # dropped
+
+
+async def test_a_crash_past_the_intensity_is_recorded_as_giving_up(crash_log: CrashLog) -> None:
+    sup = await Supervisor.start([ChildSpec("w", Worker)], intensity=0, period=60, name="test.fragile")
+    with telemetry.capture(("supervisor", "escalate")) as seen:
+        (info,) = await sup.which_children()
+        assert isinstance(info.server, Server)
+        info.server.cast(("crash", "last straw"))
+        await seen.wait(("supervisor", "escalate"))
+    (summary,) = (await _records(crash_log))["crashes"]
+    assert (summary["decision"], summary["intensity_left"]) == ("give up", 0)
+
+
+async def test_normal_exits_make_no_record(crash_log: CrashLog) -> None:
+    async with Supervisor([ChildSpec("w", Worker)], name="test.sup") as sup:
+        await sup.terminate_child("w")
+        await sup.restart_child("w")
+    assert (await _records(crash_log))["crashes"] == []
+
+
+async def test_a_killed_crash_log_leaves_the_bus() -> None:
+    log = await CrashLog.start()
+    assert any(h.id.startswith(CRASHES_NAME) for h in telemetry.list_handlers(("supervisor",)))
+    log.kill()  # no terminate: the handler stays attached until the next event
+    await log.wait()
+    async with Supervisor([ChildSpec("w", Worker)], name="test.sup") as sup:
+        await _crash(sup, "w", "after the log died")
+    assert not any(h.id.startswith(CRASHES_NAME) for h in telemetry.list_handlers(("supervisor",)))
+
+
+# --- end to end: arborctl against a real daemon ------------------------------------------------------
+
+
+def _request(path: Path, method: str, params: Mapping[str, Any]) -> Any:
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(10)
+        sock.connect(str(path))
+        sock.sendall(json.dumps({"id": 1, "method": method, "params": dict(params)}).encode() + b"\n")
+        with sock.makefile("rb") as stream:
+            return json.loads(stream.readline())
+
+
+def _arborctl(daemon: RunningDaemon, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "daemon.ctl", "--socket", str(daemon.control_socket), *argv],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=30,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
+    )
+
+
+def _wait_for_crash(daemon: RunningDaemon, timeout: float = 20) -> Sequence[Mapping[str, Any]]:
+    """Ask ``crashes`` until a record with its restart decision is there (or fail at ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        crashes = _request(daemon.control_socket, "crashes", {})["result"]["crashes"]
+        if crashes and crashes[0]["decision"] == "restart":
+            return list(crashes)
+    raise AssertionError(f"no crash record within {timeout} s:\n{daemon.stderr()}")
+
+
+def test_arborctl_lists_and_shows_a_crash_of_a_user_server(
+    start_arbord: StartArbord, short_tmp: Path
+) -> None:
+    marker = short_tmp / "crashed"
+    config = (
+        '[daemon]\nlog_format = "json"\n'
+        f'[servers.once]\nstart = "tests.daemon.crashing_servers:CrashOnce"\nargs = ["{marker}"]\n'
+    )
+    running = start_arbord(config)
+    (crash,) = _wait_for_crash(running)
+    listing = _arborctl(running, "crashes")
+    shown = _arborctl(running, "crashes", "show", str(crash["id"]))
+    missing = _arborctl(running, "crashes", "show", "999")
+    assert running.stop() == 0
+    assert listing.returncode == 0, listing.stderr
+    header, row = listing.stdout.splitlines()[:2]
+    assert header.split() == ["ID", "TIME_UTC", "CHILD", "ERROR", "DECISION", "LEFT"]
+    assert "arbord.servers/once" in row
+    assert "RuntimeError: crashing once on purpose" in row
+    assert shown.returncode == 0, shown.stderr
+    assert "decision:       restart" in shown.stdout
+    assert "hunter2" not in shown.stdout
+    assert '"db_password":"[redacted]"' in shown.stdout
+    assert "note: arbord context: correlation_id=" in shown.stdout
+    assert 'raise RuntimeError("crashing once on purpose")' in shown.stdout
+    assert (missing.returncode, "no crash 999" in missing.stderr) == (1, True)
+    # The daemon's log line of that crash carries its id.
+    lines = [json.loads(line) for line in running.stderr().splitlines() if line.startswith("{")]
+    (report,) = [line for line in lines if line.get("crash_id") == crash["id"]]
+    assert report["logger"].startswith("supervisor")
+    assert report["child_id"] == "once"
