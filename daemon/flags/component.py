@@ -8,6 +8,7 @@ from typing import Final
 from daemon.component import Component, ComponentContext
 from daemon.flags.binding import FLAGS_NAME
 from daemon.flags.config import FlagsSettings
+from daemon.flags.methods import flags_methods
 from daemon.flags.server import Flags
 from supervisor import ChildSpec
 
@@ -20,5 +21,7 @@ def _children(section: FlagsSettings, context: ComponentContext) -> Sequence[Chi
     return (ChildSpec(FLAGS_ID, Flags, args=(section,), name=FLAGS_NAME),)
 
 
-FLAGS: Final[Component[FlagsSettings]] = Component("flags", FlagsSettings, child_specs=_children)
+FLAGS: Final[Component[FlagsSettings]] = Component(
+    "flags", FlagsSettings, child_specs=_children, verbs=flags_methods
+)
 """``[flags]``: the flags server ``arbord.flags`` over the store the section names."""
