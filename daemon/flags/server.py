@@ -57,7 +57,9 @@ _log = logging.getLogger("arbord.flags")
 # for a flag whose only say-so is a percentage of actors, ``(group_id, percentage, buckets)`` for
 # the evaluation to bucket a ``str`` actor inline, ``buckets`` remembering the buckets of up to
 # ``_BUCKETS_KEPT`` actors (a bucket depends on the group id and the actor only: bench_flags).
-_NAME, _STATE, _CONSTANT, _DEFAULT, _SEEN, _COMPILED, _SPLIT = range(7)
+# Last, the ``Decision`` of a flag whose answer is one for every actor and no chance at all (only a
+# boolean gate, or none), made once for providers (``decision``).
+_NAME, _STATE, _CONSTANT, _DEFAULT, _SEEN, _COMPILED, _SPLIT, _STATIC = range(8)
 
 
 class Actor(Protocol):
@@ -136,15 +138,13 @@ def _bucket_into(split: tuple[str, float, dict[str, int]], actor: str) -> int:
 
 def _evaluator(flags: Flags) -> Evaluator:
     """``flags.enabled``: a closure over the state table, so a constant flag costs one table read."""
-    get, unknown, seen = flags._state.getter(), flags._undeclared_hit, flags._seen
+    get, unknown = flags._state.getter(), flags._undeclared_hit
 
     def enabled(flag: str, actor: str | Actor | None = None) -> bool:
         row = get(flag)
         if row is None:
             return unknown(flag)
-        if not row[4]:
-            seen(row)
-        constant = row[2]
+        constant = row[2]  # None until the flag's first evaluation (see _publish)
         if constant is not None:
             return constant  # type: ignore[no-any-return]
         split = row[6]
@@ -227,10 +227,30 @@ class Flags(Server):
                 and not state.boolean
             ):
                 split = (p.group_id or state.name, p.value, {})
-        self._state.insert((state.name, state, constant, default, seen, compiled, split))
+        static = None
+        if constant is not None and state.percentage is None:
+            static = decide(state, None, None, self.group, self._roll, default=default)
+        if not seen:
+            # Until its first evaluation the row sends every evaluation to the slow path, which
+            # marks it evaluated (for lint) and puts the fast row in force: the fast path never
+            # checks (bench_flags).
+            compiled = self._first_evaluation(state.name, compiled, constant)
+            constant = split = None
+        self._state.insert((state.name, state, constant, default, seen, compiled, split, static))
 
-    def _seen(self, row: tuple[Any, ...]) -> None:
-        self._state.update_element(row[_NAME], (_SEEN, True))
+    def _first_evaluation(
+        self, flag: str, compiled: Callable[[object], bool] | None, constant: bool | None
+    ) -> Callable[[object], bool]:
+        def first(actor: object) -> bool:
+            self._seen_row(flag)
+            return constant if compiled is None else compiled(actor)  # type: ignore[return-value]
+
+        return first
+
+    def _seen_row(self, flag: str) -> None:
+        row = self._state.get(flag)
+        if row is not None and not row[_SEEN]:
+            self._publish(row[_STATE], row[_DEFAULT], seen=True)
 
     def _undeclared_hit(self, flag: str) -> bool:
         if not isinstance(flag, str):
@@ -253,7 +273,10 @@ class Flags(Server):
             self._undeclared_hit(flag)
             return Decision(False, "unknown")
         if not row[_SEEN]:
-            self._seen(row)
+            self._seen_row(flag)
+        static = row[_STATIC]
+        if static is not None:
+            return static  # type: ignore[no-any-return]
         return decide(
             row[_STATE],
             actor_id(actor),
