@@ -78,6 +78,7 @@ check-state: $(STAMP)
 
 ## bench: benchmarks, printed as ratios against baselines measured in the same run
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m bench
 
 format: $(STAMP)
