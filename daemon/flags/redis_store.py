@@ -80,6 +80,8 @@ class StoreEvent:
 
     STALE: Final = ("arbord", "flags", "store", "stale")
     """Out of sync past ``stale_after``; measurements ``{"seconds"}``, metadata ``{"node", "store"}``."""
+    OUT_OF_SYNC: Final = ("arbord", "flags", "store", "out_of_sync")
+    """The channel was lost: serving the last known flags; metadata ``{"node", "store", "error"}``."""
     IN_SYNC: Final = ("arbord", "flags", "store", "in_sync")
     """Back in sync (after a stale period or a disconnection); measurements ``{"seconds"}`` out of sync."""
     RESYNC: Final = ("arbord", "flags", "store", "resync")
@@ -152,6 +154,7 @@ class RedisStore:
         self._tasks: list[asyncio.Task[None]] = []
         self._sync = asyncio.Lock()
         self._advanced = asyncio.Event()
+        self._applied: list[tuple[int, asyncio.Future[None]]] = []
         self._revision = 0
         """Every change up to this one has been applied (no holes)."""
         self._flag_revision: dict[str, int] = {}
@@ -375,7 +378,30 @@ class RedisStore:
         behind = ", ".join(f"{n.node} at {n.revision}" for n in report.behind(revision))
         raise NotConverged(f"revision {revision} not reached within {timeout:g} s by: {behind}")
 
+    async def wait_applied(self, revision: int) -> None:
+        """Return once this daemon has applied every change up to ``revision`` (bound it with
+        ``asyncio.timeout``)."""
+        if self._revision >= revision:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiter = (revision, future)
+        self._applied.append(waiter)
+        try:
+            await future
+        finally:
+            if waiter in self._applied:
+                self._applied.remove(waiter)
+
     # -- inside -----------------------------------------------------------------------------------
+
+    def _advance(self, revision: int) -> None:
+        """Every change up to ``revision`` is applied: heartbeat it soon, wake who waits for it."""
+        self._revision = revision
+        self._advanced.set()
+        for waiter in [w for w in self._applied if w[0] <= revision]:
+            self._applied.remove(waiter)
+            if not waiter[1].done():
+                waiter[1].set_result(None)
 
     def _connect(self) -> Redis:
         if self._closed:
@@ -443,9 +469,8 @@ class RedisStore:
                 for record, node in await self._records(client, batch):
                     if node != self.node or record.revision > self._flag_revision.get(record.change.flag, 0):
                         self._hand_over(record)
-                    self._revision = record.revision
+                    self._advance(record.revision)
             self._store_revision = max(self._store_revision, top)
-            self._advanced.set()
         if top > start:
             telemetry.execute(
                 StoreEvent.RESYNC,
@@ -468,9 +493,8 @@ class RedisStore:
                 client = self._connect()
                 [(record, _)] = await self._records(client, [notice.revision])
                 self._hand_over(record)
-            self._revision = notice.revision
+            self._advance(notice.revision)
             self._store_revision = max(self._store_revision, notice.revision)
-            self._advanced.set()
 
     async def _follow(self) -> None:
         """Follow the channel: subscribe, catch up, apply notices; on a lost connection, keep the
@@ -479,7 +503,7 @@ class RedisStore:
 
         lost: tuple[type[BaseException], ...] = (*_redis_errors(), StoreFailed, ValueError)
         pause = _RECONNECT_FIRST
-        while True:
+        while not self._closed:  # (a cancellation a library swallowed still ends it)
             pubsub: PubSub | None = None
             try:
                 pubsub = self._connect().pubsub()
@@ -490,7 +514,7 @@ class RedisStore:
                 await self._catch_up("subscribed")
                 self._in_sync()
                 pause = _RECONNECT_FIRST
-                while True:
+                while not self._closed:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
                     if message is not None and message.get("type") == "message":
                         await self._on_notice(Notice.parse(message["data"]))
@@ -510,7 +534,7 @@ class RedisStore:
         ``heartbeat`` seconds); notice a store ahead of it; report staleness once it sets in."""
         ttl_ms = str(round(self.settings.node_ttl * 1000))
         failed: tuple[type[BaseException], ...] = (*_redis_errors(), StoreFailed)
-        while True:
+        while not self._closed:
             self._advanced.clear()
             try:
                 store_revision = int(
@@ -525,8 +549,9 @@ class RedisStore:
             except failed as error:
                 self._last_error = str(error)
             self._check_stale()
-            try:
-                await asyncio.wait_for(self._advanced.wait(), self.settings.heartbeat)
+            try:  # not wait_for: on 3.11 it can swallow a cancellation that races the event
+                async with asyncio.timeout(self.settings.heartbeat):
+                    await self._advanced.wait()
             except TimeoutError:
                 pass
 
@@ -563,6 +588,11 @@ class RedisStore:
             self._out_of_sync_since = self._clock.monotonic()
             log.warning(
                 "flags store %s: lost (%s); serving the last known flags", self.location, self._last_error
+            )
+            telemetry.execute(
+                StoreEvent.OUT_OF_SYNC,
+                {},
+                {"node": self.node, "store": self.location, "error": self._last_error},
             )
         self._check_stale()
 

@@ -62,6 +62,7 @@ class RedisServer:
     binary: str
     directory: Path
     process: subprocess.Popen[str] | None = None
+    reader: threading.Thread | None = None
     log: list[str] = field(default_factory=list)
 
     @property
@@ -101,7 +102,8 @@ class RedisServer:
                     ready.set()
             ready.set()  # the log closed: the server exited
 
-        threading.Thread(target=read_log, daemon=True).start()
+        self.reader = threading.Thread(target=read_log, daemon=True)
+        self.reader.start()
         if not ready.wait(START_TIMEOUT) or process.poll() is not None:
             self.stop()
             raise RuntimeError("redis-server did not start:\n" + "\n".join(self.log[-20:]))
@@ -111,6 +113,15 @@ class RedisServer:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(START_TIMEOUT)
+        self._close_log()
+
+    def _close_log(self) -> None:
+        """After the exit: the log reader has met the end of the pipe; close it."""
+        if self.reader is not None:
+            self.reader.join(START_TIMEOUT)
+            self.reader = None
+        if self.process is not None and self.process.stdout is not None:
+            self.process.stdout.close()
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -120,8 +131,7 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(START_TIMEOUT)
-        if self.process is not None and self.process.stdout is not None:
-            self.process.stdout.close()
+        self._close_log()
 
 
 def start_redis_server() -> Iterator[RedisServer]:
