@@ -8,7 +8,9 @@ from typing import Final
 from daemon.component import Component, ComponentContext
 from daemon.flags.binding import FLAGS_NAME
 from daemon.flags.config import FlagsSettings
+from daemon.flags.fleet_methods import fleet_methods
 from daemon.flags.server import Flags
+from daemon.verbs.method import Method
 from supervisor import ChildSpec
 
 __all__ = ["FLAGS", "FLAGS_ID"]
@@ -20,5 +22,11 @@ def _children(section: FlagsSettings, context: ComponentContext) -> Sequence[Chi
     return (ChildSpec(FLAGS_ID, Flags, args=(section,), name=FLAGS_NAME),)
 
 
-FLAGS: Final[Component[FlagsSettings]] = Component("flags", FlagsSettings, child_specs=_children)
+def _fleet_verbs() -> Sequence[Method]:
+    return fleet_methods()  # flags.status, flags.wait (daemon/flags/fleet_methods.py)
+
+
+FLAGS: Final[Component[FlagsSettings]] = Component(
+    "flags", FlagsSettings, child_specs=_children, verbs=_fleet_verbs
+)
 """``[flags]``: the flags server ``arbord.flags`` over the store the section names."""
