@@ -66,40 +66,69 @@ stale_after = 1.0
 """
 
 
+def _value(daemon: RunningDaemon, flag: str) -> bool:
+    code, reply, err = arborctl(daemon, "flags", "get", flag)
+    assert code == 0, err
+    return bool(reply["value"])
+
+
+def _wait(daemon: RunningDaemon, revision: int, timeout: float = WAIT) -> tuple[int, Any, str]:
+    return arborctl(daemon, "flags", "wait", "--revision", str(revision), "--timeout", str(timeout))
+
+
 def test_two_daemons_converge_through_redis_and_survive_its_kill(
     redis_server: RedisServer, start_arbord: StartArbord
 ) -> None:
     a = start_arbord(_config(redis_server))
     b = start_arbord(_config(redis_server))
 
-    first = _commit_as(redis_server, "deployer", _change("checkout", GateOp.enable()))
-    code, report, err = arborctl(a, "flags", "wait", "--revision", str(first), "--timeout", str(WAIT))
+    # A change on A is in force on B once `flags wait` says every live daemon has its revision.
+    code, record, err = arborctl(a, "flags", "enable", "checkout", "create=true")
+    assert code == 0, err
+    first = record["revision"]
+    code, report, err = _wait(b, first)
     assert code == 0, err
     assert len(report["nodes"]) == 2
     assert all(n["revision"] >= first for n in report["nodes"])
+    assert _value(b, "checkout") is True
+    # So is a change another writer made (a third daemon, here the test itself).
+    third = _commit_as(redis_server, "deployer", _change("search", GateOp.enable()))
+    code, _, err = _wait(a, third)
+    assert code == 0, err
     for daemon in (a, b):
-        code, status, _ = arborctl(daemon, "flags", "status")
-        assert code == 0
-        assert status["revision"] >= first
+        assert _value(daemon, "search") is True
+        status = arborctl(daemon, "flags", "status")[1]
+        assert status["revision"] >= third
         assert status["in_sync"] is True
 
+    # Redis gone: the last known flags are served, marked out of sync, then stale; no write is
+    # acknowledged, and the barrier cannot be passed.
     redis_server.kill()
     for daemon in (a, b):
         until(_status_is(daemon, "in_sync", False), "out of sync")
         until(_status_is(daemon, "stale", True), "stale")
-    code, _, err = arborctl(a, "flags", "wait", "--revision", str(first), "--timeout", "1")
+        assert _value(daemon, "checkout") is True
+    code, _, err = arborctl(a, "flags", "enable", "lost", "create=true")
+    assert code == 1, err
+    code, _, err = _wait(a, third, timeout=1)
     assert code == 1, err
 
+    # Back: every acknowledged change is there, both daemons converge on the next one.
     redis_server.start()
-    second = _commit_as(redis_server, "deployer", _change("search", GateOp.enable()))
-    assert second == first + 1  # the acknowledged change survived the kill
-    code, report, err = arborctl(b, "flags", "wait", "--revision", str(second), "--timeout", str(WAIT))
+    code, record, err = arborctl(b, "flags", "disable", "checkout")
+    assert code == 0, err
+    assert record["revision"] == third + 1  # the acknowledged changes survived the kill; "lost" is not one
+    code, report, err = _wait(a, record["revision"])
     assert code == 0, err
     assert len(report["nodes"]) == 2
     for daemon in (a, b):
-        status = arborctl(daemon, "flags", "status")[1]
-        assert status["revision"] >= second
-        assert status["stale"] is False
+        assert _value(daemon, "checkout") is False
+        assert _value(daemon, "search") is True
+        assert arborctl(daemon, "flags", "get", "lost")[0] == 1
+        assert arborctl(daemon, "flags", "status")[1]["stale"] is False
+    code, history, _ = arborctl(a, "flags", "history", "checkout")
+    assert code == 0
+    assert [c["op"]["verb"] for c in history["changes"]] == ["enable", "disable"]
 
     assert a.stop() == 0
     assert b.stop() == 0
