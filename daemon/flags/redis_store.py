@@ -557,7 +557,16 @@ class RedisStore:
 
     async def _check_behind(self, store_revision: int) -> None:
         """A notice can be lost without the connection dropping: behind the store at two heartbeats
-        in a row (the same revision still missing), catch up."""
+        in a row (the same revision still missing), catch up. A store behind this daemon went back
+        in time (restored or flushed): said once, loudly; the flags in force stay."""
+        if store_revision < self._revision and self._connected:
+            if self._last_error is None or "went back" not in self._last_error:
+                self._last_error = (
+                    f"the store's revision went back from {self._revision} to {store_revision}"
+                    " (restored or flushed?): restart the daemons that share it"
+                )
+                log.error("flags store %s (as %s): %s", self.location, self.node, self._last_error)
+            return
         if store_revision <= self._revision or not self._connected:
             self._behind_at = None
             return

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
@@ -342,3 +343,31 @@ async def test_an_unreachable_store_fails_loudly_at_load(tmp_path: object) -> No
     with pytest.raises(StoreFailed, match="cannot be read"):
         await store.load()
     await store.close()
+
+
+async def test_a_store_that_went_back_in_time_is_reported(
+    pair: tuple[Daemon, Daemon], redis_server: RedisServer
+) -> None:
+    import redis
+
+    a, b = pair
+    record = await a.flags.enable("kept", create=True)
+    await b.converged(record.revision)
+    said = asyncio.Event()
+
+    class Said(logging.Handler):
+        def emit(self, entry: logging.LogRecord) -> None:
+            if "went back" in entry.getMessage() and f"(as {b.store.node})" in entry.getMessage():
+                said.set()
+
+    handler = Said()
+    logging.getLogger("daemon.flags.redis_store").addHandler(handler)
+    try:
+        with redis.Redis(unix_socket_path=str(redis_server.socket_path)) as client:
+            client.flushall()
+        async with asyncio.timeout(WAIT):  # the next heartbeats notice it
+            await said.wait()
+    finally:
+        logging.getLogger("daemon.flags.redis_store").removeHandler(handler)
+    assert b.flags.enabled("kept")  # the flags in force stay
+    assert "went back" in str(b.store.status()["last_error"])
