@@ -164,18 +164,24 @@ async def test_a_daemon_ignores_its_own_notices(redis_server: RedisServer) -> No
         await other.close()
 
 
-async def test_a_lost_notice_is_caught_up_at_the_next_one(
-    pair: tuple[Daemon, Daemon], redis_server: RedisServer
-) -> None:
-    a, b = pair
-    with capture(StoreEvent.RESYNC) as events:
-        lost = _commit_as(redis_server, "c", _change("quiet", GateOp.enable()), announce=False)
-        record = await a.flags.enable("loud", create=True)
-        assert record.revision == lost + 1
-        await b.converged(record.revision)
-    assert b.flags.enabled("quiet")
-    assert b.flags.enabled("loud")
-    assert any(e.metadata["node"] == "b" and e.metadata["why"] in ("gap", "behind") for e in events)
+async def test_a_lost_notice_is_caught_up_at_the_next_one(redis_server: RedisServer) -> None:
+    # Heartbeats far apart: only the gap before the next notice can reveal the lost one.
+    a = await _daemon("a", _settings(redis_server, heartbeat=60))
+    b = await _daemon("b", _settings(redis_server, heartbeat=60))
+    try:
+        with capture(StoreEvent.RESYNC) as events:
+            lost = _commit_as(redis_server, "c", _change("quiet", GateOp.enable()), announce=False)
+            record = await a.flags.enable("loud", create=True)
+            assert record.revision == lost + 1
+            await a.converged(record.revision)
+            await b.converged(record.revision)
+        for daemon in (a, b):  # the writer too: the older change of another flag still applies
+            assert daemon.flags.enabled("quiet")
+            assert daemon.flags.enabled("loud")
+        assert {(e.metadata["node"], e.metadata["why"]) for e in events} == {("a", "gap"), ("b", "gap")}
+    finally:
+        await a.flags.stop()
+        await b.flags.stop()
 
 
 async def test_a_lost_last_notice_is_caught_up_by_the_heartbeat(
@@ -235,6 +241,22 @@ async def test_concurrent_writes_to_one_flag_are_both_kept(redis_server: RedisSe
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_write_made_from_a_stale_view_is_reapplied_and_corrected_in_the_table(
+    redis_server: RedisServer,
+) -> None:
+    b = await _daemon("b", _settings(redis_server, heartbeat=60))
+    try:
+        # Another daemon's change B never heard of (its notice lost, no heartbeat soon).
+        _commit_as(redis_server, "c", _change("f", GateOp.enable(for_actor="ann")), announce=False)
+        record = await b.flags.enable("f", for_actor="bob", create=True)
+        await b.converged(record.revision)
+        assert dict(b.flags.state("f").actors) == {"ann": True, "bob": True}  # type: ignore[union-attr]
+        history = await b.store.history("f")
+        assert history[-1].change.new == b.flags.state("f")
+    finally:
+        await b.flags.stop()
 
 
 async def test_killing_redis_keeps_the_last_known_flags_and_loses_no_acknowledged_write(
