@@ -45,7 +45,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
@@ -151,6 +151,7 @@ class RedisStore:
         self._client: Redis | None = None
         self._scripts: dict[str, AsyncScript] = {}
         self._callback: ChangeCallback | None = None
+        self._watchers: list[Callable[[bool, str], None]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._sync = asyncio.Lock()
         self._advanced = asyncio.Event()
@@ -276,6 +277,19 @@ class RedisStore:
             asyncio.create_task(self._follow(), name=f"flags-redis-follow {self.location}"),
             asyncio.create_task(self._heartbeat(), name=f"flags-redis-heartbeat {self.location}"),
         ]
+
+    def watch_staleness(self, watcher: Callable[[bool, str], None]) -> None:
+        """Call ``watcher(stale, why)`` on the event loop when the flags in force become stale (out
+        of sync past ``stale_after``) and when they are in sync again (the flags server's
+        ``set_stale``: its OpenFeature provider reports STALE meanwhile)."""
+        self._watchers.append(watcher)
+
+    def _tell(self, stale: bool, why: str) -> None:
+        for watcher in list(self._watchers):
+            try:
+                watcher(stale, why)
+            except Exception:  # a watcher's bug must not stop the store following the fleet
+                log.exception("a flags staleness watcher failed")
 
     async def close(self) -> None:
         """Stop following, remove this daemon's heartbeat (it no longer holds up ``flags wait``) and
@@ -584,7 +598,8 @@ class RedisStore:
             seconds = self._clock.monotonic() - since
             if self._reported_stale:
                 log.warning("flags store %s: back in sync after %.1f s", self.location, seconds)
-            self._reported_stale = False
+                self._reported_stale = False
+                self._tell(False, f"back in sync with {self.location} after {seconds:.1f} s")
             telemetry.execute(
                 StoreEvent.IN_SYNC, {"seconds": seconds}, {"node": self.node, "store": self.location}
             )
@@ -618,6 +633,7 @@ class RedisStore:
             self.settings.stale_after,
         )
         telemetry.execute(StoreEvent.STALE, {"seconds": seconds}, {"node": self.node, "store": self.location})
+        self._tell(True, f"out of sync with {self.location} for {seconds:.1f} s: {self._last_error}")
 
 
 def _redis_errors() -> tuple[type[BaseException], ...]:

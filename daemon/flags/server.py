@@ -177,6 +177,8 @@ class Flags(Server):
         self._listeners: dict[int, Listener] = {}
         self._next_listener = 0
         self.store.subscribe(lambda record: self.send(_Remote(record)))
+        if callable(watch := getattr(self.store, "watch_staleness", None)):  # a shared store's
+            watch(self.set_stale)  # staleness (daemon/flags/redis_store.py): providers say STALE
         self.enabled = _evaluator(self)
         self._ready = True
 

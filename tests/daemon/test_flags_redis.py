@@ -120,6 +120,11 @@ def _commit_as(server: RedisServer, node: str, change: Change, *, announce: bool
     return int(revision)
 
 
+def _stale(daemon: Daemon) -> bool:
+    """The flags server's staleness (a function: mypy would take two asserts on it for one)."""
+    return daemon.flags.stale
+
+
 def _change(flag: str, op: GateOp, old: FlagState | None = None) -> Change:
     return Change(flag, op, old, apply(old or FlagState(flag), op), actor="test")
 
@@ -288,9 +293,12 @@ async def test_killing_redis_keeps_the_last_known_flags_and_loses_no_acknowledge
             assert b.store.status()["stale"] is True
             async with asyncio.timeout(WAIT):
                 await events.wait(StoreEvent.STALE)
+            assert _stale(b)  # the flags server's: its OpenFeature provider answers STALE
+            assert not _stale(a)  # A's clock has not passed its budget
             redis_server.start()
             async with asyncio.timeout(WAIT):
                 await events.wait(StoreEvent.IN_SYNC, count=2)
+            assert not _stale(b)
         assert b.store.status()["stale"] is False  # (not the property: mypy narrowed it above)
         record = await a.flags.disable("f3")
         await b.converged(record.revision)
