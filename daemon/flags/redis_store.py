@@ -172,8 +172,9 @@ class RedisStore:
     # -- the FlagStore interface ------------------------------------------------------------------
 
     async def load(self) -> Snapshot:
-        """Connect and read the flags in force and the store's revision, in one atomic read.
-        ``StoreFailed`` if the server cannot be reached."""
+        """Connect and read the flags in force and the store's revision, in one atomic read, and
+        join the fleet (the first heartbeat, at that revision). ``StoreFailed`` if the server cannot
+        be reached."""
         client = self._connect()
         try:
             revision, state, flag_revisions = await self._scripts["snapshot"](
@@ -190,6 +191,10 @@ class RedisStore:
             name = flag_revisions[i].decode()
             self._flag_revision[name] = int(flag_revisions[i + 1])
         self._revision = self._store_revision = int(revision)
+        try:  # a member of the fleet from now on: flags wait waits for it too
+            await self._beat()
+        except _redis_errors() as error:
+            raise StoreFailed(f"the flags store {self.location} cannot be written: {error}") from error
         return Snapshot(MappingProxyType(flags), self._revision)
 
     async def commit(self, change: Change) -> int:
@@ -546,20 +551,11 @@ class RedisStore:
     async def _heartbeat(self) -> None:
         """Say which revision this daemon has applied (at once when it moves, else every
         ``heartbeat`` seconds); notice a store ahead of it; report staleness once it sets in."""
-        ttl_ms = str(round(self.settings.node_ttl * 1000))
         failed: tuple[type[BaseException], ...] = (*_redis_errors(), StoreFailed)
         while not self._closed:
             self._advanced.clear()
             try:
-                store_revision = int(
-                    await self._scripts["heartbeat"](
-                        keys=[self._keys.nodes, self._keys.revision],
-                        args=[self.node, str(self._revision), ttl_ms, "1" if self.stale else "0"],
-                        client=self._connect(),
-                    )
-                )
-                self._store_revision = max(self._store_revision, store_revision)
-                await self._check_behind(store_revision)
+                await self._check_behind(await self._beat())
             except failed as error:
                 self._last_error = str(error)
             self._check_stale()
@@ -568,6 +564,24 @@ class RedisStore:
                     await self._advanced.wait()
             except TimeoutError:
                 pass
+
+    async def _beat(self) -> int:
+        """Write this daemon's heartbeat (its applied revision, live for ``node_ttl``); returns the
+        store's revision."""
+        store_revision = int(
+            await self._scripts["heartbeat"](
+                keys=[self._keys.nodes, self._keys.revision],
+                args=[
+                    self.node,
+                    str(self._revision),
+                    str(round(self.settings.node_ttl * 1000)),
+                    "1" if self.stale else "0",
+                ],
+                client=self._connect(),
+            )
+        )
+        self._store_revision = max(self._store_revision, store_revision)
+        return store_revision
 
     async def _check_behind(self, store_revision: int) -> None:
         """A notice can be lost without the connection dropping: behind the store at two heartbeats
