@@ -35,7 +35,7 @@ import select
 import signal
 import socket
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -265,7 +265,37 @@ def _direct(
         raise
 
 
-def _run(client: BlockingClient, words: Sequence[str], extra: Any, output: _Output, cwd: Path) -> int:
+def _param_options(command_line: Sequence[str], known: Collection[str]) -> list[str]:
+    """``--name VALUE`` and ``--name=VALUE`` that are not arborctl's own options, as the param words
+    ``name=VALUE`` (``arborctl flags wait --revision 42``); the rest is left as it is."""
+    words: list[str] = []
+    rest = iter(command_line)
+    for word in rest:
+        name, has_value, value = word.partition("=")
+        if not word.startswith("--") or word == "--" or name in known:
+            words.append(word)
+            continue
+        if not has_value:
+            value = next(rest, "")
+        words.append(f"{name[2:].replace('-', '_')}={value}")
+    return words
+
+
+def _bounded(params: dict[str, Any], schema: Mapping[str, Any], timeout: float) -> None:
+    """A method that takes a ``timeout`` (``flags wait``) gets arborctl's ``--timeout`` unless one is
+    given, a little shorter, so that its answer arrives before arborctl stops waiting."""
+    if "timeout" in schema.get("properties", {}) and "timeout" not in params:
+        params["timeout"] = max(timeout * 0.9, timeout - 1.0)
+
+
+def _run(
+    client: BlockingClient,
+    words: Sequence[str],
+    extra: Any,
+    output: _Output,
+    cwd: Path,
+    timeout: float = 30.0,
+) -> int:
     if extra is not None and not isinstance(extra, dict):
         raise UsageError("--params must be a JSON object")
     if words[0] == "completion":
@@ -282,6 +312,7 @@ def _run(client: BlockingClient, words: Sequence[str], extra: Any, output: _Outp
         return EXIT_OK
     method, args = resolve_method(words, methods)
     params = build_params(args, methods[method]["params"], extra)
+    _bounded(params, methods[method]["params"], timeout)
     _absolute_paths(method, params, cwd)
     return _execute(client, method, params, output, bool(methods[method]["streamed"]))
 
@@ -349,7 +380,7 @@ def _main(args: argparse.Namespace, output: _Output) -> int:
             extra = args.params
             if args.force and (extra is None or isinstance(extra, dict)):
                 extra = {**(extra or {}), "force": True}
-            code = _run(client, args.verb, extra, output, cwd)
+            code = _run(client, args.verb, extra, output, cwd, args.timeout)
             if release is not None and code == EXIT_OK:
                 return _hold(client, release, args.timeout)
             return code
@@ -401,8 +432,8 @@ def _main(args: argparse.Namespace, output: _Output) -> int:
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run ``arborctl`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
-    command_line = list(sys.argv[1:] if argv is None else argv)
     arguments = parser()
+    command_line = _param_options(sys.argv[1:] if argv is None else argv, arguments._option_string_actions)
     try:
         args = arguments.parse_args(command_line)
     except SystemExit as exit_:  # --help, --version

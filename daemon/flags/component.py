@@ -8,8 +8,10 @@ from typing import Final
 from daemon.component import Component, ComponentContext
 from daemon.flags.binding import FLAGS_NAME
 from daemon.flags.config import FlagsSettings
+from daemon.flags.fleet_methods import fleet_methods
 from daemon.flags.methods import flags_methods
 from daemon.flags.server import Flags
+from daemon.verbs.method import Method
 from supervisor import ChildSpec
 
 __all__ = ["FLAGS", "FLAGS_ID"]
@@ -21,7 +23,12 @@ def _children(section: FlagsSettings, context: ComponentContext) -> Sequence[Chi
     return (ChildSpec(FLAGS_ID, Flags, args=(section,), name=FLAGS_NAME),)
 
 
+def _verbs() -> Sequence[Method]:
+    # flags_methods: the flags' verbs; fleet_methods: flags.status, flags.wait (fleet_methods.py)
+    return (*flags_methods(), *fleet_methods())
+
+
 FLAGS: Final[Component[FlagsSettings]] = Component(
-    "flags", FlagsSettings, child_specs=_children, verbs=flags_methods
+    "flags", FlagsSettings, child_specs=_children, verbs=_verbs
 )
 """``[flags]``: the flags server ``arbord.flags`` over the store the section names."""

@@ -42,6 +42,7 @@ from pydantic import (
 )
 
 from daemon.flags.gates import check_flag_name
+from daemon.flags.redis_config import RedisStoreSettings
 
 __all__ = ["FlagDeclaration", "FlagsSettings"]
 
@@ -65,9 +66,10 @@ class FlagsSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    store: Literal["sqlite", "memory"] = "sqlite"
+    store: Literal["sqlite", "memory", "redis"] = "sqlite"
     path: Path | None = None
     writers_group: str | None = None
+    redis: RedisStoreSettings | None = None  # [flags.redis], for store = "redis" (redis_config.py)
     declared: Mapping[str, FlagDeclaration] = Field(default_factory=dict)
 
     @model_validator(mode="before")

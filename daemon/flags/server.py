@@ -188,6 +188,7 @@ class Flags(Server):
         self._declared: Mapping[str, FlagDeclaration] = self.settings.declared
         snapshot = await self.store.load()
         self.revision = snapshot.revision
+        self._flag_revisions: dict[str, int] = {}  # flag → revision of the state in force (shared store)
         self._state = Table("arbord.flags.state", access=Access.PUBLIC)
         self._groups = Table("arbord.flags.groups", access=Access.PUBLIC)
         self._undeclared = Table("arbord.flags.undeclared", access=Access.PUBLIC)
@@ -200,6 +201,8 @@ class Flags(Server):
         self._listeners: dict[int, Listener] = {}
         self._next_listener = 0
         self.store.subscribe(lambda record: self.send(_Remote(record)))
+        if callable(watch := getattr(self.store, "watch_staleness", None)):  # a shared store's
+            watch(self.set_stale)  # staleness (daemon/flags/redis_store.py): providers say STALE
         self.enabled = _evaluator(self)
         self._ready = True
 
@@ -489,6 +492,7 @@ class Flags(Server):
         change = Change(request.flag, request.op, old, new, request.actor, request.reason, self._clock())
         revision = await self.store.commit(change)  # raises: nothing is published
         self.revision = max(self.revision, revision)
+        self._flag_revisions[request.flag] = max(self._flag_revisions.get(request.flag, 0), revision)
         declared = self._declared.get(request.flag)
         self._publish(new, declared.default if declared else False)
         record = ChangeRecord(revision, change)
@@ -508,12 +512,16 @@ class Flags(Server):
             self.apply_remote(message.record)
 
     def apply_remote(self, record: ChangeRecord) -> None:
-        """Put in force a change another daemon committed to a shared store (older revisions than
-        the one in force are ignored: a resync may replay them)."""
-        if record.revision <= self.revision:
-            return
-        self.revision = record.revision
+        """Put in force a change another daemon committed to a shared store. A change older than
+        the flag's state in force is ignored (a resync may replay it, and it may arrive after this
+        daemon's own later write to the flag); one of the same revision is the store's word on it
+        (the shared store's rebase of a concurrent write) and replaces it. Per flag, not store-wide:
+        another flag's older change, delivered after this daemon's own write, still applies."""
         change = record.change
+        if record.revision < self._flag_revisions.get(change.flag, 0):
+            return
+        self._flag_revisions[change.flag] = record.revision
+        self.revision = max(self.revision, record.revision)
         if change.new is None:
             self._state.delete(change.flag)
         else:

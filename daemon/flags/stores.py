@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from daemon.flags.config import FlagsSettings
+from daemon.flags.redis_config import RedisStoreSettings
+from daemon.flags.redis_store import RedisStore
 from daemon.flags.sqlite_store import SqliteStore
 from daemon.flags.state_dir import database_path
 from daemon.flags.store import FlagStore, MemoryStore
@@ -26,5 +28,7 @@ async def open_store(
     ``database_path(settings, environ)``). Raises ``StoreCorrupt`` or ``StoreFailed``."""
     if settings.store == "memory":
         return MemoryStore()
+    if settings.store == "redis":
+        return RedisStore(settings.redis or RedisStoreSettings())
     path = database or database_path(settings, os.environ if environ is None else environ)
     return await SqliteStore.open(path)
