@@ -165,6 +165,29 @@ def _cache_value(result: Mapping[str, Any]) -> str:
     return _align([["key:", _cell(result.get("key"))], ["value:", _json_cell(result.get("value"))]], " ")
 
 
+def _experiments(result: Mapping[str, Any]) -> str:
+    experiments = result.get("experiments") or []
+    if not experiments:
+        return "no experiments"
+    rows: list[dict[str, Any]] = []
+    mismatches: list[str] = []
+    for e in experiments:
+        row = {k: e.get(k) for k in ("name", "runs", "matches", "mismatches", "errors", "timeouts")}
+        for side in ("control", "candidate"):
+            timing = e.get(side) or {}
+            row[f"{side}_median_us"] = timing.get("median_us")
+            row[f"{side}_p95_us"] = timing.get("p95_us")
+        rows.append(row)
+        mismatches += [
+            f"{e.get('name')}: control={m.get('control')} candidate={m.get('candidate')}"
+            for m in e.get("recorded_mismatches") or []
+        ]
+    lines = [render_table(rows), _counted(len(rows), result.get("total"), "experiments")]
+    if mismatches:
+        lines += ["first mismatches:", *mismatches]
+    return "\n".join(filter(None, lines))
+
+
 def _tables(result: Sequence[Mapping[str, Any]]) -> str:
     return render_table(result) if result else "no tables"
 
@@ -263,6 +286,7 @@ _RENDERERS: Final[Mapping[str, tuple[type, Callable[[Any], str]]]] = {
     "cache.list": (Mapping, _cache_keys),
     "cache.stats": (Mapping, _cache_stats),
     "cache.get": (Mapping, _cache_value),
+    "migration.experiments": (Mapping, _experiments),
 }
 
 
