@@ -6,8 +6,8 @@ found by name on each write, so a restarted server's new tables are used at once
 program with no server running finds none and keeps no counts (the telemetry events still carry every
 outcome: docs/migrations.md, "Experiments").
 
-- ``arbord.experiments``: one row per experiment,
-  ``(name, runs, matches, mismatches, errors, timeouts)``;
+- ``arbord.experiments``: the counters, ``((name, counter), n)`` for each of ``COUNT_FIELDS``
+  (a two-element row: the tables' C core adds to it in one step);
 - ``arbord.experiments.samples``: ``((name, slot), control_ns, candidate_ns)``, a ring of the last
   ``SAMPLES`` timings of each experiment (slot = run number modulo ``SAMPLES``), so memory is bounded
   whatever the traffic;
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from supervisor.errors import TableError
-from supervisor.tables import whereis_table
+from supervisor.tables import ANY, Clause, MatchSpec, Var, whereis_table
 
 __all__ = [
     "COUNTS_TABLE",
@@ -62,13 +62,14 @@ REPR_LIMIT: Final = 200
 """Characters of each side's ``repr`` kept for a recorded mismatch."""
 
 COUNT_FIELDS: Final = ("runs", "matches", "mismatches", "errors", "timeouts")
-"""The counters of a counts row, after its key, in order."""
+"""The counters of an experiment, in the order ``migration.experiments`` shows them."""
 
 Outcome = str
 """``"match"``, ``"mismatch"``, ``"error"`` (the candidate or ``compare`` raised) or ``"timeout"``."""
 
-_POSITION: Final = {"match": 2, "mismatch": 3, "error": 4, "timeout": 5}
-"""Each outcome's counter, as a 0-based position in the counts row (``runs`` is 1)."""
+_COUNTER: Final = {"match": "matches", "mismatch": "mismatches", "error": "errors", "timeout": "timeouts"}
+"""Each outcome's counter."""
+_NAMES: Final = MatchSpec(Clause(((Var("name"), "runs"), ANY), None, Var("name")))
 
 
 def bounded_repr(value: object) -> str:
@@ -99,7 +100,10 @@ def record_outcome(
     if counts is None:
         return False
     try:
-        runs, count = counts.update_counter(name, [(1, 1), (_POSITION[outcome], 1)], (name, 0, 0, 0, 0, 0))
+        runs_key = (name, "runs")
+        runs = counts.update_counter(runs_key, 1, (runs_key, 0))
+        counter_key = (name, _COUNTER[outcome])
+        count = counts.update_counter(counter_key, 1, (counter_key, 0))
         samples = whereis_table(SAMPLES_TABLE)
         if samples is not None:
             samples.insert(((name, runs % SAMPLES), control_ns, candidate_ns))
@@ -148,18 +152,19 @@ class ExperimentReport:
 def report_names() -> list[str]:
     """The names of the experiments counted so far, sorted (empty with no server running)."""
     counts = whereis_table(COUNTS_TABLE)
-    return [] if counts is None else sorted(row[0] for row in counts.tab2list())
+    return [] if counts is None else sorted(counts.select(_NAMES))
 
 
 def read_report(name: str) -> ExperimentReport | None:
     """The counts, timings and recorded mismatches of ``name`` (None if it has no counts row). Reads
     at most ``SAMPLES + MISMATCHES_KEPT`` rows: bounded whatever the traffic."""
     counts = whereis_table(COUNTS_TABLE)
-    row = None if counts is None else counts.get(name)
-    if row is None:
+    runs = None if counts is None else counts.get((name, "runs"))
+    if counts is None or runs is None:
         return None
+    counted = {field: counts.lookup_element((name, field), 1, 0) for field in COUNT_FIELDS}
     samples = whereis_table(SAMPLES_TABLE)
-    taken = min(row[1], SAMPLES)
+    taken = min(runs[1], SAMPLES)
     slots = range(SAMPLES) if taken == SAMPLES else [(n + 1) % SAMPLES for n in range(taken)]
     control: list[int] = []
     candidate: list[int] = []
@@ -173,7 +178,7 @@ def read_report(name: str) -> ExperimentReport | None:
     kept = [] if mismatches is None else [mismatches.get((name, n)) for n in range(1, MISMATCHES_KEPT + 1)]
     return ExperimentReport(
         name,
-        dict(zip(COUNT_FIELDS, row[1:], strict=True)),
+        counted,
         timings(control),
         timings(candidate),
         [{"control": m[1], "candidate": m[2]} for m in kept if m is not None],
