@@ -359,6 +359,51 @@ async def test_an_unsampled_async_call_is_the_control_alone(server: Experiments)
     assert read_report("unsampled") is None
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2)), min_size=1, max_size=12), st.randoms())
+def test_async_candidates_finishing_in_any_order_are_each_counted_once(
+    pairs: list[tuple[int, int]], order: Any
+) -> None:
+    # Every caller returns before its candidate finishes; the candidates are then released in a random
+    # order: each run is counted exactly once, against its own control.
+    async def run() -> dict[str, int]:
+        server = await Experiments.start()
+        releases = [asyncio.Event() for _ in pairs]
+        try:
+            with capture(*ALL) as seen:
+                for (control, candidate), release in zip(pairs, releases, strict=True):
+
+                    async def ctl(value: int = control) -> int:
+                        return value
+
+                    async def cand(value: int = candidate, gate: asyncio.Event = release) -> int:
+                        await gate.wait()
+                        return value
+
+                    assert await experiment("async-model", ctl, cand) == control
+                shuffled = list(releases)
+                order.shuffle(shuffled)
+                async with asyncio.timeout(10):
+                    for release in shuffled:
+                        release.set()
+                    await seen.wait(count=len(pairs))
+            report = read_report("async-model")
+            assert report is not None
+            return report.counts
+        finally:
+            await server.stop()
+
+    got = asyncio.run(run())
+    matches = sum(1 for a, b in pairs if a == b)
+    assert got == {
+        "runs": len(pairs),
+        "matches": matches,
+        "mismatches": len(pairs) - matches,
+        "errors": 0,
+        "timeouts": 0,
+    }
+
+
 def test_compare_defaults_to_equality() -> None:
     assert experiment.__kwdefaults__ is not None
     assert experiment.__kwdefaults__["compare"] is operator.eq

@@ -28,13 +28,15 @@ compared. A thread would bound it, but would run code written for one thread (an
 their caller) concurrently with the caller: so use the synchronous form for fast in-memory paths,
 ``percent`` to bound its cost, and the async form for anything that waits.
 
-**Counts.** Each outcome is written, from the caller's task, into the tables of the experiments server
-(``arbord.experiments``, ``daemon.flags.experiments.table``): counts, the last ``SAMPLES`` timings of
-both sides, the recorded mismatches. ``arborctl migration experiments`` shows them. Without that server
-(a plain program) nothing is counted, and each outcome is still emitted as a telemetry event,
-``("arbord", "experiment", outcome)`` with measurements ``control_duration`` and ``candidate_duration``
-(integer nanoseconds) and metadata ``name``, ``counted`` and, for a mismatch, ``control`` and
-``candidate``, for an error, ``error`` and ``where``.
+**Counts.** Each outcome is written into the tables of the experiments server ``arbord.experiments``
+(``daemon.flags.experiments.table``), never through its mailbox: from the caller's task, or, for an
+async candidate still running when the control is done, from the candidate task's done callback. They
+hold the counts, the last ``SAMPLES`` timings of both sides and the recorded mismatches;
+``arborctl migration experiments`` shows them. Without that server (a plain program) nothing is
+counted, and each outcome is still emitted as a telemetry event, ``("arbord", "experiment",
+outcome)`` with measurements ``control_duration`` and ``candidate_duration`` (integer nanoseconds) and
+metadata ``name``, ``counted`` and, for a mismatch, ``control`` and ``candidate``, for an error,
+``error`` and ``where``. Call it from the event loop's thread: the tables are not shared with others.
 
 docs/migrations.md ("Experiments") is the guide.
 """
