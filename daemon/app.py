@@ -59,6 +59,7 @@ from daemon.app_reload import (
     split_settings,
 )
 from daemon.component import Component, ComponentContext, verb_table
+from daemon.enforcement import enforce_no_hidden_state
 from daemon.errors import ConfigError, UnsafeSocketPath
 from daemon.notify import Notifier
 from daemon.restart_log import RestartLog
@@ -292,6 +293,10 @@ class Daemon:
             raise ConfigError(
                 [f"daemon.runtime_dir: cannot create {self._paths.runtime_dir}: {error.strerror}"]
             ) from None
+        # enforce_no_process_dict: user servers whose modules keep hidden state are refused (exit 78).
+        problems = await enforce_no_hidden_state(self._settings, self._environ)
+        if problems:
+            raise ConfigError(problems)
         self._verbs = verb_table(self._components)
         self._plan = plan_tree(self._settings, self._context(self._paths), self._components)
         try:
@@ -448,6 +453,11 @@ class Daemon:
             paths = resolve_paths(effective, self._environ)
         except ConfigError as error:
             return ReloadOutcome(errors=list(error.problems))
+        # enforce_no_process_dict: a configuration naming a server that keeps hidden state is refused
+        # before anything is applied (test_enforcement.py::test_a_reload_to_a_dirty_module_is_refused).
+        problems = await enforce_no_hidden_state(effective, self._environ)
+        if problems:
+            return ReloadOutcome(errors=problems)
         outcome = ReloadOutcome(
             changed=changed_sections(old, loaded), needs_restart=frozen_parts(old, loaded)
         )

@@ -54,8 +54,12 @@ __all__ = [
     "settings_model",
 ]
 
-RESERVED_ENVIRONMENT: Final = frozenset({"ARBORD_SOCKET", "ARBORD_CONTROL_SOCKET", "ARBORD_DAEMON_USER"})
-"""``ARBORD_*`` variables that are not settings (``arborctl`` reads them); never reported as unknown."""
+RESERVED_ENVIRONMENT: Final = frozenset(
+    {"ARBORD_SOCKET", "ARBORD_CONTROL_SOCKET", "ARBORD_DAEMON_USER", "ARBORD_ENFORCE_NO_PROCESS_DICT"}
+)
+"""``ARBORD_*`` variables that are not settings (``arborctl`` reads the socket ones; the last stands
+for the flag ``enforce_no_process_dict`` until the flags server is merged: daemon/enforcement.py);
+never reported as unknown."""
 
 
 def settings_model(components: Sequence[Component[Any]]) -> type[SettingsBase]:

@@ -12,6 +12,7 @@ The root supervisor (``arbord.root``) starts each component's children, in the o
     ├── registry         the agent registry's supervisor     (daemon/registry), over the registry
     ├── cache            the cache supervisor                (daemon/cache), one child per named cache
     ├── flags            the feature flags' server           (daemon/flags), over its store
+    ├── experiments      the experiments' tables' owner      (daemon/flags/experiments/server.py)
     ├── servers          the user servers' supervisor        (daemon/servers), one per [servers.<name>]
     ├── console          the aiomonitor console, only when [console] enabled
     └── control          the control socket server, last: it starts once everything it serves is up
@@ -43,6 +44,7 @@ from daemon.console.component import CONSOLE
 from daemon.control.component import CONTROL
 from daemon.crashes.component import CRASHES
 from daemon.flags.component import FLAGS
+from daemon.flags.experiments.component import EXPERIMENTS
 from daemon.registry.component import KEEPER, REGISTRY
 from daemon.sections import SettingsBase
 from daemon.servers.component import (
@@ -86,6 +88,7 @@ COMPONENTS: Final[tuple[Component[Any], ...]] = (
     REGISTRY,
     CACHE,
     FLAGS,
+    EXPERIMENTS,
     SERVERS,
     CONSOLE,
     CONTROL,

@@ -233,6 +233,31 @@ def _crash(result: Mapping[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def _experiments(result: Mapping[str, Any]) -> str:
+    experiments = result.get("experiments") or []
+    if not experiments:
+        return "no experiments"
+    rows: list[dict[str, Any]] = []
+    mismatches: list[str] = []
+    for e in experiments:
+        row = {k: e.get(k) for k in ("name", "runs", "matches", "mismatches", "errors", "timeouts")}
+        for side in ("control", "candidate"):
+            timing = e.get(side) or {}
+            row[f"{side}_median_us"] = timing.get("median_us")
+            row[f"{side}_p95_us"] = timing.get("p95_us")
+        rows.append(row)
+        mismatches += [
+            f"{e.get('name')}: control={m.get('control')} candidate={m.get('candidate')}"
+            for m in e.get("recorded_mismatches") or []
+        ]
+    lines = [render_table(rows), _counted(len(rows), result.get("total"), "experiments")]
+    if mismatches:
+        lines += ["first mismatches:", *mismatches]
+    return "\n".join(filter(None, lines))
+
+
+
+
 def _tree_label(node: Mapping[str, Any]) -> str:
     parts = [str(node.get("id")), str(node.get("type", ""))]
     if node.get("strategy"):
@@ -369,6 +394,7 @@ _RENDERERS: Final[Mapping[str, tuple[type, Callable[[Any], str]]]] = {
     "metrics.prometheus": (Mapping, lambda result: str(result.get("text", "")).rstrip("\n")),
     "crashes": (Mapping, _crashes),
     "crashes.show": (Mapping, _crash),
+    "migration.experiments": (Mapping, _experiments),
 }
 
 

@@ -1,0 +1,28 @@
+"""The experiments as a component of the daemon: the server owning their tables, and their verb.
+
+It takes no settings (like the registry's keeper), so a reload never restarts it and the counts
+survive every reload. It starts before the user servers, so their experiments are counted from their
+first call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from daemon.component import Component, ComponentContext
+from daemon.flags.experiments.server import EXPERIMENTS_ID, experiments_child_spec
+from daemon.flags.experiments.verbs import experiment_methods
+from supervisor import ChildSpec
+
+__all__ = ["EXPERIMENTS"]
+
+
+def _children(section: None, context: ComponentContext) -> Sequence[ChildSpec]:
+    return (experiments_child_spec(),)
+
+
+EXPERIMENTS: Final[Component[None]] = Component(
+    EXPERIMENTS_ID, child_specs=_children, verbs=experiment_methods
+)
+"""``arbord.experiments`` and the ``migration.experiments`` verb."""
