@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextvars import ContextVar, Token
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
@@ -33,6 +33,11 @@ class SpanRef:
     trace_id: str
     span_id: str
     sampled: bool
+    # --- spans' block (daemon/spans): ids only, left out of equality ---------------------------
+    parent: SpanRef | None = field(default=None, compare=False, repr=False)
+    """The span that was current when this one started (restored when it ends), or None."""
+    remote: bool = field(default=False, compare=False, repr=False)
+    """True for a span of another process, continued from a ``traceparent`` header."""
 
 
 _EMPTY: Final[Mapping[str, object]] = MappingProxyType({})

@@ -4,6 +4,7 @@ The root supervisor (``arbord.root``) starts each component's children, in the o
 ``COMPONENTS``::
 
     arbord.root (one_for_one)
+    ├── spans            the span server, arbord.spans: the table of in-flight spans (daemon/spans)
     ├── registry_keeper  the heir of the registry's tables   (daemon/registry/keeper.py)
     ├── registry         the agent registry's supervisor     (daemon/registry), over the registry
     ├── cache            the cache supervisor                (daemon/cache), one child per named cache
@@ -46,6 +47,7 @@ from daemon.servers.component import (
     servers_supervisor_spec,
     supervisor_flags,
 )
+from daemon.spans.component import SPANS
 from daemon.telemetry.component import TELEMETRY
 from daemon.verbs.component import CORE
 from supervisor import ChildSpec
@@ -74,6 +76,7 @@ CONTROL_ID: Final = "control"
 COMPONENTS: Final[tuple[Component[Any], ...]] = (
     CORE,
     TELEMETRY,
+    SPANS,
     KEEPER,
     REGISTRY,
     CACHE,

@@ -1,0 +1,178 @@
+"""The span server, ``arbord.spans``: it owns the table of live spans, keyed by the task that opened them.
+
+The ``ContextVar`` in ``daemon.context`` says which span is current in a task; this table is the
+source of truth for what is in flight, readable from outside (``arborctl spans``, a crash record).
+Callers write their own rows (a public table: start and end never hop through the mailbox); the
+server's one job besides answering readers is ending what a dead task left open.
+
+- A task's first span adds its row ``(task, {span_id: LiveSpan}, process)`` and one exit callback
+  (``supervisor.lowlevel.add_exit_callback`` on the task, or on its server when the task is a
+  server's: then the callback gets the server's exit reason).
+- When the task ends, the callback ends every span still open in it — status ``cancelled`` when
+  the task was cancelled (or the server killed), ``abandoned`` otherwise, with the exit reason —
+  and deletes the row: however many tasks die with open spans, the table comes back to empty
+  (``test_ten_thousand_tasks_dying_with_open_spans_leave_an_empty_table``).
+- The row outlives the task's last ``end_span`` (an empty dict) so that a task opening span after
+  span pays for the callback once; rows of tasks with no open span are not listed.
+
+>>> import asyncio
+>>> from daemon.spans import start_span
+>>> async def demo() -> list[object]:
+...     server = await SpanServer.start(name=SPANS_NAME)
+...     async def worker() -> None:
+...         start_span("left open")
+...     await asyncio.create_task(worker())
+...     await asyncio.sleep(0)  # the task's done callbacks run on the next turn
+...     left = [len(server.table), [s.name for s in server.open_spans()]]
+...     await server.stop()
+...     return left
+>>> asyncio.run(demo())
+[0, []]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import partial
+from types import MappingProxyType
+from typing import Any, Final
+
+from daemon.context import SpanRef
+from daemon.spans.config import SpansSettings
+from daemon.spans.events import emit_stop
+from daemon.spans.limits import Limits
+from daemon.spans.record import LiveSpan, OpenSpan
+from supervisor import Access, Caller, Exit, ExitKind, Server, Table, current_process
+from supervisor.lowlevel import Process, add_exit_callback, task_of
+
+__all__ = ["SPANS_NAME", "SpanServer", "SpanStatistics"]
+
+SPANS_NAME: Final = "arbord.spans"
+"""The span server's registered name in the daemon."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpanStatistics:
+    """What the span server counts: spans open now, tasks holding them, spans ended by their task's
+    exit, and what spans were given but did not keep, by reason (``daemon.spans.limits``)."""
+
+    open: int
+    tasks: int
+    abandoned: int
+    dropped: Mapping[str, int]
+
+
+class SpanServer(Server):
+    """The owner of the live-span table. Start it under a supervisor (the daemon's ``spans``
+    component does, as ``arbord.spans``) or with ``SpanServer.start(name=...)`` in a program."""
+
+    table: Table
+    limits: Limits
+
+    async def init(self, settings: SpansSettings | None = None) -> None:
+        section = settings or SpansSettings()
+        self.limits = Limits(
+            max_attributes=section.max_attributes,
+            max_events=section.max_events,
+            max_links=section.max_links,
+            traceback=section.traceback,
+        )
+        self.table = Table("arbord.spans", access=Access.PUBLIC)
+        self._get = self.table.getter()
+        self._abandoned = 0
+        self.foreign_parent: Callable[[], SpanRef | None] | None = None
+        """Set by a bridge (``daemon.spans.otel``): the span current in another tracer, which a
+        span started with no arbord span current takes as its parent."""
+
+    # --- the hot path: run by callers, in their own task ----------------------------------------
+
+    def open(
+        self, name: str, ref: SpanRef, attributes: dict[str, object], task: asyncio.Task[Any]
+    ) -> LiveSpan:
+        """Record a span as open in ``task`` (the caller's); its parent is ``ref.parent``."""
+        row = self._get(task)
+        parent = ref.parent
+        if row is None:
+            live = LiveSpan(name, ref, parent, None, attributes, task, parent is not None and parent.remote)
+            process: Process = current_process()
+            self.table.insert((task, {ref.span_id: live}, process))
+            add_exit_callback(process, partial(self._exited, task))
+        else:
+            spans = row[1]
+            parent_live = spans.get(parent.span_id) if parent is not None else None
+            remote = parent is not None and parent.remote
+            live = LiveSpan(name, ref, parent, parent_live, attributes, task, remote)
+            spans[ref.span_id] = live
+        return live
+
+    def find(self, task: asyncio.Task[Any] | None, span_id: str) -> LiveSpan | None:
+        """The open span ``span_id``: looked up in ``task``'s row first (the usual case), then in
+        every row (a span ended from another task than the one that opened it)."""
+        row = self._get(task) if task is not None else None
+        if row is not None:
+            live: LiveSpan | None = row[1].get(span_id)
+            if live is not None:
+                return live
+        for _, spans, _ in self.table.tab2list():
+            live = spans.get(span_id)
+            if live is not None:
+                return live
+        return None
+
+    def close(self, live: LiveSpan) -> None:
+        """Forget ``live`` (ended by its owner); its task's row stays until the task ends."""
+        live.ended = True
+        row = self._get(live.task)
+        if row is not None:
+            row[1].pop(live.ref.span_id, None)
+
+    # --- readers ----------------------------------------------------------------------------------
+
+    def open_spans(self, process: Process | None = None) -> list[OpenSpan]:
+        """Snapshots of the open spans: of one process (a task, or a server: its task's), or of all,
+        oldest first. For a crash record, ``open_spans(server)`` before the server's table row goes."""
+        now = time.perf_counter_ns()
+        if process is not None:
+            row = self._get(task_of(process))
+            lives: Iterator[LiveSpan] = iter(row[1].values()) if row is not None else iter(())
+        else:
+            lives = (live for _, spans, _ in self.table.tab2list() for live in spans.values())
+        found = [live.view(now) for live in lives]
+        found.sort(key=lambda s: s.start_time_ns)
+        return found
+
+    def span_statistics(self) -> SpanStatistics:
+        """Spans open now, tasks holding them, spans ended by their task's exit, drops by reason."""
+        rows = [spans for _, spans, _ in self.table.tab2list() if spans]
+        dropped = MappingProxyType(dict(self.limits.dropped))
+        return SpanStatistics(sum(map(len, rows)), len(rows), self._abandoned, dropped)
+
+    async def handle_call(self, request: Any, caller: Caller) -> Any:
+        raise ValueError(f"{SPANS_NAME}: unknown request {request!r}")
+
+    # --- a task's exit ------------------------------------------------------------------------------
+
+    def _exited(self, task: asyncio.Task[Any], reason: Exit) -> None:
+        table = self.table
+        if table.deleted:
+            return
+        row = self._get(task)
+        if row is None:
+            return
+        table.delete(task)
+        spans = row[1]
+        if not spans:
+            return
+        status = "cancelled" if reason.kind is ExitKind.KILLED else "abandoned"
+        extra = {"exit_reason": repr(reason)}
+        error = None
+        if reason.exception is not None:
+            error = f"{type(reason.exception).__name__}: {reason.exception}"
+        # Innermost first, as the stack would have unwound.
+        for live in reversed(list(spans.values())):
+            live.ended = True
+            self._abandoned += 1
+            emit_stop(live, status, error, extra)
