@@ -19,25 +19,51 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextvars import ContextVar, Token
-from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Final
+from typing import Final, NamedTuple
 
-__all__ = ["SpanRef", "current_span_ref", "reset_span_ref", "set_span_ref"]
+__all__ = [
+    "SpanRef",
+    "capture_carried",
+    "current_span_ref",
+    "enter_carried",
+    "exit_carried",
+    "reset_span_ref",
+    "set_span_ref",
+]
 
 
-@dataclass(frozen=True, slots=True)
-class SpanRef:
-    """Which span is current in a task: W3C ids (32 and 16 lowercase hex digits) and the sampled flag."""
+class SpanRef(NamedTuple):
+    """Which span is current in a task: W3C ids (32 and 16 lowercase hex digits) and the sampled flag.
+
+    Immutable. A named tuple rather than a frozen dataclass because one is made per span start, the
+    hot path (a frozen dataclass's ``__init__`` costs about ten times a tuple's: bench/bench_spans.py).
+    Equality and hash are over the three ids only.
+    """
 
     trace_id: str
     span_id: str
     sampled: bool
     # --- spans' block (daemon/spans): ids only, left out of equality ---------------------------
-    parent: SpanRef | None = field(default=None, compare=False, repr=False)
+    parent: SpanRef | None = None
     """The span that was current when this one started (restored when it ends), or None."""
-    remote: bool = field(default=False, compare=False, repr=False)
+    remote: bool = False
     """True for a span of another process, continued from a ``traceparent`` header."""
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SpanRef):
+            return NotImplemented
+        return self[1] == other[1] and self[0] == other[0] and self[2] == other[2]
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __hash__(self) -> int:
+        return hash((self[0], self[1], self[2]))
+
+    def __repr__(self) -> str:
+        return f"SpanRef(trace_id={self[0]!r}, span_id={self[1]!r}, sampled={self[2]!r})"
 
 
 _EMPTY: Final[Mapping[str, object]] = MappingProxyType({})
@@ -46,16 +72,47 @@ _span: Final[ContextVar[SpanRef | None]] = ContextVar("arbord_span", default=Non
 _error_context: Final[ContextVar[Mapping[str, object]]] = ContextVar("arbord_error_context", default=_EMPTY)
 
 
-def current_span_ref() -> SpanRef | None:
-    """The current task's span, or None."""
-    return _span.get()
+# The variable's own methods, not functions wrapping them: a span's start and end read and set it,
+# and a Python call around each costs a tenth of the whole (bench/bench_spans.py).
+current_span_ref: Final = _span.get
+"""``current_span_ref()``: the current task's span, or None."""
+set_span_ref: Final = _span.set
+"""``set_span_ref(ref)``: make ``ref`` the current span; give the token it returns to
+``reset_span_ref`` to put back the previous one."""
+reset_span_ref: Final = _span.reset
+"""``reset_span_ref(token)``: put back the span that was current before ``set_span_ref`` returned
+``token``."""
 
 
-def set_span_ref(ref: SpanRef | None) -> Token[SpanRef | None]:
-    """Make ``ref`` the current span; give the token to ``reset_span_ref`` to put back the previous one."""
-    return _span.set(ref)
+# --- across mailboxes (spans' block): the daemon's envelope hook, installed by the span server -----
+# (daemon/spans/envelope.py, supervisor.lowlevel.EnvelopeHook). It carries both values, the span and
+# the error context, from the task that calls or casts into the server's handler of that message.
+
+Carried = tuple[SpanRef | None, Mapping[str, object]]
+"""What a call or cast carries: the sender's span and error context."""
 
 
-def reset_span_ref(token: Token[SpanRef | None]) -> None:
-    """Put back the span that was current before ``set_span_ref`` returned ``token``."""
-    _span.reset(token)
+def capture_carried() -> Carried | None:
+    """The current span and error context, or None when neither is set (then nothing is carried)."""
+    span = _span.get()
+    context = _error_context.get()
+    if span is None and (context is _EMPTY or not context):
+        return None
+    return (span, context)
+
+
+def enter_carried(carried: Carried) -> tuple[Token[SpanRef | None], Token[Mapping[str, object]] | None]:
+    """Make a sender's span and error context current in the handler's task; give the result to
+    ``exit_carried``. The error context is set only when it differs from the handler's (usually
+    both are empty: one set and one reset fewer per message)."""
+    context = carried[1]
+    if _error_context.get() is context:
+        return (_span.set(carried[0]), None)
+    return (_span.set(carried[0]), _error_context.set(context))
+
+
+def exit_carried(tokens: tuple[Token[SpanRef | None], Token[Mapping[str, object]] | None]) -> None:
+    """Put back the handler task's own span and error context."""
+    if tokens[1] is not None:
+        _error_context.reset(tokens[1])
+    _span.reset(tokens[0])

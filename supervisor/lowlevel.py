@@ -8,6 +8,8 @@
   every table;
 - ``add_exit_callback`` / ``remove_exit_callback``: run a function when a server or task exits,
   without a monitor's message (what monitors and owned tables are built on);
+- ``EnvelopeHook`` / ``set_envelope_hook`` / ``envelope_hook``: carry per-task state (``ContextVar`` values)
+  from the sender of a call or cast into the server's handler of that message;
 - ``Process`` (a server or a plain task: what can own, be monitored, hold keys), and the clock
   protocol ``Clock`` with the real ``MonotonicClock`` (``supervisor.testing.ManualClock`` for tests).
 
@@ -22,6 +24,7 @@ True
 from __future__ import annotations
 
 from supervisor._clock import Clock, MonotonicClock
+from supervisor._envelope import EnvelopeHook, envelope_hook, set_envelope_hook
 from supervisor._owner_index import OwnerIndex
 from supervisor._runtime import ExitCallback, Process, add_exit_callback, remove_exit_callback
 from supervisor._task_of import task_of
@@ -29,6 +32,7 @@ from supervisor.tables._core import GuardedGetter, TableCore
 
 __all__ = [
     "Clock",
+    "EnvelopeHook",
     "ExitCallback",
     "GuardedGetter",
     "MonotonicClock",
@@ -36,10 +40,22 @@ __all__ = [
     "Process",
     "TableCore",
     "add_exit_callback",
+    "envelope_hook",
     "remove_exit_callback",
+    "set_envelope_hook",
     "task_of",
 ]
 
-for _public in (Clock, MonotonicClock, OwnerIndex, add_exit_callback, remove_exit_callback, task_of):
+for _public in (
+    Clock,
+    EnvelopeHook,
+    MonotonicClock,
+    OwnerIndex,
+    add_exit_callback,
+    envelope_hook,
+    remove_exit_callback,
+    set_envelope_hook,
+    task_of,
+):
     _public.__module__ = __name__
 del _public

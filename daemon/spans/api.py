@@ -26,27 +26,36 @@ import asyncio
 import functools
 import inspect
 import logging
+import sys
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import Token
+from random import getrandbits
 from types import TracebackType
 from typing import Any, Final, ParamSpec, TypeVar, overload
 
 from daemon.context import SpanRef, current_span_ref, reset_span_ref, set_span_ref
-from daemon.spans.events import emit_attributes, emit_event, emit_link, emit_orphan_end, emit_start, emit_stop
+from daemon.spans.events import (
+    START,
+    STOP,
+    emit_attributes,
+    emit_event,
+    emit_link,
+    emit_orphan_end,
+    emit_start,
+    emit_stop,
+)
 from daemon.spans.ids import (
     format_traceparent,
     is_span_id,
     is_trace_id,
-    new_span_id,
-    new_trace_id,
     parse_traceparent,
 )
 from daemon.spans.record import LiveSpan, OpenSpan, SpanEvent, SpanLink
 from daemon.spans.server import SPANS_NAME, SpanServer
-from supervisor import whereis
+from supervisor import telemetry, whereis
 
 __all__ = [
     "add_attributes",
@@ -68,7 +77,28 @@ log = logging.getLogger("daemon.spans")
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_current_task: Final = asyncio.current_task
+if sys.version_info >= (3, 12):
+    _current_task: Final = asyncio.current_task
+else:  # pragma: no cover - the version in use decides
+    # 3.11's asyncio.current_task is a Python function around one lookup in the C table of running
+    # tasks; calling that lookup directly is a tenth of a span's start (bench/bench_spans.py). 3.12
+    # made current_task itself C.
+    _running_tasks: Final[dict[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = asyncio.tasks._current_tasks  # type: ignore[attr-defined]
+    _tasks_get: Final = _running_tasks.get
+    _running_loop: Final = asyncio.get_running_loop
+
+    def _current_task() -> asyncio.Task[Any] | None:
+        return _tasks_get(_running_loop())
+
+
+_get_ref: Final = current_span_ref
+_set_ref: Final = set_span_ref
+_whereis: Final = whereis
+_bits: Final = getrandbits
+_new_ref: Final = tuple.__new__
+_active: Final = telemetry.active_events
+_START: Final = START
+_STOP: Final = STOP
 
 
 def _server() -> SpanServer | None:
@@ -89,26 +119,50 @@ def start_span(name: str, attributes: Mapping[str, object] | None = None) -> Spa
 
     Never raises for bad input: a name that is not a ``str`` is replaced by its ``repr``, attributes
     OTel's rules refuse are dropped; both are counted (``SpanStatistics.dropped``)."""
-    parent = current_span_ref()
-    server = _server()
-    if parent is None and server is not None and server.foreign_parent is not None:
-        parent = server.foreign_parent()
+    # The hot path: every call here is paid per span (bench/bench_spans.py, target 10x faster than
+    # OTel's SDK). Ids as in daemon/spans/ids.py, inlined; `or 1`: an all-zero id is invalid.
+    # Bytes' hex() is three times faster than a format spec of a big int.
+    parent = _get_ref()
+    server = _whereis(SPANS_NAME)
+    if server is not None and server.__class__ is not SpanServer and not isinstance(server, SpanServer):
+        server = None
     if parent is None:
-        ref = SpanRef(new_trace_id(), new_span_id(), server is not None, None)
+        if server is not None and server.foreign_parent is not None:
+            parent = server.foreign_parent()
+        if parent is None:
+            ref = _new_ref(
+                SpanRef,
+                (
+                    (_bits(128) or 1).to_bytes(16, "big").hex(),
+                    (_bits(64) or 1).to_bytes(8, "big").hex(),
+                    server is not None,
+                    None,
+                    False,
+                ),
+            )
+        else:
+            ref = _new_ref(
+                SpanRef, (parent[0], (_bits(64) or 1).to_bytes(8, "big").hex(), parent[2], parent, False)
+            )
     else:
-        ref = SpanRef(parent.trace_id, new_span_id(), parent.sampled, parent)
-    set_span_ref(ref)
+        ref = _new_ref(
+            SpanRef, (parent[0], (_bits(64) or 1).to_bytes(8, "big").hex(), parent[2], parent, False)
+        )
+    _set_ref(ref)
     if server is None:
         return ref
-    task = _task()
+    try:
+        task = _current_task()
+    except RuntimeError:  # no running loop: plain synchronous code records nothing
+        return ref
     if task is None:
         return ref
-    limits = server.limits
     if name.__class__ is not str:
-        limits.drop("name_type", name)
+        server.limits.drop("name_type", name)
         name = repr(name)
-    live = server.open(name, ref, limits.attributes(attributes, {}) if attributes else {}, task)
-    emit_start(live)
+    live = server.open(name, ref, server.limits.attributes(attributes, {}) if attributes else {}, task)
+    if _START in _active:
+        emit_start(live)
     return ref
 
 
@@ -127,25 +181,30 @@ def end_span(
     Returns False for a span that is not open (unknown, or already ended) after one warning and
     the event ``("arbord", "span", "orphan_end")``; never raises, never touches another span.
     Without a span server (non-recording spans) it only puts the parent back."""
-    current = current_span_ref()
+    current = _get_ref()
     if ref is None:
         ref = current
         if ref is None:
             return _orphan(None, "no current span")
     elif ref.__class__ is not SpanRef:
         return _orphan(ref, "not a SpanRef")
-    server = _server()
-    if server is None:
-        if current is not None and current.span_id == ref.span_id:
-            set_span_ref(ref.parent)
+    span_id = ref[1]
+    server = _whereis(SPANS_NAME)
+    if server is None or (server.__class__ is not SpanServer and not isinstance(server, SpanServer)):
+        if current is not None and current[1] == span_id:
+            _set_ref(ref[3])
         return True
-    live = server.find(_task(), ref.span_id)
+    live = server.take(span_id)
     if live is None:
         return _orphan(ref, "not open (unknown, or already ended)")
-    server.close(live)
-    if current is not None and current.span_id == ref.span_id:
-        set_span_ref(live.restore_to())
-    _stop(server, live, status, error, attributes)
+    if current is not None and current[1] == span_id:
+        parent = live.parent_live
+        if parent is None or not parent.ended:
+            _set_ref(ref[3])
+        else:
+            _set_ref(live.restore_to())
+    if _STOP in _active:
+        _stop(server, live, status, error, attributes)
     return True
 
 
@@ -184,7 +243,7 @@ def _live() -> tuple[SpanServer, LiveSpan] | None:
     server = _server()
     if server is None:
         return None
-    live = server.find(_task(), ref.span_id)
+    live = server.find(ref.span_id)
     return None if live is None else (server, live)
 
 

@@ -46,7 +46,7 @@ def new_trace_id() -> str:
     bits = getrandbits(128)
     while not bits:  # pragma: no cover - one chance in 2**128
         bits = getrandbits(128)
-    return f"{bits:032x}"
+    return bits.to_bytes(16, "big").hex()
 
 
 def new_span_id() -> str:
@@ -54,7 +54,7 @@ def new_span_id() -> str:
     bits = getrandbits(64)
     while not bits:  # pragma: no cover - one chance in 2**64
         bits = getrandbits(64)
-    return f"{bits:016x}"
+    return bits.to_bytes(8, "big").hex()
 
 
 def is_trace_id(value: object) -> bool:

@@ -6,7 +6,7 @@ spans``); ``FinishedSpan`` is what a stop hands to listeners and exporters (the 
 
 >>> from daemon.context import SpanRef
 >>> live = LiveSpan("load", SpanRef("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331", True),
-...                 None, None, {"rows": 3}, None)
+...                 None, {"rows": 3}, None)
 >>> view = live.view(live.start_ns)
 >>> view.name, view.parent_id, dict(view.attributes), view.age
 ('load', None, {'rows': 3}, 0.0)
@@ -18,11 +18,14 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
 from daemon.context import SpanRef
 
 __all__ = ["FinishedSpan", "LiveSpan", "OpenSpan", "SpanEvent", "SpanLink"]
+
+_time_ns: Final = time.time_ns
+_perf_counter_ns: Final = time.perf_counter_ns
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +103,7 @@ class LiveSpan:
         "links",
         "name",
         "parent_live",
-        "parent_ref",
         "ref",
-        "remote_parent",
         "start_ns",
         "start_time_ns",
         "task",
@@ -112,37 +113,42 @@ class LiveSpan:
         self,
         name: str,
         ref: SpanRef,
-        parent_ref: SpanRef | None,
         parent_live: LiveSpan | None,
         attributes: dict[str, object],
         task: Any,
-        remote_parent: bool = False,
     ) -> None:
         self.name = name
         self.ref = ref
-        self.parent_ref = parent_ref
         self.parent_live = parent_live
         self.attributes = attributes
         self.events: list[SpanEvent] | None = None
         self.links: list[SpanLink] | None = None
         self.task = task
         self.ended = False
-        self.remote_parent = remote_parent
-        self.start_time_ns = time.time_ns()
-        self.start_ns = time.perf_counter_ns()
+        self.start_time_ns = _time_ns()
+        self.start_ns = _perf_counter_ns()
+
+    @property
+    def parent_ref(self) -> SpanRef | None:
+        return self.ref.parent
 
     @property
     def parent_id(self) -> str | None:
-        parent = self.parent_ref
+        parent = self.ref.parent
         return None if parent is None else parent.span_id
+
+    @property
+    def remote_parent(self) -> bool:
+        parent = self.ref.parent
+        return parent is not None and parent.remote
 
     def restore_to(self) -> SpanRef | None:
         """The span that becomes current when this one ends while current: its nearest ancestor
         still open (spans ended out of order are skipped: test_ending_the_top_after_its_parent...)."""
-        ref = self.parent_ref
+        ref = self.ref.parent
         parent = self.parent_live
         while parent is not None and parent.ended:
-            ref = parent.parent_ref
+            ref = parent.ref.parent
             parent = parent.parent_live
         return ref
 

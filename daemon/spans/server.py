@@ -42,11 +42,19 @@ from typing import Any, Final
 
 from daemon.context import SpanRef
 from daemon.spans.config import SpansSettings
+from daemon.spans.envelope import CONTEXT_ENVELOPE
 from daemon.spans.events import emit_stop
 from daemon.spans.limits import Limits
 from daemon.spans.record import LiveSpan, OpenSpan
 from supervisor import Access, Caller, Exit, ExitKind, Server, Table, current_process
-from supervisor.lowlevel import Process, add_exit_callback, task_of
+from supervisor.lowlevel import (
+    EnvelopeHook,
+    Process,
+    add_exit_callback,
+    envelope_hook,
+    set_envelope_hook,
+    task_of,
+)
 
 __all__ = ["SPANS_NAME", "SpanServer", "SpanStatistics"]
 
@@ -72,7 +80,9 @@ class SpanServer(Server):
     table: Table
     limits: Limits
 
-    async def init(self, settings: SpansSettings | None = None) -> None:
+    async def init(self, settings: SpansSettings | None = None, *, carry_context: bool = True) -> None:
+        """``carry_context``: install the daemon's envelope hook while this server runs, so that the
+        span and error context of a call's sender are current in the handler (docs/spans.md)."""
         section = settings or SpansSettings()
         self.limits = Limits(
             max_attributes=section.max_attributes,
@@ -83,6 +93,12 @@ class SpanServer(Server):
         self.table = Table("arbord.spans", access=Access.PUBLIC)
         self._get = self.table.getter()
         self._abandoned = 0
+        # Every open span by id, beside the table's rows by task: so that ending a span, from
+        # whichever task, finds it at once. Written with the rows, by the same callers.
+        self._by_id: dict[str, LiveSpan] = {}
+        if carry_context:
+            previous = set_envelope_hook(CONTEXT_ENVELOPE)
+            add_exit_callback(self, partial(_uninstall, previous))
         self.foreign_parent: Callable[[], SpanRef | None] | None = None
         """Set by a bridge (``daemon.spans.otel``): the span current in another tracer, which a
         span started with no arbord span current takes as its parent."""
@@ -93,41 +109,36 @@ class SpanServer(Server):
         self, name: str, ref: SpanRef, attributes: dict[str, object], task: asyncio.Task[Any]
     ) -> LiveSpan:
         """Record a span as open in ``task`` (the caller's); its parent is ``ref.parent``."""
+        span_id = ref[1]
         row = self._get(task)
-        parent = ref.parent
         if row is None:
-            live = LiveSpan(name, ref, parent, None, attributes, task, parent is not None and parent.remote)
+            live = LiveSpan(name, ref, None, attributes, task)
             process: Process = current_process()
-            self.table.insert((task, {ref.span_id: live}, process))
+            self.table.insert((task, {span_id: live}, process))
             add_exit_callback(process, partial(self._exited, task))
         else:
-            spans = row[1]
-            parent_live = spans.get(parent.span_id) if parent is not None else None
-            remote = parent is not None and parent.remote
-            live = LiveSpan(name, ref, parent, parent_live, attributes, task, remote)
-            spans[ref.span_id] = live
+            parent = ref[3]
+            by_id = self._by_id
+            live = LiveSpan(name, ref, None if parent is None else by_id.get(parent[1]), attributes, task)
+            row[1][span_id] = live
+        self._by_id[span_id] = live
         return live
 
-    def find(self, task: asyncio.Task[Any] | None, span_id: str) -> LiveSpan | None:
-        """The open span ``span_id``: looked up in ``task``'s row first (the usual case), then in
-        every row (a span ended from another task than the one that opened it)."""
-        row = self._get(task) if task is not None else None
-        if row is not None:
-            live: LiveSpan | None = row[1].get(span_id)
-            if live is not None:
-                return live
-        for _, spans, _ in self.table.tab2list():
-            live = spans.get(span_id)
-            if live is not None:
-                return live
-        return None
-
-    def close(self, live: LiveSpan) -> None:
-        """Forget ``live`` (ended by its owner); its task's row stays until the task ends."""
+    def take(self, span_id: str) -> LiveSpan | None:
+        """Remove the open span ``span_id`` from the table and return it (None: not open), marked
+        ended. From any task: the index by id finds it without a walk."""
+        live = self._by_id.pop(span_id, None)
+        if live is None:
+            return None
         live.ended = True
         row = self._get(live.task)
         if row is not None:
-            row[1].pop(live.ref.span_id, None)
+            row[1].pop(span_id, None)
+        return live
+
+    def find(self, span_id: str) -> LiveSpan | None:
+        """The open span ``span_id``, or None."""
+        return self._by_id.get(span_id)
 
     # --- readers ----------------------------------------------------------------------------------
 
@@ -172,7 +183,14 @@ class SpanServer(Server):
         if reason.exception is not None:
             error = f"{type(reason.exception).__name__}: {reason.exception}"
         # Innermost first, as the stack would have unwound.
+        by_id = self._by_id
         for live in reversed(list(spans.values())):
+            by_id.pop(live.ref[1], None)
             live.ended = True
             self._abandoned += 1
             emit_stop(live, status, error, extra)
+
+
+def _uninstall(previous: EnvelopeHook | None, reason: Exit) -> None:
+    if envelope_hook() is CONTEXT_ENVELOPE:
+        set_envelope_hook(None if previous is CONTEXT_ENVELOPE else previous)
