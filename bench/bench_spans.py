@@ -147,5 +147,13 @@ def run(loop_name: str) -> list[Row]:
         Row("spans", "with span() vs OTel start_as_current_span", loop_name, blocks, theirs, "us", None),
         Row("spans", "call round trip, hook on (span current) vs off", loop_name, on, off, "us", 1.10),
         Row("spans", "call round trip, hook on (nothing current) vs off", loop_name, idle, off, "us", None),
-        Row("spans", "memory after 10k tasks die with open spans vs before", loop_name, after, before, "KB", 1.01),
+        Row(
+            "spans",
+            "memory after 10k tasks die with open spans vs before",
+            loop_name,
+            after,
+            before,
+            "KB",
+            1.01,
+        ),
     ]
