@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from daemon.control.deadline import Deadline
 from daemon.control.protocol import Request, encode_error, encode_result
+from daemon.spans import BadTraceparent, from_traceparent, span, with_propagated_context
 from daemon.verbs.codes import ErrorCode
 from daemon.verbs.method import Method, MethodContext, VerbTable
 
@@ -49,7 +50,28 @@ async def dispatch(
     deadline: Deadline,
     timeout: float,
 ) -> None:
-    """Answer ``request`` through ``send``: its result (or stream) or its error, always ending it."""
+    """Answer ``request`` through ``send``: its result (or stream) or its error, always ending it.
+
+    The request runs inside a server span, ``control <method>``, which continues the caller's trace
+    when the request carries a ``traceparent`` (a malformed one is answered ``invalid_request``)."""
+    try:
+        remote = None if request.traceparent is None else from_traceparent(request.traceparent)
+    except BadTraceparent as error:
+        await send(encode_error(request.id, ErrorCode.INVALID_REQUEST, str(error)))
+        return
+    attributes = {"rpc.system": "arbord", "rpc.method": request.method[:200]}
+    with with_propagated_context(remote), span(f"control {request.method[:100]}", attributes):
+        await _answer(verbs, request, context, send, deadline, timeout)
+
+
+async def _answer(
+    verbs: VerbTable,
+    request: Request,
+    context: MethodContext,
+    send: Send,
+    deadline: Deadline,
+    timeout: float,
+) -> None:
     method = verbs.methods.get(request.method)
     if method is None:
         await send(encode_error(request.id, ErrorCode.METHOD_NOT_FOUND, f"no method {request.method!r}"))

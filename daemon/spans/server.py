@@ -46,6 +46,7 @@ from daemon.spans.envelope import CONTEXT_ENVELOPE
 from daemon.spans.events import emit_stop
 from daemon.spans.limits import Limits
 from daemon.spans.record import LiveSpan, OpenSpan
+from daemon.spans.restarts import RestartTracer
 from supervisor import Access, Caller, Exit, ExitKind, Server, Table, current_process
 from supervisor.lowlevel import (
     EnvelopeHook,
@@ -99,6 +100,9 @@ class SpanServer(Server):
         if carry_context:
             previous = set_envelope_hook(CONTEXT_ENVELOPE)
             add_exit_callback(self, partial(_uninstall, previous))
+        self._restarts = RestartTracer(f"arbord.spans.restarts.{id(self):x}")
+        self._restarts.attach()
+        add_exit_callback(self, lambda reason: self._restarts.detach())
         self.foreign_parent: Callable[[], SpanRef | None] | None = None
         """Set by a bridge (``daemon.spans.otel``): the span current in another tracer, which a
         span started with no arbord span current takes as its parent."""
@@ -175,6 +179,15 @@ class SpanServer(Server):
             return
         table.delete(task)
         spans = row[1]
+        if reason.exception is not None and isinstance(row[2], Server):
+            # Crash -> restart in the trace (daemon/spans/restarts.py), after the spans are ended.
+            innermost = next(reversed(spans.values())).ref if spans else None
+            self._end_all(spans, reason)
+            self._restarts.crashed(row[2], reason, innermost)
+            return
+        self._end_all(spans, reason)
+
+    def _end_all(self, spans: dict[str, LiveSpan], reason: Exit) -> None:
         if not spans:
             return
         status = "cancelled" if reason.kind is ExitKind.KILLED else "abandoned"
