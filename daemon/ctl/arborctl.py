@@ -87,9 +87,10 @@ verbs (any method the daemon has; `arborctl methods` lists them with their param
   reload | config show | config check FILE | shutdown
   tables list | tables info NAME | tables dump NAME [chunk=N] [limit=N]
   registry lookup KEY | cache stats [NAME] | ...   console [SOCKET]
+  spans [--trace ID] [--older-than SECONDS]   (the spans in flight, oldest first)
   --hold registry register KEY [metadata=JSON]   (registered while arborctl runs)
 params: values in the order `arborctl methods` lists them, or key=value (JSON when it parses), or
-  --params JSON; one param given twice is an error
+  --key VALUE (--older-than 5 is older_than=5), or --params JSON; one param given twice is an error
   completion bash|zsh   (a completion script for the daemon's verbs)
 exit codes: 0 ok, 1 command failed, 2 usage, 3 daemon not running, 4 permission denied
 """
@@ -394,12 +395,35 @@ def _main(args: argparse.Namespace, output: _Output) -> int:
             release.close()
 
 
+def _option_words(words: Sequence[str]) -> list[str]:
+    """A verb's params written as options, as ``key=value`` words: ``--older-than 5`` and
+    ``--older-than=5`` are ``older_than=5`` (``arborctl spans --trace ID``); other words stay."""
+    converted: list[str] = []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        index += 1
+        if not word.startswith("--") or len(word) == 2:
+            converted.append(word)
+            continue
+        name, equals, value = word[2:].partition("=")
+        if not equals:
+            if index >= len(words) or words[index].startswith("--"):
+                raise _ArgumentError(f"{word} needs a value")
+            value = words[index]
+            index += 1
+        converted.append(f"{name.replace('-', '_')}={value}")
+    return converted
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run ``arborctl`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     command_line = list(sys.argv[1:] if argv is None else argv)
     arguments = parser()
     try:
-        args = arguments.parse_args(command_line)
+        args, unknown = arguments.parse_known_args(command_line)
+        if unknown:
+            args.verb = [*args.verb, *_option_words(unknown)]
     except SystemExit as exit_:  # --help, --version
         return int(exit_.code or 0)
     except _ArgumentError as error:

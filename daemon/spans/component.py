@@ -8,6 +8,7 @@ from typing import Final
 
 from daemon.component import Component, ComponentContext
 from daemon.spans.config import SpansSettings
+from daemon.spans.methods import spans_methods
 from daemon.spans.server import SPANS_NAME, SpanServer
 from supervisor import ChildSpec
 
@@ -25,5 +26,7 @@ def _children(section: SpansSettings, context: ComponentContext) -> Sequence[Chi
     return (span_server_spec(section),)
 
 
-SPANS: Final[Component[SpansSettings]] = Component("spans", SpansSettings, child_specs=_children)
+SPANS: Final[Component[SpansSettings]] = Component(
+    "spans", SpansSettings, child_specs=_children, verbs=spans_methods
+)
 """``[spans]``: the span server ``arbord.spans``."""
