@@ -18,9 +18,9 @@ True
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 from types import MappingProxyType
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 __all__ = [
     "SpanRef",
@@ -92,27 +92,37 @@ Carried = tuple[SpanRef | None, Mapping[str, object]]
 """What a call or cast carries: the sender's span and error context."""
 
 
+# The bound methods, for the three functions below: each runs once per call or cast carried.
+_get_span: Final = _span.get
+_set_span: Final = _span.set
+_reset_span: Final = _span.reset
+_get_error_context: Final = _error_context.get
+
+
 def capture_carried() -> Carried | None:
     """The current span and error context, or None when neither is set (then nothing is carried)."""
-    span = _span.get()
-    context = _error_context.get()
+    span = _get_span()
+    context = _get_error_context()
     if span is None and (context is _EMPTY or not context):
         return None
     return (span, context)
 
 
-def enter_carried(carried: Carried) -> tuple[Token[SpanRef | None], Token[Mapping[str, object]] | None]:
+def enter_carried(carried: Carried) -> Any:
     """Make a sender's span and error context current in the handler's task; give the result to
     ``exit_carried``. The error context is set only when it differs from the handler's (usually
-    both are empty: one set and one reset fewer per message)."""
+    both are empty): then the result is the span's token alone, one set and one reset fewer."""
     context = carried[1]
-    if _error_context.get() is context:
-        return (_span.set(carried[0]), None)
-    return (_span.set(carried[0]), _error_context.set(context))
+    if _get_error_context() is context:
+        return _set_span(carried[0])
+    return (_set_span(carried[0]), _error_context.set(context))
 
 
-def exit_carried(tokens: tuple[Token[SpanRef | None], Token[Mapping[str, object]] | None]) -> None:
-    """Put back the handler task's own span and error context."""
-    if tokens[1] is not None:
-        _error_context.reset(tokens[1])
-    _span.reset(tokens[0])
+def exit_carried(token: Any) -> None:
+    """Put back the handler task's own span and error context (``token``: what ``enter_carried``
+    returned: the span's token, or both tokens)."""
+    if token.__class__ is tuple:
+        _error_context.reset(token[1])
+        _reset_span(token[0])
+    else:
+        _reset_span(token)

@@ -80,6 +80,9 @@ class SpanServer(Server):
 
     table: Table
     limits: Limits
+    recording: bool = False
+    """True from the end of ``init`` to the exit: whether callers may write the table (a hot-path
+    flag: the name is registered, and ``whereis`` finds the server, before ``init`` has run)."""
 
     async def init(self, settings: SpansSettings | None = None, *, carry_context: bool = True) -> None:
         """``carry_context``: install the daemon's envelope hook while this server runs, so that the
@@ -92,11 +95,14 @@ class SpanServer(Server):
             traceback=section.traceback,
         )
         self.table = Table("arbord.spans", access=Access.PUBLIC)
-        self._get = self.table.getter()
+        self.row_of = self.table.getter()
+        """The table's ``get``: a task's row, for daemon.spans' hot path."""
         self._abandoned = 0
         # Every open span by id, beside the table's rows by task: so that ending a span, from
         # whichever task, finds it at once. Written with the rows, by the same callers.
-        self._by_id: dict[str, LiveSpan] = {}
+        self.open_by_id: dict[str, LiveSpan] = {}
+        self.recording = True
+        add_exit_callback(self, self._stop_recording)
         if carry_context:
             previous = set_envelope_hook(CONTEXT_ENVELOPE)
             add_exit_callback(self, partial(_uninstall, previous))
@@ -114,7 +120,7 @@ class SpanServer(Server):
     ) -> LiveSpan:
         """Record a span as open in ``task`` (the caller's); its parent is ``ref.parent``."""
         span_id = ref[1]
-        row = self._get(task)
+        row = self.row_of(task)
         if row is None:
             live = LiveSpan(name, ref, None, attributes, task)
             process: Process = current_process()
@@ -122,27 +128,27 @@ class SpanServer(Server):
             add_exit_callback(process, partial(self._exited, task))
         else:
             parent = ref[3]
-            by_id = self._by_id
+            by_id = self.open_by_id
             live = LiveSpan(name, ref, None if parent is None else by_id.get(parent[1]), attributes, task)
             row[1][span_id] = live
-        self._by_id[span_id] = live
+        self.open_by_id[span_id] = live
         return live
 
     def take(self, span_id: str) -> LiveSpan | None:
         """Remove the open span ``span_id`` from the table and return it (None: not open), marked
         ended. From any task: the index by id finds it without a walk."""
-        live = self._by_id.pop(span_id, None)
+        live = self.open_by_id.pop(span_id, None)
         if live is None:
             return None
         live.ended = True
-        row = self._get(live.task)
+        row = self.row_of(live.task)
         if row is not None:
             row[1].pop(span_id, None)
         return live
 
     def find(self, span_id: str) -> LiveSpan | None:
         """The open span ``span_id``, or None."""
-        return self._by_id.get(span_id)
+        return self.open_by_id.get(span_id)
 
     # --- readers ----------------------------------------------------------------------------------
 
@@ -151,7 +157,7 @@ class SpanServer(Server):
         oldest first. For a crash record, ``open_spans(server)`` before the server's table row goes."""
         now = time.perf_counter_ns()
         if process is not None:
-            row = self._get(task_of(process))
+            row = self.row_of(task_of(process))
             lives: Iterator[LiveSpan] = iter(row[1].values()) if row is not None else iter(())
         else:
             lives = (live for _, spans, _ in self.table.tab2list() for live in spans.values())
@@ -168,13 +174,16 @@ class SpanServer(Server):
     async def handle_call(self, request: Any, caller: Caller) -> Any:
         raise ValueError(f"{SPANS_NAME}: unknown request {request!r}")
 
+    def _stop_recording(self, reason: Exit) -> None:
+        self.recording = False
+
     # --- a task's exit ------------------------------------------------------------------------------
 
     def _exited(self, task: asyncio.Task[Any], reason: Exit) -> None:
         table = self.table
         if table.deleted:
             return
-        row = self._get(task)
+        row = self.row_of(task)
         if row is None:
             return
         table.delete(task)
@@ -196,7 +205,7 @@ class SpanServer(Server):
         if reason.exception is not None:
             error = f"{type(reason.exception).__name__}: {reason.exception}"
         # Innermost first, as the stack would have unwound.
-        by_id = self._by_id
+        by_id = self.open_by_id
         for live in reversed(list(spans.values())):
             by_id.pop(live.ref[1], None)
             live.ended = True

@@ -97,7 +97,10 @@ async def test_a_crashed_server_has_its_open_spans_ended_with_the_crash(spans: S
         reason = await server.wait()
         await _exited(asyncio.ensure_future(asyncio.sleep(0)))
     assert reason.exception is not None
-    (stop,) = stops
+    # The span it left open, then the crash itself (daemon/spans/restarts.py).
+    stop, crash = stops
+    assert crash.metadata["span_name"] == f"crash {type(server).__name__}"
+    assert crash.metadata["parent_id"] == stop.metadata["span_id"]
     assert stop.metadata["status"] == "abandoned"
     assert stop.metadata["error"] == "RuntimeError: boom"
     assert "crash" in str(stop.metadata["exit_reason"])
