@@ -59,6 +59,8 @@ from supervisor.lowlevel import (
 
 __all__ = ["SPANS_NAME", "SpanServer", "SpanStatistics"]
 
+_MAX_CRASHES: Final = 256
+
 SPANS_NAME: Final = "arbord.spans"
 """The span server's registered name in the daemon."""
 
@@ -101,6 +103,8 @@ class SpanServer(Server):
         # Every open span by id, beside the table's rows by task: so that ending a span, from
         # whichever task, finds it at once. Written with the rows, by the same callers.
         self.open_by_id: dict[str, LiveSpan] = {}
+        # id(exception) -> (exception, the spans its crash left open): for crash records.
+        self._at_crash: dict[int, tuple[BaseException, list[OpenSpan]]] = {}
         self.recording = True
         add_exit_callback(self, self._stop_recording)
         if carry_context:
@@ -165,6 +169,14 @@ class SpanServer(Server):
         found.sort(key=lambda s: s.start_time_ns)
         return found
 
+    def open_at_crash(self, exception: BaseException) -> list[OpenSpan]:
+        """The spans a server's crash with ``exception`` left open (``Exit.exception``), as they were
+        when it crashed, outermost first; ``[]`` for an exception no server with spans crashed with.
+        For a crash record made after the crash (the span server ends those spans at once). The
+        last ``_MAX_CRASHES`` crashes are kept."""
+        found = self._at_crash.get(id(exception))
+        return list(found[1]) if found is not None and found[0] is exception else []
+
     def span_statistics(self) -> SpanStatistics:
         """Spans open now, tasks holding them, spans ended by their task's exit, drops by reason."""
         rows = [spans for _, spans, _ in self.table.tab2list() if spans]
@@ -191,6 +203,11 @@ class SpanServer(Server):
         if reason.exception is not None and isinstance(row[2], Server):
             # Crash -> restart in the trace (daemon/spans/restarts.py), after the spans are ended.
             innermost = next(reversed(spans.values())).ref if spans else None
+            now = time.perf_counter_ns()
+            at_crash = self._at_crash
+            at_crash[id(reason.exception)] = (reason.exception, [live.view(now) for live in spans.values()])
+            while len(at_crash) > _MAX_CRASHES:
+                del at_crash[next(iter(at_crash))]
             self._end_all(spans, reason)
             self._restarts.crashed(row[2], reason, innermost)
             return

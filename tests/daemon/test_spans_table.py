@@ -105,6 +105,10 @@ async def test_a_crashed_server_has_its_open_spans_ended_with_the_crash(spans: S
     assert stop.metadata["error"] == "RuntimeError: boom"
     assert "crash" in str(stop.metadata["exit_reason"])
     assert len(spans.table) == 0
+    # What a crash record reads afterwards: the spans the crash left open, as they were.
+    assert reason.exception is not None
+    assert [s.name for s in spans.open_at_crash(reason.exception)] == ["handling"]
+    assert spans.open_at_crash(RuntimeError("another")) == []
 
 
 async def test_ending_its_last_span_keeps_the_task_row_until_the_task_ends(spans: SpanServer) -> None:
