@@ -107,13 +107,6 @@ def _server() -> SpanServer | None:
     return server if isinstance(server, SpanServer) and server.recording else None
 
 
-def _task() -> asyncio.Task[Any] | None:
-    try:
-        return _current_task()
-    except RuntimeError:  # no running loop: plain synchronous code
-        return None
-
-
 def start_span(name: str, attributes: Mapping[str, object] | None = None) -> SpanRef:
     """Open a span named ``name``, child of the current span (or of the OTel span current, with the
     bridge; else the root of a new trace), and make it current. Returns its ``SpanRef``.
@@ -205,7 +198,7 @@ def end_span(
         if current is not None and current[1] == span_id:
             _set_ref(ref[3])
         return True
-    # SpanServer.take, inline.
+    # Out of the index and of its task's row (from whichever task it is ended).
     live = server.open_by_id.pop(span_id, None)
     if live is None:
         return _orphan(ref, "not open (unknown, or already ended)")

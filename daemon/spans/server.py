@@ -126,7 +126,9 @@ class SpanServer(Server):
         span_id = ref[1]
         row = self.row_of(task)
         if row is None:
-            live = LiveSpan(name, ref, None, attributes, task)
+            parent = ref[3]
+            parent_live = None if parent is None else self.open_by_id.get(parent[1])
+            live = LiveSpan(name, ref, parent_live, attributes, task)
             process: Process = current_process()
             self.table.insert((task, {span_id: live}, process))
             add_exit_callback(process, partial(self._exited, task))
@@ -136,18 +138,6 @@ class SpanServer(Server):
             live = LiveSpan(name, ref, None if parent is None else by_id.get(parent[1]), attributes, task)
             row[1][span_id] = live
         self.open_by_id[span_id] = live
-        return live
-
-    def take(self, span_id: str) -> LiveSpan | None:
-        """Remove the open span ``span_id`` from the table and return it (None: not open), marked
-        ended. From any task: the index by id finds it without a walk."""
-        live = self.open_by_id.pop(span_id, None)
-        if live is None:
-            return None
-        live.ended = True
-        row = self.row_of(live.task)
-        if row is not None:
-            row[1].pop(span_id, None)
         return live
 
     def find(self, span_id: str) -> LiveSpan | None:
