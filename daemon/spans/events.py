@@ -1,4 +1,4 @@
-"""The span facility's telemetry events, and their metadata (REFERENCE §7, ``docs/spans.md``).
+"""The span facility's telemetry events, and their metadata (``docs/spans.md``, "Telemetry events").
 
 Each is built only when a handler listens (``supervisor.telemetry.active_events``): with nobody
 listening a span costs no dict and no ``FinishedSpan``. Measurements are integer nanoseconds:

@@ -1,4 +1,4 @@
-"""The span API (REFERENCE §7, docs/spans.md): nesting, ending any span, the ``span`` block and
+"""The span API (docs/spans.md): nesting, ending any span, the ``span`` block and
 decorator, attributes, events, links, W3C headers, propagation, bad input."""
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ async def test_current_span_is_a_snapshot_of_the_top_span(spans: SpanServer) -> 
     assert current_span() is None
 
 
-# --- end_span ends THAT span (§10 item 5) -------------------------------------------------------
+# --- end_span ends THAT span (docs/spans.md, "Ending a span") ---------------------------------
 
 
 async def test_ending_a_span_in_the_middle_leaves_the_spans_above_it_open(spans: SpanServer) -> None:
