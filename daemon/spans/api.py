@@ -53,6 +53,7 @@ from daemon.spans.ids import (
     is_trace_id,
     parse_traceparent,
 )
+from daemon.spans.limits import printable
 from daemon.spans.record import LiveSpan, OpenSpan, SpanEvent, SpanLink
 from daemon.spans.server import SPANS_NAME, SpanServer
 from supervisor import telemetry
@@ -153,7 +154,7 @@ def start_span(name: str, attributes: Mapping[str, object] | None = None) -> Spa
         return ref
     if name.__class__ is not str:
         server.limits.drop("name_type", name)
-        name = repr(name)
+        name = printable(name)
     kept = server.limits.attributes(attributes, {}) if attributes else {}
     row = server.row_of(task)
     if row is None:  # the task's first span: its row and its exit callback
@@ -292,7 +293,7 @@ def record_event(name: str, attributes: Mapping[str, object] | None = None) -> b
     limits = server.limits
     if name.__class__ is not str:
         limits.drop("name_type", name)
-        name = repr(name)
+        name = printable(name)
     events = live.events
     if events is None:
         events = live.events = []

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Mapping
 from typing import Final
 
-__all__ = ["DROP_REASONS", "Limits"]
+__all__ = ["DROP_REASONS", "Limits", "printable"]
 
 log = logging.getLogger("daemon.spans")
 
@@ -107,6 +107,11 @@ class Limits:
                 continue
             kept[key] = clean
         return kept
+
+
+def printable(value: object) -> str:
+    """``repr(value)``, cut to 80 characters; never raises (a name that is not a ``str``)."""
+    return _short(value)
 
 
 def _short(value: object) -> str:

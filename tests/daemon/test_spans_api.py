@@ -329,6 +329,15 @@ async def test_a_name_that_is_not_a_str_is_kept_as_its_repr_and_counted(spans: S
     assert spans.span_statistics().dropped["name_type"] == 1
     end_span(ref)
 
+    class Unprintable:
+        def __repr__(self) -> str:
+            raise RuntimeError("no repr")
+
+    with span(Unprintable()):  # type: ignore[arg-type]
+        seen = current_span()
+    assert seen is not None
+    assert seen.name == "<Unprintable>"
+
 
 # --- W3C Trace Context ---------------------------------------------------------------------------
 
