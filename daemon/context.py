@@ -46,7 +46,7 @@ from concurrent.futures import Executor
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Final, ParamSpec, TypeVar, overload
+from typing import Any, Final, NamedTuple, ParamSpec, TypeVar, overload
 
 from daemon.context_policy import (
     DEFAULT_POLICY,
@@ -68,11 +68,14 @@ __all__ = [
     "ContextPolicy",
     "ErrorContext",
     "SpanRef",
+    "capture_carried",
     "context_of",
     "context_policy",
     "current_correlation_id",
     "current_span_ref",
     "enrich_error",
+    "enter_carried",
+    "exit_carried",
     "get_context",
     "operation",
     "reset_error_context",
@@ -89,13 +92,37 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-@dataclass(frozen=True, slots=True)
-class SpanRef:
-    """Which span is current in a task: W3C ids (32 and 16 lowercase hex digits) and the sampled flag."""
+class SpanRef(NamedTuple):
+    """Which span is current in a task: W3C ids (32 and 16 lowercase hex digits) and the sampled flag.
+
+    Immutable. A named tuple rather than a frozen dataclass because one is made per span start, the
+    hot path (a frozen dataclass's ``__init__`` costs about ten times a tuple's: bench/bench_spans.py).
+    Equality and hash are over the three ids only.
+    """
 
     trace_id: str
     span_id: str
     sampled: bool
+    # --- spans' block (daemon/spans): ids only, left out of equality ---------------------------
+    parent: SpanRef | None = None
+    """The span that was current when this one started (restored when it ends), or None."""
+    remote: bool = False
+    """True for a span of another process, continued from a ``traceparent`` header."""
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SpanRef):
+            return NotImplemented
+        return self[1] == other[1] and self[0] == other[0] and self[2] == other[2]
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __hash__(self) -> int:
+        return hash((self[0], self[1], self[2]))
+
+    def __repr__(self) -> str:
+        return f"SpanRef(trace_id={self[0]!r}, span_id={self[1]!r}, sampled={self[2]!r})"
 
 
 # --- the error context: a read-only mapping -----------------------------------------------------
@@ -228,19 +255,24 @@ _NOTE_PREFIX: Final = "arbord context:"
 # --- spans: the reference only (daemon.spans owns the spans) -------------------------------------
 
 
-def current_span_ref() -> SpanRef | None:
-    """The current task's span, or None."""
-    return _span.get()
+# The variable's own methods, not functions wrapping them: a span's start and end read and set it,
+# and a Python call around each costs a tenth of the whole (bench/bench_spans.py).
+current_span_ref: Final = _span.get
+"""``current_span_ref()``: the current task's span, or None."""
+set_span_ref: Final = _span.set
+"""``set_span_ref(ref)``: make ``ref`` the current span; give the token it returns to
+``reset_span_ref`` to put back the previous one."""
+reset_span_ref: Final = _span.reset
+"""``reset_span_ref(token)``: put back the span that was current before ``set_span_ref`` returned
+``token``."""
 
 
-def set_span_ref(ref: SpanRef | None) -> Token[SpanRef | None]:
-    """Make ``ref`` the current span; give the token to ``reset_span_ref`` to put back the previous one."""
-    return _span.set(ref)
+# --- across mailboxes (spans' block): the daemon's envelope hook, installed by the span server -----
+# (daemon/spans/envelope.py, supervisor.lowlevel.EnvelopeHook). It carries both values, the span and
+# the error context, from the task that calls or casts into the server's handler of that message.
 
-
-def reset_span_ref(token: Token[SpanRef | None]) -> None:
-    """Put back the span that was current before ``set_span_ref`` returned ``token``."""
-    _span.reset(token)
+Carried = tuple[SpanRef | None, ErrorContext]
+"""What a call or cast carries: the sender's span and error context."""
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -643,3 +675,39 @@ def run_in_executor(executor: Executor | None, func: Callable[..., R], /, *args:
     span; what it sets stays in its copy."""
     loop = asyncio.get_running_loop()
     return loop.run_in_executor(executor, contextvars.copy_context().run, func, *args)
+
+
+# The bound methods, for the three functions below: each runs once per call or cast carried.
+_get_span: Final = _span.get
+_set_span: Final = _span.set
+_reset_span: Final = _span.reset
+_get_error_context: Final = _error_context.get
+
+
+def capture_carried() -> Carried | None:
+    """The current span and error context, or None when neither is set (then nothing is carried)."""
+    span = _get_span()
+    context = _get_error_context()
+    if span is None and context.is_empty:
+        return None
+    return (span, context)
+
+
+def enter_carried(carried: Carried) -> Any:
+    """Make a sender's span and error context current in the handler's task; give the result to
+    ``exit_carried``. The error context is set only when it differs from the handler's (usually
+    both are empty): then the result is the span's token alone, one set and one reset fewer."""
+    context = carried[1]
+    if _get_error_context() is context:
+        return _set_span(carried[0])
+    return (_set_span(carried[0]), _error_context.set(context))
+
+
+def exit_carried(token: Any) -> None:
+    """Put back the handler task's own span and error context (``token``: what ``enter_carried``
+    returned: the span's token, or both tokens)."""
+    if token.__class__ is tuple:
+        _error_context.reset(token[1])
+        _reset_span(token[0])
+    else:
+        _reset_span(token)

@@ -7,6 +7,7 @@ The root supervisor (``arbord.root``) starts each component's children, in the o
     ├── metrics          the metrics' tables and handlers     (daemon/telemetry/aggregation.py)
     ├── poller           periodic measurements (arbord.metrics.poller), unless disabled
     ├── http             the HTTP listener (/metrics), only with [telemetry.prometheus] listen
+    ├── spans            the span server, arbord.spans: the table of in-flight spans (daemon/spans)
     ├── crashes          the crash log, arbord.crashes      (daemon/crashes): one record per crash
     ├── registry_keeper  the heir of the registry's tables   (daemon/registry/keeper.py)
     ├── registry         the agent registry's supervisor     (daemon/registry), over the registry
@@ -55,6 +56,7 @@ from daemon.servers.component import (
     servers_supervisor_spec,
     supervisor_flags,
 )
+from daemon.spans.component import SPANS
 from daemon.telemetry.component import TELEMETRY
 from daemon.verbs.component import CORE
 from supervisor import ChildSpec
@@ -83,6 +85,7 @@ CONTROL_ID: Final = "control"
 COMPONENTS: Final[tuple[Component[Any], ...]] = (
     CORE,
     TELEMETRY,
+    SPANS,
     CRASHES,
     KEEPER,
     REGISTRY,

@@ -10,7 +10,8 @@ A *process* is what can be monitored and can own a table: a ``Server`` or a plai
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from supervisor._exits import KILLED, NOPROC, NORMAL, Exit, crash
@@ -26,6 +27,7 @@ __all__ = [
     "current_process",
     "current_server",
     "is_alive",
+    "names_view",
     "registered_names",
     "remove_exit_callback",
     "whereis",
@@ -36,6 +38,7 @@ ExitCallback: TypeAlias = Callable[[Exit], None]
 
 _SERVER_OF_TASK: dict[asyncio.Task[Any], Server] = {}
 _SERVER_OF_NAME: dict[str, Server] = {}
+_NAMES_VIEW: Mapping[str, Server] = MappingProxyType(_SERVER_OF_NAME)
 
 
 def _current_task() -> asyncio.Task[Any] | None:
@@ -68,6 +71,14 @@ def whereis(name: str) -> Server | None:
     if server is None or not server.alive:
         return None
     return server
+
+
+def names_view() -> Mapping[str, Server]:
+    """A live, read-only view of the name table: ``names_view().get(name)`` is the cheapest lookup
+    of a registered server, for a hot path that keeps the bound ``get``. Unlike ``whereis`` it may
+    give a server that has exited and not yet released its name: check it (``alive``, or a flag
+    of the server's own)."""
+    return _NAMES_VIEW
 
 
 def registered_names() -> list[str]:

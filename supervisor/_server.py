@@ -43,9 +43,10 @@ from dataclasses import dataclass
 from math import inf
 from typing import Any, ClassVar, Final, Self
 
+from supervisor import _envelope, telemetry
 from supervisor import _runtime as runtime
-from supervisor import telemetry
 from supervisor._deadlines import Deadlines
+from supervisor._envelope import EnvelopeHook
 from supervisor._exits import KILLED, NORMAL, Exit, crash
 from supervisor._hooks import CALL, CAST, INFO, STOP, StartSignal
 from supervisor.errors import (
@@ -123,10 +124,14 @@ class Ignore(Exception):
 class Caller:
     """Who made a call: ``reply(value)`` answers it. Each call has its own, so a late reply goes nowhere."""
 
-    __slots__ = ("_future",)
+    __slots__ = ("_carried", "_future")
 
-    def __init__(self, future: asyncio.Future[Any]) -> None:
+    def __init__(
+        self, future: asyncio.Future[Any], carried: tuple[EnvelopeHook, object] | None = None
+    ) -> None:
         self._future = future
+        # What the envelope hook captured in the caller's task, with the hook (supervisor/_envelope.py).
+        self._carried = carried
 
     def reply(self, value: object) -> bool:
         """Answer the call; returns False (and drops the value) if the caller already gave up."""
@@ -375,7 +380,7 @@ class Server:
                     else:
                         await self._wait_or_time_out(loop, waiter, self._idle_timeout)
                     continue
-                tag, payload, caller = mailbox.popleft()
+                tag, payload, extra = mailbox.popleft()
                 # OTP: the timeout a callback sets is cancelled by any message, including one already
                 # waiting; the next callback arms it again if it wants one. Left armed, it fired after
                 # the message anyway
@@ -383,8 +388,19 @@ class Server:
                 self._idle_timeout = None
                 if tag == _CALL:
                     self._calls += 1
-                    self._current_caller = caller
-                    result = await self.handle_call(payload, caller)
+                    self._current_caller = caller = extra
+                    carried = caller._carried
+                    if carried is None:
+                        result = await self.handle_call(payload, caller)
+                    else:
+                        # The envelope hook, inline: a coroutine around the handler cost a tenth
+                        # of a round trip (bench/bench_spans.py).
+                        hook, value = carried
+                        token = hook.enter(value)
+                        try:
+                            result = await self.handle_call(payload, caller)
+                        finally:
+                            hook.exit(token)
                     self._current_caller = None
                     if result is NOREPLY:
                         if caller.waiting:
@@ -399,7 +415,15 @@ class Server:
                         caller.reply(result)
                 elif tag == _CAST:
                     self._casts += 1
-                    await self.handle_cast(payload)
+                    if extra is None:
+                        await self.handle_cast(payload)
+                    else:
+                        hook, value = extra
+                        token = hook.enter(value)
+                        try:
+                            await self.handle_cast(payload)
+                        finally:
+                            hook.exit(token)
                 elif tag == _INFO:
                     self._infos += 1
                     await self.handle_info(payload)
@@ -557,7 +581,14 @@ class Server:
             raise CallingSelf(f"{self!r} called itself; that would deadlock")
         loop = self._loop
         future: asyncio.Future[Any] = loop.create_future()
-        self._mailbox.append((_CALL, request, Caller(future)))
+        hook = _envelope.hook
+        if hook is None:
+            self._mailbox.append((_CALL, request, Caller(future)))
+        else:
+            carried = hook.capture()
+            self._mailbox.append(
+                (_CALL, request, Caller(future, None if carried is None else (hook, carried)))
+            )
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
@@ -579,16 +610,21 @@ class Server:
 
     def cast(self, message: Any) -> None:
         """Send ``message`` to ``handle_cast``. Always returns, even if the server is gone (OTP)."""
-        self._deliver(_CAST, message)
+        hook = _envelope.hook
+        if hook is None:
+            self._deliver(_CAST, message)
+        else:
+            carried = hook.capture()
+            self._deliver(_CAST, message, None if carried is None else (hook, carried))
 
     def send(self, message: Any) -> None:
         """Send ``message`` to ``handle_info``. Always returns, even if the server is gone."""
         self._deliver(_INFO, message)
 
-    def _deliver(self, tag: int, message: Any) -> None:
+    def _deliver(self, tag: int, message: Any, carried: tuple[EnvelopeHook, object] | None = None) -> None:
         if self._exit is not None:
             return
-        self._mailbox.append((tag, message, None))
+        self._mailbox.append((tag, message, carried))
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None

@@ -8,6 +8,9 @@
   every table;
 - ``add_exit_callback`` / ``remove_exit_callback``: run a function when a server or task exits,
   without a monitor's message (what monitors and owned tables are built on);
+- ``EnvelopeHook`` / ``set_envelope_hook`` / ``envelope_hook``: carry per-task state (``ContextVar`` values)
+  from the sender of a call or cast into the server's handler of that message;
+- ``names_view``: the name table as a read-only live mapping, for a hot path's lookup by name;
 - ``Process`` (a server or a plain task: what can own, be monitored, hold keys), and the clock
   protocol ``Clock`` with the real ``MonotonicClock`` (``supervisor.testing.ManualClock`` for tests).
 
@@ -22,13 +25,15 @@ True
 from __future__ import annotations
 
 from supervisor._clock import Clock, MonotonicClock
+from supervisor._envelope import EnvelopeHook, envelope_hook, set_envelope_hook
 from supervisor._owner_index import OwnerIndex
-from supervisor._runtime import ExitCallback, Process, add_exit_callback, remove_exit_callback
+from supervisor._runtime import ExitCallback, Process, add_exit_callback, names_view, remove_exit_callback
 from supervisor._task_of import task_of
 from supervisor.tables._core import GuardedGetter, TableCore
 
 __all__ = [
     "Clock",
+    "EnvelopeHook",
     "ExitCallback",
     "GuardedGetter",
     "MonotonicClock",
@@ -36,10 +41,24 @@ __all__ = [
     "Process",
     "TableCore",
     "add_exit_callback",
+    "envelope_hook",
+    "names_view",
     "remove_exit_callback",
+    "set_envelope_hook",
     "task_of",
 ]
 
-for _public in (Clock, MonotonicClock, OwnerIndex, add_exit_callback, remove_exit_callback, task_of):
+for _public in (
+    Clock,
+    EnvelopeHook,
+    MonotonicClock,
+    OwnerIndex,
+    add_exit_callback,
+    envelope_hook,
+    names_view,
+    remove_exit_callback,
+    set_envelope_hook,
+    task_of,
+):
     _public.__module__ = __name__
 del _public

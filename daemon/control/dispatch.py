@@ -26,6 +26,7 @@ from daemon.context import context_of, current_correlation_id
 from daemon.control.deadline import Deadline
 from daemon.control.protocol import Request, encode_error, encode_result
 from daemon.operation import new_correlation_id
+from daemon.spans import BadTraceparent, from_traceparent, span, with_propagated_context
 from daemon.verbs.codes import ErrorCode
 from daemon.verbs.method import Method, MethodContext, VerbTable
 from supervisor import telemetry
@@ -65,11 +66,22 @@ async def dispatch(
     timeout: float,
 ) -> None:
     """Answer ``request`` through ``send``: its result (or stream) or its error, always ending it;
-    then emit ``REQUEST``."""
+    then emit ``REQUEST``.
+
+    The request runs inside a server span, ``control <method>``, which continues the caller's trace
+    when the request carries a ``traceparent`` (a malformed one is answered ``invalid_request``)."""
     started = time.perf_counter_ns()
     error = "aborted"
     try:
-        error = await _answer(verbs, request, context, send, deadline, timeout) or ""
+        try:
+            remote = None if request.traceparent is None else from_traceparent(request.traceparent)
+        except BadTraceparent as bad:
+            await send(encode_error(request.id, ErrorCode.INVALID_REQUEST, str(bad)))
+            error = ErrorCode.INVALID_REQUEST.value
+            return
+        attributes = {"rpc.system": "arbord", "rpc.method": request.method[:200]}
+        with with_propagated_context(remote), span(f"control {request.method[:100]}", attributes):
+            error = await _answer(verbs, request, context, send, deadline, timeout) or ""
     finally:
         if REQUEST in telemetry.active_events:
             method = request.method if request.method in verbs.methods else _UNKNOWN

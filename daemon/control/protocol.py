@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, TypeAlias
 
 from daemon.verbs.codes import ErrorCode
@@ -65,6 +65,9 @@ class Request:
     id: RequestId
     method: str
     params: dict[str, Any]
+    traceparent: str | None = field(default=None, repr=False)
+    """The W3C ``traceparent`` header of the caller's span, if it sent one: the request's server
+    span continues that trace (docs/spans.md). Checked when the request runs, not here."""
 
 
 class ProtocolError(Exception):
@@ -102,10 +105,13 @@ def parse_request(frame: bytes) -> Request:
         params = {}
     if not isinstance(params, dict):
         raise ProtocolError(ErrorCode.INVALID_REQUEST, 'request "params" must be an object', request_id)
-    unknown = sorted(set(message) - {"id", "method", "params"})
+    unknown = sorted(set(message) - {"id", "method", "params", "traceparent"})
     if unknown:
         raise ProtocolError(ErrorCode.INVALID_REQUEST, f"unknown request fields: {unknown}", request_id)
-    return Request(request_id, method, params)
+    traceparent = message.get("traceparent")
+    if traceparent is not None and not isinstance(traceparent, str):
+        raise ProtocolError(ErrorCode.INVALID_REQUEST, 'request "traceparent" must be a string', request_id)
+    return Request(request_id, method, params, traceparent)
 
 
 def _dump(message: Mapping[str, Any]) -> bytes:

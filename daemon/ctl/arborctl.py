@@ -87,9 +87,10 @@ verbs (any method the daemon has; `arborctl methods` lists them with their param
   reload | config show | config check FILE | shutdown
   tables list | tables info NAME | tables dump NAME [chunk=N] [limit=N]
   registry lookup KEY | cache stats [NAME] | ...   console [SOCKET]
+  spans [--trace ID] [--older-than SECONDS]   (the spans in flight, oldest first)
   --hold registry register KEY [metadata=JSON]   (registered while arborctl runs)
 params: values in the order `arborctl methods` lists them, or key=value (JSON when it parses), or
-  --params JSON; one param given twice is an error
+  --key VALUE (--older-than 5 is older_than=5), or --params JSON; one param given twice is an error
   completion bash|zsh   (a completion script for the daemon's verbs)
 exit codes: 0 ok, 1 command failed, 2 usage, 3 daemon not running, 4 permission denied
 """

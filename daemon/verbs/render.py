@@ -149,6 +149,17 @@ def _cache_keys(result: Mapping[str, Any]) -> str:
     return "\n".join(filter(None, [render_table(rows), _counted(len(rows), result.get("total"), "keys")]))
 
 
+def _spans(result: Mapping[str, Any]) -> str:
+    spans = result.get("spans") or []
+    if not spans:
+        return "no spans in flight"
+    rows = [
+        {"age": s.get("age"), "trace_id": s.get("trace_id"), "task": s.get("task"), "name": s.get("name")}
+        for s in spans
+    ]
+    return "\n".join(filter(None, [render_table(rows), _counted(len(rows), result.get("total"), "spans")]))
+
+
 def _cache_stats(result: Mapping[str, Any]) -> str:
     if not result:
         return "no caches"
@@ -395,6 +406,7 @@ _RENDERERS: Final[Mapping[str, tuple[type, Callable[[Any], str]]]] = {
     "crashes": (Mapping, _crashes),
     "crashes.show": (Mapping, _crash),
     "migration.experiments": (Mapping, _experiments),
+    "spans.list": (Mapping, _spans),
 }
 
 

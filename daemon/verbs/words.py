@@ -50,6 +50,7 @@ ALIASES: Final = MappingProxyType(
         "stop": "terminate_child",
         "terminate": "terminate_child",
         "delete": "delete_child",
+        "spans": "spans.list",
     }
 )
 
