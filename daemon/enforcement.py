@@ -16,14 +16,19 @@ seconds; past that the start or reload is refused (a check that cannot finish ca
 code). The thread is a daemon thread, not the loop's executor, so a check stuck in a read cannot delay
 the process's exit.
 
-**The flag.** ``enforcement_enabled(settings, environ)`` is the one place that reads it. Until the
-flags server (``arbord.flags``) is merged it reads the environment variable
-``ARBORD_ENFORCE_NO_PROCESS_DICT`` (``1``, ``true``, ``yes`` or ``on``), fixed for the daemon's life;
-then it reads the flag ``enforce_no_process_dict``.
+**The flag.** ``enforcement_enabled(settings, environ)`` is the one place that reads it. In a
+running daemon (a reload) it asks the flags server (``arbord.flags``), as any evaluation does. At
+start, before the tree (and so the flags server) runs, it reads the flag's state from the configured
+store (``[flags] store``), else the flag's declared default (``[flags.enforce_no_process_dict]
+default = true``); a store that cannot be read at start leaves the declared default (the flags server
+then reports the store itself). The environment variable ``ARBORD_ENFORCE_NO_PROCESS_DICT`` (``1``,
+``true``, ``yes`` or ``on``) forces enforcement on whatever the flag says: for a deployment's own CI,
+which has no flag store to write to.
 
->>> enforcement_enabled(None, {"ARBORD_ENFORCE_NO_PROCESS_DICT": "1"})
+>>> import asyncio
+>>> asyncio.run(enforcement_enabled(None, {"ARBORD_ENFORCE_NO_PROCESS_DICT": "1"}))
 True
->>> enforcement_enabled(None, {})
+>>> asyncio.run(enforcement_enabled(None, {}))
 False
 """
 
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import logging
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -38,7 +44,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+from daemon.flags.binding import FLAGS_NAME
+from daemon.flags.config import FlagsSettings
+from daemon.flags.errors import StoreFailed
+from daemon.flags.evaluate import decide
+from daemon.flags.server import Flags
+from daemon.flags.stores import open_store
 from daemon.servers.config import ServerSection
+from supervisor import whereis
 from supervisor.lint import LintError, check_paths, load_config
 
 __all__ = [
@@ -54,6 +67,8 @@ __all__ = [
 
 T = TypeVar("T")
 
+log = logging.getLogger("arbord.enforcement")
+
 ENFORCE_FLAG: Final = "enforce_no_process_dict"
 """The flag of Foundation's ``otp_cleanup`` plan that turns enforcement on."""
 INTERIM_VARIABLE: Final = "ARBORD_ENFORCE_NO_PROCESS_DICT"
@@ -64,11 +79,36 @@ CHECK_TIMEOUT: Final = 30.0
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 
 
-def enforcement_enabled(settings: object, environ: Mapping[str, str]) -> bool:
-    """Whether ``enforce_no_process_dict`` is on (the module docstring says where it is read from).
+async def enforcement_enabled(settings: object, environ: Mapping[str, str]) -> bool:
+    """Whether ``enforce_no_process_dict`` is on for ``settings`` (the configuration being started or
+    reloaded); the module docstring says where it is read from."""
+    if environ.get(INTERIM_VARIABLE, "").strip().lower() in _TRUE:
+        return True
+    section = getattr(settings, "flags", None)
+    if not isinstance(section, FlagsSettings):
+        return False  # a daemon without the flags component: the flag cannot be on
+    server = whereis(FLAGS_NAME)
+    if isinstance(server, Flags):
+        return server.enabled(ENFORCE_FLAG)
+    declared = section.declared.get(ENFORCE_FLAG)
+    default = declared.default if declared is not None else False
+    try:
+        store = await open_store(section, environ)
+        try:
+            snapshot = await store.load()
+        finally:
+            await store.close()
+    except StoreFailed as error:
+        log.warning(
+            "enforce_no_process_dict: the flags store cannot be read (%s); its declared default", error
+        )
+        return default
+    state = snapshot.flags.get(ENFORCE_FLAG)
+    return decide(state, None, None, _no_groups, default=default).value
 
-    ``settings`` is the configuration being started or reloaded, for a flag declared there."""
-    return environ.get(INTERIM_VARIABLE, "").strip().lower() in _TRUE
+
+def _no_groups(name: str) -> None:
+    """No group functions before the flags server runs: a group gate matches nobody at start."""
 
 
 def configured_servers(settings: object) -> Mapping[str, ServerSection]:
@@ -141,7 +181,7 @@ async def enforce_no_hidden_state(
 ) -> list[str]:
     """The findings that refuse ``settings`` when ``enforce_no_process_dict`` is on (else none),
     checked in a thread within ``timeout`` seconds. ``check`` is the check (tests replace it)."""
-    if not enforcement_enabled(settings, environ):
+    if not await enforcement_enabled(settings, environ):
         return []
     servers = configured_servers(settings)
     if not servers:

@@ -8,6 +8,7 @@ from typing import Final
 
 from daemon.component import Component, ComponentContext
 from daemon.crashes.config import CrashesSettings
+from daemon.crashes.open_spans import spans_left_open
 from daemon.crashes.server import CRASHES_NAME, CrashLog
 from daemon.crashes.verbs import crash_methods
 from daemon.verbs.method import Method
@@ -19,7 +20,14 @@ CRASHES_ID: Final = "crashes"
 
 
 def _children(section: CrashesSettings, context: ComponentContext) -> Sequence[ChildSpec]:
-    return (ChildSpec(CRASHES_ID, CrashLog, kwargs={"capacity": section.capacity}, name=CRASHES_NAME),)
+    return (
+        ChildSpec(
+            CRASHES_ID,
+            CrashLog,
+            kwargs={"capacity": section.capacity, "open_spans": spans_left_open},
+            name=CRASHES_NAME,
+        ),
+    )
 
 
 def _verbs() -> Sequence[Method]:

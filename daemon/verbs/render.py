@@ -267,8 +267,6 @@ def _experiments(result: Mapping[str, Any]) -> str:
     return "\n".join(filter(None, lines))
 
 
-
-
 def _tree_label(node: Mapping[str, Any]) -> str:
     parts = [str(node.get("id")), str(node.get("type", ""))]
     if node.get("strategy"):

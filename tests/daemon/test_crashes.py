@@ -20,8 +20,10 @@ import pytest
 
 from daemon.context import ContextFilter, operation, with_context
 from daemon.crashes import CRASHES_NAME, CrashLog
+from daemon.crashes.open_spans import spans_left_open
 from daemon.log_json import JsonFormatter
-from supervisor import Caller, ChildSpec, Server, Supervisor, call, telemetry
+from daemon.spans import SPANS_NAME, SpanServer, start_span
+from supervisor import Caller, ChildSpec, Server, Supervisor, call, crash, telemetry
 from tests.daemon.conftest import ROOT, RunningDaemon, StartArbord
 
 
@@ -208,3 +210,41 @@ def test_arborctl_lists_and_shows_a_crash_of_a_user_server(
     (report,) = [line for line in lines if line.get("crash_id") == crash["id"]]
     assert report["logger"].startswith("supervisor")
     assert report["child_id"] == "once"
+
+
+class SpanningWorker(Server):
+    """Crashes on the cast ``("crash", message)`` with two spans open (a span stays open when the
+    exception leaves its block only once its task ends: ``start_span`` is never ended here)."""
+
+    async def handle_cast(self, message: Any) -> None:
+        start_span("import batch", {"batch": 7})
+        start_span("parse row")
+        raise ValueError(message[1])
+
+    async def handle_call(self, request: Any, caller: Caller) -> Any:
+        return "ok"
+
+
+async def test_a_crash_record_lists_the_spans_the_crash_left_open() -> None:
+    # The crashes component wires the span server in (daemon/crashes/open_spans.py).
+    spans = await SpanServer.start(name=SPANS_NAME)
+    log = await CrashLog.start(capacity=3, name=CRASHES_NAME, open_spans=spans_left_open)
+    try:
+        async with Supervisor(
+            [ChildSpec("w", SpanningWorker)], intensity=3, period=60, name="test.sup"
+        ) as sup:
+            await _crash(sup, "w", "bad row")
+            (summary,) = (await _records(log))["crashes"]
+            record = await call(log, ("show", summary["id"]))
+        left = record["open_spans"]
+        assert [s["name"] for s in left] == ["import batch", "parse row"]
+        assert left[0]["attributes"] == {"batch": 7}
+        assert left[1]["parent_id"] == left[0]["span_id"]
+        assert left[0]["trace_id"] == left[1]["trace_id"]
+    finally:
+        await log.stop()
+        await spans.stop()
+
+
+def test_without_a_span_server_a_crash_records_no_open_spans() -> None:
+    assert spans_left_open({"reason": crash(ValueError("x"))}) == ()

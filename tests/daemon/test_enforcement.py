@@ -1,8 +1,8 @@
 """enforce_no_process_dict (daemon/enforcement.py): with the flag on, the hidden-state check runs over
 the user servers' modules at start and at reload; a finding refuses the start (exit 78, file:line and
 rule) or the reload (the old configuration kept, the findings in the reply). The flag is read through
-``enforcement_enabled``; until the flags server is merged, the variable ARBORD_ENFORCE_NO_PROCESS_DICT
-stands for it, and these tests set that."""
+``enforcement_enabled`` (the flags server, else the store or the declared default at start); the
+variable ARBORD_ENFORCE_NO_PROCESS_DICT forces it on, and the process tests set that."""
 
 from __future__ import annotations
 
@@ -20,12 +20,15 @@ import pytest
 
 from daemon.app import ExitCode
 from daemon.enforcement import (
+    ENFORCE_FLAG,
     INTERIM_VARIABLE,
     check_servers,
     enforce_no_hidden_state,
     enforcement_enabled,
     server_modules,
 )
+from daemon.flags import FLAGS_NAME, Flags, MemoryStore
+from daemon.flags.stores import open_store
 from daemon.servers.config import ServerSection
 from daemon.settings import load_settings
 from tests.daemon.conftest import ROOT, StartArbord
@@ -143,10 +146,48 @@ def settings_with(tmp_path: Path, start: str) -> Any:
     return load_settings(path, {})
 
 
-def test_the_flag_is_read_through_enforcement_enabled() -> None:
-    assert enforcement_enabled(None, {INTERIM_VARIABLE: "on"})
-    assert not enforcement_enabled(None, {INTERIM_VARIABLE: "0"})
-    assert not enforcement_enabled(None, {})
+def _config(directory: Path, text: str) -> Any:
+    path = directory / "flags.toml"
+    path.write_text(text)
+    return load_settings(path, {})
+
+
+async def test_the_variable_forces_enforcement_on() -> None:
+    assert await enforcement_enabled(None, {INTERIM_VARIABLE: "on"})
+    assert not await enforcement_enabled(None, {INTERIM_VARIABLE: "0"})
+    assert not await enforcement_enabled(None, {})
+
+
+async def test_at_start_the_flag_is_its_declared_default_or_its_state_in_the_store(tmp_path: Path) -> None:
+    declared = _config(
+        tmp_path, '[flags]\nstore = "memory"\n[flags.enforce_no_process_dict]\ndefault = true\n'
+    )
+    assert await enforcement_enabled(declared, {})
+    undeclared = _config(tmp_path, '[flags]\nstore = "memory"\n')
+    assert not await enforcement_enabled(undeclared, {})
+    # A flag turned on in the (durable) store is on at the next start.
+    environ = {"STATE_DIRECTORY": str(tmp_path)}
+    durable = _config(tmp_path, '[flags]\nstore = "sqlite"\n')
+    assert not await enforcement_enabled(durable, environ)
+    flags = await Flags.start(store=await open_store(durable.flags, environ), name=FLAGS_NAME)
+    try:
+        await flags.enable(ENFORCE_FLAG, actor="test", create=True)
+    finally:
+        await flags.stop()
+    assert await enforcement_enabled(durable, environ)
+
+
+async def test_in_a_running_daemon_the_flags_server_answers(tmp_path: Path) -> None:
+    settings = _config(tmp_path, '[flags]\nstore = "memory"\n')
+    flags = await Flags.start(store=MemoryStore(), name=FLAGS_NAME)
+    try:
+        assert not await enforcement_enabled(settings, {})
+        await flags.enable(ENFORCE_FLAG, actor="test", create=True)
+        assert await enforcement_enabled(settings, {})
+        await flags.disable(ENFORCE_FLAG, actor="test")
+        assert not await enforcement_enabled(settings, {})
+    finally:
+        await flags.stop()
 
 
 async def test_with_the_flag_off_nothing_is_checked(modules: Path, tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ makes the sender's span the parent, and its error context the context, inside th
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from types import MappingProxyType
 
 import pytest
 
@@ -58,11 +57,8 @@ async def test_the_callers_span_is_the_parent_inside_handle_call(spans: SpanServ
 
 async def test_the_callers_error_context_is_the_context_inside_handle_call(spans: SpanServer) -> None:
     worker = await Worker.start()
-    token = context._error_context.set(MappingProxyType({"request_id": "r-1"}))
-    try:
+    with context.with_context(request_id="r-1"):
         _, _, seen = await worker.call("go")
-    finally:
-        context._error_context.reset(token)
     assert seen == {"request_id": "r-1"}
     await worker.stop()
 
