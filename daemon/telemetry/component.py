@@ -8,6 +8,8 @@ from typing import Final
 
 from daemon.component import Component, ComponentContext
 from daemon.telemetry.config import TelemetrySettings
+from daemon.telemetry.spec import events_child_specs
+from daemon.telemetry.verbs import events_methods
 from daemon.verbs.method import Method
 from supervisor import ChildSpec
 
@@ -15,11 +17,11 @@ __all__ = ["TELEMETRY"]
 
 
 def _children(section: TelemetrySettings, context: ComponentContext) -> Sequence[ChildSpec]:
-    return ()
+    return (*events_child_specs(section),)
 
 
 def _verbs() -> Sequence[Method]:
-    return ()
+    return (*events_methods(),)
 
 
 TELEMETRY: Final[Component[TelemetrySettings]] = Component(

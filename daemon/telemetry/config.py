@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from daemon.telemetry.metrics_config import MetricsSettings
-from daemon.telemetry.sampling_config import EventsSettings
+from daemon.telemetry.sampling_config import EventsSettings, SamplingSection, default_sampling
 
 __all__ = ["EventsSettings", "MetricsSettings", "TelemetrySettings"]
 
@@ -21,4 +21,5 @@ class TelemetrySettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     events: EventsSettings = Field(default_factory=EventsSettings)
+    sampling: SamplingSection = Field(default_factory=default_sampling)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
