@@ -7,7 +7,7 @@ the server's registered name ``SERVER_NAME`` (``"arbord.telemetry"``).
 
 from daemon.telemetry.accounting import COUNTERS, DROP_REASONS, EventStats
 from daemon.telemetry.events import SLOW_HANDLER, Emitter, SpanScope, batch, emit, emit_once_per
-from daemon.telemetry.hub import SERVER_NAME
+from daemon.telemetry.hub import SERVER_NAME, stats_snapshot
 from daemon.telemetry.summary import summarize_batch
 
 __all__ = [
@@ -21,5 +21,6 @@ __all__ = [
     "batch",
     "emit",
     "emit_once_per",
+    "stats_snapshot",
     "summarize_batch",
 ]

@@ -1,5 +1,5 @@
-"""Sampled events: ``Emitter``, ``emit_once_per`` and ``batch`` (REFERENCE §6, with the departures
-listed in ``docs/telemetry.md``).
+"""Sampled events: ``Emitter``, ``emit_once_per`` and ``batch``, Foundation's SampledEvents with the
+departures listed in docs/otp-conformance.md#sampled-events.
 
 Each call runs in the caller's task and works on the telemetry server's tables (``hub.py``): it
 counts the event, asks the sampler, and hands what goes out to ``supervisor.telemetry.execute``.

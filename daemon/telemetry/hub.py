@@ -39,6 +39,7 @@ __all__ = [
     "Wake",
     "check_event",
     "current_hub",
+    "stats_snapshot",
 ]
 
 SERVER_NAME: Final = "arbord.telemetry"
@@ -119,7 +120,9 @@ class Hub:
         "detach_slow",
         "events",
         "events_get",
+        "generation",
         "handler_budget",
+        "incarnation",
         "max_pending",
         "sampling",
         "server",
@@ -152,6 +155,8 @@ class Hub:
         self.handler_budget = handler_budget
         self.detach_slow = detach_slow
         self.taps: tuple[Tap, ...] = ()
+        self.generation = 0  # set by the server: see daemon/telemetry/server.py
+        self.incarnation = 0
 
     def stats(self, event: tuple[str, ...]) -> EventStats:
         """The counters of ``event``, made on its first sighting (after checking its name)."""
@@ -174,6 +179,20 @@ class Hub:
                 best = (len(prefix), decider)
         return best[1]
 
+    def snapshot(self, prefix: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """Every event name's counters under ``prefix`` (``EventStats.snapshot``, with ``pending``),
+        sorted by name: a consistent picture, read from the caller's task with no await."""
+        rows = sorted(
+            (row[1] for row in self.events.tab2list() if row[0][: len(prefix)] == prefix),
+            key=lambda stats: stats.event,
+        )
+        get_batch = self.batches_get
+        snapshots = []
+        for stats in rows:
+            batch_row = get_batch(stats.event)
+            snapshots.append(stats.snapshot(len(batch_row[1].items) if batch_row is not None else 0))
+        return snapshots
+
     def wake(self) -> None:
         """Tell the server a batch got its first item (it arms its flush timer)."""
         self.server.send(_WAKE)
@@ -185,6 +204,13 @@ def check_event(event: object) -> None:
         raise TypeError(f"a telemetry event name must be a tuple of str, got {event!r}")
     if not event:
         raise ValueError("a telemetry event name must be a non-empty tuple of str, got ()")
+
+
+def stats_snapshot(prefix: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The accounting of every sampled event name under ``prefix`` (``Hub.snapshot``), read with no
+    hop from the caller's task; ``[]`` when no telemetry server runs. What the metrics read."""
+    hub = current_hub()
+    return [] if hub is None else hub.snapshot(prefix)
 
 
 def current_hub() -> Hub | None:

@@ -1,8 +1,8 @@
 """The dedup key of ``emit_once_per``: ``(event, metadata)``, made hashable however the metadata is.
 
-Foundation keys a dedup entry by ``{event, metadata}`` (REFERENCE §6: other metadata, other key).
-A Python ``dict`` is unhashable, so the metadata is *frozen* into a value that is equal exactly when
-the metadata is equal:
+Foundation keys a dedup entry by ``{event, metadata}``: other metadata, other key
+(docs/otp-conformance.md#dedup). A Python ``dict`` is unhashable, so the metadata is *frozen*
+into a value that is equal exactly when the metadata is equal:
 
 - a mapping becomes a ``frozenset`` of its ``(key, frozen value)`` pairs (order does not matter, as
   for ``==`` between dicts);

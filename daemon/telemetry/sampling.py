@@ -1,4 +1,4 @@
-"""The Sampler (REFERENCE §6): which events of a prefix go out, by one of six strategies.
+"""The Sampler (docs/otp-conformance.md#sampling): which events of a prefix go out, by one of six strategies.
 
 A strategy is written as text, the same in ``[telemetry.sampling]``, in ``arborctl telemetry
 sampling set`` and in the ``telemetry.sampling.set`` verb:

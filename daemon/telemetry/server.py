@@ -7,7 +7,7 @@ needs a clock or an order:
 - the **flush timer**: a batch that got its first item wakes the server (one message per batch
   cycle, not per item), which arms one loop timer for the earliest due batch and flushes every due
   batch when it fires, with no further call from anyone (Foundation's periodic flush was dead code,
-  REFERENCE §10 item 6);
+  docs/otp-conformance.md#batches);
 - the **janitor**: every ``janitor_interval`` it sweeps dedup keys unused for ``dedup_ttl``;
 - the **sampling configuration** (``SetSampling``) and the **taps** (``AddTap``), written in order;
 - on a graceful stop (SIGTERM: the root stops its children) it **flushes every pending batch**
@@ -47,7 +47,6 @@ from typing import Any, Final
 
 from daemon.chunked import SCAN_CHUNK, pause
 from daemon.registry.keeper import Claim, KeeperUp, TableKeeper
-from daemon.telemetry.accounting import EventStats
 from daemon.telemetry.config import TelemetrySettings
 from daemon.telemetry.events import flush_batch
 from daemon.telemetry.hub import (
@@ -81,10 +80,12 @@ __all__ = [
     "FlushDue",
     "GetSampling",
     "GetStats",
+    "Refused",
     "RemoveTap",
     "SetSampling",
     "Sweep",
     "TelemetryServer",
+    "call_telemetry",
     "remove_tap",
 ]
 
@@ -146,6 +147,22 @@ class FlushAll:
 @dataclass(frozen=True, slots=True)
 class Sweep:
     """Run the janitor now; replies how many dedup keys it removed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The reply to a request the server refused (a bad strategy or prefix, an unknown request): the
+    server does not crash for a caller's mistake, the caller raises ``error`` (``call_telemetry``)."""
+
+    error: Exception
+
+
+async def call_telemetry(server: Server, request: object) -> Any:
+    """``server.call(request)``, raising the error of a ``Refused`` reply in the caller."""
+    reply = await server.call(request)
+    if isinstance(reply, Refused):
+        raise reply.error
+    return reply
 
 
 class _Tick:
@@ -221,6 +238,8 @@ class TelemetryServer(Server):
         previous = meta.get("hub")
         if previous is not None:  # taps live on, with the tables
             hub.taps = previous[1].taps
+        hub.generation = meta.get("generation")[1]
+        hub.incarnation = meta.get("incarnation")[1]
         meta.insert(("hub", hub))
         self.hub = hub
         self._appoint(keeper_server if isinstance(keeper_server, TableKeeper) else None)
@@ -294,7 +313,10 @@ class TelemetryServer(Server):
         if isinstance(request, GetStats):
             return self.stats(request.prefix)
         if isinstance(request, SetSampling):
-            return self._set_sampling(request)
+            try:
+                return self._set_sampling(request)
+            except (TypeError, ValueError) as error:  # the caller's mistake: not a reason to crash
+                return Refused(error)
         if isinstance(request, GetSampling):
             return self._sampling()
         if isinstance(request, AddTap):
@@ -308,7 +330,7 @@ class TelemetryServer(Server):
             return self._flush(due_only=False)
         if isinstance(request, Sweep):
             return await self.sweep()
-        raise ValueError(f"the telemetry server does not understand {request!r}")
+        return Refused(TypeError(f"the telemetry server does not understand {request!r}"))
 
     async def terminate(self, reason: Any) -> None:
         """A graceful stop (SIGTERM, a reload): every pending batch goes out first."""
@@ -387,21 +409,11 @@ class TelemetryServer(Server):
 
     def stats(self, prefix: tuple[str, ...] = ()) -> dict[str, Any]:
         """The accounting, per event name under ``prefix`` (see ``GetStats``)."""
-        batches = self._tables[BATCHES_TABLE]
-        events: list[EventStats] = sorted(
-            (row[1] for row in self._tables[EVENTS_TABLE].tab2list() if row[0][: len(prefix)] == prefix),
-            key=lambda stats: stats.event,
-        )
-        meta = self._tables[META_TABLE]
-        rows = []
-        for stats in events:
-            batch_row = batches.get(stats.event)
-            rows.append(stats.snapshot(len(batch_row[1].items) if batch_row is not None else 0))
         return {
-            "generation": meta.get("generation")[1],
-            "incarnation": meta.get("incarnation")[1],
+            "generation": self.hub.generation,
+            "incarnation": self.hub.incarnation,
             "taps": len(self.hub.taps),
-            "events": rows,
+            "events": self.hub.snapshot(prefix),
         }
 
 

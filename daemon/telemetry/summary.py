@@ -1,4 +1,4 @@
-"""``summarize_batch``: the measurements of a flushed batch (REFERENCE §6).
+"""``summarize_batch``: the measurements of a flushed batch (docs/otp-conformance.md#batches).
 
 If every item is a mapping they are merged in order: numbers add up, lists concatenate, anything else
 takes the last value. Otherwise the summary is ``{"count", "items", "timestamp"}`` (``timestamp`` in

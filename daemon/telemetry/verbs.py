@@ -19,7 +19,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from daemon.errors import ControlError
 from daemon.telemetry.hub import SERVER_NAME, Tap, current_hub
 from daemon.telemetry.sampling import Strategy, make_decider, parse_prefix
-from daemon.telemetry.server import AddTap, GetSampling, GetStats, SetSampling, TelemetryServer, remove_tap
+from daemon.telemetry.server import (
+    AddTap,
+    GetSampling,
+    GetStats,
+    SetSampling,
+    TelemetryServer,
+    call_telemetry,
+    remove_tap,
+)
 from daemon.verbs.codes import ErrorCode
 from daemon.verbs.jsonable import jsonable
 from daemon.verbs.method import Method, MethodContext, NoParams, methods_of, verb
@@ -130,7 +138,7 @@ async def telemetry_sampling_set(params: SetSamplingParams, context: MethodConte
     prefix = "" if params.prefix == "default" else params.prefix
     strategy = None if params.strategy == "unset" else params.strategy
     try:
-        sampling: dict[str, str] = await _server().call(SetSampling(prefix, strategy))
+        sampling: dict[str, str] = await call_telemetry(_server(), SetSampling(prefix, strategy))
     except (TypeError, ValueError) as error:
         raise ControlError(ErrorCode.INVALID_PARAMS, str(error)) from None
     return sampling

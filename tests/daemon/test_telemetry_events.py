@@ -1,4 +1,4 @@
-"""Sampled events (REFERENCE §6, docs/telemetry.md#sampled-events): the Emitter's events and spans,
+"""Sampled events (docs/otp-conformance.md#sampled-events): the Emitter's events and spans,
 ``emit_once_per``'s fixed window and exact dedup, ``batch`` by size and by the server's real timer,
 ``summarize_batch``, and bad input. Time goes through a ManualClock; nothing sleeps."""
 
