@@ -202,7 +202,6 @@ class TelemetryServer(Server):
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
         self._janitor: asyncio.TimerHandle | None = None
-        self._tap_owners: dict[Tap, Any] = {}
         self._keeper: TableKeeper | None = None
         self._keeper_ref: MonitorRef | None = None
         keeper_server = whereis(keeper) if keeper is not None else None
