@@ -37,10 +37,12 @@ batch whose tables were lost (the telemetry server and its keeper both gone)."""
 
 
 class EventStats:
-    """The counters of one event name (see the module docstring), and the decider of its sampling
-    (None: ``always``). Mutated in place by emitters, on the daemon's loop, between two awaits."""
+    """The counters of one event name (see the module docstring), the decider of its sampling (None:
+    ``always``), the ``Hub`` of its tables and its batch: what an emitter needs, in the one row it
+    reads. Mutated in place by emitters, on the daemon's loop, between two awaits."""
 
     __slots__ = (
+        "batch",
         "batched",
         "decider",
         "deduplicated",
@@ -49,13 +51,16 @@ class EventStats:
         "emitted",
         "event",
         "flushed",
+        "hub",
         "received",
         "sampled_out",
     )
 
-    def __init__(self, event: tuple[str, ...], decider: Decider | None = None) -> None:
+    def __init__(self, event: tuple[str, ...], decider: Decider | None = None, hub: Any = None) -> None:
         self.event = event
         self.decider = decider
+        self.hub = hub  # the Hub of the tables this row is in (daemon/telemetry/hub.py)
+        self.batch: Any = None  # its pending Batch, also a row of the batches table, once it batches
         self.received = 0
         self.emitted = 0
         self.deduplicated = 0

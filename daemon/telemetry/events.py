@@ -29,12 +29,23 @@ from types import TracebackType
 from typing import Any, Final
 
 from daemon.telemetry.accounting import EventStats
-from daemon.telemetry.hub import Batch, Hub, check_event, current_hub
+from daemon.telemetry.hub import DEDUP_TABLE, EVENTS_TABLE, Batch, Hub, Window, check_event, current_hub
 from daemon.telemetry.keys import dedup_key
 from daemon.telemetry.summary import summarize_batch
 from supervisor import telemetry
+from supervisor.tables import whereis_table
+from supervisor.telemetry import execute as _execute
 
-__all__ = ["SLOW_HANDLER", "Emitter", "SpanScope", "batch", "emit", "emit_once_per", "flush_batch"]
+__all__ = [
+    "SLOW_HANDLER",
+    "TIMED_EVERY",
+    "Emitter",
+    "SpanScope",
+    "batch",
+    "emit",
+    "emit_once_per",
+    "flush_batch",
+]
 
 log = logging.getLogger("arbord.telemetry")
 
@@ -44,13 +55,20 @@ measurements ``{"duration"}`` (seconds), metadata ``{"event", "handler_ids", "de
 
 _EMPTY: Final[Mapping[str, Any]] = {}
 
+TIMED_EVERY: Final = 16
+"""The handlers of one emission in this many, per event name, are timed against the budget."""
+
 
 # --- the hot path ------------------------------------------------------------------------------
 
 
-def _dispatch(hub: Hub, event: tuple[str, ...], measurements: Any, metadata: Any) -> None:
-    """Hand an event that goes out to the bus, then to the taps; time the handlers."""
-    if hub.handler_budget and event in telemetry.active_events:
+def _dispatch(hub: Hub, stats: EventStats, measurements: Any, metadata: Any) -> None:
+    """Hand an event that goes out to the bus, then to the taps. One emission in ``TIMED_EVERY`` of
+    each event name (the first included) is timed against ``handler_budget``: a handler that is slow
+    is slow every time, and two clock reads on every emit would cost more than the rest of it (batch
+    events, counted by their items, are timed about as often)."""
+    event = stats.event
+    if hub.handler_budget and stats.emitted % TIMED_EVERY == 1 and event in telemetry.active_events:
         started = time.perf_counter()
         telemetry.execute(event, measurements, metadata)
         took = time.perf_counter() - started
@@ -105,7 +123,7 @@ def _deliver(hub: Hub, stats: EventStats, event: tuple[str, ...], measurements: 
         stats.received += 1
         stats.sampled_out += 1
         return False
-    _dispatch(hub, event, measurements, metadata)
+    _dispatch(hub, stats, measurements, metadata)
     return True
 
 
@@ -115,12 +133,36 @@ def emit(
     metadata: Mapping[str, Any] | None = None,
 ) -> bool:
     """Emit ``event`` through the sampler (counted); True if it went out."""
-    hub = current_hub()
-    if hub is None:
+    events = whereis_table(EVENTS_TABLE)
+    try:
+        row = events.get(event) if events is not None else None
+    except TypeError:  # unhashable: a list, a dict
+        raise TypeError(f"a telemetry event name must be a tuple of str, got {event!r}") from None
+    stats: EventStats | None = row[1] if row is not None else _stats_of(event)
+    if stats is None:
         check_event(event)
         telemetry.execute(event, measurements, metadata)
         return True
-    return _deliver(hub, hub.stats(event), event, measurements, metadata)
+    return _deliver(stats.hub, stats, event, measurements, metadata)
+
+
+def _stats_of(event: tuple[str, ...]) -> EventStats | None:
+    """The counters of ``event`` (made on its first sighting), or None without a telemetry server.
+
+    The hot path: one named-table lookup and one row read (the tables' C ``get``); the stats row
+    points at the ``Hub``, so nothing else is looked up.
+    """
+    events = whereis_table(EVENTS_TABLE)
+    if events is None:
+        return None
+    try:
+        row = events.get(event)
+    except TypeError:  # unhashable: a list, a dict
+        raise TypeError(f"a telemetry event name must be a tuple of str, got {event!r}") from None
+    if row is not None:
+        return row[1]  # type: ignore[no-any-return]
+    hub = current_hub()
+    return None if hub is None else hub.stats(event)
 
 
 def _check_interval(what: str, value: object, *, finite: bool = False) -> None:
@@ -148,12 +190,11 @@ def emit_once_per(
     """
     if interval.__class__ is not float or not interval > 0.0:
         _check_interval("emit_once_per's interval", interval)
-    hub = current_hub()
-    if hub is None:
+    dedup = whereis_table(DEDUP_TABLE)
+    if dedup is None:
         check_event(event)
         telemetry.execute(event, measurements, metadata)
         return True
-    stats = hub.stats(event)
     if metadata:
         try:
             key: tuple[object, ...] = (event, frozenset(metadata.items()))
@@ -161,13 +202,35 @@ def emit_once_per(
             key = dedup_key(event, metadata)
     else:
         key = (event,)
-    now = hub.clock()
-    last = hub.dedup_get(key)
-    if last is not None and now - last[1] < interval:
+    try:
+        row = dedup.get(key)
+    except TypeError:  # the event itself is unhashable
+        raise TypeError(f"a telemetry event name must be a tuple of str, got {event!r}") from None
+    # A dedup row is (key, Window): the last emission and the EventStats, all the path reads; an
+    # emission moves the window's time in place (no row written, no key compared again).
+    if row is not None:
+        window: Window = row[1]
+        stats: EventStats = window.stats
+        now = stats.hub.clock()
+        if now - window.last < interval:
+            stats.received += 1
+            stats.deduplicated += 1
+            return False
+        window.last = now
+    else:
+        found = _stats_of(event)
+        if found is None:  # the server went between the two lookups (it cannot: no await); be safe
+            telemetry.execute(event, measurements, metadata)
+            return True
+        stats = found
+        dedup.insert((key, Window(stats.hub.clock(), stats)))
+    hub = stats.hub
+    if stats.decider is None and stats.emitted % TIMED_EVERY and not hub.taps:
+        # _deliver's common case inlined: always sampled, not timed, no tap
         stats.received += 1
-        stats.deduplicated += 1
-        return False
-    hub.dedup.insert((key, now))
+        stats.emitted += 1
+        _execute(event, measurements, metadata)
+        return True
     return _deliver(hub, stats, event, measurements, metadata)
 
 
@@ -179,40 +242,62 @@ def batch(event: tuple[str, ...], item: Any, size: int, timeout: float) -> None:
     metadata. A batch already holding ``[telemetry.events] max_pending`` items drops the new one and
     counts it (reason ``batch_full``).
     """
+    events = whereis_table(EVENTS_TABLE)
+    try:
+        row = events.get(event) if events is not None else None
+    except TypeError:  # unhashable: a list, a dict
+        raise TypeError(f"a telemetry event name must be a tuple of str, got {event!r}") from None
+    if row is not None:
+        # The common case first: an open batch, added to with the very size and timeout objects it
+        # was checked with (the same constants at the call site), not full.
+        stats: EventStats = row[1]
+        pending = stats.batch
+        if pending is not None and size is pending.size and timeout is pending.timeout:
+            items = pending.items
+            if items and len(items) < pending.max_pending:
+                items.append(item)
+                stats.received += 1
+                stats.batched += 1
+                if len(items) >= size:
+                    flush_batch(stats.hub, event, pending)
+                return
+    _batch(event, item, size, timeout, row)
+
+
+def _batch(event: tuple[str, ...], item: Any, size: int, timeout: float, row: Any) -> None:
+    """``batch`` in full: check the arguments, open or reopen the batch, drop into a full one."""
     if size.__class__ is not int or size < 1:
         raise (TypeError if size.__class__ is not int else ValueError)(
             f"a batch size must be an int >= 1, got {size!r}"
         )
     if timeout.__class__ is not float or not 0.0 < timeout < math.inf:
         _check_interval("a batch timeout", timeout, finite=True)
-    hub = current_hub()
-    if hub is None:
+    stats: EventStats | None = row[1] if row is not None else _stats_of(event)
+    if stats is None:
         check_event(event)
         telemetry.execute(event, summarize_batch([item]), {"batch_size": 1})
         return
-    stats = hub.stats(event)
-    row = hub.batches_get(event)
-    if row is None:
-        pending = Batch(hub.clock(), size, timeout)
+    pending = stats.batch
+    if pending is None:
+        hub = stats.hub
+        pending = stats.batch = Batch(hub.clock(), size, timeout, hub.max_pending)
         hub.batches.insert((event, pending))
-    else:
-        pending = row[1]
-        pending.size = size
-        if len(pending.items) >= hub.max_pending:
-            stats.received += 1
-            stats.drop("batch_full")
-            return
+    elif len(pending.items) >= pending.max_pending:
+        stats.received += 1
+        stats.drop("batch_full")
+        return
+    pending.size = size
+    pending.timeout = timeout
     items = pending.items
     if not items:
-        if row is not None:
-            pending.opened = hub.clock()  # idle since its last flush: the timeout counts from now
-        pending.timeout = timeout
+        hub = stats.hub
+        pending.opened = hub.clock()  # opened now, or idle since its last flush: counts from now
         hub.wake()
     items.append(item)
     stats.received += 1
     stats.batched += 1
     if len(items) >= size:
-        flush_batch(hub, event, pending)
+        flush_batch(stats.hub, event, pending)
 
 
 def flush_batch(hub: Hub, event: tuple[str, ...], pending: Batch) -> int:
@@ -233,7 +318,7 @@ def flush_batch(hub: Hub, event: tuple[str, ...], pending: Batch) -> int:
             return n
         metadata["sampled"] = True
     stats.emitted += n
-    _dispatch(hub, event, summarize_batch(items), metadata)
+    _dispatch(hub, stats, summarize_batch(items), metadata)
     return n
 
 

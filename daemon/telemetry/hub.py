@@ -4,7 +4,7 @@ The server ``arbord.telemetry`` owns five public, named tables, handed to its ke
 
 =============================  ==================================================================
 ``arbord.telemetry.events``    ``(event, EventStats)``: the counters and sampling of each name
-``arbord.telemetry.dedup``     ``(dedup key, last emission)``: ``emit_once_per``'s windows
+``arbord.telemetry.dedup``     ``(dedup key, Window)``: ``emit_once_per``'s windows
 ``arbord.telemetry.batches``   ``(event, Batch)``: the pending items of each batch
 ``arbord.telemetry.sampling``  ``(prefix, Strategy, Decider | None)``: the configured strategies
 ``arbord.telemetry.meta``      ``("hub", Hub)``, ``("generation", n)``, ``("incarnation", n)``
@@ -37,6 +37,7 @@ __all__ = [
     "Hub",
     "Tap",
     "Wake",
+    "Window",
     "check_event",
     "current_hub",
     "stats_snapshot",
@@ -52,20 +53,33 @@ META_TABLE: Final = "arbord.telemetry.meta"
 
 
 class Batch:
-    """The pending items of one batch, when it was opened (or last flushed), and its size/timeout."""
+    """The pending items of one batch, when it was opened (or last flushed), its size and timeout
+    (the last ``batch`` call's), and how many items it may hold."""
 
-    __slots__ = ("items", "opened", "size", "timeout")
+    __slots__ = ("items", "max_pending", "opened", "size", "timeout")
 
-    def __init__(self, opened: float, size: int, timeout: float) -> None:
+    def __init__(self, opened: float, size: int, timeout: float, max_pending: int) -> None:
         self.items: list[Any] = []
         self.opened = opened
         self.size = size
         self.timeout = timeout
+        self.max_pending = max_pending  # [telemetry.events] max_pending when it was opened
 
     @property
     def due(self) -> float:
         """When the timer flushes it (on the server's clock)."""
         return self.opened + self.timeout
+
+
+class Window:
+    """One ``emit_once_per`` key's window: when it last went out (the server's clock) and the
+    counters of its event. Kept in the dedup table as ``(key, Window)``."""
+
+    __slots__ = ("last", "stats")
+
+    def __init__(self, last: float, stats: EventStats) -> None:
+        self.last = last
+        self.stats = stats
 
 
 class Tap:
@@ -167,7 +181,7 @@ class Hub:
         if row is not None:
             return row[1]  # type: ignore[no-any-return]
         check_event(event)
-        stats = EventStats(event, self.decider_for(event))
+        stats = EventStats(event, self.decider_for(event), self)
         self.events.insert((event, stats))
         return stats
 

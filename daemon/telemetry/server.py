@@ -223,23 +223,27 @@ class TelemetryServer(Server):
         meta = tables[META_TABLE]
         meta.update_counter("incarnation", 1)
         events = self.settings.events
-        hub = Hub(
-            events=tables[EVENTS_TABLE],
-            dedup=tables[DEDUP_TABLE],
-            batches=tables[BATCHES_TABLE],
-            sampling=tables[SAMPLING_TABLE],
-            clock=self._now,
-            server=self,
-            max_pending=events.max_pending,
-            handler_budget=events.handler_budget,
-            detach_slow=events.detach_slow_handlers,
-        )
         previous = meta.get("hub")
-        if previous is not None:  # taps live on, with the tables
-            hub.taps = previous[1].taps
+        if previous is None:
+            hub = Hub(
+                events=tables[EVENTS_TABLE],
+                dedup=tables[DEDUP_TABLE],
+                batches=tables[BATCHES_TABLE],
+                sampling=tables[SAMPLING_TABLE],
+                clock=self._now,
+                server=self,
+                max_pending=events.max_pending,
+                handler_budget=events.handler_budget,
+                detach_slow=events.detach_slow_handlers,
+            )
+            meta.insert(("hub", hub))
+        else:  # the same Hub lives on with its tables (every stats row points at it, taps included)
+            hub = previous[1]
+            hub.clock, hub.server = self._now, self
+            hub.max_pending = events.max_pending
+            hub.handler_budget, hub.detach_slow = events.handler_budget, events.detach_slow_handlers
         hub.generation = meta.get("generation")[1]
         hub.incarnation = meta.get("incarnation")[1]
-        meta.insert(("hub", hub))
         self.hub = hub
         self._appoint(keeper_server if isinstance(keeper_server, TableKeeper) else None)
         self._schedule_janitor()
@@ -384,9 +388,9 @@ class TelemetryServer(Server):
             if start:
                 await pause()
             now = self._now()
-            for key, _last in rows[start : start + chunk]:
+            for key, _window in rows[start : start + chunk]:
                 row = dedup.get(key)
-                if row is not None and now - row[1] >= ttl:
+                if row is not None and now - row[1].last >= ttl:
                     dedup.delete(key)
                     removed += 1
         return removed
