@@ -20,7 +20,11 @@ dedup windows and pending batches all survive; it re-arms the timer for batches 
 ``incarnation`` counts the servers that have owned these tables; ``generation`` identifies the
 tables themselves (a fresh set gets a new, larger one: ``time.time_ns()`` at their creation), so a
 reader that sees ``generation`` change knows every counter restarted from zero. That happens only
-when the keeper is gone too (or at a reload that restarts both), never silently.
+when the keeper is gone too, never silently. A reload of ``[telemetry]`` replaces the keeper first
+(the new one announces itself and becomes the heir), then the server, which flushes its batches as
+it stops and hands its tables to the new keeper: the counters go on, and the new server applies
+``[telemetry.sampling]`` if it changed (a restart after a crash keeps the strategies set at run
+time).
 
 >>> import asyncio
 >>> from daemon.telemetry.events import emit_once_per
@@ -216,7 +220,6 @@ class TelemetryServer(Server):
                 table.delete_table()
             tables = {name: Table(name, access=Access.PUBLIC, named=True) for name in _TABLES}
             tables[META_TABLE].insert([("generation", time.time_ns()), ("incarnation", 0)])
-            self._configure(tables[SAMPLING_TABLE], self.settings.sampling)
             if lost:
                 log.error("telemetry: %d pending batch items were lost with the server's tables", lost)
         self._tables = tables
@@ -245,6 +248,13 @@ class TelemetryServer(Server):
         hub.generation = meta.get("generation")[1]
         hub.incarnation = meta.get("incarnation")[1]
         self.hub = hub
+        configured = dict(self.settings.sampling)
+        if meta.get("configured", ("configured", None))[1] != configured:
+            # fresh tables, or a reload changed [telemetry.sampling]: the file wins; a restart after a
+            # crash (the same settings) keeps the strategies set at run time
+            self._configure(tables[SAMPLING_TABLE], configured)
+            meta.insert(("configured", configured))
+            self._resolve_deciders()
         self._appoint(keeper_server if isinstance(keeper_server, TableKeeper) else None)
         self._schedule_janitor()
         self._arm()
@@ -275,10 +285,13 @@ class TelemetryServer(Server):
         else:
             strategy = parse_strategy(request.strategy)
             sampling.insert((prefix, strategy, self._decider(strategy)))
-        # every event name re-resolves its decider (a handful of names: no chunking needed)
+        self._resolve_deciders()
+        return self._sampling()
+
+    def _resolve_deciders(self) -> None:
+        """Every event name re-resolves its decider (a handful of names: no chunking needed)."""
         for _event, stats in self._tables[EVENTS_TABLE].tab2list():
             stats.decider = self.hub.decider_for(stats.event)
-        return self._sampling()
 
     def _sampling(self) -> dict[str, str]:
         rows = sorted(self._tables[SAMPLING_TABLE].tab2list(), key=lambda row: row[0])

@@ -9,8 +9,9 @@ server, both children of the daemon's root (through the TELEMETRY component)::
 
 The keeper comes first, so it is there when the server starts and still there when it stops. A
 crash of the server is restarted by the root and the new one claims the tables back. A reload that
-changes ``[telemetry]`` restarts both: the server flushes its batches as it stops, and the new one
-starts with fresh tables (a new ``generation``).
+changes ``[telemetry]`` replaces the keeper, then the server (child by child, in this order): the
+server flushes its batches as it stops and its tables pass to the new keeper, so the counters go on
+(the same ``generation``) and the new server applies the new ``[telemetry.sampling]``.
 
 >>> [(spec.id, spec.name) for spec in events_child_specs(TelemetrySettings())]
 [('telemetry_keeper', 'arbord.telemetry.keeper'), ('telemetry', 'arbord.telemetry')]

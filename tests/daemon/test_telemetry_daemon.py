@@ -105,3 +105,32 @@ def test_a_tap_streams_and_is_removed_when_its_client_leaves(start_arbord: Start
     while request(running.control_socket, "telemetry.stats")["taps"] != 0:
         assert time.monotonic() < deadline, "the tap outlived its client"
     assert running.stop() == ExitCode.OK
+
+
+def test_a_reload_of_telemetry_flushes_keeps_the_counters_and_applies_the_sampling(
+    start_arbord: StartArbord, short_tmp: Path
+) -> None:
+    record = short_tmp / "reloaded.jsonl"
+    batcher = server("batcher", "Batcher", f'kwargs = {{ record = "{record}", items = 2 }}\n')
+    running = start_arbord(batcher)
+    sock = running.control_socket
+    before = request(sock, "telemetry.stats")
+    running.write_config(batcher + '[telemetry.sampling]\n"user" = "never"\n')
+    reply = request(sock, "reload")
+    assert reply["ok"] is True, reply
+    assert "telemetry" in reply["changed"]
+    restarted = reply["restarted"]
+    assert restarted.index("telemetry_keeper") < restarted.index("telemetry")
+    after = request(sock, "telemetry.stats")
+    assert after["generation"] == before["generation"]
+    assert after["incarnation"] == before["incarnation"] + 1
+    rows = by_event(after)
+    assert (rows["user.work"]["received"], rows["user.work"]["flushed"], rows["user.work"]["pending"]) == (
+        2,
+        2,
+        0,
+    )
+    assert request(sock, "telemetry.sampling.get") == {"user": "never"}
+    (line,) = record.read_text().splitlines()  # the pending batch went out as the old server stopped
+    assert json.loads(line)["metadata"] == {"batch_size": 2}
+    assert running.stop() == ExitCode.OK

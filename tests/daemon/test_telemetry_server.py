@@ -13,11 +13,19 @@ import pytest
 
 from daemon.component import ComponentContext
 from daemon.settings import Settings
-from daemon.telemetry import batch, emit_once_per
+from daemon.telemetry import batch, emit, emit_once_per
 from daemon.telemetry.component import TELEMETRY
 from daemon.telemetry.config import TelemetrySettings
 from daemon.telemetry.hub import EVENTS_TABLE, SERVER_NAME, current_hub
-from daemon.telemetry.server import KEEPER_NAME, FlushAll, GetStats, TelemetryServer
+from daemon.telemetry.server import (
+    KEEPER_NAME,
+    FlushAll,
+    GetSampling,
+    GetStats,
+    SetSampling,
+    TelemetryServer,
+    call_telemetry,
+)
 from daemon.telemetry.spec import events_child_specs
 from daemon.verbs.method import VerbTable
 from supervisor import Supervisor, whereis
@@ -78,6 +86,13 @@ async def test_emitters_keep_counting_while_the_server_is_down(tree: Supervisor)
     await tree.which_children()
     rows = {row["event"]: row for row in (await stats())["events"]}
     assert rows["while.down"]["emitted"] == 1
+
+
+async def test_strategies_set_at_run_time_survive_a_crash(tree: Supervisor) -> None:
+    assert await call_telemetry(telemetry(), SetSampling("noisy", "never")) == {"noisy": "never"}
+    await kill(SERVER_NAME, tree)
+    assert await telemetry().call(GetSampling()) == {"noisy": "never"}
+    assert emit(("noisy", "x")) is False
 
 
 async def test_a_restarted_keeper_is_appointed_heir_again(tree: Supervisor) -> None:
