@@ -31,9 +31,11 @@ __all__ = ["COUNTERS", "DROP_REASONS", "EventStats", "balanced"]
 COUNTERS: Final = ("received", "emitted", "deduplicated", "sampled_out", "batched", "flushed", "dropped")
 """The counters of an event name, in the order ``stats`` shows them (the metrics part reads these)."""
 
-DROP_REASONS: Final = ("batch_full", "lost_in_crash")
-"""Why an event was dropped: its batch held ``max_pending`` items already; or it was pending in a
-batch whose tables were lost (the telemetry server and its keeper both gone)."""
+DROP_REASONS: Final = ("batch_full",)
+"""Why an event was dropped: its batch held ``max_pending`` items already. (Items pending when the
+server crashes are not dropped: its keeper holds them and the next incarnation flushes them. If the
+keeper is lost as well, the counters go with the items and the new ``generation`` says so; the server
+logs how many items it could not recover.)"""
 
 
 class EventStats:

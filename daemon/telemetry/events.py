@@ -25,7 +25,7 @@ import math
 import time
 import traceback
 from collections.abc import Mapping
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any, Final
 
 from daemon.telemetry.accounting import EventStats
@@ -53,7 +53,7 @@ SLOW_HANDLER: Final = ("arbord", "telemetry", "slow_handler")
 """Emitted when the handlers of a sampled event ran longer than ``[telemetry.events] handler_budget``:
 measurements ``{"duration"}`` (seconds), metadata ``{"event", "handler_ids", "detached"}``."""
 
-_EMPTY: Final[Mapping[str, Any]] = {}
+_EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
 
 TIMED_EVERY: Final = 16
 """The handlers of one emission in this many, per event name, are timed against the budget."""
