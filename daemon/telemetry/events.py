@@ -211,7 +211,8 @@ def emit_once_per(
     if row is not None:
         window: Window = row[1]
         stats: EventStats = window.stats
-        now = stats.hub.clock()
+        hub = stats.hub
+        now = hub.clock()
         if now - window.last < interval:
             stats.received += 1
             stats.deduplicated += 1
@@ -223,8 +224,8 @@ def emit_once_per(
             telemetry.execute(event, measurements, metadata)
             return True
         stats = found
-        dedup.insert((key, Window(stats.hub.clock(), stats)))
-    hub = stats.hub
+        hub = stats.hub
+        dedup.insert((key, Window(hub.clock(), stats)))
     if stats.decider is None and stats.emitted % TIMED_EVERY and not hub.taps:
         # _deliver's common case inlined: always sampled, not timed, no tap
         stats.received += 1
@@ -254,11 +255,12 @@ def batch(event: tuple[str, ...], item: Any, size: int, timeout: float) -> None:
         pending = stats.batch
         if pending is not None and size is pending.size and timeout is pending.timeout:
             items = pending.items
-            if items and len(items) < pending.max_pending:
+            n = len(items)
+            if 0 < n < pending.max_pending:
                 items.append(item)
                 stats.received += 1
                 stats.batched += 1
-                if len(items) >= size:
+                if n >= size - 1:
                     flush_batch(stats.hub, event, pending)
                 return
     _batch(event, item, size, timeout, row)
