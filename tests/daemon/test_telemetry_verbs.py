@@ -168,3 +168,36 @@ async def test_slow_handlers_among_several_are_reported_not_detached() -> None:
             telemetry.detach("two")
     finally:
         await server.stop()
+
+
+def test_stats_render_as_a_table_for_people() -> None:
+    from daemon.verbs.render import render_result
+
+    row = {
+        "event": "user.work",
+        "received": 5,
+        "emitted": 0,
+        "deduplicated": 0,
+        "sampled_out": 0,
+        "batched": 3,
+        "flushed": 0,
+        "dropped": 2,
+        "pending": 3,
+        "dropped_by_reason": {"batch_full": 2},
+    }
+    text = render_result("telemetry.stats", {"generation": 7, "incarnation": 2, "taps": 0, "events": [row]})
+    head, columns, line = text.splitlines()
+    assert head == "generation 7  incarnation 2  taps 0"
+    assert columns.split() == [
+        "EVENT",
+        "RECEIVED",
+        "EMITTED",
+        "DEDUPLICATED",
+        "SAMPLED_OUT",
+        "BATCHED",
+        "FLUSHED",
+        "DROPPED",
+        "PENDING",
+        "REASONS",
+    ]
+    assert line.split() == ["user.work", "5", "0", "0", "0", "3", "0", "2", "3", "batch_full=2"]
