@@ -31,11 +31,12 @@ __all__ = ["COUNTERS", "DROP_REASONS", "EventStats", "balanced"]
 COUNTERS: Final = ("received", "emitted", "deduplicated", "sampled_out", "batched", "flushed", "dropped")
 """The counters of an event name, in the order ``stats`` shows them (the metrics part reads these)."""
 
-DROP_REASONS: Final = ("batch_full",)
-"""Why an event was dropped: its batch held ``max_pending`` items already. (Items pending when the
-server crashes are not dropped: its keeper holds them and the next incarnation flushes them. If the
-keeper is lost as well, the counters go with the items and the new ``generation`` says so; the server
-logs how many items it could not recover.)"""
+DROP_REASONS: Final = ("batch_full", "unsummarizable")
+"""Why an event was dropped: its batch held ``max_pending`` items already; or ``summarize_batch``
+raised on its batch (an item whose mapping cannot be read). Items pending when the server crashes
+are not dropped: its keeper holds them and the next incarnation flushes them. If the keeper is lost
+as well, the counters go with the items and the new ``generation`` says so; the server logs how many
+items it could not recover."""
 
 
 class EventStats:

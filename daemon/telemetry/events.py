@@ -309,8 +309,16 @@ def flush_batch(hub: Hub, event: tuple[str, ...], pending: Batch) -> int:
     pending.opened = hub.clock()
     if not n:
         return 0
-    pending.items = []
     stats = hub.stats(event)
+    try:
+        summary = summarize_batch(items)
+    except Exception:  # a user's item that cannot be summarised (a mapping whose items() raises)
+        pending.items = []
+        stats.flushed += n
+        stats.drop("unsummarizable", n)
+        log.exception("telemetry: a batch of %d items of %s could not be summarised", n, ".".join(event))
+        return n
+    pending.items = []
     stats.flushed += n
     decider = stats.decider
     metadata: dict[str, Any] = {"batch_size": n}
@@ -320,7 +328,7 @@ def flush_batch(hub: Hub, event: tuple[str, ...], pending: Batch) -> int:
             return n
         metadata["sampled"] = True
     stats.emitted += n
-    _dispatch(hub, stats, summarize_batch(items), metadata)
+    _dispatch(hub, stats, summary, metadata)
     return n
 
 

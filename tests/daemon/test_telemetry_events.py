@@ -248,3 +248,24 @@ async def test_bad_input_is_refused(server: TelemetryServer) -> None:
         batch(("e",), 1, 2, float("inf"))
     with pytest.raises(TypeError, match="prefix"):
         Emitter("a")  # type: ignore[arg-type]
+
+
+class Unreadable(dict[str, int]):
+    """A mapping whose items cannot be read: what a user's broken item looks like to the summary."""
+
+    def items(self) -> Any:
+        raise RuntimeError("unreadable")
+
+
+async def test_an_item_that_cannot_be_summarised_is_dropped_and_counted(
+    server: TelemetryServer, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    batch(("bad",), Unreadable(), 10, 1.0)
+    batch(("bad",), {"n": 1}, 10, 1.0)
+    clock.advance(1.0)
+    assert await server.call(FlushDue()) == 2  # the timer's flush: the server does not crash
+    assert server.alive
+    row = await counters(server, "bad")
+    assert (row["received"], row["dropped"], row["pending"]) == (2, 2, 0)
+    assert row["dropped_by_reason"] == {"unsummarizable": 2}
+    assert "could not be summarised" in caplog.text
