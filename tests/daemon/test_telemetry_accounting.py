@@ -135,3 +135,35 @@ async def test_dedup_is_exact_under_concurrency(concurrency: int) -> None:
         assert row["deduplicated"] == concurrency - min(3, concurrency)
     finally:
         await server.stop()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.integers(0, 4), min_size=1, max_size=60), st.lists(st.integers(0, 3), max_size=60))
+def test_dedup_emits_exactly_once_per_key_whatever_the_interleaving(
+    keys: list[int], yields: list[int]
+) -> None:
+    """Racers on a few keys (unhashable metadata included), each yielding to the loop a random number
+    of times first: exactly one emission per distinct key, and the rest counted as deduplicated."""
+
+    async def scenario() -> None:
+        server = await TelemetryServer.start(clock=ManualClock(), name=SERVER_NAME)
+        try:
+            gate = asyncio.Event()
+
+            async def racer(i: int, key: int) -> tuple[int, bool]:
+                await gate.wait()
+                for _ in range(yields[i % len(yields)] if yields else 0):
+                    await asyncio.sleep(0)  # a scheduling step: the interleaving, not a timed wait
+                return key, emit_once_per(("race",), 5.0, {}, {"key": key, "tags": [key]})
+
+            tasks = [asyncio.create_task(racer(i, key)) for i, key in enumerate(keys)]
+            await asyncio.sleep(0)
+            gate.set()
+            results = await asyncio.gather(*tasks)
+            assert sorted(key for key, emitted in results if emitted) == sorted(set(keys))
+            (row,) = stats_snapshot()
+            assert (row["emitted"], row["deduplicated"]) == (len(set(keys)), len(keys) - len(set(keys)))
+        finally:
+            await server.stop()
+
+    asyncio.run(scenario())
