@@ -94,6 +94,11 @@ def test_a_tap_streams_and_is_removed_when_its_client_leaves(start_arbord: Start
     assert {item["result"]["event"] for item in items[:3]} == {"user.tick"}
     assert items[0]["result"]["metadata"] == {"who": "ticker"}
 
+    # arborctl's --rate is the tap's rate param; a limit ends the stream
+    tapped = arborctl(running, "--json", "--rate", "500/s", "telemetry", "tap", "user", "limit=2")
+    assert tapped.returncode == 0, tapped.stderr
+    assert [json.loads(line)["event"] for line in tapped.stdout.splitlines()] == ["user.tick", "user.tick"]
+
     endless = RawClient(running.control_socket)
     endless.send(
         json.dumps({"id": 1, "method": "telemetry.tap", "params": {"prefix": "user"}}).encode() + b"\n"
