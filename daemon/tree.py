@@ -4,6 +4,8 @@ The root supervisor (``arbord.root``) starts each component's children, in the o
 ``COMPONENTS``::
 
     arbord.root (one_for_one)
+    ├── telemetry_keeper the heir of the sampled events' tables (arbord.telemetry.keeper)
+    ├── telemetry        sampled events, sampling, accounting (arbord.telemetry, daemon/telemetry)
     ├── metrics          the metrics' tables and handlers     (daemon/telemetry/aggregation.py)
     ├── poller           periodic measurements (arbord.metrics.poller), unless disabled
     ├── http             the HTTP listener (/metrics), only with [telemetry.prometheus] listen

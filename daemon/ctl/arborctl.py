@@ -152,6 +152,7 @@ def parser() -> argparse.ArgumentParser:
         "--params", type=json.loads, help="params as a JSON object (a param also given as a word: error)"
     )
     parser.add_argument("--force", action="store_true", help="send force=true (start_child under root, ...)")
+    parser.add_argument("--rate", help="send rate=RATE (telemetry tap: events per second, e.g. 10/s)")
     parser.add_argument(
         "--hold",
         action="store_true",
@@ -381,6 +382,8 @@ def _main(args: argparse.Namespace, output: _Output) -> int:
             extra = args.params
             if args.force and (extra is None or isinstance(extra, dict)):
                 extra = {**(extra or {}), "force": True}
+            if args.rate is not None and (extra is None or isinstance(extra, dict)):
+                extra = {**(extra or {}), "rate": args.rate}
             code = _run(client, args.verb, extra, output, cwd, args.timeout)
             if release is not None and code == EXIT_OK:
                 return _hold(client, release, args.timeout)

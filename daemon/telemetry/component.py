@@ -10,6 +10,8 @@ from daemon.component import Component, ComponentContext
 from daemon.telemetry.config import TelemetrySettings
 from daemon.telemetry.metrics_tree import metrics_child_specs
 from daemon.telemetry.metrics_verbs import metrics_methods
+from daemon.telemetry.spec import events_child_specs
+from daemon.telemetry.verbs import events_methods
 from daemon.verbs.method import Method
 from supervisor import ChildSpec
 
@@ -17,11 +19,11 @@ __all__ = ["TELEMETRY"]
 
 
 def _children(section: TelemetrySettings, context: ComponentContext) -> Sequence[ChildSpec]:
-    return (*metrics_child_specs(section),)
+    return (*events_child_specs(section), *metrics_child_specs(section))
 
 
 def _verbs() -> Sequence[Method]:
-    return (*metrics_methods(),)
+    return (*events_methods(), *metrics_methods())
 
 
 TELEMETRY: Final[Component[TelemetrySettings]] = Component(

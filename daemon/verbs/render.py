@@ -172,6 +172,20 @@ def _cache_stats(result: Mapping[str, Any]) -> str:
     return render_table(rows)
 
 
+def _telemetry_stats(result: Mapping[str, Any]) -> str:
+    """``telemetry.stats``: the generation line, then one row of counters per event name."""
+    head = (
+        f"generation {result.get('generation')}  incarnation {result.get('incarnation')}"
+        f"  taps {result.get('taps')}"
+    )
+    rows = []
+    for row in result.get("events") or []:
+        drops = row.get("dropped_by_reason") or {}
+        reasons = ", ".join(f"{reason}={n}" for reason, n in drops.items())
+        rows.append({k: v for k, v in row.items() if k != "dropped_by_reason"} | {"reasons": reasons})
+    return head + "\n" + (render_table(rows) if rows else "no sampled events yet")
+
+
 def _cache_value(result: Mapping[str, Any]) -> str:
     return _align([["key:", _cell(result.get("key"))], ["value:", _json_cell(result.get("value"))]], " ")
 
@@ -405,6 +419,7 @@ _RENDERERS: Final[Mapping[str, tuple[type, Callable[[Any], str]]]] = {
     "crashes.show": (Mapping, _crash),
     "migration.experiments": (Mapping, _experiments),
     "spans.list": (Mapping, _spans),
+    "telemetry.stats": (Mapping, _telemetry_stats),
 }
 
 

@@ -195,10 +195,10 @@ def test_the_keeper_is_a_child_of_the_root_before_the_registry(short_tmp: Path) 
     daemon: Any = object()
     context = ComponentContext(daemon, short_tmp, VerbTable({}))
     old = plan_tree(Settings(), context, COMPONENTS)
-    ids = [c.id for c in old]  # the telemetry component's children come first (daemon/tree.py)
-    keeper = ids.index(KEEPER_ID)
-    assert ids[keeper : keeper + 2] == [KEEPER_ID, "registry"]
-    assert old[keeper].spec.name == KEEPER_NAME
+    ids = [c.id for c in old]
+    at = ids.index(KEEPER_ID)  # the keeper comes right before the registry (the telemetry ones before it)
+    assert ids[at : at + 2] == [KEEPER_ID, "registry"]
+    assert old[at].spec.name == KEEPER_NAME
     new_settings = Settings.model_validate(
         {"registry": RegistrySettings(indexed_attributes=("zone",), intensity=1)}
     )
