@@ -1,0 +1,86 @@
+"""The ``[flags]`` section: where flags are stored, who may change them, and the declared flags.
+
+The section's own keys configure the server; every sub-table ``[flags.<name>]`` declares a flag
+(description, owner, default, optional ``expires`` date). A declared flag is known from the start
+(a write to it needs no ``create``), and ``arborctl flags lint`` lists what is past its ``expires``.
+
+.. code-block:: toml
+
+    [flags]
+    store = "sqlite"                 # or "memory": nothing survives a restart
+    writers_group = "deploy"         # besides the daemon's uid and root, who may change flags
+
+    [flags.new_checkout]
+    description = "The one-page checkout"
+    owner = "payments"
+    default = false
+    expires = 2027-03-01
+
+>>> settings = FlagsSettings.model_validate({"store": "memory", "new_checkout": {"owner": "payments"}})
+>>> settings.store, sorted(settings.declared), settings.declared["new_checkout"].default
+('memory', ['new_checkout'], False)
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from daemon.flags.gates import check_flag_name
+
+__all__ = ["FlagDeclaration", "FlagsSettings"]
+
+
+class FlagDeclaration(BaseModel):
+    """``[flags.<name>]``: one declared flag. ``default`` is its value while it has no gate."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    description: str = ""
+    owner: str = ""
+    default: bool = False
+    expires: datetime.date | None = None
+
+
+class FlagsSettings(BaseModel):
+    """``[flags]``. ``store``: ``sqlite`` (durable, the default) or ``memory``; ``path``: the SQLite
+    database (default: ``flags.db`` in the state directory); ``writers_group``: a group (name or gid)
+    whose members may change flags through the control socket, besides the daemon's uid and root;
+    ``declared``: the ``[flags.<name>]`` sub-tables."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    store: Literal["sqlite", "memory"] = "sqlite"
+    path: Path | None = None
+    writers_group: str | None = None
+    declared: Mapping[str, FlagDeclaration] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sub_tables_declare_flags(cls, data: Any) -> Any:
+        """``[flags.<name>]`` sub-tables are declarations: gather every table-valued key that is
+        not one of the section's own into ``declared``."""
+        if not isinstance(data, Mapping):
+            return data
+        own = set(cls.model_fields)
+        declared = dict(data.get("declared") or {})
+        rest: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in own and isinstance(value, Mapping | FlagDeclaration):
+                declared[key] = value
+            elif key != "declared":
+                rest[key] = value
+        if declared:
+            rest["declared"] = declared
+        return rest
+
+    @field_validator("declared")
+    @classmethod
+    def _flag_names(cls, value: Mapping[str, FlagDeclaration]) -> Mapping[str, FlagDeclaration]:
+        for name in value:
+            check_flag_name(name)
+        return dict(sorted(value.items()))

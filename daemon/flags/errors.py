@@ -1,0 +1,47 @@
+"""The flags' errors, each with the error code a verb that lets it escape is answered with."""
+
+from __future__ import annotations
+
+from daemon.errors import DaemonError
+from daemon.verbs.codes import ErrorCode
+
+__all__ = ["FlagsError", "InvalidGate", "NotAllowed", "StoreCorrupt", "StoreFailed", "UnknownFlag"]
+
+
+class FlagsError(DaemonError):
+    """The base of the flags' errors."""
+
+
+class InvalidGate(FlagsError, ValueError):
+    """A write named a bad gate: a percentage outside [0, 100] or NaN, an empty actor id, a bad flag
+    name. Nothing was changed; fix the value."""
+
+    code = ErrorCode.INVALID_PARAMS
+
+
+class UnknownFlag(FlagsError, LookupError):
+    """A write named a flag that is neither declared (``[flags.<name>]``) nor created at run time.
+    Nothing was changed; declare it, or pass ``create=True`` (``arborctl flags ... --create``)."""
+
+    code = ErrorCode.NOT_FOUND
+
+
+class StoreFailed(FlagsError, OSError):
+    """The store could not commit a write (disk full, read-only file system, lost connection). The
+    write was not acknowledged and the flags in force are unchanged; the daemon stays up."""
+
+    code = ErrorCode.INTERNAL
+
+
+class StoreCorrupt(FlagsError):
+    """The store's database could not be read at start (not a database, a failed integrity check).
+    The daemon exits 78 naming the file rather than start with no flags; restore or move it away."""
+
+    code = ErrorCode.INTERNAL
+
+
+class NotAllowed(FlagsError, PermissionError):
+    """A control peer that may read flags asked to change one: writes are for the daemon's uid, root
+    and ``[flags] writers_group``."""
+
+    code = ErrorCode.PERMISSION_DENIED

@@ -1,0 +1,391 @@
+"""The flags server (``arbord.flags``): it orders the writes, makes them durable, then publishes them.
+
+Evaluation never reaches the server: ``Flags.enabled`` runs in the caller's task and reads the
+server's owned table (one row per flag: its gates, and its value when that depends on no actor).
+A write is a call to the server, which handles one at a time:
+
+1. it builds the flag's next state from the state in force (``daemon.flags.gates.apply``);
+2. it commits the change to the store (``daemon.flags.store``), which numbers it (the revision);
+3. only then it writes the new state to the table, and replies with the ``ChangeRecord``.
+
+So a write is acknowledged only once it is durable, and a failed commit leaves the flags in force
+unchanged (the caller gets ``StoreFailed``; the server carries on). A shared store's changes from
+other daemons arrive as messages and are published the same way, in revision order.
+
+>>> import asyncio
+>>> from daemon.flags.config import FlagsSettings
+>>> async def demo() -> list[object]:
+...     flags = await Flags.start(FlagsSettings(store="memory"))
+...     before = flags.enabled("beta")
+...     record = await flags.enable("beta", create=True, actor="alice", reason="try it")
+...     await flags.enable("beta", for_actor="bob", actor="alice")
+...     result = [before, flags.enabled("beta"), record.revision, flags.revision]
+...     await flags.stop()
+...     return result
+>>> asyncio.run(demo())
+[False, True, 1, 2]
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+from daemon.flags.config import FlagDeclaration, FlagsSettings
+from daemon.flags.errors import InvalidGate, UnknownFlag
+from daemon.flags.evaluate import DEFAULT_ROLL, Decision, Predicate, Roll, decide
+from daemon.flags.gates import FlagState, GateKind, GateOp, PercentageOf, apply, check_flag_name
+from daemon.flags.store import Change, ChangeRecord, FlagStore, MemoryStore
+from supervisor import Access, Caller, Server, Table
+
+__all__ = ["API_ACTOR", "Actor", "Evaluator", "Flags", "actor_id"]
+
+API_ACTOR: Final = "api"
+"""The audit trail's actor for a write made by code in the daemon that names no other."""
+
+_log = logging.getLogger("arbord.flags")
+
+# Row layout of the state table: the flag's name, its gates, its value when no actor or chance
+# matters (None: run ``decide``), its declared default, and whether it was evaluated since start.
+_NAME, _STATE, _CONSTANT, _DEFAULT, _SEEN = range(5)
+
+
+class Actor(Protocol):
+    """Anything with a ``flag_id``: the id the actor gate and the bucketing use."""
+
+    @property
+    def flag_id(self) -> str: ...
+
+
+class Evaluator(Protocol):
+    """The signature of ``Flags.enabled``."""
+
+    def __call__(self, flag: str, actor: str | Actor | None = None) -> bool: ...
+
+
+def actor_id(actor: object) -> str | None:
+    """The id of ``actor``: itself if a ``str``, its ``flag_id`` otherwise (None: no actor)."""
+    if actor is None or type(actor) is str:
+        return actor
+    if isinstance(actor, str):
+        return str(actor)
+    flag_id = getattr(actor, "flag_id", None)
+    if not isinstance(flag_id, str):
+        raise TypeError(f"an actor is a str or has a str flag_id attribute, not {actor!r}")
+    return flag_id
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    flag: str
+    op: GateOp
+    actor: str
+    reason: str | None
+    create: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Remote:
+    """A change another daemon committed to a shared store (``FlagStore.subscribe``)."""
+
+    record: ChangeRecord
+
+
+def _starting(flag: str, actor: object = None) -> bool:
+    from supervisor.errors import NoProc
+
+    raise NoProc("the flags server is starting: its tables do not exist yet")
+
+
+def _evaluator(flags: Flags) -> Evaluator:
+    """``flags.enabled``: a closure over the state table, so a constant flag costs one table read."""
+    get, slow, unknown, seen = flags._state.getter(), flags._decide_row, flags._undeclared_hit, flags._seen
+
+    def enabled(flag: str, actor: str | Actor | None = None) -> bool:
+        row = get(flag)
+        if row is None:
+            return unknown(flag)
+        if not row[4]:
+            seen(row)
+        constant = row[2]
+        if constant is not None:
+            return constant  # type: ignore[no-any-return]
+        return slow(row, actor)
+
+    return enabled
+
+
+class Flags(Server):
+    """The flags server. ``init(settings=FlagsSettings(), *, store=None, roll=None, clock=time.time)``:
+    ``store`` overrides the one the settings name (the component opens it); ``roll`` and ``clock``
+    are injectable (a percentage of time's roll in [0, 100), the audit trail's wall clock)."""
+
+    enabled: Evaluator
+    """``enabled(flag, actor=None)``: the flag's value for ``actor`` (a ``str`` or anything with a
+    ``flag_id``), always a ``bool``; an unknown flag is disabled (counted and logged once)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._ready = False
+        self.enabled = _starting
+
+    async def init(
+        self,
+        settings: FlagsSettings | None = None,
+        *,
+        store: FlagStore | None = None,
+        roll: Roll | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings or FlagsSettings(store="memory")
+        self.store: FlagStore = store if store is not None else MemoryStore()
+        self._roll = roll or DEFAULT_ROLL
+        self._clock = clock
+        self._declared: Mapping[str, FlagDeclaration] = self.settings.declared
+        snapshot = await self.store.load()
+        self.revision = snapshot.revision
+        self._state = Table("arbord.flags.state", access=Access.PUBLIC)
+        self._groups = Table("arbord.flags.groups", access=Access.PUBLIC)
+        self._undeclared = Table("arbord.flags.undeclared", access=Access.PUBLIC)
+        for name, declaration in self._declared.items():
+            self._publish(snapshot.flags.get(name) or FlagState(name), declaration.default, seen=False)
+        for name, state in snapshot.flags.items():
+            if name not in self._declared:
+                self._publish(state, False, seen=False)
+        self.store.subscribe(lambda record: self.send(_Remote(record)))
+        self.enabled = _evaluator(self)
+        self._ready = True
+
+    async def terminate(self, reason: Any) -> None:
+        await self.store.close()
+
+    # --- evaluation (the caller's task) ---------------------------------------------------------
+
+    def _publish(self, state: FlagState, default: bool, *, seen: bool | None = None) -> None:
+        """Put ``state`` in force (no await: atomic for every reader)."""
+        if seen is None:
+            old = self._state.get(state.name)
+            seen = bool(old is not None and old[_SEEN])
+        constant = default if state.is_empty else state.constant
+        self._state.insert((state.name, state, constant, default, seen))
+
+    def _seen(self, row: tuple[Any, ...]) -> None:
+        self._state.update_element(row[_NAME], (_SEEN, True))
+
+    def _undeclared_hit(self, flag: str) -> bool:
+        if not isinstance(flag, str):
+            raise TypeError(f"a flag name is a str, not {flag!r}")
+        if self._undeclared.update_counter(flag, (1, 1), (flag, 0)) == 1:
+            _log.warning("flag %r is evaluated but neither declared nor created: it is disabled", flag)
+        return False
+
+    def _decide_row(self, row: tuple[Any, ...], actor: object) -> bool:
+        decision = decide(row[_STATE], actor_id(actor), actor, self._group, self._roll, default=row[_DEFAULT])
+        return decision.value
+
+    def _group(self, name: str) -> Predicate | None:
+        row = self._groups.get(name)
+        return None if row is None else row[1]
+
+    def explain(self, flag: str, actor: str | Actor | None = None) -> Decision:
+        """What decides ``flag`` for ``actor`` now: the value, the gate, the bucket (not counted as
+        an evaluation)."""
+        row = self._state.get(flag)
+        if row is None:
+            return Decision(False, "unknown")
+        return decide(row[_STATE], actor_id(actor), actor, self._group, self._roll, default=row[_DEFAULT])
+
+    def register_group(self, name: str, predicate: Predicate) -> None:
+        """Make ``predicate(actor)`` the membership function of group ``name`` (replacing any)."""
+        check_flag_name(name)
+        if not callable(predicate):
+            raise InvalidGate(f"a group's membership function is callable, not {predicate!r}")
+        self._groups.insert((name, predicate))
+
+    def state(self, flag: str) -> FlagState | None:
+        """The gates of ``flag`` in force, or None if it is unknown."""
+        row = self._state.get(flag)
+        return None if row is None else row[_STATE]
+
+    def known(self) -> list[str]:
+        """Every flag declared or created, sorted."""
+        return sorted(row[_NAME] for row in self._state.tab2list())
+
+    def lint(self, today: datetime.date | None = None) -> dict[str, Any]:
+        """Stale and typo'd flags: evaluations of unknown flags (name → count), flags never
+        evaluated since start, and declared flags past their ``expires``."""
+        today = today or datetime.datetime.now(datetime.UTC).date()
+        rows = self._state.tab2list()
+        return {
+            "undeclared": dict(sorted(self._undeclared.tab2list())),
+            "never_evaluated": sorted(row[_NAME] for row in rows if not row[_SEEN]),
+            "expired": {
+                name: d.expires.isoformat()
+                for name, d in self._declared.items()
+                if d.expires is not None and d.expires < today
+            },
+        }
+
+    def declaration(self, flag: str) -> FlagDeclaration | None:
+        """The ``[flags.<name>]`` declaration of ``flag``, if any."""
+        return self._declared.get(flag)
+
+    # --- writes (through the server) -------------------------------------------------------------
+
+    async def write(
+        self,
+        flag: str,
+        op: GateOp,
+        *,
+        actor: str = API_ACTOR,
+        reason: str | None = None,
+        create: bool = False,
+    ) -> ChangeRecord:
+        """Apply ``op`` to ``flag`` durably; returns the committed record. ``UnknownFlag`` unless the
+        flag is declared, known, or ``create`` is true; ``StoreFailed`` if the commit fails (nothing
+        changed)."""
+        check_flag_name(flag)
+        if not isinstance(op, GateOp):
+            raise InvalidGate(f"a write is a GateOp, not {op!r}")
+        if not isinstance(actor, str) or not actor:
+            raise InvalidGate(f"the audit actor is a non-empty string, not {actor!r}")
+        if reason is not None and not isinstance(reason, str):
+            raise InvalidGate(f"a reason is a string, not {reason!r}")
+        outcome = await self.call(_Write(flag, op, actor, reason, create))
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome  # type: ignore[no-any-return]
+
+    async def enable(
+        self,
+        flag: str,
+        *,
+        for_actor: str | Actor | None = None,
+        for_group: str | None = None,
+        actor: str = API_ACTOR,
+        reason: str | None = None,
+        create: bool = False,
+    ) -> ChangeRecord:
+        """Turn on the boolean gate, or one actor's or group's gate."""
+        op = GateOp.enable(for_actor=actor_id(for_actor), for_group=for_group)
+        return await self.write(flag, op, actor=actor, reason=reason, create=create)
+
+    async def disable(
+        self,
+        flag: str,
+        *,
+        for_actor: str | Actor | None = None,
+        for_group: str | None = None,
+        actor: str = API_ACTOR,
+        reason: str | None = None,
+        create: bool = False,
+    ) -> ChangeRecord:
+        """Turn off the boolean gate, or one actor's or group's gate (a gate that says no)."""
+        op = GateOp.disable(for_actor=actor_id(for_actor), for_group=for_group)
+        return await self.write(flag, op, actor=actor, reason=reason, create=create)
+
+    async def clear(
+        self,
+        flag: str,
+        gate: GateKind | None = None,
+        *,
+        for_actor: str | Actor | None = None,
+        for_group: str | None = None,
+        actor: str = API_ACTOR,
+        reason: str | None = None,
+    ) -> ChangeRecord:
+        """Remove every gate of ``flag``, one kind of gate, or one actor's or group's gate."""
+        op = GateOp.clear(gate, for_actor=actor_id(for_actor), for_group=for_group)
+        return await self.write(flag, op, actor=actor, reason=reason)
+
+    async def set_percentage(
+        self,
+        flag: str,
+        value: float,
+        *,
+        of: PercentageOf = "time",
+        group_id: str | None = None,
+        actor: str = API_ACTOR,
+        reason: str | None = None,
+        create: bool = False,
+    ) -> ChangeRecord:
+        """Set the percentage gate (of ``time`` or of ``actors``, in [0, 100]), replacing the other."""
+        op = GateOp.percentage(value, of=of, group_id=group_id)
+        return await self.write(flag, op, actor=actor, reason=reason, create=create)
+
+    async def set_actor(
+        self,
+        flag: str,
+        target: str | Actor,
+        on: bool | None,
+        *,
+        actor: str = API_ACTOR,
+        reason: str | None = None,
+    ) -> ChangeRecord:
+        """One actor's gate: on, off, or (None) removed."""
+        if on is None:
+            return await self.clear(flag, for_actor=target, actor=actor, reason=reason)
+        write = self.enable if on else self.disable
+        return await write(flag, for_actor=target, actor=actor, reason=reason)
+
+    async def set_group(
+        self, flag: str, group: str, on: bool | None, *, actor: str = API_ACTOR, reason: str | None = None
+    ) -> ChangeRecord:
+        """One group's gate: on, off, or (None) removed."""
+        if on is None:
+            return await self.clear(flag, for_group=group, actor=actor, reason=reason)
+        write = self.enable if on else self.disable
+        return await write(flag, for_group=group, actor=actor, reason=reason)
+
+    async def handle_call(self, request: Any, caller: Caller) -> Any:
+        if isinstance(request, _Write):
+            try:
+                return await self._write(request)
+            except (InvalidGate, UnknownFlag, OSError) as error:  # StoreFailed is an OSError
+                return error
+        return None
+
+    async def _write(self, request: _Write) -> ChangeRecord:
+        row = self._state.get(request.flag)
+        if row is None and not request.create:
+            raise UnknownFlag(
+                f"no flag named {request.flag!r}: declare it in [flags.{request.flag}]"
+                " or create it explicitly"
+            )
+        old: FlagState | None = None if row is None else row[_STATE]
+        new = apply(old or FlagState(request.flag), request.op)
+        change = Change(request.flag, request.op, old, new, request.actor, request.reason, self._clock())
+        revision = await self.store.commit(change)  # raises: nothing is published
+        self.revision = max(self.revision, revision)
+        declared = self._declared.get(request.flag)
+        self._publish(new, declared.default if declared else False)
+        _log.info(
+            "flag %r: %s by %s (revision %d)%s",
+            request.flag,
+            request.op.describe(),
+            request.actor,
+            revision,
+            f": {request.reason}" if request.reason else "",
+        )
+        return ChangeRecord(revision, change)
+
+    async def handle_info(self, message: Any) -> None:
+        if isinstance(message, _Remote):
+            self.apply_remote(message.record)
+
+    def apply_remote(self, record: ChangeRecord) -> None:
+        """Put in force a change another daemon committed to a shared store (older revisions than
+        the one in force are ignored: a resync may replay them)."""
+        if record.revision <= self.revision:
+            return
+        self.revision = record.revision
+        change = record.change
+        if change.new is None:
+            self._state.delete(change.flag)
+            return
+        declared = self._declared.get(change.flag)
+        self._publish(change.new, declared.default if declared else False)
