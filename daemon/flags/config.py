@@ -31,6 +31,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from daemon.flags.gates import check_flag_name
+from daemon.flags.migration.config import MigrationSettings, plan_problems
 
 __all__ = ["FlagDeclaration", "FlagsSettings"]
 
@@ -58,6 +59,8 @@ class FlagsSettings(BaseModel):
     path: Path | None = None
     writers_group: str | None = None
     declared: Mapping[str, FlagDeclaration] = Field(default_factory=dict)
+    migration: MigrationSettings = Field(default_factory=MigrationSettings)
+    """``[flags.migration]``: the staged migrations' plans and rollback rule (docs/migrations.md)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -84,3 +87,11 @@ class FlagsSettings(BaseModel):
         for name in value:
             check_flag_name(name)
         return dict(sorted(value.items()))
+
+    @model_validator(mode="after")
+    def _plans_name_declared_flags(self) -> FlagsSettings:
+        """A migration plan may name only declared flags (docs/migrations.md)."""
+        problems = plan_problems(self.migration, self.declared)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self

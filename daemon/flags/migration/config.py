@@ -39,7 +39,7 @@ from daemon.errors import ConfigError
 from daemon.flags.migration.plan import BUILT_IN_PLANS, MigrationPlan, Risk, Stage
 from daemon.flags.migration.verdict import Rule
 
-__all__ = ["MigrationSettings", "PlanSettings", "StageSettings", "event_name", "plans"]
+__all__ = ["MigrationSettings", "PlanSettings", "StageSettings", "event_name", "plan_problems", "plans"]
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
 Name = Annotated[str, Field(min_length=1, max_length=128)]
@@ -115,29 +115,44 @@ class MigrationSettings(BaseModel):
         )
 
 
+def plan_problems(settings: MigrationSettings, declared: Collection[str]) -> list[str]:
+    """One line per flag a declared plan names that ``declared`` does not hold, and per plan that is
+    not a valid plan (a flag in two stages, two stages of one name)."""
+    problems: list[str] = []
+    for name, plan in settings.plans.items():
+        where = f"flags.migration.plans.{name}"
+        for stage in plan.stages:
+            problems.extend(
+                f"{where}: stage {stage.name!r} names the undeclared flag {flag!r}"
+                for flag in stage.flags
+                if flag not in declared
+            )
+        try:
+            _plan(name, plan)
+        except ValueError as error:
+            problems.append(f"{where}: {error}")
+    return problems
+
+
+def _plan(name: str, plan: PlanSettings) -> MigrationPlan:
+    return MigrationPlan(
+        name, tuple(Stage(s.name, tuple(s.flags), s.description, s.risk) for s in plan.stages)
+    )
+
+
 def plans(
     settings: MigrationSettings, declared: Collection[str] | None = None
 ) -> Mapping[str, MigrationPlan]:
     """The built-in plans and the declared ones (a declared plan replaces a built-in one of its
     name). With ``declared``, a stage naming a flag outside it is a ``ConfigError`` (exit 78 at
     start; on reload the old configuration stays)."""
-    problems: list[str] = []
-    found = dict(BUILT_IN_PLANS)
-    for name, plan in settings.plans.items():
-        where = f"flags.migration.plans.{name}"
-        if declared is not None:
-            for stage in plan.stages:
-                problems.extend(
-                    f"{where}: stage {stage.name!r} names the undeclared flag {flag!r}"
-                    for flag in stage.flags
-                    if flag not in declared
-                )
-        try:
-            found[name] = MigrationPlan(
-                name, tuple(Stage(s.name, tuple(s.flags), s.description, s.risk) for s in plan.stages)
-            )
-        except ValueError as error:
-            problems.append(f"{where}: {error}")
+    problems = plan_problems(settings, declared if declared is not None else _every_flag(settings))
     if problems:
         raise ConfigError(problems)
+    found = dict(BUILT_IN_PLANS)
+    found.update((name, _plan(name, plan)) for name, plan in settings.plans.items())
     return found
+
+
+def _every_flag(settings: MigrationSettings) -> set[str]:
+    return {flag for plan in settings.plans.values() for stage in plan.stages for flag in stage.flags}

@@ -1,16 +1,19 @@
 """What the migrations need from the flags server, as a small protocol: read a flag for an actor (in
 the caller's task), read a flag's gates, and write flags as one ordered, audited change.
 
-``daemon.flags.migration.control`` is written against this protocol alone; ``flags_port()`` adapts the
-running flags server (``arbord.flags``) to it.
+``daemon.flags.migration.control`` is written against this protocol alone; ``ServerFlags`` adapts the
+running flags server (``arbord.flags``) to it: ``ServerFlags(flags_server)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
-__all__ = ["AUTO_ROLLBACK", "FlagsPort"]
+from daemon.flags.gates import GateKind
+from daemon.flags.server import Flags
+
+__all__ = ["AUTO_ROLLBACK", "FlagsPort", "ServerFlags"]
 
 AUTO_ROLLBACK = "auto-rollback"
 """The actor an automatic rollback writes as (the audit trail shows it)."""
@@ -37,3 +40,52 @@ class FlagsPort(Protocol):
         as one audited change by ``actor`` with ``reason``; returns the revision. Raises, having
         changed nothing, when the store refuses."""
         ...
+
+
+class ServerFlags:
+    """``FlagsPort`` over a running flags server (``daemon.flags.Flags``), found through ``lookup``
+    at each use, so a restarted flags server is reached in its new incarnation.
+
+    A plan's flags are written one change each (the flags server's audit trail records a revision
+    per flag), in the plan's order; an ``on`` writes the boolean gate on, an ``off`` writes it off,
+    and a ``None`` (a percentage rollout rolled back) clears the percentage gate, then writes the
+    boolean gate off. A plan's flags are created on their first write if the configuration does not
+    declare them (the built-in plan's): the plan itself asks for them.
+    """
+
+    __slots__ = ("_lookup",)
+
+    def __init__(self, lookup: Callable[[], Flags]) -> None:
+        self._lookup = lookup
+
+    def enabled(self, flag: str, actor: object = None) -> bool:
+        return self._lookup().enabled(flag, actor)  # type: ignore[arg-type]
+
+    def percentage(self, flag: str) -> float | None:
+        state = self._lookup().state(flag)
+        if state is None or state.boolean or state.percentage is None or state.percentage.of != "actors":
+            return None
+        value = state.percentage.value
+        return value if 0.0 < value < 100.0 else None
+
+    def values(self) -> Mapping[str, bool]:
+        flags = self._lookup()
+        found: dict[str, bool] = {}
+        for name in flags.known():
+            state = flags.state(name)
+            found[name] = bool(state is not None and state.boolean)
+        return found
+
+    async def write(self, changes: Mapping[str, bool | None], *, actor: str, reason: str) -> int:
+        flags = self._lookup()
+        revision = flags.revision
+        for flag, value in changes.items():
+            if value is None:
+                await flags.clear(flag, GateKind.PERCENTAGE, actor=actor, reason=reason)
+                record = await flags.disable(flag, actor=actor, reason=reason)
+            elif value:
+                record = await flags.enable(flag, actor=actor, reason=reason, create=True)
+            else:
+                record = await flags.disable(flag, actor=actor, reason=reason, create=True)
+            revision = record.revision
+        return revision

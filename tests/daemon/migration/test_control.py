@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
+from daemon.flags import ChangeRecord, Flags, MemoryStore, StoreFailed
+from daemon.flags.config import FlagsSettings
 from daemon.flags.migration.config import MigrationSettings, plans
 from daemon.flags.migration.control import (
     ALERT,
@@ -20,10 +23,9 @@ from daemon.flags.migration.control import (
     ask,
 )
 from daemon.flags.migration.errors import CoolingDown, NotReady, SkippedStage, StageOutOfRange, UnknownPlan
-from daemon.flags.migration.port import AUTO_ROLLBACK
+from daemon.flags.migration.port import AUTO_ROLLBACK, ServerFlags
 from supervisor import Server, call, telemetry
 from supervisor.testing import ManualClock, capture
-from tests.daemon.migration.memory_flags import MemoryFlags
 
 EVENT = ("shop", "checkout")
 PLAN = {"stages": [{"name": "one", "flags": ["a"]}, {"name": "two", "flags": ["b"]}]}
@@ -35,11 +37,28 @@ def emit(count: int, *, errors: int = 0, actor: str | None = None, duration: flo
         telemetry.execute(EVENT, measurements, {"actor": actor or f"user-{n}", "error": n < errors})
 
 
-async def start(flags: MemoryFlags, clock: ManualClock, **overrides: Any) -> MigrationControl:
+class Harness:
+    """A real flags server on a memory store, and MigrationControl's view of it."""
+
+    def __init__(self, server: Flags, store: MemoryStore) -> None:
+        self.server, self.store, self.port = server, store, ServerFlags(lambda: server)
+
+    @property
+    def gates(self) -> dict[str, bool]:
+        return {flag: self.port.enabled(flag) for flag in ("a", "b")}
+
+    async def writes(self) -> list[ChangeRecord]:
+        return list(await self.store.history())
+
+    def enabled(self, flag: str, actor: str) -> bool:
+        return self.server.enabled(flag, actor)
+
+
+async def start(flags: Harness, clock: ManualClock, **overrides: Any) -> MigrationControl:
     settings = MigrationSettings.model_validate(
         {"events": ["shop.checkout"], "plans": {"p": PLAN}, **overrides}
     )
-    return await MigrationControl.start(settings, plans(settings, {"a", "b"}), flags, clock, timer=False)
+    return await MigrationControl.start(settings, plans(settings, {"a", "b"}), flags.port, clock, timer=False)
 
 
 @pytest.fixture
@@ -48,13 +67,15 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def flags() -> MemoryFlags:
-    return MemoryFlags()
+async def flags() -> AsyncIterator[Harness]:
+    store = MemoryStore()
+    settings = FlagsSettings.model_validate({"store": "memory", "a": {}, "b": {}, "new_checkout": {}})
+    server = await Flags.start(settings, store=store)
+    yield Harness(server, store)
+    await server.stop()
 
 
-async def test_moves_write_every_flag_of_the_plan_as_the_caller(
-    flags: MemoryFlags, clock: ManualClock
-) -> None:
+async def test_moves_write_every_flag_of_the_plan_as_the_caller(flags: Harness, clock: ManualClock) -> None:
     control = await start(flags, clock)
     try:
         assert (await ask(control, Advance("p", "alice")))["to"] == 1
@@ -63,7 +84,7 @@ async def test_moves_write_every_flag_of_the_plan_as_the_caller(
         with capture(ALERT) as alerts:
             assert (await ask(control, Rollback("p", 0, "bob", "by hand")))["to"] == 0
         assert flags.gates == {"a": False, "b": False}
-        assert [w.actor for w in flags.writes] == ["alice", "alice", "bob"]
+        assert [r.change.actor for r in await flags.writes()] == ["alice"] * 4 + ["bob"] * 2
         assert alerts[0].metadata["alert_type"] == "rollback"
         history = await ask(control, History("p"))
         assert [(h["kind"], h["from"], h["to"]) for h in history] == [
@@ -75,7 +96,7 @@ async def test_moves_write_every_flag_of_the_plan_as_the_caller(
         await control.stop()
 
 
-async def test_bad_requests_change_nothing(flags: MemoryFlags, clock: ManualClock) -> None:
+async def test_bad_requests_change_nothing(flags: Harness, clock: ManualClock) -> None:
     control = await start(flags, clock, cooldown=60.0)
     try:
         with pytest.raises(UnknownPlan):
@@ -86,10 +107,10 @@ async def test_bad_requests_change_nothing(flags: MemoryFlags, clock: ManualCloc
             await ask(control, Rollback("p", 7, "alice"))
         await ask(control, Advance("p", "alice"))
         await ask(control, EmergencyRollback("p", "pager", "alice"))
-        writes = len(flags.writes)
+        writes = len(await flags.writes())
         with pytest.raises(CoolingDown):
             await ask(control, Advance("p", "alice"))
-        assert len(flags.writes) == writes
+        assert len(await flags.writes()) == writes
         assert (await ask(control, Status("p")))["plans"]["p"]["stage"] == 0
         clock.advance(60.0)
         assert (await ask(control, Advance("p", "alice")))["to"] == 1
@@ -97,21 +118,20 @@ async def test_bad_requests_change_nothing(flags: MemoryFlags, clock: ManualCloc
         await control.stop()
 
 
-async def test_a_refused_write_leaves_the_position(flags: MemoryFlags, clock: ManualClock) -> None:
+async def test_a_refused_write_leaves_the_position(flags: Harness, clock: ManualClock) -> None:
     control = await start(flags, clock)
     try:
-        flags.refuse = True
-        with pytest.raises(OSError, match="disk full"):
+        flags.store.fail_next = 1
+        with pytest.raises(StoreFailed):
             await ask(control, Advance("p", "alice"))
         assert (await ask(control, Status("p")))["plans"]["p"]["stage"] == 0
     finally:
         await control.stop()
 
 
-async def test_the_position_is_read_back_from_the_flags_on_start(
-    flags: MemoryFlags, clock: ManualClock
-) -> None:
-    flags.gates.update(a=True, b=False)
+async def test_the_position_is_read_back_from_the_flags_on_start(flags: Harness, clock: ManualClock) -> None:
+    await flags.server.enable("a")
+    await flags.server.disable("b")
     control = await start(flags, clock)
     try:
         assert (await ask(control, Status("p")))["plans"]["p"]["stage"] == 1
@@ -131,9 +151,7 @@ async def judge(
     return decisions
 
 
-async def test_a_failing_stage_is_rolled_back_with_its_numbers(
-    flags: MemoryFlags, clock: ManualClock
-) -> None:
+async def test_a_failing_stage_is_rolled_back_with_its_numbers(flags: Harness, clock: ManualClock) -> None:
     control = await start(flags, clock)
     try:
         emit(200)  # the baseline: healthy
@@ -142,8 +160,9 @@ async def test_a_failing_stage_is_rolled_back_with_its_numbers(
         with capture(ALERT) as alerts:
             await judge(control, clock, ticks=8, per_tick=20, errors=4)  # 20 % errors against 0 %
         assert flags.gates == {"a": False, "b": False}
-        auto = flags.writes[-1]
+        auto = (await flags.writes())[-1].change
         assert auto.actor == AUTO_ROLLBACK
+        assert auto.reason is not None
         assert "error_rate" in auto.reason
         assert "0.2" in auto.reason
         assert alerts[0].metadata["alert_type"] == "auto_rollback"
@@ -151,16 +170,16 @@ async def test_a_failing_stage_is_rolled_back_with_its_numbers(
         assert why["last_rollback"]["to"] == 0
         assert why["last_rollback"]["numbers"]["outcome"] == "fail"
         # Nothing re-enables: more ticks, no more writes, and advancing waits for the cool-down.
-        writes = len(flags.writes)
+        writes = len(await flags.writes())
         await judge(control, clock, ticks=5, per_tick=20, errors=0)
-        assert len(flags.writes) == writes
+        assert len(await flags.writes()) == writes
         with pytest.raises(CoolingDown):
             await ask(control, Advance("p", "alice"))
     finally:
         await control.stop()
 
 
-async def test_three_requests_are_not_a_sample(flags: MemoryFlags, clock: ManualClock) -> None:
+async def test_three_requests_are_not_a_sample(flags: Harness, clock: ManualClock) -> None:
     control = await start(flags, clock)
     try:
         await ask(control, Advance("p", "alice"))
@@ -176,14 +195,14 @@ async def test_three_requests_are_not_a_sample(flags: MemoryFlags, clock: Manual
         await control.stop()
 
 
-async def test_dry_run_only_reports(flags: MemoryFlags, clock: ManualClock) -> None:
+async def test_dry_run_only_reports(flags: Harness, clock: ManualClock) -> None:
     control = await start(flags, clock, dry_run=True)
     try:
         emit(200)
         await ask(control, Advance("p", "alice"))
         await judge(control, clock, ticks=8, per_tick=20, errors=10)
         assert flags.gates["a"] is True
-        assert len(flags.writes) == 1
+        assert len(await flags.writes()) == 2  # the advance's two flags, nothing since
         kinds = {h["kind"] for h in await ask(control, History("p"))}
         assert "would_roll_back" in kinds
     finally:
@@ -191,9 +210,9 @@ async def test_dry_run_only_reports(flags: MemoryFlags, clock: ManualClock) -> N
 
 
 async def rollout(
-    flags: MemoryFlags, clock: ManualClock, *, treatment_fails: bool, control_fails: bool
+    flags: Harness, clock: ManualClock, *, treatment_fails: bool, control_fails: bool
 ) -> MigrationControl:
-    flags.percentages["new_checkout"] = 50.0
+    await flags.server.set_percentage("new_checkout", 50.0, of="actors")
     control = await start(flags, clock, guarded=["new_checkout"])
     for tick in range(10):
         clock.advance(10.0)
@@ -207,22 +226,27 @@ async def rollout(
 
 
 async def test_a_rollout_failing_in_its_treatment_arm_is_rolled_back(
-    flags: MemoryFlags, clock: ManualClock
+    flags: Harness, clock: ManualClock
 ) -> None:
     control = await rollout(flags, clock, treatment_fails=True, control_fails=False)
     try:
-        assert "new_checkout" not in flags.percentages
-        assert flags.writes[-1].changes == {"new_checkout": None}
-        assert flags.writes[-1].actor == AUTO_ROLLBACK
+        state = flags.server.state("new_checkout")
+        assert state is not None
+        assert state.percentage is None
+        assert state.boolean is False
+        assert not any(flags.enabled("new_checkout", f"user-{n}") for n in range(100))
+        last = (await flags.writes())[-2:]
+        assert [r.change.actor for r in last] == [AUTO_ROLLBACK, AUTO_ROLLBACK]
+        assert [r.change.op.verb for r in last] == ["clear", "disable"]
     finally:
         await control.stop()
 
 
-async def test_a_fault_in_both_arms_is_not_blamed_on_the_flag(flags: MemoryFlags, clock: ManualClock) -> None:
+async def test_a_fault_in_both_arms_is_not_blamed_on_the_flag(flags: Harness, clock: ManualClock) -> None:
     control = await rollout(flags, clock, treatment_fails=True, control_fails=True)
     try:
-        assert flags.percentages == {"new_checkout": 50.0}
-        assert flags.writes == []
+        assert flags.port.percentage("new_checkout") == 50.0
+        assert len(await flags.writes()) == 1  # the rollout's own
         why = await ask(control, Why("new_checkout"))
         assert why["judged"]["new_checkout"]["decision"] == "continue"
         assert why["judged"]["new_checkout"]["last"]["outcome"] == "pass"
@@ -242,9 +266,9 @@ class Worker(Server):
 
 
 async def test_a_crash_is_charged_to_the_arm_the_server_last_served(
-    flags: MemoryFlags, clock: ManualClock
+    flags: Harness, clock: ManualClock
 ) -> None:
-    flags.percentages["new_checkout"] = 50.0
+    await flags.server.set_percentage("new_checkout", 50.0, of="actors")
     control = await start(flags, clock, guarded=["new_checkout"])
     try:
         treated = next(f"user-{n}" for n in range(100) if flags.enabled("new_checkout", f"user-{n}"))
