@@ -7,6 +7,7 @@ The root supervisor (``arbord.root``) starts each component's children, in the o
     ├── registry_keeper  the heir of the registry's tables   (daemon/registry/keeper.py)
     ├── registry         the agent registry's supervisor     (daemon/registry), over the registry
     ├── cache            the cache supervisor                (daemon/cache), one child per named cache
+    ├── flags            the feature flags' server           (daemon/flags), over its store
     ├── servers          the user servers' supervisor        (daemon/servers), one per [servers.<name>]
     ├── console          the aiomonitor console, only when [console] enabled
     └── control          the control socket server, last: it starts once everything it serves is up
@@ -36,6 +37,7 @@ from daemon.cache.component import CACHE
 from daemon.component import Component, ComponentContext, Reload
 from daemon.console.component import CONSOLE
 from daemon.control.component import CONTROL
+from daemon.flags.component import FLAGS
 from daemon.registry.component import KEEPER, REGISTRY
 from daemon.sections import SettingsBase
 from daemon.servers.component import (
@@ -77,6 +79,7 @@ COMPONENTS: Final[tuple[Component[Any], ...]] = (
     KEEPER,
     REGISTRY,
     CACHE,
+    FLAGS,
     SERVERS,
     CONSOLE,
     CONTROL,

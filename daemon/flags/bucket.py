@@ -26,10 +26,16 @@ _hash: Final = mmh3.hash
 
 
 def normalized(group_id: str, actor: str) -> int:
-    """The actor's bucket in 1..100 under ``group_id`` (Unleash's ``normalizedValue``, seed 0)."""
-    return _hash(f"{group_id}:{actor}", 0, False) % BUCKETS + 1
+    """The actor's bucket in 1..100 under ``group_id`` (Unleash's ``normalizedValue``, seed 0, of
+    the UTF-8 bytes; a lone surrogate, which UTF-8 cannot carry, is hashed as ``surrogatepass``
+    encodes it rather than raise in the caller's evaluation)."""
+    key = f"{group_id}:{actor}"
+    try:
+        return _hash(key, 0, False) % BUCKETS + 1
+    except UnicodeEncodeError:
+        return _hash(key.encode("utf-8", "surrogatepass"), 0, False) % BUCKETS + 1
 
 
 def in_rollout(group_id: str, actor: str, percentage: float) -> bool:
     """True iff the actor's bucket is ≤ ``percentage`` (in [0, 100])."""
-    return _hash(f"{group_id}:{actor}", 0, False) % BUCKETS + 1 <= percentage
+    return normalized(group_id, actor) <= percentage

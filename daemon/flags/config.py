@@ -19,6 +19,8 @@ The section's own keys configure the server; every sub-table ``[flags.<name>]`` 
 >>> settings = FlagsSettings.model_validate({"store": "memory", "new_checkout": {"owner": "payments"}})
 >>> settings.store, sorted(settings.declared), settings.declared["new_checkout"].default
 ('memory', ['new_checkout'], False)
+>>> FlagsSettings.model_validate(settings.model_dump()) == settings
+True
 """
 
 from __future__ import annotations
@@ -28,7 +30,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from daemon.flags.gates import check_flag_name
 from daemon.flags.migration.config import MigrationSettings, plan_problems
@@ -86,7 +96,18 @@ class FlagsSettings(BaseModel):
     def _flag_names(cls, value: Mapping[str, FlagDeclaration]) -> Mapping[str, FlagDeclaration]:
         for name in value:
             check_flag_name(name)
+            if name in cls.model_fields:
+                raise ValueError(f"a flag cannot be named {name!r}: it is a key of [flags] itself")
         return dict(sorted(value.items()))
+
+    @model_serializer(mode="wrap")
+    def _declarations_as_sub_tables(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Dumped in the TOML's shape: each declared flag as a key of the section (so the dump of
+        the defaults is the defaults file's ``[flags]``)."""
+        data: dict[str, Any] = handler(self)
+        declared = data.pop("declared", None) or {}
+        data.update(declared)
+        return data
 
     @model_validator(mode="after")
     def _plans_name_declared_flags(self) -> FlagsSettings:

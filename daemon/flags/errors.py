@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from daemon.errors import DaemonError
+from daemon.errors import ConfigError, DaemonError
 from daemon.verbs.codes import ErrorCode
 
 __all__ = ["FlagsError", "InvalidGate", "NotAllowed", "StoreCorrupt", "StoreFailed", "UnknownFlag"]
@@ -33,9 +33,10 @@ class StoreFailed(FlagsError, OSError):
     code = ErrorCode.INTERNAL
 
 
-class StoreCorrupt(FlagsError):
+class StoreCorrupt(FlagsError, ConfigError):
     """The store's database could not be read at start (not a database, a failed integrity check).
-    The daemon exits 78 naming the file rather than start with no flags; restore or move it away."""
+    The daemon exits 78 naming the file rather than start with no flags; restore or move it away.
+    ``problems`` holds the lines naming it (a ``ConfigError``: that is what makes the exit 78)."""
 
     code = ErrorCode.INTERNAL
 

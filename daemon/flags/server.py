@@ -39,7 +39,8 @@ from daemon.flags.config import FlagDeclaration, FlagsSettings
 from daemon.flags.errors import InvalidGate, UnknownFlag
 from daemon.flags.evaluate import DEFAULT_ROLL, Decision, Predicate, Roll, decide
 from daemon.flags.gates import FlagState, GateKind, GateOp, PercentageOf, apply, check_flag_name
-from daemon.flags.store import Change, ChangeRecord, FlagStore, MemoryStore
+from daemon.flags.store import Change, ChangeRecord, FlagStore
+from daemon.flags.stores import open_store
 from supervisor import Access, Caller, Server, Table
 
 __all__ = ["API_ACTOR", "Actor", "Evaluator", "Flags", "actor_id"]
@@ -120,9 +121,10 @@ def _evaluator(flags: Flags) -> Evaluator:
 
 
 class Flags(Server):
-    """The flags server. ``init(settings=FlagsSettings(), *, store=None, roll=None, clock=time.time)``:
-    ``store`` overrides the one the settings name (the component opens it); ``roll`` and ``clock``
-    are injectable (a percentage of time's roll in [0, 100), the audit trail's wall clock)."""
+    """The flags server. ``init(settings=FlagsSettings(store="memory"), *, store=None, roll=None,
+    clock=time.time)``: ``store`` overrides the one the settings name (else it is opened here, and
+    closed when the server stops); ``roll`` and ``clock`` are injectable (a percentage of time's roll
+    in [0, 100), the audit trail's wall clock)."""
 
     enabled: Evaluator
     """``enabled(flag, actor=None)``: the flag's value for ``actor`` (a ``str`` or anything with a
@@ -142,7 +144,7 @@ class Flags(Server):
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings or FlagsSettings(store="memory")
-        self.store: FlagStore = store if store is not None else MemoryStore()
+        self.store: FlagStore = store if store is not None else await open_store(self.settings)
         self._roll = roll or DEFAULT_ROLL
         self._clock = clock
         self._declared: Mapping[str, FlagDeclaration] = self.settings.declared

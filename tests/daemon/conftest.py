@@ -36,6 +36,8 @@ _SCRUBBED_PREFIXES = (
     "RUNTIME_DIRECTORY",
     "XDG_RUNTIME_DIR",
     "LISTEN_",
+    "STATE_DIRECTORY",
+    "XDG_STATE_HOME",
 )
 
 
@@ -167,6 +169,8 @@ def spawn_arbord(
         command += ["--config", str(config_path)]
     notify = NotifyReceiver.bind(workdir / "notify")
     stderr_path = workdir / "stderr.log"
+    # Each daemon keeps its state (the flags' database) in its own directory, not in the checkout.
+    env = {"STATE_DIRECTORY": str(workdir / "state"), **(env or {})}
     with stderr_path.open("wb") as stderr:
         process = subprocess.Popen(
             command,
@@ -237,3 +241,10 @@ def arbord_daemon(start_arbord: StartArbord) -> Iterator[RunningDaemon]:
     yield running
     if running.process.poll() is None:
         running.stop()
+
+
+@pytest.fixture(autouse=True)
+def _own_state_directory(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A daemon run in-process keeps its state (the flags' database) in a directory of the test's
+    own, not in the checkout's state/ shared by every test."""
+    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path_factory.mktemp("state")))
