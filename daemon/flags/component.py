@@ -8,6 +8,8 @@ from typing import Final
 from daemon.component import Component, ComponentContext
 from daemon.flags.binding import FLAGS_NAME
 from daemon.flags.config import FlagsSettings
+from daemon.flags.migration.spec import migration_child_spec
+from daemon.flags.migration.verbs import migration_methods
 from daemon.flags.server import Flags
 from supervisor import ChildSpec
 
@@ -17,8 +19,16 @@ FLAGS_ID: Final = "flags"
 
 
 def _children(section: FlagsSettings, context: ComponentContext) -> Sequence[ChildSpec]:
-    return (ChildSpec(FLAGS_ID, Flags, args=(section,), name=FLAGS_NAME),)
+    return (
+        ChildSpec(FLAGS_ID, Flags, args=(section,), name=FLAGS_NAME),
+        migration_child_spec(section),  # arbord.migration, after the flags it reads (docs/migrations.md)
+    )
 
 
-FLAGS: Final[Component[FlagsSettings]] = Component("flags", FlagsSettings, child_specs=_children)
+FLAGS: Final[Component[FlagsSettings]] = Component(
+    "flags",
+    FlagsSettings,
+    child_specs=_children,
+    verbs=migration_methods,  # the migration.* verbs and flags.why (daemon/flags/migration/verbs.py)
+)
 """``[flags]``: the flags server ``arbord.flags`` over the store the section names."""

@@ -51,8 +51,9 @@ from daemon.flags.migration.verdict import (
     measure,
     summary,
 )
-from supervisor import ArbordError, Caller, Exit, Server, call, telemetry
-from supervisor.lowlevel import Clock, MonotonicClock
+from supervisor import ArbordError, Caller, Server, call, telemetry
+from supervisor.errors import HandlerNotFound
+from supervisor.lowlevel import Clock, MonotonicClock, add_exit_callback
 
 __all__ = [
     "ALERT",
@@ -183,19 +184,21 @@ class MigrationControl(Server):
             telemetry.attach_many(self._handler_ids[0], events, on_outcome, self._signals)
         telemetry.attach(self._handler_ids[1], ("server", "exit"), on_exit, self._signals)
         self._timer: asyncio.TimerHandle | None = None
+        add_exit_callback(self, self._detach)
         if timer:
             self._schedule()
 
     def _schedule(self) -> None:
         self._timer = asyncio.get_running_loop().call_later(self._settings.interval, self.send, _TICK)
 
-    async def terminate(self, reason: Exit) -> None:
+    def _detach(self, reason: object = None) -> None:
+        """Detach the handlers and stop the timer: on any exit, a kill included (an exit callback)."""
         if self._timer is not None:
             self._timer.cancel()
         for handler_id in self._handler_ids:
             try:
                 telemetry.detach(handler_id)
-            except LookupError:
+            except HandlerNotFound:
                 pass
 
     async def handle_info(self, message: Any) -> None:
@@ -457,15 +460,20 @@ class MigrationControl(Server):
         self._alert(flag, Kind.AUTO_ROLLBACK.value, reason, numbers)
 
     def _why(self, subject: str | None) -> dict[str, Any]:
+        """The judgements of ``subject`` (a plan, or a flag: its rollout and the plans holding it),
+        or of everything judged, and the latest automatic rollback among them."""
+        wanted: set[str] | None = None
+        if subject is not None:
+            wanted = {subject} | {name for name, plan in self._plans.items() if subject in plan.flags}
         judged: dict[str, Any] = {}
         for kind, watches in (("plan", self._watches), ("flag", self._rollouts)):
             for name, watch in watches.items():
-                if subject is None or subject == name:
+                if wanted is None or name in wanted:
                     judged[name] = {"kind": kind, "since": watch.since, **watch.judgement.as_dict()}
         last = [
             h
             for h in reversed(self._history)
-            if h["actor"] == AUTO_ROLLBACK and (subject is None or h["subject"] == subject)
+            if h["actor"] == AUTO_ROLLBACK and (wanted is None or h["subject"] in wanted)
         ]
         return {"judged": judged, "rule": _rule_dict(self._rule), "last_rollback": last[0] if last else None}
 

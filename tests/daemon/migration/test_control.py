@@ -285,3 +285,11 @@ async def test_a_crash_is_charged_to_the_arm_the_server_last_served(
         assert signals.sample("all", "all", window=60.0, since=0.0).crashes == 3
     finally:
         await control.stop()
+
+
+async def test_a_killed_server_leaves_no_handler_behind(flags: Harness, clock: ManualClock) -> None:
+    control = await start(flags, clock, guarded=["new_checkout"])
+    assert telemetry.list_handlers(("server", "exit"))
+    control.kill()
+    await control.wait()
+    assert not [h for h in telemetry.list_handlers(()) if h.id.startswith("arbord.migration")]
