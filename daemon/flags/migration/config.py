@@ -82,6 +82,7 @@ class MigrationSettings(BaseModel):
     restarts_per_minute: float = Field(default=10.0, ge=0, allow_inf_nan=False)
     latency_factor: float = Field(default=2.0, gt=1, allow_inf_nan=False)
     min_sample: int = Field(default=50, ge=1)
+    min_z: float = Field(default=4.0, ge=0, allow_inf_nan=False)
     long_window: Seconds = 300.0
     short_window: Seconds = 60.0
     interval: Seconds = 10.0
@@ -107,6 +108,7 @@ class MigrationSettings(BaseModel):
             restarts_per_minute=self.restarts_per_minute,
             latency_factor=self.latency_factor,
             min_sample=self.min_sample,
+            min_z=self.min_z,
             long_window=self.long_window,
             short_window=min(self.short_window, self.long_window),
             failure_limit=self.failure_limit,

@@ -484,6 +484,7 @@ def _rule_dict(rule: Rule) -> dict[str, object]:
         "restarts_per_minute": rule.restarts_per_minute,
         "latency_factor": rule.latency_factor,
         "min_sample": rule.min_sample,
+        "min_z": rule.min_z,
         "long_window": rule.long_window,
         "short_window": rule.short_window,
         "failure_limit": rule.failure_limit,

@@ -41,6 +41,7 @@ measurement clears both runs. In dry-run mode the decision is reported and never
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field, replace
 
 __all__ = [
@@ -99,6 +100,9 @@ class Rule:
     failure_limit: int = 1
     inconclusive_limit: int = 3
     dry_run: bool = False
+    min_z: float = 4.0
+    """How sure a breach must be: the two-proportion z statistic of the subject's rate against the
+    reference's (errors, or crashes, per request) must reach it (4: about 3 in 100,000 by chance)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,13 +211,41 @@ def check_error_rate(long: Comparison, short: Comparison, rule: Rule) -> CheckVe
     if small:
         return CheckVerdict("error_rate", Outcome.INCONCLUSIVE, small, numbers=numbers)
     excess = tuple(w.subject.error_rate - w.reference.error_rate for w in (long, short))
+    z = tuple(
+        _z(w.subject.errors, w.subject.requests, w.reference.errors, w.reference.requests, w)
+        for w in (long, short)
+    )
     numbers["excess"] = [round(e, 6) for e in excess]
+    numbers["z"] = [None if v is None else round(v, 2) for v in z]
     return _both(
         "error_rate",
-        (excess[0] > rule.error_rate, excess[1] > rule.error_rate),
+        (
+            _significant(excess[0], rule.error_rate, z[0], rule),
+            _significant(excess[1], rule.error_rate, z[1], rule),
+        ),
         numbers,
         f"error rate above {long.reference_kind}'s by more than {rule.error_rate:g}",
     )
+
+
+def _z(x1: int, n1: int, x2: int, n2: int, window: Comparison) -> float | None:
+    """The two-proportion z statistic of ``x1/n1`` against ``x2/n2`` (pooled), or None when it
+    cannot be computed (a side without requests, an absolute reference): then size alone decides."""
+    if window.reference_kind == ABSOLUTE or n1 <= 0 or n2 <= 0:
+        return None
+    x1, x2 = min(x1, n1), min(x2, n2)
+    pooled = (x1 + x2) / (n1 + n2)
+    spread = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    difference = x1 / n1 - x2 / n2
+    if spread == 0:
+        return 0.0 if difference == 0 else math.copysign(math.inf, difference)
+    return difference / spread
+
+
+def _significant(excess: float, threshold: float, z: float | None, rule: Rule) -> bool:
+    """A breach: the excess is over the threshold, and (when it can be tested) no accident of
+    sampling: ``z`` at least ``rule.min_z``."""
+    return excess > threshold and (z is None or z >= rule.min_z)
 
 
 def _excess_crashes_per_minute(window: Comparison) -> float:
@@ -230,17 +262,25 @@ def check_crashes(long: Comparison, short: Comparison, rule: Rule) -> CheckVerdi
     """Critical: fail when the subject's excess crashes per minute exceed ``rule.restarts_per_minute``
     in both windows."""
     excess = (_excess_crashes_per_minute(long), _excess_crashes_per_minute(short))
+    z = tuple(
+        _z(w.subject.crashes, w.subject.requests, w.reference.crashes, w.reference.requests, w)
+        for w in (long, short)
+    )
     numbers: dict[str, object] = {
         "threshold": rule.restarts_per_minute,
         "crashes": [long.subject.crashes, long.reference.crashes],
         "excess_per_minute": [round(e, 3) for e in excess],
+        "z": [None if v is None else round(v, 2) for v in z],
     }
     small = _too_small(long, short, rule)
     if small:
         return CheckVerdict("crashes", Outcome.INCONCLUSIVE, small, critical=True, numbers=numbers)
     return _both(
         "crashes",
-        (excess[0] > rule.restarts_per_minute, excess[1] > rule.restarts_per_minute),
+        (
+            _significant(excess[0], rule.restarts_per_minute, z[0], rule),
+            _significant(excess[1], rule.restarts_per_minute, z[1], rule),
+        ),
         numbers,
         f"crashes per minute above {long.reference_kind}'s by more than {rule.restarts_per_minute:g}",
         critical=True,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -170,13 +172,37 @@ def test_the_judge_against_a_model(
     st.integers(min_value=0, max_value=400),
     st.integers(min_value=0, max_value=400),
 )
-def test_equal_arms_never_fail_and_small_samples_never_decide(n_t: int, e_t: int, n_c: int, e_c: int) -> None:
+def test_a_breach_is_large_and_sure_and_small_samples_never_decide(
+    n_t: int, e_t: int, n_c: int, e_c: int
+) -> None:
     errors_t, errors_c = min(e_t, n_t), min(e_c, n_c)
     treatment, control = sample(n_t, errors=errors_t), sample(n_c, errors=errors_c)
     verdict = check_error_rate(*both(treatment, control), RULE)
     if min(n_t, n_c) < RULE.min_sample:
         assert verdict.outcome is Outcome.INCONCLUSIVE
     else:
-        assert (verdict.outcome is Outcome.FAIL) == (errors_t / n_t - errors_c / n_c > RULE.error_rate)
+        excess = errors_t / n_t - errors_c / n_c
+        pooled = (errors_t + errors_c) / (n_t + n_c)
+        spread = math.sqrt(pooled * (1 - pooled) * (1 / n_t + 1 / n_c))
+        sure = spread > 0 and excess / spread >= RULE.min_z
+        assert (verdict.outcome is Outcome.FAIL) == (excess > RULE.error_rate and sure)
     same = check_error_rate(*both(treatment, treatment), RULE)
     assert same.outcome is not Outcome.FAIL
+
+
+def test_a_small_difference_in_many_crashes_is_not_a_breach() -> None:
+    """Both arms crash on half their requests: a chance excess of two crashes in the short window
+    is 60 a minute, over the threshold, but far from significant, so the flag is not blamed."""
+    rule = Rule(long_window=4.0, short_window=2.0)
+    long = window(Sample(100, 0, 52, span=4.0), Sample(100, 0, 50, span=4.0))
+    short = window(Sample(100, 0, 52, span=2.0), Sample(100, 0, 50, span=2.0))
+    verdict = check_crashes(long, short, rule)
+    assert verdict.outcome is Outcome.PASS
+    assert verdict.numbers["excess_per_minute"] == [30.0, 60.0]  # over 10, both windows: large...
+    assert verdict.numbers["z"] == [0.28, 0.28]  # ...but not sure
+    sure = check_crashes(
+        window(Sample(100, 0, 52, span=4.0), Sample(100, 0, 2, span=4.0)),
+        window(Sample(100, 0, 52, span=2.0), Sample(100, 0, 2, span=2.0)),
+        rule,
+    )
+    assert sure.outcome is Outcome.FAIL
