@@ -1,0 +1,114 @@
+"""End to end through a real daemon: a rollout that crashes the treatment arm is rolled back with
+nobody touching it; a fault that hits both arms alike is not blamed on the flag.
+
+The shop and its traffic are user servers (tests/daemon/migration/shop_servers.py); the windows are
+seconds long so a verdict comes quickly. Each test waits on a condition read through the control
+socket, with a deadline (no sleep decides anything).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.daemon.conftest import StartArbord
+
+DEADLINE = 60.0
+
+
+def config(fault: str) -> str:
+    return f"""
+[tree.servers]
+intensity = 1000000
+period = 1.0
+
+[flags]
+store = "memory"
+
+[flags.new_checkout]
+description = "The one-page checkout"
+
+[flags.migration]
+events = ["shop.checkout"]
+guarded = ["new_checkout"]
+min_sample = 20
+long_window = 3.0
+short_window = 1.5
+interval = 0.25
+
+[servers.shop]
+start = "tests.daemon.migration.shop_servers:Shop"
+args = ["{fault}"]
+
+[servers.traffic]
+start = "tests.daemon.migration.shop_servers:Traffic"
+"""
+
+
+def request(path: Path, method: str, params: dict[str, Any] | None = None) -> Any:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(10)
+        sock.connect(str(path))
+        sock.sendall(json.dumps({"id": 1, "method": method, "params": params or {}}).encode() + b"\n")
+        with sock.makefile("rb") as stream:
+            reply = json.loads(stream.readline())
+    if "error" in reply:
+        raise AssertionError(f"{method}: {reply['error']}")
+    return reply["result"]
+
+
+def until(condition: Callable[[], Any], what: str) -> Any:
+    """Poll ``condition`` through the control socket until it is truthy (fail after DEADLINE)."""
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)  # a poll interval: the condition decides, not the sleep
+    raise AssertionError(f"not within {DEADLINE} s: {what}")
+
+
+def test_a_rollout_crashing_its_treatment_arm_is_rolled_back_by_nobody(start_arbord: StartArbord) -> None:
+    running = start_arbord(config("treatment"))
+    sock = running.control_socket
+    why = until(
+        lambda: (w := request(sock, "flags.why", {"flag": "new_checkout"}))["last_rollback"] and w,
+        "a rollback",
+    )
+    rollback = why["last_rollback"]
+    assert rollback["actor"] == "auto-rollback"
+    assert rollback["subject"] == "new_checkout"
+    failed = [c for c in rollback["numbers"]["checks"] if c["outcome"] == "fail"]
+    assert [c["check"] for c in failed] == ["crashes"]
+    treatment_crashes, control_crashes = failed[0]["numbers"]["crashes"]
+    assert treatment_crashes > 0
+    assert control_crashes == 0
+    history = request(sock, "migration.history", {"plan": "new_checkout"})["history"]
+    assert [h["kind"] for h in history] == ["auto_rollback"]
+    running.stop()
+
+
+def test_a_fault_in_both_arms_is_not_blamed_on_the_flag(start_arbord: StartArbord) -> None:
+    running = start_arbord(config("both"))
+    sock = running.control_socket
+
+    def judged_healthy() -> bool:
+        judged = request(sock, "flags.why", {"flag": "new_checkout"})["judged"].get("new_checkout")
+        if judged is None or judged["last"] is None:
+            return False
+        crashes = next(c for c in judged["last"]["checks"] if c["check"] == "crashes")
+        return (
+            crashes["outcome"] == "pass"
+            and crashes["numbers"]["crashes"][1] > 0
+            and judged["measurements"] >= 12
+        )
+
+    until(judged_healthy, "a dozen measurements, conclusive, with crashes in the control arm")
+    why = request(sock, "flags.why", {"flag": "new_checkout"})
+    assert why["last_rollback"] is None
+    assert why["judged"]["new_checkout"]["decision"] == "continue"
+    running.stop()
