@@ -101,7 +101,7 @@ def test_a_fault_in_both_arms_is_not_blamed_on_the_flag(start_arbord: StartArbor
         if judged is None or judged["last"] is None:
             return False
         crashes = next(c for c in judged["last"]["checks"] if c["check"] == "crashes")
-        return (
+        return bool(
             crashes["outcome"] == "pass"
             and crashes["numbers"]["crashes"][1] > 0
             and judged["measurements"] >= 12
