@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -347,6 +348,7 @@ class MigrationControl(Server):
         self._history.append(
             {
                 "at": self._clock.monotonic(),
+                "time": time.time(),
                 "subject": subject,
                 "kind": kind,
                 "actor": actor,

@@ -8,6 +8,7 @@ socket, with a deadline (no sleep decides anything).
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import time
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from daemon.ctl.arborctl import main
 from tests.daemon.conftest import StartArbord
 
 DEADLINE = 60.0
@@ -111,4 +113,46 @@ def test_a_fault_in_both_arms_is_not_blamed_on_the_flag(start_arbord: StartArbor
     why = request(sock, "flags.why", {"flag": "new_checkout"})
     assert why["last_rollback"] is None
     assert why["judged"]["new_checkout"]["decision"] == "continue"
+    running.stop()
+
+
+def ctl(sock: Path, *argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--socket", str(sock), *argv], out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_the_migration_verbs_through_arborctl(start_arbord: StartArbord) -> None:
+    running = start_arbord('[flags]\nstore = "memory"\n')
+    sock = running.control_socket
+    code, out, _ = ctl(sock, "--json", "migration", "status")
+    assert code == 0
+    assert json.loads(out)["plans"]["otp_cleanup"]["stage"] == 0
+    assert ctl(sock, "migration", "advance")[0] == 0
+    code, _, err = ctl(sock, "migration", "advance", "to=3")
+    assert code == 1
+    assert "next stage is 2, not 3" in err
+    assert ctl(sock, "migration", "rollback", "0")[0] == 0
+    code, _, err = ctl(sock, "migration", "advance")
+    assert code == 1
+    assert "cool-down" in err
+    assert ctl(sock, "migration", "emergency-rollback", "paged at night")[0] == 0
+    code, out, _ = ctl(sock, "--json", "migration", "history")
+    history = json.loads(out)["history"]
+    assert [(h["kind"], h["to"]) for h in history] == [
+        ("emergency_rollback", 0),
+        ("rollback", 0),
+        ("advance", 1),
+    ]
+    assert history[0]["reason"] == "paged at night"
+    assert history[0]["actor"].startswith("uid:")
+    code, out, _ = ctl(sock, "--json", "flags", "why", "use_ets_agent_registry")
+    assert code == 0
+    assert json.loads(out)["last_rollback"] is None  # people rolled it back, not the rule
+    code, out, _ = ctl(sock, "migration", "why")
+    assert code == 0
+    assert out.splitlines()[-1] == "no automatic rollback"
+    code, out, _ = ctl(sock, "migration", "status", "otp_cleanup")
+    assert out.splitlines()[:2] == ["PLAN         STAGE  NAME    COOLDOWN  VERDICT", out.splitlines()[1]]
+    assert out.splitlines()[1].split()[:3] == ["otp_cleanup", "0/4", "(none)"]
     running.stop()
