@@ -8,6 +8,7 @@ from typing import Final
 from daemon.component import Component, ComponentContext
 from daemon.flags.binding import FLAGS_NAME
 from daemon.flags.config import FlagsSettings
+from daemon.flags.methods import flags_methods
 from daemon.flags.migration.spec import migration_child_spec
 from daemon.flags.migration.verbs import migration_methods
 from daemon.flags.server import Flags
@@ -29,6 +30,9 @@ FLAGS: Final[Component[FlagsSettings]] = Component(
     "flags",
     FlagsSettings,
     child_specs=_children,
-    verbs=migration_methods,  # the migration.* verbs and flags.why (daemon/flags/migration/verbs.py)
+    verbs=lambda: (
+        *flags_methods(),
+        *migration_methods(),  # the migration.* verbs and flags.why (daemon/flags/migration/verbs.py)
+    ),
 )
 """``[flags]``: the flags server ``arbord.flags`` over the store the section names."""

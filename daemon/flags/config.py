@@ -35,6 +35,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
+    StrictBool,
     field_validator,
     model_serializer,
     model_validator,
@@ -53,7 +54,7 @@ class FlagDeclaration(BaseModel):
 
     description: str = ""
     owner: str = ""
-    default: bool = False
+    default: StrictBool = False
     expires: datetime.date | None = None
 
 

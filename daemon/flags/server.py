@@ -186,10 +186,11 @@ class Flags(Server):
         return False
 
     def _decide_row(self, row: tuple[Any, ...], actor: object) -> bool:
-        decision = decide(row[_STATE], actor_id(actor), actor, self._group, self._roll, default=row[_DEFAULT])
+        decision = decide(row[_STATE], actor_id(actor), actor, self.group, self._roll, default=row[_DEFAULT])
         return decision.value
 
-    def _group(self, name: str) -> Predicate | None:
+    def group(self, name: str) -> Predicate | None:
+        """The membership function registered for group ``name``, or None."""
         row = self._groups.get(name)
         return None if row is None else row[1]
 
@@ -199,7 +200,7 @@ class Flags(Server):
         row = self._state.get(flag)
         if row is None:
             return Decision(False, "unknown")
-        return decide(row[_STATE], actor_id(actor), actor, self._group, self._roll, default=row[_DEFAULT])
+        return decide(row[_STATE], actor_id(actor), actor, self.group, self._roll, default=row[_DEFAULT])
 
     def register_group(self, name: str, predicate: Predicate) -> None:
         """Make ``predicate(actor)`` the membership function of group ``name`` (replacing any)."""

@@ -35,6 +35,7 @@ old and new state, who made it and why, so the history replays the state in forc
 
 from __future__ import annotations
 
+import datetime
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,7 +45,16 @@ from typing import Any, Protocol, runtime_checkable
 from daemon.flags.errors import StoreFailed
 from daemon.flags.gates import FlagState, GateOp
 
-__all__ = ["Change", "ChangeCallback", "ChangeRecord", "FlagStore", "MemoryStore", "Snapshot"]
+__all__ = ["Change", "ChangeCallback", "ChangeRecord", "FlagStore", "MemoryStore", "Snapshot", "iso_time"]
+
+
+def iso_time(seconds: float) -> str:
+    """Epoch seconds as an ISO 8601 UTC time to the millisecond (for people; ``time`` is exact).
+
+    >>> iso_time(0.0)
+    '1970-01-01T00:00:00.000+00:00'
+    """
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +91,7 @@ class ChangeRecord:
             "actor": c.actor,
             "reason": c.reason,
             "time": c.time,
+            "when": iso_time(c.time),
         }
 
     @classmethod

@@ -9,14 +9,13 @@ with ``permission_denied`` for peers that are not root, the daemon's uid or a me
 
 from __future__ import annotations
 
-import grp
-import os
-import pwd
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from daemon.errors import ControlError
+from daemon.flags.binding import flags_server
+from daemon.flags.methods import peer_actor, writer_allowed
 from daemon.flags.migration.control import (
     MIGRATION_NAME,
     Advance,
@@ -31,7 +30,7 @@ from daemon.verbs.codes import ErrorCode
 from daemon.verbs.method import Method, MethodContext, methods_of, verb
 from supervisor import NoProc, whereis
 
-__all__ = ["migration_methods", "peer_actor"]
+__all__ = ["migration_methods"]
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
 PlanName = Annotated[str, Field(min_length=1, max_length=128)]
@@ -102,37 +101,20 @@ class FlagWhyParams(BaseModel):
     flag: PlanName
 
 
-def peer_actor(context: MethodContext) -> str:
-    """The audit trail's actor for the peer: ``uid:1000 (alice)``, or ``local`` for the console."""
+def _writer(context: MethodContext) -> str:
+    """The audit actor for the peer, or ``permission_denied`` (the flags' own rule for writers)."""
     uid = context.connection.peer_uid
-    if uid is None:
-        return "local"
     try:
-        return f"uid:{uid} ({pwd.getpwuid(uid).pw_name})"
-    except KeyError:
-        return f"uid:{uid}"
-
-
-def _check_writer(context: MethodContext) -> None:
-    uid = context.connection.peer_uid
-    if uid is None or uid in (0, os.getuid()):
-        return
-    group = getattr(getattr(context.daemon.settings, "flags", None), "writers_group", None)
-    if group is not None and _member(uid, str(group)):
-        return
-    raise ControlError(
-        ErrorCode.PERMISSION_DENIED,
-        f"uid {uid} may not move migrations: root, the daemon's uid or [flags] writers_group only",
-    )
-
-
-def _member(uid: int, group: str) -> bool:
-    try:
-        entry = grp.getgrgid(int(group)) if group.isdigit() else grp.getgrnam(group)
-        user = pwd.getpwuid(uid)
-    except (KeyError, ValueError):
-        return False
-    return user.pw_gid == entry.gr_gid or user.pw_name in entry.gr_mem
+        writers_group = flags_server().settings.writers_group
+    except NoProc:
+        raise ControlError(ErrorCode.SHUTTING_DOWN, "the flags server is not running (restarting?)") from None
+    if not writer_allowed(uid, writers_group):
+        raise ControlError(
+            ErrorCode.PERMISSION_DENIED,
+            "moving migrations is reserved to the daemon's uid, root and [flags] writers_group"
+            f" (you are uid {uid})",
+        )
+    return peer_actor(uid)
 
 
 async def _ask(request: object) -> Any:
@@ -153,20 +135,17 @@ async def migration_status(params: StatusParams, context: MethodContext) -> Any:
 
 @verb("migration.advance", "move a plan one stage forward (after its readiness checks)")
 async def migration_advance(params: AdvanceParams, context: MethodContext) -> Any:
-    _check_writer(context)
-    return await _ask(Advance(params.plan, peer_actor(context), params.to))
+    return await _ask(Advance(params.plan, _writer(context), params.to))
 
 
 @verb("migration.rollback", "move a plan back to an earlier stage (0: every flag off)")
 async def migration_rollback(params: RollbackParams, context: MethodContext) -> Any:
-    _check_writer(context)
-    return await _ask(Rollback(params.plan, params.to, peer_actor(context), params.reason))
+    return await _ask(Rollback(params.plan, params.to, _writer(context), params.reason))
 
 
 @verb("migration.emergency-rollback", "every flag of a plan off now, with a reason")
 async def migration_emergency_rollback(params: EmergencyParams, context: MethodContext) -> Any:
-    _check_writer(context)
-    return await _ask(EmergencyRollback(params.plan, params.reason, peer_actor(context)))
+    return await _ask(EmergencyRollback(params.plan, params.reason, _writer(context)))
 
 
 @verb("migration.history", "the newest moves and automatic rollbacks, newest first")
