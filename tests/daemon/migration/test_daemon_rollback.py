@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.ctl.arborctl import main
+from tests.daemon.as_nobody import NOBODY, needs_nobody, run_as_nobody
 from tests.daemon.conftest import StartArbord
 
 DEADLINE = 60.0
@@ -156,3 +158,29 @@ def test_the_migration_verbs_through_arborctl(start_arbord: StartArbord) -> None
     assert out.splitlines()[:2] == ["PLAN         STAGE  NAME    COOLDOWN  VERDICT", out.splitlines()[1]]
     assert out.splitlines()[1].split()[:3] == ["otp_cleanup", "0/4", "(none)"]
     running.stop()
+
+
+@needs_nobody
+def test_moving_a_plan_is_for_the_daemon_uid_root_and_the_writers_group(
+    start_arbord: StartArbord, short_tmp: Path
+) -> None:
+    """Anyone who may connect reads a plan's status; moving it is a write, refused to others."""
+    script = (
+        "import json, socket, sys\n"
+        "s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile('rb')\n"
+        "for i, m in enumerate(['migration.status', 'migration.advance', 'migration.emergency-rollback']):\n"
+        "    params = {'reason': 'x'} if m.endswith('rollback') else {}\n"
+        "    s.sendall(json.dumps({'id': i, 'method': m, 'params': params}).encode() + b'\\n')\n"
+        "    reply = json.loads(f.readline())\n"
+        "    print(reply.get('error', {}).get('code', 'ok'), end=' ')\n"
+    )
+    os.chmod(short_tmp, 0o711)  # let nobody reach the runtime directories (0710) ...
+    reader = start_arbord(f'[control]\ngroup = "{NOBODY}"\n[flags]\nstore = "memory"\n')
+    os.chown(reader.runtime_dir, -1, NOBODY)  # ... and traverse them, as systemd's Group= would
+    assert run_as_nobody(script, str(reader.control_socket)).split() == [
+        "ok",
+        "permission_denied",
+        "permission_denied",
+    ]
+    assert request(reader.control_socket, "migration.status")["plans"]["otp_cleanup"]["stage"] == 0
+    reader.stop()
