@@ -52,7 +52,7 @@ from daemon.flags.migration.verdict import (
     measure,
     summary,
 )
-from supervisor import ArbordError, Caller, Server, call, telemetry
+from supervisor import ArbordError, Caller, NoProc, Server, call, telemetry
 from supervisor.errors import HandlerNotFound
 from supervisor.lowlevel import Clock, MonotonicClock, add_exit_callback
 
@@ -387,7 +387,12 @@ class MigrationControl(Server):
             if watch.judgement.decision is Decision.ROLLBACK:
                 await self._auto_rollback_plan(name, watch)
         for flag in self._settings.guarded:
-            if self._flags.percentage(flag) is None:
+            try:
+                percentage = self._flags.percentage(flag)
+            except NoProc:  # the flags server restarts: judge the rollouts at the next tick
+                log.info("the flags server is not running: rollouts are judged at the next tick")
+                break
+            if percentage is None:
                 if self._rollouts.pop(flag, None) is not None:
                     self._signals.forget(flag)
                 continue

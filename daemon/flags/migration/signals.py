@@ -34,7 +34,7 @@ from typing import Any
 
 from daemon.flags.migration.port import FlagsPort
 from daemon.flags.migration.verdict import Sample
-from supervisor import Exit, current_server
+from supervisor import Exit, NoProc, current_server
 from supervisor.lowlevel import Clock
 
 __all__ = ["ALL", "CONTROL", "TREATMENT", "Signals", "on_exit", "on_outcome"]
@@ -140,9 +140,12 @@ class Signals:
             return
         arms: dict[str, str] = {}
         for flag in self._guarded:
-            if flags.percentage(flag) is None:
-                continue
-            arm = TREATMENT if flags.enabled(flag, actor) else CONTROL
+            try:
+                if flags.percentage(flag) is None:
+                    continue
+                arm = TREATMENT if flags.enabled(flag, actor) else CONTROL
+            except NoProc:  # the flags server restarts: no arm to charge (a raise would detach us)
+                return
             arms[flag] = arm
             self.record(flag, arm, error=error, duration=duration)
         server = current_server()

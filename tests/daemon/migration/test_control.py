@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from daemon.flags import ChangeRecord, Flags, MemoryStore, StoreFailed
+from daemon.flags import ChangeRecord, Flags, MemoryStore, StoreFailed, flags_server
 from daemon.flags.config import FlagsSettings
 from daemon.flags.migration.config import MigrationSettings, plans
 from daemon.flags.migration.control import (
@@ -24,7 +24,7 @@ from daemon.flags.migration.control import (
 )
 from daemon.flags.migration.errors import CoolingDown, NotReady, SkippedStage, StageOutOfRange, UnknownPlan
 from daemon.flags.migration.port import AUTO_ROLLBACK, ServerFlags
-from supervisor import Server, call, telemetry
+from supervisor import NoProc, Server, call, telemetry
 from supervisor.testing import ManualClock, capture
 
 EVENT = ("shop", "checkout")
@@ -293,3 +293,24 @@ async def test_a_killed_server_leaves_no_handler_behind(flags: Harness, clock: M
     control.kill()
     await control.wait()
     assert not [h for h in telemetry.list_handlers(()) if h.id.startswith("arbord.migration")]
+
+
+async def test_without_the_flags_server_it_keeps_its_handlers_and_refuses_moves(clock: ManualClock) -> None:
+    settings = FlagsSettings.model_validate({"store": "memory", "a": {}, "b": {}, "new_checkout": {}})
+    server = await Flags.start(settings, store=MemoryStore(), name="arbord.flags")
+    await server.set_percentage("new_checkout", 50.0, of="actors")
+    port = ServerFlags(flags_server)
+    migration = MigrationSettings.model_validate(
+        {"events": ["shop.checkout"], "plans": {"p": PLAN}, "guarded": ["new_checkout"]}
+    )
+    control = await MigrationControl.start(migration, plans(migration, {"a", "b"}), port, clock, timer=False)
+    try:
+        await server.stop()
+        emit(10, errors=5)  # the handler finds no flags server: it counts the stage, not the arms
+        assert [h.id for h in telemetry.list_handlers(EVENT) if h.id.startswith("arbord.migration")]
+        assert await ask(control, Tick()) == {}
+        with pytest.raises(NoProc):
+            await ask(control, Advance("p", "alice"))
+        assert control._signals.sample("all", "all", window=60.0, since=0.0).requests == 10
+    finally:
+        await control.stop()
