@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Final
 
 from daemon.flags.migration.port import FlagsPort
 from daemon.flags.migration.verdict import Sample
@@ -41,6 +41,7 @@ __all__ = ["ALL", "CONTROL", "TREATMENT", "Signals", "on_exit", "on_outcome"]
 
 ALL = "all"
 """The series of every event (a stage's subject), and its only arm."""
+_ALL_KEY: Final = (ALL, ALL)
 TREATMENT = "treatment"
 CONTROL = "control"
 
@@ -60,8 +61,20 @@ class _Bucket:
         self.latency: dict[int, int] = {}
 
 
-def _bin(duration: float) -> int:
+def _latency_bin(duration: object) -> int | None:
+    """The histogram bin of a duration in seconds (None: no usable duration)."""
+    if not isinstance(duration, (int, float)) or not duration >= 0 or duration == math.inf:
+        return None
     return math.floor(math.log(max(duration, _MIN_DURATION)) / _BIN_BASE)
+
+
+def _count(bucket: _Bucket, error: bool, index: int | None) -> None:
+    """One request in ``bucket``: an error if ``error``, timed in bin ``index`` unless None."""
+    bucket.requests += 1
+    if error:
+        bucket.errors += 1
+    if index is not None:
+        bucket.latency[index] = bucket.latency.get(index, 0) + 1
 
 
 def _upper(index: int) -> float:
@@ -110,28 +123,29 @@ class Signals:
         crash: bool = False,
     ) -> None:
         """Count one request (or, with ``crash``, one crash) for ``(subject, arm)`` now."""
-        buckets = self._series.setdefault((subject, arm), {})
-        second = math.floor(self._clock.monotonic())
+        bucket = self._bucket((subject, arm), math.floor(self._clock.monotonic()))
+        if crash:
+            bucket.crashes += 1
+        else:
+            _count(bucket, error, _latency_bin(duration))
+
+    def _bucket(self, key: tuple[str, str], second: int) -> _Bucket:
+        buckets = self._series.get(key)
+        if buckets is None:
+            buckets = self._series[key] = {}
         bucket = buckets.get(second)
         if bucket is None:
             bucket = buckets[second] = _Bucket()
-        if crash:
-            bucket.crashes += 1
-            return
-        bucket.requests += 1
-        if error:
-            bucket.errors += 1
-        if duration is not None and duration >= 0 and math.isfinite(duration):
-            index = _bin(duration)
-            bucket.latency[index] = bucket.latency.get(index, 0) + 1
+        return bucket
 
     def outcome(self, metadata: Mapping[str, object], measurements: Mapping[str, float]) -> None:
         """One declared outcome event: counted in ``ALL`` and, per guarded flag under a percentage
-        rollout, in the arm that served its actor."""
+        rollout, in the arm that served its actor (the emit path: the time and the latency bin are
+        worked out once)."""
         error = bool(metadata.get("error"))
-        raw = measurements.get("duration")
-        duration = float(raw) if isinstance(raw, (int, float)) else None
-        self.record(ALL, ALL, error=error, duration=duration)
+        index = _latency_bin(measurements.get("duration"))
+        second = math.floor(self._clock.monotonic())
+        _count(self._bucket(_ALL_KEY, second), error, index)
         flags = self._flags
         if flags is None or not self._guarded:
             return
@@ -147,7 +161,7 @@ class Signals:
             except NoProc:  # the flags server restarts: no arm to charge (a raise would detach us)
                 return
             arms[flag] = arm
-            self.record(flag, arm, error=error, duration=duration)
+            _count(self._bucket((flag, arm), second), error, index)
         server = current_server()
         if server is not None and arms:
             self._arms_of[server] = arms
