@@ -33,7 +33,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, Literal, Protocol
 
 from daemon.flags.config import FlagDeclaration, FlagsSettings
 from daemon.flags.errors import InvalidGate, UnknownFlag
@@ -43,7 +43,7 @@ from daemon.flags.store import Change, ChangeRecord, FlagStore
 from daemon.flags.stores import open_store
 from supervisor import Access, Caller, Server, Table
 
-__all__ = ["API_ACTOR", "Actor", "Evaluator", "Flags", "actor_id"]
+__all__ = ["API_ACTOR", "Actor", "Evaluator", "Flags", "FlagsEvent", "Listener", "actor_id"]
 
 API_ACTOR: Final = "api"
 """The audit trail's actor for a write made by code in the daemon that names no other."""
@@ -78,6 +78,20 @@ def actor_id(actor: object) -> str | None:
     if not isinstance(flag_id, str):
         raise TypeError(f"an actor is a str or has a str flag_id attribute, not {actor!r}")
     return flag_id
+
+
+@dataclass(frozen=True, slots=True)
+class FlagsEvent:
+    """What a listener hears (``Flags.listen``): ``changed`` (``flags`` changed, by ``record``),
+    ``stale`` or ``fresh`` (the flags in force are, or no longer are, stale: ``why``)."""
+
+    kind: Literal["changed", "stale", "fresh"]
+    flags: tuple[str, ...]
+    record: ChangeRecord | None
+    why: str = ""
+
+
+Listener = Callable[[FlagsEvent], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +172,9 @@ class Flags(Server):
         for name, state in snapshot.flags.items():
             if name not in self._declared:
                 self._publish(state, False, seen=False)
+        self.stale = False
+        self._listeners: dict[int, Listener] = {}
+        self._next_listener = 0
         self.store.subscribe(lambda record: self.send(_Remote(record)))
         self.enabled = _evaluator(self)
         self._ready = True
@@ -193,6 +210,58 @@ class Flags(Server):
         """The membership function registered for group ``name``, or None."""
         row = self._groups.get(name)
         return None if row is None else row[1]
+
+    def decision(self, flag: str, actor: object = None, subject: object = None) -> Decision:
+        """What ``enabled`` computes, with the gate that decided (an unknown flag: gate ``unknown``),
+        counted as an evaluation. ``actor`` is the id (or a ``str``/``flag_id`` holder); ``subject``
+        what the group functions get (default: ``actor``). For providers (OpenFeature)."""
+        row = self._state.get(flag)
+        if row is None:
+            self._undeclared_hit(flag)
+            return Decision(False, "unknown")
+        if not row[_SEEN]:
+            self._seen(row)
+        return decide(
+            row[_STATE],
+            actor_id(actor),
+            actor if subject is None else subject,
+            self.group,
+            self._roll,
+            default=row[_DEFAULT],
+        )
+
+    # --- listeners (providers' events) --------------------------------------------------------------
+
+    def listen(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(event)`` on the event loop after each change is in force and when the
+        flags become stale or fresh again; returns the function that stops it."""
+        key = self._next_listener
+        self._next_listener += 1
+        self._listeners[key] = listener
+
+        def stop() -> None:
+            self._listeners.pop(key, None)
+
+        return stop
+
+    @property
+    def listening(self) -> int:
+        """How many listeners are listening."""
+        return len(self._listeners)
+
+    def _tell(self, event: FlagsEvent) -> None:
+        for listener in list(self._listeners.values()):
+            try:
+                listener(event)
+            except Exception:  # a listener's bug must not undo a committed write
+                _log.exception("a flags listener failed on %r", event)
+
+    def set_stale(self, stale: bool, why: str = "") -> None:
+        """Mark the flags in force stale (a shared store lost; they are still served) or fresh
+        again; listeners hear of the change."""
+        if stale != self.stale:
+            self.stale = stale
+            self._tell(FlagsEvent("stale" if stale else "fresh", (), None, why))
 
     def explain(self, flag: str, actor: str | Actor | None = None) -> Decision:
         """What decides ``flag`` for ``actor`` now: the value, the gate, the bucket (not counted as
@@ -366,6 +435,8 @@ class Flags(Server):
         self.revision = max(self.revision, revision)
         declared = self._declared.get(request.flag)
         self._publish(new, declared.default if declared else False)
+        record = ChangeRecord(revision, change)
+        self._tell(FlagsEvent("changed", (request.flag,), record))
         _log.info(
             "flag %r: %s by %s (revision %d)%s",
             request.flag,
@@ -374,7 +445,7 @@ class Flags(Server):
             revision,
             f": {request.reason}" if request.reason else "",
         )
-        return ChangeRecord(revision, change)
+        return record
 
     async def handle_info(self, message: Any) -> None:
         if isinstance(message, _Remote):
@@ -389,6 +460,7 @@ class Flags(Server):
         change = record.change
         if change.new is None:
             self._state.delete(change.flag)
-            return
-        declared = self._declared.get(change.flag)
-        self._publish(change.new, declared.default if declared else False)
+        else:
+            declared = self._declared.get(change.flag)
+            self._publish(change.new, declared.default if declared else False)
+        self._tell(FlagsEvent("changed", (change.flag,), record))
