@@ -27,13 +27,11 @@ _hash: Final = mmh3.hash
 
 def normalized(group_id: str, actor: str) -> int:
     """The actor's bucket in 1..100 under ``group_id`` (Unleash's ``normalizedValue``, seed 0, of
-    the UTF-8 bytes; a lone surrogate, which UTF-8 cannot carry, is hashed as ``surrogatepass``
-    encodes it rather than raise in the caller's evaluation)."""
-    key = f"{group_id}:{actor}"
-    try:
-        return _hash(key, 0, False) % BUCKETS + 1
-    except UnicodeEncodeError:
-        return _hash(key.encode("utf-8", "surrogatepass"), 0, False) % BUCKETS + 1
+    the UTF-8 bytes). The key is encoded here, ``surrogatepass``, and the bytes hashed: for every
+    valid string they are the bytes mmh3 would hash, and a lone surrogate (which UTF-8 cannot carry)
+    gets a bucket instead of reaching mmh3's own encoder, which crashes the process on one (mmh3
+    5.x: tests/daemon/test_flags_bucket.py)."""
+    return _hash(f"{group_id}:{actor}".encode("utf-8", "surrogatepass"), 0, False) % BUCKETS + 1
 
 
 def in_rollout(group_id: str, actor: str, percentage: float) -> bool:

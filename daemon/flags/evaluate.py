@@ -30,7 +30,7 @@ from typing import Any, Final
 from daemon.flags.bucket import normalized
 from daemon.flags.gates import FlagState
 
-__all__ = ["Decision", "GroupLookup", "Predicate", "Roll", "decide"]
+__all__ = ["Decision", "GroupLookup", "Predicate", "Roll", "compile_state", "decide"]
 
 Predicate = Callable[[Any], bool]
 """A group's membership function: ``predicate(subject)`` is True when the actor belongs to it."""
@@ -115,3 +115,53 @@ def _member(predicate: Predicate | None, subject: object) -> bool:
         return bool(predicate(subject))
     except Exception:  # a broken membership function must not break the caller's evaluation
         return False
+
+
+def compile_state(
+    state: FlagState,
+    groups: GroupLookup,
+    roll: Roll = DEFAULT_ROLL,
+    *,
+    default: bool = False,
+    actor_id: Callable[[object], str | None],
+) -> Callable[[object], bool]:
+    """``decide(...).value`` for ``state``, as a function of the actor alone, specialised once per
+    state (when it is published) so an evaluation does only what this state needs: the evaluation's
+    slow path (``Flags.enabled`` when the answer depends on the actor or on chance). ``actor_id``
+    turns what the caller passed into the id. tests/daemon/test_flags.py checks it against ``decide``
+    and the pure model."""
+    own = dict(state.actors) if state.actors else None
+    gates = tuple(state.groups.items()) if state.groups else None
+    on = bool(state.boolean)
+    percentage = state.percentage
+    by_time = percentage.value if percentage is not None and percentage.of == "time" else None
+    by_actor = percentage.value if percentage is not None and percentage.of == "actors" else None
+    group_id = "" if percentage is None else percentage.group_id or state.name
+    fallback = default if state.is_empty else False
+
+    def evaluate(actor: object) -> bool:
+        key = actor if actor is None or type(actor) is str else actor_id(actor)
+        if key is not None:
+            if own is not None:
+                mine = own.get(key)
+                if mine is not None:
+                    return mine
+            if gates is not None:
+                verdict = None
+                for group, gate in gates:
+                    if _member(groups(group), actor):
+                        if not gate:
+                            return False
+                        verdict = True
+                if verdict:
+                    return True
+        if on:
+            return True
+        if by_time is not None:
+            if roll() < by_time:
+                return True
+        elif by_actor is not None and key is not None:
+            return normalized(group_id, key) <= by_actor
+        return fallback
+
+    return evaluate

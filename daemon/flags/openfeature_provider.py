@@ -76,6 +76,9 @@ class ArbordProvider(AbstractProvider):
         super().__init__()
         self._flags = flags
         self._stop_listening: Callable[[], None] | None = None
+        # The details of a flag whose decision is one for everyone (the same ``Decision`` object
+        # while its state is in force), built once per revision: the SDK's cost is then its own.
+        self._static: dict[str, tuple[Decision, int, FlagResolutionDetails[bool]]] = {}
 
     def _server(self) -> Flags:
         if self._flags is not None:
@@ -122,6 +125,9 @@ class ArbordProvider(AbstractProvider):
             )
         actor = evaluation_context.targeting_key if evaluation_context is not None else None
         decision = server.decision(flag_key, actor, evaluation_context)
+        cached = self._static.get(flag_key)
+        if cached is not None and cached[0] is decision and cached[1] == server.revision and not server.stale:
+            return cached[2]
         if decision.gate == "unknown":
             return FlagResolutionDetails(
                 default_value, ErrorCode.FLAG_NOT_FOUND, f"no flag named {flag_key!r}", Reason.ERROR
@@ -130,9 +136,12 @@ class ArbordProvider(AbstractProvider):
         if decision.bucket is not None:
             metadata["bucket"] = decision.bucket
         reason = Reason.STALE if server.stale else reason_of(decision)
-        return FlagResolutionDetails(
+        details = FlagResolutionDetails(
             decision.value, reason=reason, variant="on" if decision.value else "off", flag_metadata=metadata
         )
+        if decision.gate in ("boolean", "default") and not server.stale:
+            self._static[flag_key] = (decision, server.revision, details)
+        return details
 
     def _mismatch(self, flag_key: str, default_value: T, kind: str) -> FlagResolutionDetails[T]:
         return FlagResolutionDetails(

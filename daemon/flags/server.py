@@ -35,9 +35,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, Protocol
 
+from daemon.flags.bucket import normalized
 from daemon.flags.config import FlagDeclaration, FlagsSettings
 from daemon.flags.errors import InvalidGate, UnknownFlag
-from daemon.flags.evaluate import DEFAULT_ROLL, Decision, Predicate, Roll, decide
+from daemon.flags.evaluate import DEFAULT_ROLL, Decision, Predicate, Roll, compile_state, decide
 from daemon.flags.gates import FlagState, GateKind, GateOp, PercentageOf, apply, check_flag_name
 from daemon.flags.store import Change, ChangeRecord, FlagStore
 from daemon.flags.stores import open_store
@@ -51,8 +52,14 @@ API_ACTOR: Final = "api"
 _log = logging.getLogger("arbord.flags")
 
 # Row layout of the state table: the flag's name, its gates, its value when no actor or chance
-# matters (None: run ``decide``), its declared default, and whether it was evaluated since start.
-_NAME, _STATE, _CONSTANT, _DEFAULT, _SEEN = range(5)
+# matters (None: call the compiled evaluator), its declared default, whether it was evaluated since
+# start, the evaluator compiled for its gates (``evaluate.compile_state``; None when constant), and,
+# for a flag whose only say-so is a percentage of actors, ``(group_id, percentage, buckets)`` for
+# the evaluation to bucket a ``str`` actor inline, ``buckets`` remembering the buckets of up to
+# ``_BUCKETS_KEPT`` actors (a bucket depends on the group id and the actor only: bench_flags).
+# Last, the ``Decision`` of a flag whose answer is one for every actor and no chance at all (only a
+# boolean gate, or none), made once for providers (``decision``).
+_NAME, _STATE, _CONSTANT, _DEFAULT, _SEEN, _COMPILED, _SPLIT, _STATIC = range(8)
 
 
 class Actor(Protocol):
@@ -116,20 +123,37 @@ def _starting(flag: str, actor: object = None) -> bool:
     raise NoProc("the flags server is starting: its tables do not exist yet")
 
 
+_BUCKETS_KEPT: Final = 10_000
+
+
+def _bucket_into(split: tuple[str, float, dict[str, int]], actor: str) -> int:
+    """The actor's bucket under the split's group id, remembered (forgetting them all past
+    ``_BUCKETS_KEPT``: the memory stays bounded, and a miss costs one hash)."""
+    buckets = split[2]
+    if len(buckets) >= _BUCKETS_KEPT:
+        buckets.clear()
+    bucket = buckets[actor] = normalized(split[0], actor)
+    return bucket
+
+
 def _evaluator(flags: Flags) -> Evaluator:
     """``flags.enabled``: a closure over the state table, so a constant flag costs one table read."""
-    get, slow, unknown, seen = flags._state.getter(), flags._decide_row, flags._undeclared_hit, flags._seen
+    get, unknown = flags._state.getter(), flags._undeclared_hit
 
     def enabled(flag: str, actor: str | Actor | None = None) -> bool:
         row = get(flag)
         if row is None:
             return unknown(flag)
-        if not row[4]:
-            seen(row)
-        constant = row[2]
+        constant = row[2]  # None until the flag's first evaluation (see _publish)
         if constant is not None:
             return constant  # type: ignore[no-any-return]
-        return slow(row, actor)
+        split = row[6]
+        if split is not None and type(actor) is str:
+            bucket = split[2].get(actor)
+            if bucket is None:
+                bucket = _bucket_into(split, actor)
+            return bucket <= split[1]  # type: ignore[no-any-return]
+        return row[5](actor)  # type: ignore[no-any-return]
 
     return enabled
 
@@ -190,10 +214,43 @@ class Flags(Server):
             old = self._state.get(state.name)
             seen = bool(old is not None and old[_SEEN])
         constant = default if state.is_empty else state.constant
-        self._state.insert((state.name, state, constant, default, seen))
+        compiled: Callable[[object], bool] | None = None
+        split: tuple[str, float, dict[str, int]] | None = None
+        if constant is None:
+            compiled = compile_state(state, self.group, self._roll, default=default, actor_id=actor_id)
+            p = state.percentage
+            if (
+                p is not None
+                and p.of == "actors"
+                and not state.actors
+                and not state.groups
+                and not state.boolean
+            ):
+                split = (p.group_id or state.name, p.value, {})
+        static = None
+        if constant is not None and state.percentage is None:
+            static = decide(state, None, None, self.group, self._roll, default=default)
+        if not seen:
+            # Until its first evaluation the row sends every evaluation to the slow path, which
+            # marks it evaluated (for lint) and puts the fast row in force: the fast path never
+            # checks (bench_flags).
+            compiled = self._first_evaluation(state.name, compiled, constant)
+            constant = split = None
+        self._state.insert((state.name, state, constant, default, seen, compiled, split, static))
 
-    def _seen(self, row: tuple[Any, ...]) -> None:
-        self._state.update_element(row[_NAME], (_SEEN, True))
+    def _first_evaluation(
+        self, flag: str, compiled: Callable[[object], bool] | None, constant: bool | None
+    ) -> Callable[[object], bool]:
+        def first(actor: object) -> bool:
+            self._seen_row(flag)
+            return constant if compiled is None else compiled(actor)  # type: ignore[return-value]
+
+        return first
+
+    def _seen_row(self, flag: str) -> None:
+        row = self._state.get(flag)
+        if row is not None and not row[_SEEN]:
+            self._publish(row[_STATE], row[_DEFAULT], seen=True)
 
     def _undeclared_hit(self, flag: str) -> bool:
         if not isinstance(flag, str):
@@ -201,10 +258,6 @@ class Flags(Server):
         if self._undeclared.update_counter(flag, (1, 1), (flag, 0)) == 1:
             _log.warning("flag %r is evaluated but neither declared nor created: it is disabled", flag)
         return False
-
-    def _decide_row(self, row: tuple[Any, ...], actor: object) -> bool:
-        decision = decide(row[_STATE], actor_id(actor), actor, self.group, self._roll, default=row[_DEFAULT])
-        return decision.value
 
     def group(self, name: str) -> Predicate | None:
         """The membership function registered for group ``name``, or None."""
@@ -220,7 +273,10 @@ class Flags(Server):
             self._undeclared_hit(flag)
             return Decision(False, "unknown")
         if not row[_SEEN]:
-            self._seen(row)
+            self._seen_row(flag)
+        static = row[_STATIC]
+        if static is not None:
+            return static  # type: ignore[no-any-return]
         return decide(
             row[_STATE],
             actor_id(actor),

@@ -332,3 +332,14 @@ async def test_undeclared_evaluations_are_counted_and_logged_once(
         "flag 'tpyo' is evaluated but neither declared nor created: it is disabled"
     ]
     assert flags.lint()["undeclared"] == {"tpyo": 3}
+
+
+async def test_a_percentage_of_actors_buckets_every_actor_as_unleash_past_the_remembered_ones(
+    flags: Flags,
+) -> None:
+    await flags.set_percentage("beta", 30, of="actors", group_id="wave")
+    actors = [f"actor-{n}" for n in range(10_050)]  # past the buckets the evaluation remembers
+    for _ in range(2):
+        assert [flags.enabled("beta", a) for a in actors] == [normalized("wave", a) <= 30 for a in actors]
+    lone_surrogate = "\ud800"  # UTF-8 cannot carry it: still a bool, as bucket.normalized says
+    assert flags.enabled("beta", lone_surrogate) is (normalized("wave", lone_surrogate) <= 30)

@@ -154,6 +154,8 @@ def test_writes_are_for_the_daemon_uid_root_and_the_writers_group(
     assert ok(writer, "flags", "history")["changes"][0]["actor"] == f"uid:{NOBODY} (nobody)"
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # 50 daemon starts: ~25 s on an idle machine, several times that under load
 def test_every_acknowledged_write_survives_sigkill(start_arbord: StartArbord, state_dir: Path) -> None:
     """50 daemons in turn on one database, each killed with SIGKILL while writes stream in: after
     each restart the flag holds every acknowledged write, and nothing that was never sent."""
