@@ -170,7 +170,7 @@ class MigrationControl(Server):
         self._flags = flags
         self._clock: Clock = clock or MonotonicClock()
         now = self._clock.monotonic()
-        self._signals = Signals(self._clock, self._flags, settings.guarded, horizon=2 * settings.long_window)
+        self._signals = Signals(self._clock, horizon=2 * settings.long_window)
         values = self._flags.values()
         self._positions = {name: Position(stage=plan.stage_of(values)) for name, plan in self._plans.items()}
         # A stage in force when this server starts is judged from now, against absolute rates.
@@ -186,6 +186,7 @@ class MigrationControl(Server):
         telemetry.attach(self._handler_ids[1], ("server", "exit"), on_exit, self._signals)
         self._timer: asyncio.TimerHandle | None = None
         add_exit_callback(self, self._detach)
+        self._refresh_rollouts(now)
         if timer:
             self._schedule()
 
@@ -386,17 +387,9 @@ class MigrationControl(Server):
             decided[name] = watch.judgement.decision.value
             if watch.judgement.decision is Decision.ROLLBACK:
                 await self._auto_rollback_plan(name, watch)
-        for flag in self._settings.guarded:
-            try:
-                percentage = self._flags.percentage(flag)
-            except NoProc:  # the flags server restarts: judge the rollouts at the next tick
-                log.info("the flags server is not running: rollouts are judged at the next tick")
-                break
-            if percentage is None:
-                if self._rollouts.pop(flag, None) is not None:
-                    self._signals.forget(flag)
-                continue
-            watch = self._rollouts.setdefault(flag, _Watch(now))
+        if not self._refresh_rollouts(now):
+            return decided
+        for flag, watch in list(self._rollouts.items()):
             long = Comparison(
                 self._window(flag, TREATMENT, self._rule.long_window, watch.since),
                 self._window(flag, CONTROL, self._rule.long_window, watch.since),
@@ -410,6 +403,25 @@ class MigrationControl(Server):
             if watch.judgement.decision is Decision.ROLLBACK:
                 await self._auto_rollback_flag(flag, watch)
         return decided
+
+    def _refresh_rollouts(self, now: float) -> bool:
+        """Which guarded flags are on a judged rollout now: watch the new ones from ``now``, drop the
+        ended ones, and tell the signals which flags to attribute arms for (and by which
+        evaluation). False, changing nothing judged, while the flags server is not running."""
+        try:
+            judged = [flag for flag in self._settings.guarded if self._flags.percentage(flag) is not None]
+            enabled = self._flags.evaluator() if judged else None
+        except NoProc:
+            log.info("the flags server is not running: rollouts are judged at the next tick")
+            self._signals.watch((), None)
+            return False
+        for flag in [f for f in self._rollouts if f not in judged]:
+            del self._rollouts[flag]
+            self._signals.forget(flag)
+        for flag in judged:
+            self._rollouts.setdefault(flag, _Watch(now))
+        self._signals.watch(judged, enabled)
+        return True
 
     def _window(self, subject: str, arm: str, window: float, since: float) -> Sample:
         return self._signals.sample(subject, arm, window=window, since=since)
@@ -463,6 +475,7 @@ class MigrationControl(Server):
             return
         self._rollouts.pop(flag, None)
         self._signals.forget(flag)
+        self._refresh_rollouts(self._clock.monotonic())
         self._record(flag, Kind.AUTO_ROLLBACK.value, AUTO_ROLLBACK, reason, revision, numbers=numbers)
         self._alert(flag, Kind.AUTO_ROLLBACK.value, reason, numbers)
 

@@ -8,9 +8,9 @@ running flags server (``arbord.flags``) to it: ``ServerFlags(flags_server)``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
-from daemon.flags.gates import GateKind
+from daemon.flags.gates import FlagState, GateKind
 from daemon.flags.server import Flags
 
 __all__ = ["AUTO_ROLLBACK", "FlagsPort", "ServerFlags"]
@@ -31,6 +31,11 @@ class FlagsPort(Protocol):
         the boolean gate absent or false; None otherwise."""
         ...
 
+    def evaluator(self) -> Callable[[str, Any], bool]:
+        """``enabled`` of the flags server running now, to call on the emit path without a lookup
+        (it raises an ``ArbordError`` once that server has exited)."""
+        ...
+
     def values(self) -> Mapping[str, bool]:
         """Every flag's boolean gate (True: on for everyone), to read a plan's stage back."""
         ...
@@ -40,6 +45,14 @@ class FlagsPort(Protocol):
         as one audited change by ``actor`` with ``reason``; returns the revision. Raises, having
         changed nothing, when the store refuses."""
         ...
+
+
+def _rollout(state: FlagState | None) -> float | None:
+    """The percentage of a judged rollout: of actors, strictly between 0 and 100, boolean gate not on."""
+    if state is None or state.boolean or state.percentage is None or state.percentage.of != "actors":
+        return None
+    value = state.percentage.value
+    return value if 0.0 < value < 100.0 else None
 
 
 class ServerFlags:
@@ -62,11 +75,10 @@ class ServerFlags:
         return self._lookup().enabled(flag, actor)  # type: ignore[arg-type]
 
     def percentage(self, flag: str) -> float | None:
-        state = self._lookup().state(flag)
-        if state is None or state.boolean or state.percentage is None or state.percentage.of != "actors":
-            return None
-        value = state.percentage.value
-        return value if 0.0 < value < 100.0 else None
+        return _rollout(self._lookup().state(flag))
+
+    def evaluator(self) -> Callable[[str, Any], bool]:
+        return self._lookup().enabled
 
     def values(self) -> Mapping[str, bool]:
         flags = self._lookup()

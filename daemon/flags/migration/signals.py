@@ -18,7 +18,7 @@ logarithmic histogram (bins 5 % apart), so a p95 is exact to 5 %.
 
 >>> from supervisor.testing import ManualClock
 >>> clock = ManualClock(100.0)
->>> signals = Signals(clock, flags=None, guarded=())
+>>> signals = Signals(clock)
 >>> for n in range(10):
 ...     signals.record(ALL, ALL, error=n < 2, duration=0.010 * (n + 1))
 >>> sample = signals.sample(ALL, ALL, window=60.0, since=40.0)
@@ -29,12 +29,11 @@ logarithmic histogram (bins 5 % apart), so a p95 is exact to 5 %.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
-from daemon.flags.migration.port import FlagsPort
 from daemon.flags.migration.verdict import Sample
-from supervisor import Exit, NoProc, current_server
+from supervisor import ArbordError, Exit, current_server
 from supervisor.lowlevel import Clock
 
 __all__ = ["ALL", "CONTROL", "TREATMENT", "Signals", "on_exit", "on_outcome"]
@@ -46,6 +45,8 @@ TREATMENT = "treatment"
 CONTROL = "control"
 
 _BIN_BASE = math.log(1.05)
+_log = math.log
+_NUMBERS: Final = frozenset({int, float})
 _MIN_DURATION = 1e-7
 
 
@@ -101,17 +102,16 @@ class Signals:
     long window twice over, so a baseline before a stage can still be read when the stage begins.
     """
 
-    __slots__ = ("_arms_of", "_clock", "_flags", "_guarded", "_horizon", "_series")
+    __slots__ = ("_arms_of", "_clock", "_current", "_enabled", "_horizon", "_judged", "_series")
 
-    def __init__(
-        self, clock: Clock, flags: FlagsPort | None, guarded: Iterable[str], horizon: float = 600.0
-    ) -> None:
+    def __init__(self, clock: Clock, horizon: float = 600.0) -> None:
         self._clock = clock
-        self._flags = flags
-        self._guarded = tuple(guarded)
+        self._judged: tuple[str, ...] = ()
+        self._enabled: Callable[[str, Any], bool] | None = None
         self._horizon = horizon
         self._series: dict[tuple[str, str], dict[int, _Bucket]] = {}
-        self._arms_of: dict[object, dict[str, str]] = {}
+        self._arms_of: dict[object, list[tuple[str, str]]] = {}
+        self._current: dict[tuple[str, str], tuple[int, _Bucket]] = {}
 
     def record(
         self,
@@ -130,40 +130,69 @@ class Signals:
             _count(bucket, error, _latency_bin(duration))
 
     def _bucket(self, key: tuple[str, str], second: int) -> _Bucket:
+        current = self._current.get(key)
+        if current is not None and current[0] == second:
+            return current[1]  # the emit path's usual case: this second's bucket, one lookup
         buckets = self._series.get(key)
         if buckets is None:
             buckets = self._series[key] = {}
         bucket = buckets.get(second)
         if bucket is None:
             bucket = buckets[second] = _Bucket()
+        self._current[key] = (second, bucket)
         return bucket
 
+    def watch(self, flags: Iterable[str], enabled: Callable[[str, Any], bool] | None) -> None:
+        """Attribute outcomes to arms for ``flags`` (the guarded flags on a judged rollout now), by
+        ``enabled`` (the flags server's evaluation); the server calls it at start and each tick."""
+        judged = tuple(flags)
+        self._judged, self._enabled = (judged, enabled) if judged and enabled is not None else ((), None)
+
     def outcome(self, metadata: Mapping[str, object], measurements: Mapping[str, float]) -> None:
-        """One declared outcome event: counted in ``ALL`` and, per guarded flag under a percentage
-        rollout, in the arm that served its actor (the emit path: the time and the latency bin are
-        worked out once)."""
+        """One declared outcome event: counted in ``ALL`` and, per flag on a judged rollout, in the
+        arm that served its actor. The emit path, written out flat: the time and the latency bin are
+        worked out once, this second's bucket is one dict lookup (``_current``), and the arm is the
+        flag's own evaluation."""
         error = bool(metadata.get("error"))
-        index = _latency_bin(measurements.get("duration"))
+        duration = measurements.get("duration")
+        index = None
+        if duration is not None and duration.__class__ in _NUMBERS and 0 <= duration < math.inf:
+            index = math.floor(_log(duration if duration > _MIN_DURATION else _MIN_DURATION) / _BIN_BASE)
         second = math.floor(self._clock.monotonic())
-        _count(self._bucket(_ALL_KEY, second), error, index)
-        flags = self._flags
-        if flags is None or not self._guarded:
+        current = self._current.get(_ALL_KEY)
+        bucket = (
+            current[1] if current is not None and current[0] == second else self._bucket(_ALL_KEY, second)
+        )
+        bucket.requests += 1
+        if error:
+            bucket.errors += 1
+        if index is not None:
+            latency = bucket.latency
+            latency[index] = latency.get(index, 0) + 1
+        enabled = self._enabled
+        if enabled is None:
             return
         actor = metadata.get("actor")
         if actor is None:
             return
-        arms: dict[str, str] = {}
-        for flag in self._guarded:
-            try:
-                if flags.percentage(flag) is None:
-                    continue
-                arm = TREATMENT if flags.enabled(flag, actor) else CONTROL
-            except NoProc:  # the flags server restarts: no arm to charge (a raise would detach us)
-                return
-            arms[flag] = arm
-            _count(self._bucket((flag, arm), second), error, index)
         server = current_server()
-        if server is not None and arms:
+        arms: list[tuple[str, str]] | None = None if server is None else []
+        for flag in self._judged:
+            try:
+                key = (flag, TREATMENT) if enabled(flag, actor) else (flag, CONTROL)
+            except ArbordError:  # the flags server restarts: no arm to charge (a raise would detach us)
+                return
+            if arms is not None:
+                arms.append(key)
+            current = self._current.get(key)
+            bucket = current[1] if current is not None and current[0] == second else self._bucket(key, second)
+            bucket.requests += 1
+            if error:
+                bucket.errors += 1
+            if index is not None:
+                latency = bucket.latency
+                latency[index] = latency.get(index, 0) + 1
+        if arms is not None:
             self._arms_of[server] = arms
 
     def exit(self, server: object, reason: Exit) -> None:
@@ -172,7 +201,7 @@ class Signals:
         if not reason.is_abnormal:
             return
         self.record(ALL, ALL, crash=True)
-        for flag, arm in (arms or {}).items():
+        for flag, arm in arms or ():
             self.record(flag, arm, crash=True)
 
     def sample(
@@ -198,6 +227,8 @@ class Signals:
     def prune(self) -> None:
         """Drop buckets older than the horizon (the server calls it at each tick)."""
         oldest = math.floor(self._clock.monotonic() - self._horizon)
+        for key in [k for k, (second, _) in self._current.items() if second < oldest]:
+            del self._current[key]
         for buckets in self._series.values():
             for second in [s for s in buckets if s < oldest]:
                 del buckets[second]
@@ -206,6 +237,7 @@ class Signals:
         """Drop a subject's series (its rollout ended or was rolled back)."""
         for key in [k for k in self._series if k[0] == subject]:
             del self._series[key]
+            self._current.pop(key, None)
 
 
 def on_outcome(
