@@ -160,9 +160,9 @@ def _evaluator(flags: Flags) -> Evaluator:
 
 class Flags(Server):
     """The flags server. ``init(settings=FlagsSettings(store="memory"), *, store=None, roll=None,
-    clock=time.time)``: ``store`` overrides the one the settings name (else it is opened here, and
-    closed when the server stops); ``roll`` and ``clock`` are injectable (a percentage of time's roll
-    in [0, 100), the audit trail's wall clock)."""
+    clock=time.time)``: ``store`` overrides the one the settings name (else it is opened here); the
+    store is closed when the server stops, a given one too. ``roll`` and ``clock`` are injectable (a
+    percentage of time's roll in [0, 100), the audit trail's wall clock)."""
 
     enabled: Evaluator
     """``enabled(flag, actor=None)``: the flag's value for ``actor`` (a ``str`` or anything with a

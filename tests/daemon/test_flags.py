@@ -343,3 +343,40 @@ async def test_a_percentage_of_actors_buckets_every_actor_as_unleash_past_the_re
         assert [flags.enabled("beta", a) for a in actors] == [normalized("wave", a) <= 30 for a in actors]
     lone_surrogate = "\ud800"  # UTF-8 cannot carry it: still a bool, as bucket.normalized says
     assert flags.enabled("beta", lone_surrogate) is (normalized("wave", lone_surrogate) <= 30)
+
+
+def test_explain_times_are_iso_8601_naive_as_utc_or_epoch_seconds() -> None:
+    from daemon.flags.explain import parse_time
+
+    assert parse_time("1970-01-01T00:01:00") == 60.0
+    assert parse_time("1970-01-01T01:01:00+01:00") == 60.0
+    assert parse_time(60) == 60.0
+    for bad in ("last tuesday", math.nan, math.inf, True):
+        with pytest.raises(InvalidGate):
+            parse_time(bad)
+
+
+async def test_explain_replays_the_state_in_force_at_a_time(store: MemoryStore) -> None:
+    from daemon.flags.explain import explain
+
+    times = iter([100.0, 200.0, 300.0])
+    server = await Flags.start(declared("beta"), store=store, clock=lambda: next(times))
+    try:
+        await server.enable("beta", for_actor="ann", reason="pilot")
+        await server.set_percentage("beta", 100, of="actors", reason="everyone")
+        await server.disable("beta", for_actor="ann", reason="ann opted out")
+        history = await store.history("beta")
+        at = [
+            explain("beta", "ann", history, at=t, groups=server.group, declared=True)
+            for t in (50, 150, 250, 350)
+        ]
+        assert [(a["value"], a["gate"], a["revision"], a["reason"]) for a in at] == [
+            (False, "default", None, None),
+            (True, "actor", 1, "pilot"),
+            (True, "actor", 2, "everyone"),
+            (False, "actor", 3, "ann opted out"),
+        ]
+        bob = explain("beta", "bob", history, at=250, groups=server.group, declared=True)
+        assert (bob["gate"], bob["bucket"]) == ("percentage_of_actors", normalized("beta", "bob"))
+    finally:
+        await server.stop()
