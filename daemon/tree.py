@@ -15,6 +15,7 @@ The root supervisor (``arbord.root``) starts each component's children, in the o
     ├── registry         the agent registry's supervisor     (daemon/registry), over the registry
     ├── cache            the cache supervisor                (daemon/cache), one child per named cache
     ├── flags            the feature flags' server           (daemon/flags), over its store
+    ├── migration        migrations and automatic rollback   (daemon/flags/migration), after flags
     ├── experiments      the experiments' tables' owner      (daemon/flags/experiments/server.py)
     ├── servers          the user servers' supervisor        (daemon/servers), one per [servers.<name>]
     ├── console          the aiomonitor console, only when [console] enabled

@@ -10,6 +10,8 @@ from daemon.flags.binding import FLAGS_NAME
 from daemon.flags.config import FlagsSettings
 from daemon.flags.fleet_methods import fleet_methods
 from daemon.flags.methods import flags_methods
+from daemon.flags.migration.spec import migration_child_spec
+from daemon.flags.migration.verbs import migration_methods
 from daemon.flags.server import Flags
 from daemon.verbs.method import Method
 from supervisor import ChildSpec
@@ -20,12 +22,16 @@ FLAGS_ID: Final = "flags"
 
 
 def _children(section: FlagsSettings, context: ComponentContext) -> Sequence[ChildSpec]:
-    return (ChildSpec(FLAGS_ID, Flags, args=(section,), name=FLAGS_NAME),)
+    return (
+        ChildSpec(FLAGS_ID, Flags, args=(section,), name=FLAGS_NAME),
+        migration_child_spec(section),  # arbord.migration, after the flags it reads (docs/migrations.md)
+    )
 
 
 def _verbs() -> Sequence[Method]:
-    # flags_methods: the flags' verbs; fleet_methods: flags.status, flags.wait (fleet_methods.py)
-    return (*flags_methods(), *fleet_methods())
+    # flags_methods: the flags' verbs; fleet_methods: flags.status, flags.wait (fleet_methods.py);
+    # migration_methods: the migration.* verbs and flags.why (daemon/flags/migration/verbs.py)
+    return (*flags_methods(), *fleet_methods(), *migration_methods())
 
 
 FLAGS: Final[Component[FlagsSettings]] = Component(

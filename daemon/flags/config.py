@@ -43,6 +43,7 @@ from pydantic import (
 
 from daemon.flags.gates import check_flag_name
 from daemon.flags.redis_config import RedisStoreSettings
+from daemon.flags.migration.config import MigrationSettings, plan_problems
 
 __all__ = ["FlagDeclaration", "FlagsSettings"]
 
@@ -71,6 +72,8 @@ class FlagsSettings(BaseModel):
     writers_group: str | None = None
     redis: RedisStoreSettings | None = None  # [flags.redis], for store = "redis" (redis_config.py)
     declared: Mapping[str, FlagDeclaration] = Field(default_factory=dict)
+    migration: MigrationSettings = Field(default_factory=MigrationSettings)
+    """``[flags.migration]``: the staged migrations' plans and rollback rule (docs/migrations.md)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -108,3 +111,11 @@ class FlagsSettings(BaseModel):
         declared = data.pop("declared", None) or {}
         data.update(declared)
         return data
+
+    @model_validator(mode="after")
+    def _plans_name_declared_flags(self) -> FlagsSettings:
+        """A migration plan may name only declared flags (docs/migrations.md)."""
+        problems = plan_problems(self.migration, self.declared)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self

@@ -32,6 +32,8 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+from daemon.verbs.render_migration import render_migration_history, render_migration_status, render_why
+
 # Names for annotations only: importing ``typing`` would cost ``arborctl`` a share of its start-up
 # (bench/bench_arborctl.py); mypy reads this block, the interpreter skips it.
 TYPE_CHECKING = False
@@ -420,6 +422,10 @@ _RENDERERS: Final[Mapping[str, tuple[type, Callable[[Any], str]]]] = {
     "migration.experiments": (Mapping, _experiments),
     "spans.list": (Mapping, _spans),
     "telemetry.stats": (Mapping, _telemetry_stats),
+    "migration.status": (Mapping, lambda r: render_migration_status(r, render_table)),
+    "migration.history": (Mapping, lambda r: render_migration_history(r, render_table)),
+    "migration.why": (Mapping, lambda r: render_why(r, render_table)),
+    "flags.why": (Mapping, lambda r: render_why(r, render_table)),
 }
 
 

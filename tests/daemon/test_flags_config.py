@@ -11,6 +11,7 @@ import pytest
 from daemon.errors import ConfigError
 from daemon.flags import Flags, MemoryStore
 from daemon.flags.config import FlagDeclaration, FlagsSettings
+from daemon.flags.migration.config import MigrationSettings
 from daemon.settings import load_settings
 
 
@@ -89,6 +90,7 @@ def test_declared_flags_round_trip_through_their_dump() -> None:
         "store": "sqlite",
         "path": "/x/f.db",
         "writers_group": None,
+        "migration": MigrationSettings().model_dump(mode="json"),  # [flags.migration] (docs/migrations.md)
         "a": {"description": "", "owner": "me", "default": False, "expires": None},
     }
     assert FlagsSettings.model_validate(settings.model_dump()) == settings
