@@ -42,8 +42,8 @@ from pydantic import (
 )
 
 from daemon.flags.gates import check_flag_name
-from daemon.flags.redis_config import RedisStoreSettings
 from daemon.flags.migration.config import MigrationSettings, plan_problems
+from daemon.flags.redis_config import RedisStoreSettings
 
 __all__ = ["FlagDeclaration", "FlagsSettings"]
 
