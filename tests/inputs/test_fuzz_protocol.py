@@ -59,6 +59,10 @@ FUZZ = settings(
 )
 
 
+TIME_LIMIT: Final = BUDGET + 60
+"""pytest-timeout's limit for a fuzzing test: its budget, plus room for the example under way."""
+
+
 def fuzzing(test: Callable[..., None]) -> Callable[..., None]:
     """``FUZZ``, plus the seed from ``ARBORD_FUZZ_SEED`` when one is given."""
     test = FUZZ(test)
@@ -159,6 +163,7 @@ def _within(started: float) -> bool:
     return time.monotonic() - started < BUDGET
 
 
+@pytest.mark.timeout(TIME_LIMIT)
 def test_raw_frames_get_one_reply_or_a_close(
     shared_daemon: RunningDaemon, check_after: Callable[[], None]
 ) -> None:
@@ -176,6 +181,7 @@ def test_raw_frames_get_one_reply_or_a_close(
     run()
 
 
+@pytest.mark.timeout(TIME_LIMIT)
 def test_random_method_names_are_not_found(
     shared_daemon: RunningDaemon, check_after: Callable[[], None]
 ) -> None:
@@ -197,6 +203,7 @@ def test_random_method_names_are_not_found(
     run()
 
 
+@pytest.mark.timeout(TIME_LIMIT)
 def test_every_method_with_fuzzed_params(
     shared_daemon: RunningDaemon,
     method_table: dict[str, dict[str, Any]],
