@@ -43,7 +43,8 @@ def checked_socket_path(path: Path, what: str) -> Path:
     """Return ``path`` if it fits in ``sun_path``; else raise ``ValueError`` naming it and its length."""
     size = len(os.fsencode(path))
     if size > SUN_PATH_MAX:
-        shown = str(path) if len(str(path)) <= 40 else str(path)[:8] + "..."
+        text = str(path)  # named whole (issue 17, X9); only an absurd one is cut, keeping both ends
+        shown = text if len(text) <= 300 else f"{text[:150]}...{text[-100:]}"
         raise ValueError(f"{what} path {shown!r} is {size} bytes long; AF_UNIX allows at most {SUN_PATH_MAX}")
     return path
 
