@@ -5,7 +5,7 @@ hundreds of digits), requests for random method names, and requests for **every 
 lists** (``methods`` reports each one's params as a JSON schema): params of the schema's shape, which
 reach the handler, and arbitrary JSON objects, which validation refuses.
 
-What must hold after every example (RELIABILITY.md, "nothing lost", control socket):
+What must hold after every example (the "nothing lost" rule of the control socket):
 
 - the request got exactly one final reply (after a stream's ``more`` frames), or the connection was
   closed: never two; the ``ping`` sent next on the same connection is answered next, with its own id;
