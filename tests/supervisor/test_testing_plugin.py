@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from importlib import metadata
+
 import pytest
 
 import supervisor.testing
@@ -24,6 +28,21 @@ filterwarnings = error
 def suite(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeini(INI)
     return pytester
+
+
+def test_the_testing_extra_and_the_entry_point_are_declared() -> None:
+    dist = metadata.distribution("arbord")
+    [entry] = [e for e in dist.entry_points if e.group == "pytest11"]
+    assert (entry.name, entry.value) == ("supervisor.testing", "supervisor.testing")
+    assert "testing" in (dist.metadata.get_all("Provides-Extra") or [])
+    testing = sorted(r.split(";")[0].split(">")[0] for r in dist.requires or [] if 'extra == "testing"' in r)
+    assert testing == ["pytest", "pytest-asyncio"]
+
+
+def test_importing_supervisor_testing_imports_no_pytest() -> None:
+    code = "import sys, supervisor.testing; print('pytest' in sys.modules, 'pytest_asyncio' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "False"]
 
 
 def test_the_entry_point_registers_the_module_under_its_own_name(pytestconfig: pytest.Config) -> None:
