@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import inspect
 import linecache
 from collections import Counter
-from collections.abc import Callable, Sequence
-from typing import Final, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Final, Protocol, TypeVar, overload
 
 from supervisor.telemetry import Capture, Captured, EventName
 
@@ -71,18 +72,27 @@ def _describe(predicate: Callable[[], object]) -> str:
     return ast.get_source_segment(source, lambdas[0]) or name
 
 
-async def wait_for(predicate: Callable[[], T], timeout: float = 5.0, *, what: str | None = None) -> T:
+@overload
+async def wait_for(
+    predicate: Callable[[], Awaitable[T]], timeout: float = ..., *, what: str | None = ...
+) -> T: ...
+@overload
+async def wait_for(predicate: Callable[[], T], timeout: float = ..., *, what: str | None = ...) -> T: ...
+async def wait_for(
+    predicate: Callable[[], object], timeout: float = 5.0, *, what: str | None = None
+) -> object:
     """Return ``predicate()``'s first truthy value, checked on every loop turn; ``WaitTimeout`` after
     ``timeout`` seconds, naming the predicate (or ``what``) and its last value.
 
     No sleep decides the outcome: the predicate is checked after every turn of the event loop while
     the loop has work, then on a short doubling timer (1 to 20 ms) while it idles, so a condition
-    that becomes true through a real timer is seen without a busy loop.
+    that becomes true through a real timer is seen without a busy loop. A predicate may return an
+    awaitable (``lambda: sup.which_children()``): its result is what is tested.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     checks = 1
-    value = predicate()
+    value = await _value(predicate)
     pause = _FIRST_PAUSE
     while not value:
         remaining = deadline - loop.time()
@@ -97,7 +107,14 @@ async def wait_for(predicate: Callable[[], T], timeout: float = 5.0, *, what: st
             await asyncio.sleep(min(pause, remaining))
             pause = min(pause * 2, _MAX_PAUSE)
         checks += 1
-        value = predicate()
+        value = await _value(predicate)
+    return value
+
+
+async def _value(predicate: Callable[[], object]) -> object:
+    value = predicate()
+    if inspect.isawaitable(value):
+        return await value
     return value
 
 

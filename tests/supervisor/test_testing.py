@@ -86,6 +86,21 @@ async def test_wait_for_returns_the_first_truthy_value() -> None:
     assert await wait_for(lambda: box and box[0], 1.0) == 7
 
 
+async def test_wait_for_awaits_what_the_predicate_returns() -> None:
+    sup = await Supervisor.start([ChildSpec("idle", Server)])
+    try:
+        [info] = await wait_for(lambda: sup.which_children(), 1.0)
+        assert info.id == "idle"
+
+        async def no_children() -> bool:
+            return (await sup.count_children()).active == 0
+
+        with pytest.raises(WaitTimeout, match=r"no_children still false after 0.01 s .*last value: False"):
+            await wait_for(no_children, 0.01)
+    finally:
+        await sup.stop()
+
+
 async def test_wait_for_says_what_it_awaited_and_what_it_saw() -> None:
     orders: list[str] = []
     with pytest.raises(
