@@ -181,3 +181,17 @@ def test_the_fixtures_work_on_both_loops(suite: pytest.Pytester, loop: str) -> N
         """.replace("LOOP", repr(loop))
     )
     suite.runpytest("-v").assert_outcomes(passed=1)
+
+
+def test_the_fixtures_work_in_pytest_asyncios_strict_mode(suite: pytest.Pytester) -> None:
+    suite.makeini(INI.replace("asyncio_mode = auto", "asyncio_mode = strict"))
+    suite.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_tree(arbord_tree, arbord_names, fault_plan):
+            assert arbord_tree.name == arbord_names("root")
+        """
+    )
+    suite.runpytest().assert_outcomes(passed=1)
