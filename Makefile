@@ -35,6 +35,7 @@ test: $(STAMP) lint
 	ARBORD_NO_EXTENSIONS=1 $(BIN)/python -m pytest -p no:cacheprovider $(TWIN_SUITES)
 
 ## lint: ruff (lint + format), mypy --strict, the C extension's stub against the module, the hidden-state check
+## (over the tests too: a test's module state leaks into the next test as a server's would)
 lint: $(STAMP)
 	$(BIN)/ruff check supervisor daemon tests bench setup.py _arbord_entry.py
 	$(BIN)/ruff format --check supervisor daemon tests bench setup.py _arbord_entry.py
@@ -74,7 +75,7 @@ lint-c: $(STAMP)
 	else echo "lint-c: clang is not on PATH, its check is skipped"; fi
 
 check-state: $(STAMP)
-	$(BIN)/python -m supervisor.lint supervisor daemon
+	$(BIN)/python -m supervisor.lint supervisor daemon tests
 
 ## bench: benchmarks, printed as ratios against baselines measured in the same run
 bench: $(STAMP)

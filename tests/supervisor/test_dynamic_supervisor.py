@@ -38,7 +38,7 @@ from supervisor.errors import (
     InvalidSupervisorFlags,
     MaxChildren,
 )
-from supervisor.testing import ManualClock, settle
+from supervisor.testing import ManualClock, settle, wait_for
 from tests.supervisor.test_supervisor_support import (
     EventLog,
     Flaky,
@@ -279,9 +279,7 @@ async def test_failed_restart_is_retried_and_shows_restarting() -> None:
         with pytest.raises(MaxChildren):  # a restarting child still counts
             await sup.start_child(worker("b", log))
         switch.failing = False
-        async with asyncio.timeout(5):
-            while not await live_servers(sup):
-                pass
+        await wait_for(lambda: live_servers(sup), timeout=5.0)
 
 
 async def test_hanging_restart_loop_still_lets_a_stop_in() -> None:

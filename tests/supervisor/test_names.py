@@ -2,7 +2,7 @@
 
 Groups: finding a server by name, a taken name (``AlreadyStarted``), names vanishing at the exit (any
 reason, including a failed or ignored init) and being reusable, ``current_server``/``current_process``.
-Every test uses names under ``test_names.``; the registry is interpreter-wide.
+Every test uses names under ``test_names.`` (or its ``arbord_names``); the registry is interpreter-wide.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from supervisor._exits import Exit, shutdown
 from supervisor._runtime import current_process, current_server, is_alive, registered_names, whereis
 from supervisor._server import Caller, Ignore, Server, Stop
 from supervisor.errors import AlreadyStarted, InitIgnored, StartFailed
+from supervisor.testing import LeakCheck, UniqueNames
 
 
 class Named(Server):
@@ -50,12 +51,15 @@ def ours() -> list[str]:
 # --- finding a server by name ----------------------------------------------------------------------
 
 
-async def test_a_named_server_is_found_by_whereis() -> None:
-    server = await Named.start(name="test_names.found")
-    assert whereis("test_names.found") is server
-    assert server.name == "test_names.found"
-    assert "test_names.found" in repr(server)
-    assert await whereis("test_names.found").call("hi") == "hi"  # type: ignore[union-attr]
+async def test_a_named_server_is_found_by_whereis(
+    arbord_names: UniqueNames, arbord_leak_check: LeakCheck
+) -> None:
+    found = arbord_names("found")
+    server = await Named.start(name=found)
+    assert whereis(found) is server
+    assert server.name == found
+    assert found in repr(server)
+    assert await whereis(found).call("hi") == "hi"  # type: ignore[union-attr]
     await server.stop()
 
 
@@ -71,14 +75,16 @@ async def test_an_unnamed_server_has_no_name_and_is_not_registered() -> None:
     await server.stop()
 
 
-async def test_registered_names_lists_the_live_names_sorted() -> None:
-    servers = [await Named.start(name=f"test_names.list.{n}") for n in ("b", "c", "a")]
-    assert ours() == ["test_names.list.a", "test_names.list.b", "test_names.list.c"]
+async def test_registered_names_lists_the_live_names_sorted(
+    arbord_names: UniqueNames, arbord_leak_check: LeakCheck
+) -> None:
+    servers = [await Named.start(name=arbord_names(n)) for n in ("b", "c", "a")]
+    mine = [n for n in registered_names() if arbord_names.owns(n)]
+    assert mine == [arbord_names("a"), arbord_names("b"), arbord_names("c")]
     await servers[0].stop()
-    assert ours() == ["test_names.list.a", "test_names.list.c"]
+    assert [n for n in registered_names() if arbord_names.owns(n)] == [arbord_names("a"), arbord_names("c")]
     for server in servers[1:]:
         await server.stop()
-    assert ours() == []
 
 
 # --- a taken name ----------------------------------------------------------------------------------

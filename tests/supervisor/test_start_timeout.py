@@ -24,6 +24,7 @@ from supervisor import (
     whereis,
 )
 from supervisor.errors import InvalidChildSpec
+from supervisor.testing import wait_for_events
 
 TIMEOUT = 0.05  # the start_timeout under test: a parameter, not a measurement
 ABANDONED = ("supervisor", "child", "abandoned")
@@ -103,6 +104,14 @@ async def test_a_start_that_ignores_its_cancellation_is_abandoned_and_gives_its_
             assert [c.metadata for c in abandoned] == [{"supervisor": "st-dyn", "child_id": "deaf"}]
             assert whereis("st-deaf") is None
             assert (await sup.count_children()).active == 0
+            # Released, the abandoned server finishes its init and runs on, nobody's child: stop it,
+            # or it outlived the test (the leak check of supervisor.testing found it).
+            with telemetry.capture(("server", "start")) as started:
+                release.set()
+                [start] = await wait_for_events(started, [("server", "start")], timeout=5.0)
+            deaf = start.metadata["server"]
+            assert isinstance(deaf, Deaf)
+            await deaf.stop()
     finally:
         release.set()
         await sup.stop()

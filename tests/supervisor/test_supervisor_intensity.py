@@ -16,7 +16,7 @@ import pytest
 from supervisor import SHUTDOWN, ChildSpec, ChildState, ChildType, Restart, Strategy, Supervisor, telemetry
 from supervisor._flags import DEFAULT_INTENSITY, DEFAULT_PERIOD
 from supervisor.errors import ChildRestarting
-from supervisor.testing import ManualClock
+from supervisor.testing import LeakCheck, ManualClock, settle
 from tests.supervisor.test_supervisor_support import (
     EventLog,
     Flaky,
@@ -32,11 +32,7 @@ from tests.supervisor.test_supervisor_support import (
 async def crash_restart(sup: Supervisor, child_id: str) -> None:
     """Crash ``child_id`` and let the supervisor handle it (it may escalate)."""
     await crash_child(await server_of(sup, child_id))
-    if sup.alive:
-        try:
-            await sup.count_children()
-        except Exception:
-            assert not sup.alive
+    await settle(sup)
 
 
 def test_defaults_are_elixirs_three_restarts_in_five_seconds() -> None:
@@ -87,38 +83,41 @@ async def test_intensity_zero_means_the_first_restart_stops_the_supervisor() -> 
     assert await sup.wait() == SHUTDOWN
 
 
-async def test_restarts_older_than_the_period_leave_the_window() -> None:
+async def test_restarts_older_than_the_period_leave_the_window(
+    manual_clock: ManualClock, arbord_leak_check: LeakCheck
+) -> None:
     log: EventLog = []
-    clock = ManualClock()
-    sup = await Supervisor.start([worker("a", log)], intensity=2, period=5, clock=clock)
+    sup = await Supervisor.start([worker("a", log)], intensity=2, period=5, clock=manual_clock)
     await crash_restart(sup, "a")  # t=0
-    clock.advance(1)
+    manual_clock.advance(1)
     await crash_restart(sup, "a")  # t=1
-    clock.advance(4.5)  # t=5.5: the t=0 restart is out, the t=1 one in
+    manual_clock.advance(4.5)  # t=5.5: the t=0 restart is out, the t=1 one in
     await crash_restart(sup, "a")
     assert sup.alive
     await crash_restart(sup, "a")  # t=5.5 again: 1, 5.5, 5.5 and this one: 3 > 2
     assert not sup.alive
 
 
-async def test_a_restart_exactly_one_period_ago_still_counts() -> None:
+async def test_a_restart_exactly_one_period_ago_still_counts(
+    manual_clock: ManualClock, arbord_leak_check: LeakCheck
+) -> None:
     # OTP's add_restart keeps R >= Now - Period.
     log: EventLog = []
-    clock = ManualClock()
-    sup = await Supervisor.start([worker("a", log)], intensity=1, period=5, clock=clock)
+    sup = await Supervisor.start([worker("a", log)], intensity=1, period=5, clock=manual_clock)
     await crash_restart(sup, "a")
-    clock.advance(5)
+    manual_clock.advance(5)
     await crash_restart(sup, "a")
     assert not sup.alive
 
 
-async def test_spread_out_restarts_never_escalate() -> None:
+async def test_spread_out_restarts_never_escalate(
+    manual_clock: ManualClock, arbord_leak_check: LeakCheck
+) -> None:
     log: EventLog = []
-    clock = ManualClock()
-    async with Supervisor([worker("a", log)], intensity=1, period=5, clock=clock) as sup:
+    async with Supervisor([worker("a", log)], intensity=1, period=5, clock=manual_clock) as sup:
         for _ in range(6):
             await crash_restart(sup, "a")
-            clock.advance(5.5)
+            manual_clock.advance(5.5)
         assert sup.alive
 
 
