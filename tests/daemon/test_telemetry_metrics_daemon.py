@@ -160,3 +160,18 @@ def test_bad_control_frames_are_counted_by_reason_in_the_default_metrics(start_a
         for s in family.samples
     }
     assert samples == {"parse_error": 2.0, "invalid_request": 1.0, "frame_too_large": 1.0}
+
+
+def test_call_latency_is_sampled_into_the_default_metrics(start_arbord: StartArbord) -> None:
+    # `status` calls the control server ("statistics"): a first call to a server is always timed.
+    running = start_arbord("")
+    status = arborctl(running, "status")
+    assert status.returncode == 0, status.stderr
+    listed = arborctl(running, "--json", "metrics", "prefix=supervisor.call.stop")
+    assert listed.returncode == 0, listed.stderr
+    by_server = {record["tags"]["server"]: record for record in json.loads(listed.stdout)}
+    control = by_server["arbord.control"]
+    assert control["metric"] == "supervisor.call.stop.duration"
+    assert (control["type"], control["unit"]) == ("distribution", "second")
+    assert control["value"]["count"] >= 1
+    assert control["value"]["sum"] > 0
