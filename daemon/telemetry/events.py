@@ -250,18 +250,16 @@ def batch(event: tuple[str, ...], item: Any, size: int, timeout: float) -> None:
         raise TypeError(f"a telemetry event name must be a tuple of str, got {event!r}") from None
     if row is not None:
         # The common case first: an open batch, added to with the very size and timeout objects it
-        # was checked with (the same constants at the call site), not full.
+        # was checked with (the same constants at the call site), with room for this item without a
+        # flush or a drop (Batch.room); the add that fills it, or finds it full, takes _batch.
         stats: EventStats = row[1]
         pending = stats.batch
         if pending is not None and size is pending.size and timeout is pending.timeout:
             items = pending.items
-            n = len(items)
-            if 0 < n < pending.max_pending:
+            if 0 < len(items) < pending.room:
                 items.append(item)
                 stats.received += 1
                 stats.batched += 1
-                if n >= size - 1:
-                    flush_batch(stats.hub, event, pending)
                 return
     _batch(event, item, size, timeout, row)
 
@@ -288,8 +286,7 @@ def _batch(event: tuple[str, ...], item: Any, size: int, timeout: float, row: An
         stats.received += 1
         stats.drop("batch_full")
         return
-    pending.size = size
-    pending.timeout = timeout
+    pending.reshape(size, timeout)
     items = pending.items
     if not items:
         hub = stats.hub
