@@ -40,6 +40,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from math import inf
 from typing import Any, ClassVar, Final, Self
 
@@ -83,6 +84,24 @@ _STOP: Final = STOP
 # any metadata (bench core, "crash -> restarted & ready").
 _SERVER_START: Final = ("server", "start")
 _SERVER_EXIT: Final = ("server", "exit")
+# Sampled call latency (supervisor.telemetry.CALL_STOP): bound here, read on every call.
+_CALL_STOP: Final = telemetry.CALL_STOP
+_CALL_SAMPLE_EVERY: Final = telemetry.CALL_SAMPLE_EVERY
+
+
+def _call_stopped(server: str, started: int, future: asyncio.Future[Any]) -> None:
+    """The done-callback of a sampled call's future: emit ``("supervisor", "call", "stop")``."""
+    duration = time.perf_counter_ns() - started
+    if future.cancelled():
+        status = "cancelled"
+    else:
+        error = future.exception()
+        status = "ok" if error is None else "timeout" if isinstance(error, CallTimeout) else "exited"
+    telemetry.execute(
+        _CALL_STOP,
+        {"duration": duration},
+        {"server": server, "status": status, "sampled_every": _CALL_SAMPLE_EVERY},
+    )
 
 
 class _Marker:
@@ -180,6 +199,7 @@ class Server:
         # the mailbox.
         "__held",
         "__weakref__",
+        "_call_sample",
         "_calls",
         "_casts",
         "_continue",
@@ -220,6 +240,7 @@ class Server:
         self._deadlines: Deadlines | None = None  # created by the first call with a timeout
         self._current_caller: Caller | None = None
         self._calls = 0
+        self._call_sample = 0  # calls left until the next timed one (telemetry.CALL_SAMPLE_EVERY)
         self._casts = 0
         self._infos = 0
         self._started_at = 0.0
@@ -581,6 +602,13 @@ class Server:
             raise CallingSelf(f"{self!r} called itself; that would deadlock")
         loop = self._loop
         future: asyncio.Future[Any] = loop.create_future()
+        if _CALL_STOP in telemetry.active_events:  # sampled latency: nothing more while nobody listens
+            left = self._call_sample
+            if left:
+                self._call_sample = left - 1
+            else:
+                self._call_sample = _CALL_SAMPLE_EVERY - 1
+                future.add_done_callback(partial(_call_stopped, self._name or "", time.perf_counter_ns()))
         hook = _envelope.hook
         if hook is None:
             self._mailbox.append((_CALL, request, Caller(future)))

@@ -42,11 +42,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
-from typing import Any, NamedTuple, TypeAlias, TypeVar
+from typing import Any, Final, NamedTuple, TypeAlias, TypeVar
 
 from supervisor.errors import HandlerExists, HandlerNotFound
 
 __all__ = [
+    "CALL_SAMPLE_EVERY",
+    "CALL_STOP",
     "HANDLER_FAILURE",
     "Capture",
     "Captured",
@@ -73,6 +75,17 @@ T = TypeVar("T")
 
 HANDLER_FAILURE: EventName = ("telemetry", "handler", "failure")
 """Emitted when a handler raised and was detached (see ``execute``)."""
+
+CALL_STOP: EventName = ("supervisor", "call", "stop")
+"""Emitted by ``Server.call`` for one call in ``CALL_SAMPLE_EVERY`` per server (the first included),
+only while someone listens: measurement ``duration`` (ns, from the send to the reply or failure, as
+the caller sees it); metadata ``server`` (the registered name, ``""`` for none), ``status``
+(``"ok"``, ``"timeout"``, ``"exited"``, ``"cancelled"``) and ``sampled_every``. Sampled because a
+handler on every call would cost about what a call does; while nobody listens a call pays one
+mapping lookup (bench/bench_core.py, "call round trips/s")."""
+
+CALL_SAMPLE_EVERY: Final = 64
+"""One call in this many per server is timed while ``CALL_STOP`` has a handler."""
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 # A failing handler of HANDLER_FAILURE is detached before the next failure event is emitted, so the

@@ -24,7 +24,7 @@ from typing import Any
 
 from daemon.control.config import ControlSettings
 from daemon.control.deadline import Deadline
-from daemon.control.dispatch import PeerGone, Send, dispatch
+from daemon.control.dispatch import PeerGone, Send, dispatch, rejected
 from daemon.control.peer import PeerCredentials
 from daemon.control.protocol import ProtocolError, encode_error, parse_request
 from daemon.verbs.codes import ErrorCode
@@ -123,6 +123,7 @@ class ControlConnection:
                     return
                 except ValueError:  # the frame outgrew the reader's limit before its newline
                     message = f"frame longer than {settings.max_frame_bytes} bytes; closing the connection"
+                    rejected(ErrorCode.FRAME_TOO_LARGE)
                     await send(encode_error(None, ErrorCode.FRAME_TOO_LARGE, message))
                     return
                 if not line.endswith(b"\n"):
@@ -134,6 +135,7 @@ class ControlConnection:
                 try:
                     request = parse_request(line)
                 except ProtocolError as error:
+                    rejected(error.code)
                     await send(encode_error(error.request_id, error.code, error.message))
                 else:
                     await dispatch(self._verbs, request, context, send, deadline, settings.request_timeout)

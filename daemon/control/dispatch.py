@@ -31,7 +31,7 @@ from daemon.verbs.codes import ErrorCode
 from daemon.verbs.method import Method, MethodContext, VerbTable
 from supervisor import telemetry
 
-__all__ = ["AUDITED", "REQUEST", "PeerGone", "Send", "dispatch"]
+__all__ = ["AUDITED", "REJECTED", "REQUEST", "PeerGone", "Send", "dispatch", "rejected"]
 
 log = logging.getLogger("daemon.control")
 
@@ -55,6 +55,18 @@ REQUEST: Final = ("arbord", "control", "request")
 values) and ``error``: the error code answered, ``""`` for a result, ``"aborted"`` when the peer
 left or the request was cancelled before its answer."""
 _UNKNOWN: Final = "(unknown)"
+
+REJECTED: Final = ("arbord", "control", "rejected")
+"""Emitted once per frame or peer the control socket turned down before any method ran (RELIABILITY
+X1: a counter, not a log line per bad frame): measurement ``count`` (1); metadata ``reason``, the
+error code answered: ``parse_error`` and ``invalid_request`` (a bad frame), ``frame_too_large``,
+``permission_denied`` and ``busy`` (a refused peer)."""
+
+
+def rejected(reason: ErrorCode) -> None:
+    """Emit ``REJECTED`` for ``reason`` (nothing when nobody listens: one set lookup)."""
+    if REJECTED in telemetry.active_events:
+        telemetry.execute(REJECTED, {"count": 1}, {"reason": reason.value})
 
 
 async def dispatch(

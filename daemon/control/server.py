@@ -26,6 +26,7 @@ from typing import Any
 
 from daemon.control.config import ControlSettings, LiveControlSettings
 from daemon.control.connection import ControlConnection
+from daemon.control.dispatch import rejected
 from daemon.control.peer import AccessPolicy, peer_credentials
 from daemon.control.protocol import encode_error
 from daemon.control.throttle import Throttle
@@ -167,6 +168,7 @@ class ControlServer(Server):
 
     def _refuse(self, conn: socket.socket, code: ErrorCode, message: str) -> None:
         """Answer a peer we will not serve with one error frame, then close (bounded in time and number)."""
+        rejected(code)
         frame = encode_error(None, code, message)
         if len(self._refusals) >= _MAX_REFUSALS:  # a flood: no courtesy, just close
             conn.close()

@@ -33,7 +33,7 @@ from daemon.telemetry.hub import DEDUP_TABLE, EVENTS_TABLE, Batch, Hub, Window, 
 from daemon.telemetry.keys import dedup_key
 from daemon.telemetry.summary import summarize_batch
 from supervisor import telemetry
-from supervisor.tables import whereis_table
+from supervisor.tables import named_getter
 from supervisor.telemetry import execute as _execute
 
 __all__ = [
@@ -133,9 +133,9 @@ def emit(
     metadata: Mapping[str, Any] | None = None,
 ) -> bool:
     """Emit ``event`` through the sampler (counted); True if it went out."""
-    events = whereis_table(EVENTS_TABLE)
+    get = named_getter(EVENTS_TABLE)
     try:
-        row = events.get(event) if events is not None else None
+        row = get(event) if get is not None else None
     except TypeError:  # unhashable: a list, a dict
         raise TypeError(f"a telemetry event name must be a tuple of str, got {event!r}") from None
     stats: EventStats | None = row[1] if row is not None else _stats_of(event)
@@ -149,14 +149,14 @@ def emit(
 def _stats_of(event: tuple[str, ...]) -> EventStats | None:
     """The counters of ``event`` (made on its first sighting), or None without a telemetry server.
 
-    The hot path: one named-table lookup and one row read (the tables' C ``get``); the stats row
+    The hot path: one ``named_getter`` call and one row read (both C); the stats row
     points at the ``Hub``, so nothing else is looked up.
     """
-    events = whereis_table(EVENTS_TABLE)
-    if events is None:
+    get = named_getter(EVENTS_TABLE)
+    if get is None:
         return None
     try:
-        row = events.get(event)
+        row = get(event)
     except TypeError:  # unhashable: a list, a dict
         raise TypeError(f"a telemetry event name must be a tuple of str, got {event!r}") from None
     if row is not None:
@@ -190,7 +190,7 @@ def emit_once_per(
     """
     if interval.__class__ is not float or not interval > 0.0:
         _check_interval("emit_once_per's interval", interval)
-    dedup = whereis_table(DEDUP_TABLE)
+    dedup = named_getter(DEDUP_TABLE)
     if dedup is None:
         check_event(event)
         telemetry.execute(event, measurements, metadata)
@@ -203,7 +203,7 @@ def emit_once_per(
     else:
         key = (event,)
     try:
-        row = dedup.get(key)
+        row = dedup(key)
     except TypeError:  # the event itself is unhashable
         raise TypeError(f"a telemetry event name must be a tuple of str, got {event!r}") from None
     # A dedup row is (key, Window): the last emission and the EventStats, all the path reads; an
@@ -225,7 +225,7 @@ def emit_once_per(
             return True
         stats = found
         hub = stats.hub
-        dedup.insert((key, Window(hub.clock(), stats)))
+        hub.dedup.insert((key, Window(hub.clock(), stats)))
     if stats.decider is None and stats.emitted % TIMED_EVERY and not hub.taps:
         # _deliver's common case inlined: always sampled, not timed, no tap
         stats.received += 1
@@ -243,25 +243,23 @@ def batch(event: tuple[str, ...], item: Any, size: int, timeout: float) -> None:
     metadata. A batch already holding ``[telemetry.events] max_pending`` items drops the new one and
     counts it (reason ``batch_full``).
     """
-    events = whereis_table(EVENTS_TABLE)
+    get = named_getter(EVENTS_TABLE)  # one C call: the events table's own dict.get
     try:
-        row = events.get(event) if events is not None else None
+        row = get(event) if get is not None else None
     except TypeError:  # unhashable: a list, a dict
         raise TypeError(f"a telemetry event name must be a tuple of str, got {event!r}") from None
     if row is not None:
         # The common case first: an open batch, added to with the very size and timeout objects it
-        # was checked with (the same constants at the call site), not full.
+        # was checked with (the same constants at the call site), with room for this item without a
+        # flush or a drop (Batch.room); the add that fills it, or finds it full, takes _batch.
         stats: EventStats = row[1]
         pending = stats.batch
         if pending is not None and size is pending.size and timeout is pending.timeout:
             items = pending.items
-            n = len(items)
-            if 0 < n < pending.max_pending:
+            if 0 < len(items) < pending.room:
                 items.append(item)
                 stats.received += 1
                 stats.batched += 1
-                if n >= size - 1:
-                    flush_batch(stats.hub, event, pending)
                 return
     _batch(event, item, size, timeout, row)
 
@@ -288,8 +286,7 @@ def _batch(event: tuple[str, ...], item: Any, size: int, timeout: float, row: An
         stats.received += 1
         stats.drop("batch_full")
         return
-    pending.size = size
-    pending.timeout = timeout
+    pending.reshape(size, timeout)
     items = pending.items
     if not items:
         hub = stats.hub

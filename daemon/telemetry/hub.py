@@ -56,14 +56,23 @@ class Batch:
     """The pending items of one batch, when it was opened (or last flushed), its size and timeout
     (the last ``batch`` call's), and how many items it may hold."""
 
-    __slots__ = ("items", "max_pending", "opened", "size", "timeout")
+    __slots__ = ("items", "max_pending", "opened", "room", "size", "timeout")
 
     def __init__(self, opened: float, size: int, timeout: float, max_pending: int) -> None:
         self.items: list[Any] = []
         self.opened = opened
+        self.max_pending = max_pending  # [telemetry.events] max_pending when it was opened
         self.size = size
         self.timeout = timeout
-        self.max_pending = max_pending  # [telemetry.events] max_pending when it was opened
+        self.room = min(size - 1, max_pending)
+
+    def reshape(self, size: int, timeout: float) -> None:
+        """Take the size and timeout of the latest ``batch`` call. ``room`` (below ``size`` and
+        ``max_pending``) is what ``batch``'s fast path tests: an add to a batch holding fewer items
+        needs neither a flush nor a drop."""
+        self.size = size
+        self.timeout = timeout
+        self.room = min(size - 1, self.max_pending)
 
     @property
     def due(self) -> float:

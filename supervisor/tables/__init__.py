@@ -34,6 +34,7 @@ from supervisor.tables._base import (
     TableInfo,
     TableTransfer,
     all_tables,
+    named_getter,
     named_tables,
     whereis_table,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "Transaction",
     "Var",
     "all_tables",
+    "named_getter",
     "named_tables",
     "whereis_table",
 ]

@@ -99,6 +99,18 @@ def whereis_table(name: str) -> Table | None:
     return _NAMED_TABLES.get(name)
 
 
+# arbord: allow-state(the readers of _NAMED_TABLES' public and protected tables, kept beside it: an
+# entry comes and goes with its table's entry there, so it holds nothing the registry does not)
+_NAMED_GETTERS: dict[str, Callable[..., Any]] = {}
+
+named_getter: Final[Callable[[str], Callable[..., Any] | None]] = _NAMED_GETTERS.get
+"""``named_getter(name)``: the ``getter()`` of the live set or ordered_set registered under ``name``
+when any caller may read it (public or protected), else None (no such table, a bag, or a private
+table: use ``whereis_table``). One C call instead of ``whereis_table(name).get``'s Python function
+and method, for hot readers of a named table (the sampled events' ``batch``,
+bench/bench_telemetry_events.py). Like ``getter()`` it finds nothing once the table is deleted."""
+
+
 # arbord: allow-state(ETS's all/0: every live table, named or not, for tools that list them; weak,
 # so it keeps no table alive, and an entry leaves it when its table is deleted or its owner exits)
 _LIVE_TABLES: weakref.WeakValueDictionary[int, Table] = weakref.WeakValueDictionary()
@@ -234,6 +246,8 @@ class Table(TableCore):
             if name in _NAMED_TABLES:
                 raise TableNameTaken(f"a table named {name!r} already exists")
             _NAMED_TABLES[name] = self
+            if self._access is not Access.PRIVATE and self._type in (TableType.SET, TableType.ORDERED_SET):
+                _NAMED_GETTERS[name] = self.getter()
         self._owner = None
         self._adopt(owner)
         _LIVE_TABLES[id(self)] = self
@@ -442,6 +456,7 @@ class Table(TableCore):
         name = self._name
         if self._named and name is not None and _NAMED_TABLES.get(name) is self:
             del _NAMED_TABLES[name]
+            _NAMED_GETTERS.pop(name, None)
         if _LIVE_TABLES.get(id(self)) is self:
             del _LIVE_TABLES[id(self)]
         # Cleared, not replaced: a getter() handed out earlier must find nothing from now on.

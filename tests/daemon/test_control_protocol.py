@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
+from daemon.control.dispatch import REJECTED
 from daemon.ctl.client import ControlClient, ControlReplyError, open_control_client
+from supervisor import telemetry
 from tests.daemon.test_control_helpers import eventually, running_control
 
 
@@ -198,11 +200,13 @@ async def test_connections_past_the_limit_are_answered_busy() -> None:
     ):
         assert await first.call("ping") == {"pong": True}
         assert await second.call("ping") == {"pong": True}
-        async with open_control_client(h.path) as third:
-            reply = await third.read_reply()
-            assert reply["error"]["code"] == "busy"
-            with pytest.raises(ConnectionError):
-                await third.read_reply()
+        with telemetry.capture(REJECTED) as rejected:
+            async with open_control_client(h.path) as third:
+                reply = await third.read_reply()
+                assert reply["error"]["code"] == "busy"
+                with pytest.raises(ConnectionError):
+                    await third.read_reply()
+        assert [(c.measurements, c.metadata) for c in rejected] == [({"count": 1}, {"reason": "busy"})]
         await second.close()
         await eventually(lambda: _ping_succeeds(h.path))  # the slot frees once the daemon saw the close
 

@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
+from daemon.control.dispatch import REJECTED
 from daemon.ctl.client import open_control_client
+from supervisor import telemetry
 from tests.daemon.as_nobody import NOBODY, SYSTEM_PYTHON, needs_nobody, run_as_nobody
 from tests.daemon.test_control_helpers import Harness, running_control
 
@@ -128,12 +130,16 @@ async def test_refused_peers_are_warned_about_at_a_bounded_rate(caplog: pytest.L
         os.chmod(h.path.parent.parent, 0o711)
         os.chmod(h.path.parent, 0o711)  # an administrator's mistake: only the credentials keep it out
         os.chmod(h.path, 0o666)
-        with caplog.at_level(logging.WARNING, logger="daemon.control"):
+        with (
+            caplog.at_level(logging.WARNING, logger="daemon.control"),
+            telemetry.capture(REJECTED) as counted,
+        ):
             assert await asyncio.to_thread(run_as_nobody, _KNOCKER, str(h.path), "30") == "done"
         refused = [r for r in caplog.records if "refused pid" in r.getMessage()]
         assert len(refused) == 1
         stats: Any = await _statistics()
         assert stats.refused == 30
+        assert [c.metadata["reason"] for c in counted] == ["permission_denied"] * 30  # counted, not logged
 
 
 async def _statistics() -> Any:

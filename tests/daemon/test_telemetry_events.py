@@ -152,6 +152,23 @@ async def test_batch_flushes_at_size(server: TelemetryServer) -> None:
     assert seen[0].measurements == {"count": 6, "tags": ["1", "2", "3"]}
 
 
+async def test_a_batch_flushes_at_the_size_of_the_latest_call(server: TelemetryServer) -> None:
+    # The fast path tests only Batch.room, kept by reshape: a call with another size goes through the
+    # full path, which takes the new size (and the add that fills a batch always does).
+    event = ("logs", "resized")
+    with capture(event) as seen:
+        for n in range(3):
+            batch(event, n, 10, 60.0)
+        batch(event, 3, 4, 60.0)  # the fourth item meets the new size
+        batch(event, 4, 1, 60.0)  # size 1: every add goes out
+        batch(event, 5, 1, 60.0)
+        for n in range(6, 9):
+            batch(event, n, 3, 60.0)
+    assert [c.metadata["batch_size"] for c in seen] == [4, 1, 1, 3]
+    items: list[Any] = [c.measurements["items"] for c in seen]
+    assert items == [[0, 1, 2, 3], [4], [5], [6, 7, 8]]
+
+
 async def test_a_lone_item_is_flushed_by_the_timer(server: TelemetryServer, clock: ManualClock) -> None:
     event = ("logs", "lone")
     with capture(event) as seen:

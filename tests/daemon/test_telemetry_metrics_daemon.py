@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -121,3 +122,56 @@ def test_a_user_servers_events_show_in_arborctl_metrics_and_in_scraped_metrics(
     names = {r["metric"] for r in polled}
     assert {"arbord.poller.tree.processes", "arbord.poller.table.size", "arbord.poller.process.rss"} <= names
     assert running.stop() == 0
+
+
+def exchange(running: RunningDaemon, frame: bytes) -> bytes:
+    """Send ``frame`` on a fresh connection and read what the daemon answers until it closes or
+    ends its reply line: the answer proves the daemon has handled (and counted) the frame."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(10)
+        sock.connect(str(running.control_socket))
+        sock.sendall(frame)
+        answer = b""
+        while not answer.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        return answer
+
+
+def test_bad_control_frames_are_counted_by_reason_in_the_default_metrics(start_arbord: StartArbord) -> None:
+    # RELIABILITY X1: a counter per bad frame, not a log line; by the reason answered.
+    running = start_arbord("[control]\nmax_frame_bytes = 1024\n")
+    assert b'"parse_error"' in exchange(running, b"not json\n")
+    assert b'"parse_error"' in exchange(running, b"{\n")
+    assert b'"invalid_request"' in exchange(running, b"[1]\n")
+    assert b'"frame_too_large"' in exchange(running, b"x" * 4096)
+    listed = arborctl(running, "--json", "metrics", "prefix=arbord.control.rejected")
+    assert listed.returncode == 0, listed.stderr
+    counts = {record["tags"]["reason"]: record["value"] for record in json.loads(listed.stdout)}
+    assert counts == {"parse_error": 2, "invalid_request": 1, "frame_too_large": 1}
+    assert "Traceback" not in running.stderr()
+    exposition = json.loads(arborctl(running, "--json", "metrics.prometheus").stdout)["text"]
+    samples = {
+        s.labels["reason"]: s.value
+        for family in text_string_to_metric_families(exposition)
+        if family.name == "arbord_control_rejected_count"
+        for s in family.samples
+    }
+    assert samples == {"parse_error": 2.0, "invalid_request": 1.0, "frame_too_large": 1.0}
+
+
+def test_call_latency_is_sampled_into_the_default_metrics(start_arbord: StartArbord) -> None:
+    # `status` calls the control server ("statistics"): a first call to a server is always timed.
+    running = start_arbord("")
+    status = arborctl(running, "status")
+    assert status.returncode == 0, status.stderr
+    listed = arborctl(running, "--json", "metrics", "prefix=supervisor.call.stop")
+    assert listed.returncode == 0, listed.stderr
+    by_server = {record["tags"]["server"]: record for record in json.loads(listed.stdout)}
+    control = by_server["arbord.control"]
+    assert control["metric"] == "supervisor.call.stop.duration"
+    assert (control["type"], control["unit"]) == ("distribution", "second")
+    assert control["value"]["count"] >= 1
+    assert control["value"]["sum"] > 0

@@ -18,7 +18,16 @@ from supervisor import telemetry
 from supervisor._exits import Exit, ExitKind
 from supervisor._server import Server
 from supervisor.errors import TableError, TableGone, TableNameTaken
-from supervisor.tables import ANY, Access, Table, TableTransfer, TableType, all_tables, whereis_table
+from supervisor.tables import (
+    ANY,
+    Access,
+    Table,
+    TableTransfer,
+    TableType,
+    all_tables,
+    named_getter,
+    whereis_table,
+)
 from tests.supervisor.test_table_support import Agent, QuietAgent, inbox_of, run_as
 
 CREATE = ("table", "create")
@@ -262,6 +271,36 @@ async def test_a_deleted_tables_name_can_be_reused_and_the_old_handle_stays_gone
     assert whereis_table("reused") is new
     with pytest.raises(TableGone):
         old.lookup("k")
+
+
+async def test_named_getter_reads_a_named_readable_set_until_it_is_deleted(agents: list[Agent]) -> None:
+    # The hot readers' one-call lookup (the sampled events' batch): the table's getter() by name,
+    # only for tables any caller may read, gone with the table, back with a new one of that name.
+    table = Table("fast-read", named=True, access=Access.PUBLIC)
+    table.insert(("k", 1))
+    get = named_getter("fast-read")
+    assert get is not None
+    assert get("k") == ("k", 1)
+    assert named_getter("never-created") is None
+    owned = await run_as(agents[0], lambda: Table("fast-owned", named=True))
+    await run_as(agents[0], lambda: owned.insert(("k", 2)))
+    read = named_getter("fast-owned")  # protected: read by a caller that is not the owner
+    assert read is not None
+    assert read("k") == ("k", 2)
+    await agents[0].stop()
+    assert named_getter("fast-owned") is None  # deleted with its owner
+    Table("fast-private", named=True, access=Access.PRIVATE)
+    Table("fast-bag", named=True, type=TableType.BAG)
+    assert named_getter("fast-private") is None
+    assert named_getter("fast-bag") is None
+    table.delete_table()
+    assert named_getter("fast-read") is None
+    assert get("k") is None  # a getter taken earlier finds nothing
+    again = Table("fast-read", named=True)
+    again.insert(("k", 3))
+    fresh = named_getter("fast-read")
+    assert fresh is not None
+    assert fresh("k") == ("k", 3)
 
 
 async def test_all_tables_lists_every_live_table_named_or_not_oldest_first(agents: list[Agent]) -> None:
