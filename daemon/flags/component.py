@@ -12,6 +12,7 @@ from daemon.flags.fleet_methods import fleet_methods
 from daemon.flags.methods import flags_methods
 from daemon.flags.migration.spec import migration_child_spec
 from daemon.flags.migration.verbs import migration_methods
+from daemon.flags.ofrep.mount import ofrep_child_spec
 from daemon.flags.server import Flags
 from daemon.verbs.method import Method
 from supervisor import ChildSpec
@@ -22,10 +23,13 @@ FLAGS_ID: Final = "flags"
 
 
 def _children(section: FlagsSettings, context: ComponentContext) -> Sequence[ChildSpec]:
-    return (
+    specs = [
         ChildSpec(FLAGS_ID, Flags, args=(section,), name=FLAGS_NAME),
         migration_child_spec(section),  # arbord.migration, after the flags it reads (docs/migrations.md)
-    )
+    ]
+    if section.ofrep:  # OFREP's routes on arbord.http (daemon/flags/ofrep, docs/flags.md "OFREP")
+        specs.append(ofrep_child_spec())
+    return specs
 
 
 def _verbs() -> Sequence[Method]:
