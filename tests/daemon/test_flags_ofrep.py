@@ -10,6 +10,9 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+import pytest
+
+from daemon.errors import ConfigError
 from daemon.flags.binding import FLAGS_NAME
 from daemon.flags.config import FlagsSettings
 from daemon.flags.ofrep import OFREP_NAME, OfrepMount, evaluate_one
@@ -17,7 +20,7 @@ from daemon.flags.server import Flags
 from daemon.telemetry.http_listener import HttpListener, HttpRequest
 from daemon.telemetry.metrics_tree import HTTP_NAME
 from supervisor import ChildSpec, Supervisor, crash, whereis
-from supervisor.errors import NoProc
+from supervisor.errors import NoProc, StartFailed
 from supervisor.testing import settle
 
 
@@ -52,7 +55,7 @@ def listener() -> HttpListener:
     return found
 
 
-async def test_the_routes_are_mounted_again_on_a_restarted_listener() -> None:
+async def test_the_routes_follow_the_listener_through_a_restart_and_a_replacement() -> None:
     async with Supervisor(children()) as supervisor:
         flags = whereis(FLAGS_NAME)
         assert isinstance(flags, Flags)
@@ -60,16 +63,32 @@ async def test_the_routes_are_mounted_again_on_a_restarted_listener() -> None:
         first, mount = listener(), whereis(OFREP_NAME)
         assert isinstance(mount, OfrepMount)
         assert (await post(first.port, "beta", {"context": {"targetingKey": "a"}}))[1]["value"] is True
-        await first.stop(crash(RuntimeError("the listener fails")))  # it closes its socket
-        await mount.wait()  # it heard the listener go, and stopped to be restarted
-        await settle(supervisor)
+        # The listener crashes and its supervisor restarts it: the mount stays, and mounts again.
+        await first.stop(crash(RuntimeError("the listener fails")))
+        await settle(supervisor)  # the listener is restarted; the mount has heard of it
         second = listener()
         assert second is not first
-        assert whereis(OFREP_NAME) is not mount
+        assert await mount.call("listener") is second
         status, answer = await post(second.port, "beta", {"context": {"targetingKey": "a"}})
         assert (status, answer["value"], answer["reason"]) == (200, True, "STATIC")
+        # A reload's replacement: stopped, then started again; in between nothing is mounted.
+        await supervisor.terminate_child("http")
+        assert await mount.call("listener") is None
+        await supervisor.restart_child("http")
+        third = listener()
+        assert await mount.call("listener") is third
+        assert (await post(third.port, "beta", {"context": {"targetingKey": "a"}}))[0] == 200
+        assert whereis(OFREP_NAME) is mount  # never restarted: a listener's restarts are not its crashes
         await supervisor.terminate_child("ofrep")
-        assert second.route_for("/ofrep/v1/evaluate/flags/beta") is None  # unmounted on stop
+        assert third.route_for("/ofrep/v1/evaluate/flags/beta") is None  # unmounted on stop
+
+
+async def test_without_a_listener_the_mount_refuses_to_start_naming_the_keys() -> None:
+    with pytest.raises(StartFailed) as refused:
+        await OfrepMount.start()
+    cause = refused.value.reason.exception
+    assert isinstance(cause, ConfigError)
+    assert "[telemetry.prometheus] listen" in str(cause)
 
 
 async def test_the_reason_is_stale_while_the_flags_are_stale() -> None:

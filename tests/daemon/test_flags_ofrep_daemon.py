@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.daemon.conftest import ROOT, RunningDaemon, StartArbord
+from tests.daemon.test_process import request
 
 CONFIG = """
 [telemetry.prometheus]
@@ -56,9 +57,10 @@ def arborctl(daemon: RunningDaemon, *argv: str) -> Any:
 
 
 def port_of(daemon: RunningDaemon) -> int:
-    found = re.search(r"HTTP listener on 127\.0\.0\.1:(\d+) serving", daemon.stderr())
+    """The port of the listener started last (a reload starts a new one)."""
+    found = re.findall(r"HTTP listener on 127\.0\.0\.1:(\d+) serving", daemon.stderr())
     assert found, daemon.stderr()
-    return int(found[1])
+    return int(found[-1])
 
 
 def post(port: int, path: str, body: bytes | None, headers: dict[str, str] | None = None) -> Answer:
@@ -210,3 +212,23 @@ def test_ofrep_without_the_listener_exits_78_naming_the_key(start_arbord: StartA
     assert daemon.wait() == 78
     assert "[telemetry.prometheus] listen" in daemon.stderr()
     assert "[flags] ofrep" in daemon.stderr()
+
+
+def test_a_reload_follows_a_new_listener_and_refuses_to_drop_it(daemon: RunningDaemon) -> None:
+    arborctl(daemon, "flags", "enable", "beta")
+    first = port_of(daemon)
+    # A change of [telemetry]: its component starts a new listener; OFREP is on it once it runs.
+    daemon.write_config(CONFIG.replace("[flags]\n", "[telemetry.poller]\ninterval = 2.0\n\n[flags]\n"))
+    reply = request(daemon.control_socket, "reload")
+    assert reply["ok"] is True, reply
+    assert "telemetry" in reply["changed"]
+    second = port_of(daemon)
+    assert second != first
+    assert post(second, "/ofrep/v1/evaluate/flags/beta", context())[2]["value"] is True
+    # Without the listener OFREP would serve nothing: the reload is refused, rolled back whole.
+    daemon.write_config(CONFIG.replace('[telemetry.prometheus]\nlisten = "127.0.0.1:0"\n', ""))
+    reply = request(daemon.control_socket, "reload")
+    assert reply["ok"] is False
+    assert any("[telemetry.prometheus] listen" in error for error in reply["errors"]), reply
+    third = port_of(daemon)  # the rollback started the previous listener again
+    assert post(third, "/ofrep/v1/evaluate/flags/beta", context())[2]["value"] is True
