@@ -16,6 +16,7 @@ The root supervisor (``arbord.root``) starts each component's children, in the o
     ├── cache            the cache supervisor                (daemon/cache), one child per named cache
     ├── flags            the feature flags' server           (daemon/flags), over its store
     ├── migration        migrations and automatic rollback   (daemon/flags/migration), after flags
+    ├── ofrep            OFREP's routes on arbord.http       (daemon/flags/ofrep), with [flags] ofrep
     ├── experiments      the experiments' tables' owner      (daemon/flags/experiments/server.py)
     ├── servers          the user servers' supervisor        (daemon/servers), one per [servers.<name>]
     ├── console          the aiomonitor console, only when [console] enabled

@@ -9,6 +9,7 @@ The section's own keys configure the server; every sub-table ``[flags.<name>]`` 
     [flags]
     store = "sqlite"                 # or "memory": nothing survives a restart
     writers_group = "deploy"         # besides the daemon's uid and root, who may change flags
+    ofrep = true                     # OFREP on the HTTP listener ([telemetry.prometheus] listen)
 
     [flags.new_checkout]
     description = "The one-page checkout"
@@ -63,13 +64,17 @@ class FlagsSettings(BaseModel):
     """``[flags]``. ``store``: ``sqlite`` (durable, the default) or ``memory``; ``path``: the SQLite
     database (default: ``flags.db`` in the state directory); ``writers_group``: a group (name or gid)
     whose members may change flags through the control socket, besides the daemon's uid and root;
-    ``declared``: the ``[flags.<name>]`` sub-tables."""
+    ``ofrep``: serve OFREP on the HTTP listener (``daemon/flags/ofrep``; off by default, and the
+    listener must be configured: ``[telemetry.prometheus] listen``); ``declared``: the
+    ``[flags.<name>]`` sub-tables."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     store: Literal["sqlite", "memory", "redis"] = "sqlite"
     path: Path | None = None
     writers_group: str | None = None
+    ofrep: StrictBool = False
+    """Serve OFREP (``/ofrep/v1/...``) on the HTTP listener ``arbord.http`` (docs/flags.md, "OFREP")."""
     redis: RedisStoreSettings | None = None  # [flags.redis], for store = "redis" (redis_config.py)
     declared: Mapping[str, FlagDeclaration] = Field(default_factory=dict)
     migration: MigrationSettings = Field(default_factory=MigrationSettings)

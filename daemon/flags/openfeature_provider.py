@@ -43,6 +43,7 @@ from openfeature.provider import AbstractProvider, Metadata
 
 from daemon.flags.binding import flags_server
 from daemon.flags.evaluate import Decision
+from daemon.flags.reasons import reason_name
 from daemon.flags.server import Flags, FlagsEvent
 from supervisor.errors import NoProc
 
@@ -51,20 +52,11 @@ __all__ = ["PROVIDER_NAME", "ArbordProvider", "reason_of"]
 PROVIDER_NAME: Final = "arbord"
 T = TypeVar("T")
 
-_REASONS: Final[Mapping[str, Reason]] = {
-    "actor": Reason.TARGETING_MATCH,
-    "group": Reason.TARGETING_MATCH,
-    "percentage_of_time": Reason.SPLIT,
-    "percentage_of_actors": Reason.SPLIT,
-    "default": Reason.DEFAULT,
-}
-
 
 def reason_of(decision: Decision) -> Reason:
-    """The OpenFeature reason of a decision (table in the module docstring; staleness aside)."""
-    if decision.gate == "boolean":
-        return Reason.STATIC if decision.value else Reason.DISABLED
-    return _REASONS.get(decision.gate, Reason.UNKNOWN)
+    """The OpenFeature reason of a decision (table in the module docstring; staleness aside): the
+    table OFREP uses too (``daemon.flags.reasons``)."""
+    return Reason(reason_name(decision))
 
 
 class ArbordProvider(AbstractProvider):

@@ -90,6 +90,7 @@ def test_declared_flags_round_trip_through_their_dump() -> None:
         "store": "sqlite",
         "path": "/x/f.db",
         "writers_group": None,
+        "ofrep": False,  # OFREP on the HTTP listener (docs/flags.md, "OFREP")
         "redis": None,  # [flags.redis], for store = "redis" (docs/flags.md, "Shared store (Redis)")
         "migration": MigrationSettings().model_dump(mode="json"),  # [flags.migration] (docs/migrations.md)
         "a": {"description": "", "owner": "me", "default": False, "expires": None},
