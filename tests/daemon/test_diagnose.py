@@ -128,3 +128,11 @@ def test_without_a_daemon_the_archive_says_why_and_exit_is_3(tmp_path: Path) -> 
 
 def test_diagnose_takes_at_most_one_path(tmp_path: Path) -> None:
     assert diagnose(tmp_path / "none.sock", "a", "b")[0] == 2
+
+
+def test_completion_and_the_manual_offer_diagnose() -> None:
+    from daemon.ctl.arborctl import parser
+    from daemon.ctl.completion import completion_script
+
+    assert "diagnose" in completion_script("bash", [], parser())
+    assert "diagnose [PATH]" in parser().format_help()
