@@ -7,7 +7,8 @@ Any method the daemon has is a verb: its name with ``.`` written as a space (``t
 in the order positional words bind to them (daemon/verbs/words.py). Output is for people (a drawn
 tree, aligned tables) unless ``--json``: one JSON document, or one JSON line per item of a streamed
 result; an error is then a JSON document on stderr too (``{"error": {"code", "message", ...}}``).
-``arborctl console`` attaches to the console instead; ``arborctl completion bash|zsh`` prints a
+``arborctl console`` attaches to the console instead; ``arborctl diagnose [PATH]`` writes a diagnostic
+bundle (daemon/ctl/diagnose.py); ``arborctl completion bash|zsh`` prints a
 completion script made from the daemon's method table (daemon/ctl/completion.py).
 
 ``--hold`` keeps the connection open after a successful reply, pinging so it never goes idle, until
@@ -88,6 +89,7 @@ verbs (any method the daemon has; `arborctl methods` lists them with their param
   tables list | tables info NAME | tables dump NAME [chunk=N] [limit=N]
   registry lookup KEY | cache stats [NAME] | ...   console [SOCKET]
   spans [--trace ID] [--older-than SECONDS]   (the spans in flight, oldest first)
+  diagnose [PATH]   (a tar.gz of status, tree, metrics, crashes, flags history, spans, config; secrets masked)
   --hold registry register KEY [metadata=JSON]   (registered while arborctl runs)
 params: values in the order `arborctl methods` lists them, or key=value (JSON when it parses), or
   --key VALUE (--older-than 5 is older_than=5), or --params JSON; one param given twice is an error
@@ -373,6 +375,35 @@ def _hold(client: BlockingClient, release: _Release, timeout: float) -> int:
     return EXIT_OK
 
 
+def _diagnose(args: argparse.Namespace, output: _Output) -> int:
+    """``arborctl diagnose [PATH]``: write the diagnostic bundle (daemon/ctl/diagnose.py) and print
+    its path. Parts that fail are named on stderr and in the archive's index; exit 3 when no part
+    of the daemon's could be collected (it is not running), 0 otherwise."""
+    from daemon.ctl.diagnose import PARTS, collect, default_path, write_bundle
+
+    if len(args.verb) > 2:
+        output.error("usage", "diagnose takes at most one path: arborctl diagnose [PATH]")
+        return EXIT_USAGE
+    cwd = Path.cwd()
+    path = cwd / args.verb[1] if len(args.verb) == 2 else default_path(cwd)
+    socket_path = args.socket or default_socket_path(os.environ, cwd)
+    bundle = collect(lambda: connect(socket_path, timeout=args.timeout), socket=str(socket_path))
+    try:
+        write_bundle(bundle, path)
+    except OSError as error:
+        output.error("write_failed", f"cannot write {path}: {error}")
+        return EXIT_ERROR
+    failed = bundle.failed
+    if output.as_json:
+        output.result("diagnose", {"path": str(path), "failed": failed})
+    else:
+        print(path, file=output.out, flush=True)
+        for name in failed:
+            why = bundle.index["parts"][name]["error"]
+            print(f"arborctl: {name}: not collected ({why['code']}: {why['message']})", file=output.err)
+    return EXIT_NOT_RUNNING if len(failed) == len(PARTS) else EXIT_OK
+
+
 def _main(args: argparse.Namespace, output: _Output) -> int:
     cwd = Path.cwd()
     path = args.socket or default_socket_path(os.environ, cwd)
@@ -463,6 +494,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             return EXIT_ERROR
 
         return attach_console(args.verb[1:], args.socket, output.err)
+    if args.verb[0] == "diagnose":
+        return _diagnose(args, output)
     return _main(args, output)
 
 

@@ -34,7 +34,7 @@ __all__ = ["SHELLS", "completion_script"]
 
 SHELLS: Final = ("bash", "zsh")
 # Verbs arborctl itself adds to the daemon's methods.
-_OWN_VERBS: Final = {"restart": "restart_child", "console": "", "completion": ""}
+_OWN_VERBS: Final = {"restart": "restart_child", "console": "", "completion": "", "diagnose": ""}
 # A word that goes into the script as it is: a method's name or a param's comes from the daemon.
 _SAFE: Final = re.compile(r"[A-Za-z0-9_.:-]+")
 
