@@ -38,7 +38,7 @@ async def serve_metrics(request: HttpRequest) -> HttpResponse:
     server = metrics_server()
     if server is None:
         return HttpResponse(HTTPStatus.SERVICE_UNAVAILABLE, b"the metrics server is not running\n")
-    return HttpResponse(HTTPStatus.OK, exposition(server).encode("utf-8"), CONTENT_TYPE)
+    return HttpResponse(HTTPStatus.OK, exposition(server, accounting=True).encode("utf-8"), CONTENT_TYPE)
 
 
 METRICS_ROUTE: Final = Route("/metrics", serve_metrics)

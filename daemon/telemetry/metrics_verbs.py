@@ -15,7 +15,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from daemon.errors import ControlError
+from daemon.telemetry.accounting_export import accounting_records
 from daemon.telemetry.aggregation import MetricsServer, Series, metrics_server
+from daemon.telemetry.hub import stats_snapshot
 from daemon.telemetry.prometheus import CONTENT_TYPE, exposition
 from daemon.verbs.codes import ErrorCode
 from daemon.verbs.method import Method, MethodContext, NoParams, methods_of, verb
@@ -68,12 +70,14 @@ def series_record(series: Series) -> dict[str, Any]:
 @verb("metrics", "every metric's series and value")
 async def metrics_list(params: MetricsParams, context: MethodContext) -> list[dict[str, Any]]:
     found = await _server().series_in_slices()
-    return [series_record(s) for s in found if s.metric.name.startswith(params.prefix)]
+    records = [series_record(s) for s in found]
+    records += accounting_records(stats_snapshot())  # the sampled events' accounting
+    return [r for r in records if str(r["metric"]).startswith(params.prefix)]
 
 
 @verb("metrics.prometheus", "the metrics in Prometheus' text exposition format")
 async def metrics_prometheus(params: NoParams, context: MethodContext) -> dict[str, str]:
-    return {"content_type": CONTENT_TYPE, "text": exposition(_server())}
+    return {"content_type": CONTENT_TYPE, "text": exposition(_server(), accounting=True)}
 
 
 def metrics_methods() -> tuple[Method, ...]:

@@ -51,6 +51,7 @@ from prometheus_client.core import (
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from daemon.telemetry.accounting_export import AccountingCollector
 from daemon.telemetry.aggregation import MetricsServer, Series
 from daemon.telemetry.metrics import Kind, Metric
 
@@ -110,8 +111,11 @@ class MetricsCollector(Collector):
         return family
 
 
-def exposition(server: MetricsServer) -> str:
-    """Every metric of ``server`` in Prometheus' text format (what ``/metrics`` serves)."""
+def exposition(server: MetricsServer, *, accounting: bool = False) -> str:
+    """Every metric of ``server`` in Prometheus' text format (what ``/metrics`` serves), then, with
+    ``accounting``, the sampled events' counters (``daemon/telemetry/accounting_export.py``)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(MetricsCollector(server))
+    if accounting:
+        registry.register(AccountingCollector())
     return generate_latest(registry).decode("utf-8")

@@ -15,15 +15,20 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from daemon.telemetry import emit_once_per, stats_snapshot
+from daemon.telemetry.accounting_export import accounting_records
 from daemon.telemetry.aggregation import METRICS_NAME, MetricsServer
 from daemon.telemetry.config import TelemetrySettings
 from daemon.telemetry.http_listener import HttpListener, HttpRequest, HttpResponse, Route
+from daemon.telemetry.hub import SERVER_NAME
 from daemon.telemetry.metrics import counter, distribution, last_value, sum_of, summary
 from daemon.telemetry.metrics_config import PrometheusSettings
 from daemon.telemetry.metrics_tree import HTTP_NAME, METRICS_ROUTE, metrics_child_specs
 from daemon.telemetry.poller import POLLER_NAME
 from daemon.telemetry.prometheus import exposition
+from daemon.telemetry.server import TelemetryServer
 from supervisor import telemetry
+from supervisor.testing import ManualClock
 
 JOB = ("job", "done")
 
@@ -93,6 +98,32 @@ async def test_dropped_events_are_exported_too() -> None:
     )
     assert dropped == {key: 1.0}
     assert samples(found["job_done_rows"]) == {}
+
+
+async def test_the_sampled_events_accounting_is_exported() -> None:
+    # Issue 13: the sampled events' counters are among arbord's default metrics.
+    events = await TelemetryServer.start(clock=ManualClock(), name=SERVER_NAME)
+    server = await MetricsServer.start([])
+    try:
+        for _ in range(3):
+            emit_once_per(("jobs", "done"), 60.0, {}, {"queue": "fast"})
+        found = families(exposition(server, accounting=True))
+        records = accounting_records(stats_snapshot())
+    finally:
+        await server.stop()
+        await events.stop()
+    outcomes = {
+        dict(labels)["outcome"]: value
+        for (_, labels), value in samples(found["arbord_telemetry_events"]).items()
+    }
+    assert (outcomes["received"], outcomes["emitted"], outcomes["deduplicated"]) == (3.0, 1.0, 2.0)
+    assert samples(found["arbord_telemetry_pending"]) == {
+        ("arbord_telemetry_pending", (("event", "jobs.done"),)): 0.0
+    }
+    by_outcome = {
+        r["tags"]["outcome"]: r["value"] for r in records if r["metric"] == "arbord.telemetry.events"
+    }
+    assert (by_outcome["received"], by_outcome["emitted"], by_outcome["deduplicated"]) == (3, 1, 2)
 
 
 # --- the HTTP listener -----------------------------------------------------------------------------
