@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
 
-.PHONY: run test lint lint-c lint-systemd check-state bench clean format
+.PHONY: run test lint lint-c lint-systemd check-state bench clean format docs
 
 # The suites run a second time on the tables' pure-Python twin (docs/tables.md, "The C core and its
 # Python twin"): the core is chosen when supervisor.tables is imported, hence a second process.
@@ -28,18 +28,19 @@ $(RUN_STAMP): pyproject.toml setup.py supervisor/_speedups.c | $(BIN)/python
 run: $(RUN_STAMP)
 	$(BIN)/arbord run
 
-## test: lint, type-check, hidden-state check, then the whole test suite, then the table, registry
-## and cache suites again on the tables' pure-Python twin
+## test: lint, type-check, hidden-state check, the documentation site's strict build, then the whole
+## test suite, then the table, registry and cache suites again on the tables' pure-Python twin
 test: $(STAMP) lint
+	$(MAKE) --no-print-directory docs
 	$(BIN)/python -m pytest
 	ARBORD_NO_EXTENSIONS=1 $(BIN)/python -m pytest -p no:cacheprovider $(TWIN_SUITES)
 
 ## lint: ruff (lint + format), mypy --strict, the C extension's stub against the module, the hidden-state check
 ## (over the tests too: a test's module state leaks into the next test as a server's would)
 lint: $(STAMP)
-	$(BIN)/ruff check supervisor daemon tests bench setup.py _arbord_entry.py
-	$(BIN)/ruff format --check supervisor daemon tests bench setup.py _arbord_entry.py
-	$(BIN)/mypy --strict supervisor daemon tests bench _arbord_entry.py
+	$(BIN)/ruff check supervisor daemon tests bench setup.py _arbord_entry.py docs/hooks.py
+	$(BIN)/ruff format --check supervisor daemon tests bench setup.py _arbord_entry.py docs/hooks.py
+	$(BIN)/mypy --strict supervisor daemon tests bench _arbord_entry.py docs/hooks.py
 	@if [ -n "$$ARBORD_NO_EXTENSIONS" ] && [ "$$ARBORD_NO_EXTENSIONS" != 0 ]; then \
 		echo "lint: ARBORD_NO_EXTENSIONS is set: the C extension's stub and compile checks are skipped"; \
 	else \
@@ -77,14 +78,19 @@ lint-c: $(STAMP)
 check-state: $(STAMP)
 	$(BIN)/python -m supervisor.lint supervisor daemon tests
 
+## docs: the documentation site (guides and API reference, mkdocs.yml) into site/, with --strict: a broken
+## link or anchor, a page left out of the nav, or a public name without a docstring fails. No network.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 ## bench: benchmarks, printed as ratios against baselines measured in the same run
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m bench
 
 format: $(STAMP)
-	$(BIN)/ruff format supervisor daemon tests bench setup.py _arbord_entry.py
-	$(BIN)/ruff check --fix supervisor daemon tests bench setup.py _arbord_entry.py
+	$(BIN)/ruff format supervisor daemon tests bench setup.py _arbord_entry.py docs/hooks.py
+	$(BIN)/ruff check --fix supervisor daemon tests bench setup.py _arbord_entry.py docs/hooks.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis site

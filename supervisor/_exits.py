@@ -73,9 +73,15 @@ _CRASH_KIND: Final = ExitKind.CRASH
 _new_exit: Final = tuple.__new__
 
 NORMAL: Final = Exit(ExitKind.NORMAL)
+"""OTP's ``normal``: the server finished its work; a link does not propagate it, a ``transient`` child is
+not restarted."""
 SHUTDOWN: Final = Exit(ExitKind.SHUTDOWN)
+"""OTP's ``shutdown``: stopped by its supervisor or by ``stop()``; not a crash."""
 KILLED: Final = Exit(ExitKind.KILLED)
+"""OTP's ``killed``: stopped without running ``terminate`` (``kill()``, ``brutal_kill``, or a shutdown
+that timed out)."""
 NOPROC: Final = Exit(ExitKind.NOPROC)
+"""OTP's ``noproc``: the reason a monitor of a process already gone is told (its ``Down`` comes at once)."""
 
 
 def shutdown(term: object = None) -> Exit:

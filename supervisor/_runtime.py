@@ -34,7 +34,10 @@ __all__ = [
 ]
 
 Process: TypeAlias = "Server | asyncio.Task[Any]"
+"""What the runtime tracks as a process: a server, or a plain task (linked, monitored, given exit
+callbacks)."""
 ExitCallback: TypeAlias = Callable[[Exit], None]
+"""Called once with a process's exit reason when it exits (``add_exit_callback``)."""
 
 _SERVER_OF_TASK: dict[asyncio.Task[Any], Server] = {}
 _SERVER_OF_NAME: dict[str, Server] = {}

@@ -29,6 +29,8 @@ class _TableCallbacks(Protocol):
 
 @disjoint_base
 class TableCore:
+    """The part of a ``Table`` the C extension implements: its store, owner and hot operations."""
+
     _rows: dict[Any, Any]
     _loop: asyncio.AbstractEventLoop
     _owner_task: object
@@ -45,6 +47,9 @@ class TableCore:
 
 @final
 class GuardedGetter:
+    """``GuardedGetter(get, reject, position, on_reject=None)``: called with a key, ``get(key)``,
+    unless that is None or ``reject(row[position])`` is true (then ``on_reject(key)``, and None)."""
+
     @property
     def position(self) -> int: ...
     def __new__(

@@ -70,7 +70,9 @@ __all__ = [
 log = logging.getLogger("supervisor.telemetry")
 
 EventName: TypeAlias = tuple[str, ...]
+"""An event's name: a tuple of strings, most general first (``("supervisor", "child", "restart")``)."""
 HandlerFunction: TypeAlias = Callable[[EventName, Mapping[str, float], Mapping[str, object], Any], None]
+"""A handler: called as ``function(event, measurements, metadata, config)`` in the emitter's task."""
 T = TypeVar("T")
 
 HANDLER_FAILURE: EventName = ("telemetry", "handler", "failure")

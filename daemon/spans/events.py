@@ -28,11 +28,17 @@ from supervisor import telemetry
 __all__ = ["ATTRIBUTES", "EVENT", "LINK", "ORPHAN_END", "START", "STOP", "emit_start", "emit_stop"]
 
 START: Final = ("arbord", "span", "start")
+"""Emitted when a span starts."""
 STOP: Final = ("arbord", "span", "stop")
+"""Emitted when a span ends, with its status and the ``FinishedSpan``."""
 ATTRIBUTES: Final = ("arbord", "span", "attributes")
+"""Emitted when attributes are set on an open span."""
 EVENT: Final = ("arbord", "span", "event")
+"""Emitted when an event is added to an open span."""
 LINK: Final = ("arbord", "span", "link")
+"""Emitted when a link to another span is added to an open span."""
 ORPHAN_END: Final = ("arbord", "span", "orphan_end")
+"""Emitted when ``end_span`` is given a span that is not open (unknown, or already ended)."""
 
 _active: Final = telemetry.active_events
 _execute: Final = telemetry.execute

@@ -15,6 +15,7 @@ from typing import Any, Final, TypeAlias
 __all__ = ["END_OF_TABLE", "MISSING", "Access", "Row", "TableType"]
 
 Row: TypeAlias = tuple[Any, ...]
+"""A table row: a tuple whose element at the table's ``keypos`` is its key."""
 
 
 class TableType(enum.Enum):

@@ -19,7 +19,7 @@ class UniqueNames:
     """Makes names under one prefix: ``names("cache")`` is ``prefix + "cache"``.
 
     Look services up by these names (``whereis(names("cache"))``), never by a global one: two tests,
-    or the asyncio and uvloop runs of one test, then never meet (docs/testing.md: a tree per test).
+    or the asyncio and uvloop runs of one test, then never meet (docs/testing.md, "A tree per test").
     """
 
     __slots__ = ("prefix",)
