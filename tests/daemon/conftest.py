@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -183,6 +184,22 @@ def spawn_arbord(
     return RunningDaemon(
         process, workdir, config_path, runtime_dir, runtime_dir / "control.sock", notify, stderr_path
     )
+
+
+@contextmanager
+def ready_daemon(config: str | None) -> Iterator[RunningDaemon]:
+    """A daemon started on ``config`` in a short temporary directory (``sun_path`` is 108 bytes),
+    ready; stopped and its directory removed on exit. For module-scoped fixtures that share one."""
+    workdir = Path(tempfile.mkdtemp(prefix="arb-", dir="/tmp"))
+    running = spawn_arbord(workdir, config)
+    try:
+        wait_ready(running)
+        yield running
+    finally:
+        if running.process.poll() is None:
+            running.stop()
+        running.notify.close()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def wait_ready(running: RunningDaemon, timeout: float = START_TIMEOUT) -> None:

@@ -14,11 +14,9 @@ import io
 import json
 import os
 import select
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,7 +25,7 @@ from typing import Any
 import pytest
 
 from daemon.ctl.arborctl import main
-from tests.daemon.conftest import ROOT, RunningDaemon, spawn_arbord, wait_ready
+from tests.daemon.conftest import ROOT, RunningDaemon, ready_daemon
 
 CONFIG = """
 [cache.caches.scratch]
@@ -39,16 +37,8 @@ TIMEOUT = 10.0
 @pytest.fixture(scope="module")
 def daemon() -> Iterator[RunningDaemon]:
     """One daemon for the module: each test uses keys and caches of its own."""
-    workdir = Path(tempfile.mkdtemp(prefix="arb-", dir="/tmp"))  # short: sun_path is 108 bytes
-    running = spawn_arbord(workdir, CONFIG)
-    try:
-        wait_ready(running)
+    with ready_daemon(CONFIG) as running:
         yield running
-    finally:
-        if running.process.poll() is None:
-            running.stop()
-        running.notify.close()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def ctl(daemon: RunningDaemon, *argv: str) -> tuple[int, str, str]:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import tarfile
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ import pytest
 from daemon.ctl.arborctl import main
 from daemon.ctl.diagnose import PARTS, Part, collect, write_bundle
 from daemon.ctl.wire import connect
-from tests.daemon.conftest import RunningDaemon, spawn_arbord, wait_ready
+from tests.daemon.conftest import RunningDaemon, ready_daemon
 
 SECRET = "hunter2-do-not-leak"
 CONFIG = f"""
@@ -30,16 +28,8 @@ url = "redis://app:{SECRET}@cache.invalid:6379/2"
 @pytest.fixture(scope="module")
 def daemon() -> Iterator[RunningDaemon]:
     """One daemon for the module, with a secret in its configuration."""
-    workdir = Path(tempfile.mkdtemp(prefix="arb-", dir="/tmp"))  # short: sun_path is 108 bytes
-    running = spawn_arbord(workdir, CONFIG)
-    try:
-        wait_ready(running)
+    with ready_daemon(CONFIG) as running:
         yield running
-    finally:
-        if running.process.poll() is None:
-            running.stop()
-        running.notify.close()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def diagnose(socket: Path, *argv: str) -> tuple[int, str, str]:

@@ -7,14 +7,16 @@ process: starting a daemon per example would take minutes).
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.daemon.conftest import RunningDaemon, short_tmp, spawn_arbord, start_arbord, wait_ready
+from tests.daemon.conftest import (
+    RunningDaemon,
+    ready_daemon,
+    short_tmp,
+    start_arbord,
+)
 
 __all__ = ["shared_daemon", "short_tmp", "start_arbord"]
 
@@ -25,13 +27,5 @@ SHARED_CONFIG = "[control]\nidle_timeout = 5.0\nframe_timeout = 2.0\nrequest_tim
 @pytest.fixture(scope="module")
 def shared_daemon() -> Iterator[RunningDaemon]:
     """A daemon for the whole module; killed afterwards (its stderr is checked by the tests)."""
-    workdir = Path(tempfile.mkdtemp(prefix="arb-", dir="/tmp"))
-    running = spawn_arbord(workdir, SHARED_CONFIG)
-    try:
-        wait_ready(running)
+    with ready_daemon(SHARED_CONFIG) as running:
         yield running
-    finally:
-        if running.process.poll() is None:
-            running.stop()
-        running.notify.close()
-        shutil.rmtree(workdir, ignore_errors=True)
