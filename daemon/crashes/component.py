@@ -8,6 +8,7 @@ from typing import Final
 
 from daemon.component import Component, ComponentContext
 from daemon.crashes.config import CrashesSettings
+from daemon.crashes.flags_in_force import flags_in_force
 from daemon.crashes.open_spans import spans_left_open
 from daemon.crashes.server import CRASHES_NAME, CrashLog
 from daemon.crashes.verbs import crash_methods
@@ -24,7 +25,7 @@ def _children(section: CrashesSettings, context: ComponentContext) -> Sequence[C
         ChildSpec(
             CRASHES_ID,
             CrashLog,
-            kwargs={"capacity": section.capacity, "open_spans": spans_left_open},
+            kwargs={"capacity": section.capacity, "open_spans": spans_left_open, "flags": flags_in_force},
             name=CRASHES_NAME,
         ),
     )

@@ -94,6 +94,9 @@ class CrashRecord:
     context: Mapping[str, Any] | None
     """``ErrorContext.as_dict()`` of the context the exception carried (fields cleaned), or None."""
     open_spans: tuple[Mapping[str, Any], ...] = ()
+    flags: Mapping[str, Any] | None = None
+    """The flags in force at the crash (``daemon/crashes/flags_in_force.py``), or None without a
+    flags server."""
     decision: str = "no restart"
     """``no restart``, ``restart`` or ``give up`` (past the intensity, the supervisor shuts down)."""
     restarts: int = 0
@@ -110,6 +113,7 @@ class CrashRecord:
         time: float,
         restarts: int = 0,
         open_spans: Sequence[Mapping[str, Any]] = (),
+        flags: Mapping[str, Any] | None = None,
     ) -> CrashRecord:
         """The record of ``reason``, seen by ``supervisor`` for ``child``."""
         exc = reason.exception
@@ -124,6 +128,7 @@ class CrashRecord:
             _traceback(exc),
             None if carried is None else carried.as_dict(),
             tuple(open_spans),
+            flags,
             restarts=restarts,
         )
 
@@ -153,5 +158,6 @@ class CrashRecord:
             "chain": list(self.chain),
             "context": self.context,
             "open_spans": list(self.open_spans),
+            "flags": self.flags,
             "traceback": self.traceback,
         }

@@ -36,7 +36,9 @@ __all__ = [
     "CRASHES_NAME",
     "DEFAULT_CAPACITY",
     "CrashLog",
+    "FlagsHook",
     "OpenSpansHook",
+    "no_flags",
     "no_open_spans",
 ]
 
@@ -54,6 +56,15 @@ OpenSpansHook = Callable[[Mapping[str, Any]], Sequence[Mapping[str, Any]]]
 wires it; ``no_open_spans`` until then)."""
 
 
+FlagsHook = Callable[[], Mapping[str, Any] | None]
+"""``flags()``: the flags in force at a crash (the flags component wires ``flags_in_force``)."""
+
+
+def no_flags() -> Mapping[str, Any] | None:
+    """The default ``FlagsHook``: no flags server, no flags recorded."""
+    return None
+
+
 def no_open_spans(metadata: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
     """The default ``OpenSpansHook``: no span server, no open spans."""
     return ()
@@ -68,11 +79,13 @@ class CrashLog(Server):
         capacity: int = DEFAULT_CAPACITY,
         open_spans: OpenSpansHook = no_open_spans,
         clock: Callable[[], float] = time.time,
+        flags: FlagsHook = no_flags,
     ) -> None:
         if capacity < 1:
             raise ValueError(f"a crash log holds at least one record, not {capacity}")
         self._capacity = capacity
         self._open_spans = open_spans
+        self._flags = flags
         self._clock = clock
         self._records: OrderedDict[int, CrashRecord] = OrderedDict()
         self._dropped = 0
@@ -124,8 +137,20 @@ class CrashLog(Server):
         except Exception:
             log.exception("the open-spans hook failed for crash %d", crash_id)
             spans = ()
+        try:
+            flags = self._flags()
+        except Exception:
+            log.exception("the flags hook failed for crash %d", crash_id)
+            flags = None
         record = CrashRecord.of(
-            crash_id, supervisor, child, reason, time=self._clock(), restarts=restarts, open_spans=spans
+            crash_id,
+            supervisor,
+            child,
+            reason,
+            time=self._clock(),
+            restarts=restarts,
+            open_spans=spans,
+            flags=flags,
         )
         self.cast(("add", record))
 

@@ -250,6 +250,7 @@ def _crash(result: Mapping[str, Any]) -> str:
         ["intensity left:", _cell(result.get("intensity_left"))],
         ["context:", _json_cell(result.get("context"))],
         ["open spans:", _json_cell(result.get("open_spans"))],
+        ["flags:", _json_cell(result.get("flags"))],
     ]
     parts = [_align(lines, " ")]
     for link in result.get("chain") or []:

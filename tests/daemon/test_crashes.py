@@ -20,7 +20,9 @@ import pytest
 
 from daemon.context import ContextFilter, operation, with_context
 from daemon.crashes import CRASHES_NAME, CrashLog
+from daemon.crashes.flags_in_force import MAX_ACTORS, flags_in_force
 from daemon.crashes.open_spans import spans_left_open
+from daemon.flags import FLAGS_NAME, Flags, MemoryStore
 from daemon.log_json import JsonFormatter
 from daemon.spans import SPANS_NAME, SpanServer, start_span
 from supervisor import Caller, ChildSpec, Server, Supervisor, call, crash, telemetry
@@ -248,3 +250,30 @@ async def test_a_crash_record_lists_the_spans_the_crash_left_open() -> None:
 
 def test_without_a_span_server_a_crash_records_no_open_spans() -> None:
     assert spans_left_open({"reason": crash(ValueError("x"))}) == ()
+
+
+async def test_a_crash_record_keeps_the_flags_in_force() -> None:
+    # Issue 14: "the flag values that were in force" at the crash (daemon/crashes/flags_in_force.py).
+    flags = await Flags.start(store=MemoryStore(), name=FLAGS_NAME)
+    log = await CrashLog.start(capacity=3, name=CRASHES_NAME, flags=flags_in_force)
+    try:
+        await flags.enable("beta", actor="test", create=True)
+        many = [f"user-{n}" for n in range(MAX_ACTORS + 1)]
+        for actor in many:
+            await flags.enable("pilot", for_actor=actor, actor="test", create=True)
+        async with Supervisor([ChildSpec("w", Worker)], intensity=3, period=60, name="test.sup") as sup:
+            await _crash(sup, "w", "bad batch")
+            (summary,) = (await _records(log))["crashes"]
+            record = await call(log, ("show", summary["id"]))
+        in_force = record["flags"]
+        assert in_force["revision"] == flags.revision
+        assert in_force["flags"]["beta"] == {"name": "beta", "boolean": True}
+        assert in_force["flags"]["pilot"]["actors"] == {"count": len(many)}  # bounded, counted
+        assert in_force["left_out"] == 0
+    finally:
+        await log.stop()
+        await flags.stop()
+
+
+def test_without_a_flags_server_a_crash_records_no_flags() -> None:
+    assert flags_in_force() is None
