@@ -18,14 +18,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from daemon.ctl.arborctl import main
-from tests.daemon.conftest import ROOT, RunningDaemon, ready_daemon
+from tests.daemon.conftest import ROOT, RunningDaemon, poll_until, ready_daemon
 
 CONFIG = """
 [cache.caches.scratch]
@@ -105,16 +106,12 @@ def catches(process: subprocess.Popen[bytes], signum: signal.Signals) -> bool:
     return bool(int(caught, 16) >> (signum - 1) & 1)
 
 
-def until(what: str, condition: Callable[[], bool]) -> None:
-    """Wait for ``condition`` (each check is a round trip to the daemon), at most TIMEOUT."""
-    deadline = time.monotonic() + TIMEOUT
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {TIMEOUT} s: {what}"
+until = partial(poll_until, within=TIMEOUT)
 
 
 def terminate_held(process: subprocess.Popen[bytes]) -> tuple[int, str, str]:
     """SIGTERM a ``--hold`` arborctl once it is holding (its handlers are in place)."""
-    until("arborctl --hold handles SIGTERM", lambda: catches(process, signal.SIGTERM))
+    until(lambda: catches(process, signal.SIGTERM), "arborctl --hold handles SIGTERM")
     process.send_signal(signal.SIGTERM)
     return finish(process)
 
@@ -145,8 +142,8 @@ def test_registry_verbs_print_entries_and_exit_codes(daemon: RunningDaemon) -> N
         assert third == {"key": "verbs.web-3", "owner": third["owner"], "metadata": {}}
         assert third["owner"] not in (first["owner"], "")
         # ...which vanishes with it: its connection is gone, the held ones stay.
-        until("verbs.web-3 is gone", lambda: ctl(daemon, "registry", "lookup", "verbs.web-3")[0] == 1)
-        until("verbs.web-2 is registered", lambda: ctl(daemon, "registry", "lookup", "verbs.web-2")[0] == 0)
+        until(lambda: ctl(daemon, "registry", "lookup", "verbs.web-3")[0] == 1, "verbs.web-3 is gone")
+        until(lambda: ctl(daemon, "registry", "lookup", "verbs.web-2")[0] == 0, "verbs.web-2 is registered")
 
         second = ctl_json(daemon, "registry", "lookup", "verbs.web-2")
         assert second == {"key": "verbs.web-2", "owner": second["owner"], "metadata": web2}
@@ -229,7 +226,7 @@ def test_registry_verbs_print_entries_and_exit_codes(daemon: RunningDaemon) -> N
         assert ctl_json(daemon, "registry", "lookup", "verbs.web-1") == first  # still held
         code, out, err = terminate_held(holders[0])
         assert (code, out.strip(), err) == (0, "", "")  # its reply was read above (but its last newline)
-        until("verbs.web-1 is gone", lambda: ctl_json(daemon, "registry", "count") == {"count": 0})
+        until(lambda: ctl_json(daemon, "registry", "count") == {"count": 0}, "verbs.web-1 is gone")
         assert failure(daemon, "registry", "lookup", "verbs.web-1")[0] == 1
         assert ctl_json(daemon, "registry", "list") == {"entries": [], "total": 0, "next": None}
     finally:
@@ -310,6 +307,6 @@ def test_an_owned_cache_entry_vanishes_when_the_one_shot_arborctl_exits(daemon: 
     )
     assert (code, err) == (0, "")
     assert json.loads(out)["key"] == "session"
-    until("the owned entry is gone", lambda: ctl(daemon, "cache", "get", "session", "cache=scratch")[0] == 1)
+    until(lambda: ctl(daemon, "cache", "get", "session", "cache=scratch")[0] == 1, "the owned entry is gone")
     assert ctl_json(daemon, "cache", "get", "kept", "cache=scratch") == {"key": "kept", "value": 1}
     assert [k["key"] for k in ctl_json(daemon, "cache", "list", "cache=scratch")["keys"]] == ["kept"]

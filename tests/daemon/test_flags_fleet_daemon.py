@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import pytest
 
 from daemon.ctl.arborctl import main
 from daemon.flags.gates import GateOp
-from tests.daemon.conftest import RunningDaemon, StartArbord
+from tests.daemon.conftest import RunningDaemon, StartArbord, poll_until
 from tests.daemon.redis_server import RedisServer, start_redis_server
 from tests.daemon.test_flags_redis import _change, _commit_as
 
@@ -41,13 +41,7 @@ def arborctl(daemon: RunningDaemon, *argv: str) -> tuple[int, Any, str]:
     return code, json.loads(text) if text.strip() else None, err.getvalue()
 
 
-def until(condition: Callable[[], bool], what: str) -> None:
-    """Read again until ``condition`` holds; fail after ``WAIT`` seconds."""
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {WAIT} s: {what}")
-        time.sleep(0.02)
+until = partial(poll_until, within=WAIT)
 
 
 def _status_is(daemon: RunningDaemon, key: str, value: object) -> Callable[[], bool]:

@@ -12,14 +12,13 @@ import io
 import json
 import os
 import socket
-import time
-from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from daemon.ctl.arborctl import main
 from tests.daemon.as_nobody import NOBODY, needs_nobody, run_as_nobody
-from tests.daemon.conftest import StartArbord
+from tests.daemon.conftest import StartArbord, poll_until
 
 DEADLINE = 60.0
 
@@ -65,15 +64,7 @@ def request(path: Path, method: str, params: dict[str, Any] | None = None) -> An
     return reply["result"]
 
 
-def until(condition: Callable[[], Any], what: str) -> Any:
-    """Poll ``condition`` through the control socket until it is truthy (fail after DEADLINE)."""
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)  # a poll interval: the condition decides, not the sleep
-    raise AssertionError(f"not within {DEADLINE} s: {what}")
+until = partial(poll_until, within=DEADLINE)
 
 
 def test_a_rollout_crashing_its_treatment_arm_is_rolled_back_by_nobody(start_arbord: StartArbord) -> None:
