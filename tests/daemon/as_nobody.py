@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
 
 import pytest
 
-__all__ = ["CONNECT_ONLY", "NOBODY", "SYSTEM_PYTHON", "needs_nobody", "run_as_nobody"]
+__all__ = ["CONNECT_ONLY", "NOBODY", "SYSTEM_PYTHON", "needs_nobody", "run_as_nobody", "start_as_nobody"]
 
 NOBODY = 65534
 SYSTEM_PYTHON = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")
@@ -44,3 +45,20 @@ def run_as_nobody(script: str, *args: str) -> str:
         check=True,
     )
     return result.stdout.decode(errors="replace").strip()
+
+
+def start_as_nobody(script: str, *args: str, pass_fds: Sequence[int] = ()) -> subprocess.Popen[str]:
+    """Start ``python3 -c script args...`` as ``nobody`` with text pipes on its standard input and
+    output, and return it without waiting (blocking: call it in a thread from async code)."""
+    assert SYSTEM_PYTHON is not None
+    return subprocess.Popen(
+        [SYSTEM_PYTHON, "-c", script, *args],
+        user=NOBODY,
+        group=NOBODY,
+        extra_groups=[],
+        pass_fds=pass_fds,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd="/",
+    )

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.daemon.as_nobody import CONNECT_ONLY, NOBODY, SYSTEM_PYTHON, needs_nobody, run_as_nobody
+from tests.daemon.as_nobody import CONNECT_ONLY, NOBODY, needs_nobody, run_as_nobody, start_as_nobody
 from tests.daemon.conftest import ROOT, RunningDaemon, StartArbord, spawn_arbord, wait_ready
 from tests.daemon.test_control_slots import GREEDY
 
@@ -255,17 +255,7 @@ def test_another_user_holding_every_slot_it_may_cannot_keep_the_operator_out(
     )
     os.chmod(short_tmp, 0o711)  # let nobody reach the runtime directory (0710) ...
     os.chown(daemon.runtime_dir, -1, NOBODY)  # ... and traverse it, as systemd's Group= would
-    assert SYSTEM_PYTHON is not None
-    greedy = subprocess.Popen(
-        [SYSTEM_PYTHON, "-c", GREEDY, str(daemon.control_socket), "8"],
-        user=NOBODY,
-        group=NOBODY,
-        extra_groups=[],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd="/",
-    )
+    greedy = start_as_nobody(GREEDY, str(daemon.control_socket), "8")
     try:
         assert greedy.stdout is not None
         assert greedy.stdout.readline().split() == ["ok"] * 4 + ["busy"] * 4

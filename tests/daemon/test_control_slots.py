@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,7 +19,7 @@ import pytest
 from daemon.control.dispatch import REJECTED
 from daemon.ctl.client import open_control_client
 from supervisor import telemetry
-from tests.daemon.as_nobody import NOBODY, SYSTEM_PYTHON, needs_nobody, run_as_nobody
+from tests.daemon.as_nobody import NOBODY, needs_nobody, run_as_nobody, start_as_nobody
 from tests.daemon.test_control_helpers import Harness, running_control
 
 GREEDY = """
@@ -47,21 +46,8 @@ what each was answered (``ok``, ``busy``, ...), and holds them until told to go.
 @asynccontextmanager
 async def greedy_nobody(harness: Harness, connections: int) -> AsyncIterator[list[str]]:
     """``nobody`` holding as many of ``connections`` as it was given; yields the answers."""
-    assert SYSTEM_PYTHON is not None
-    command = [SYSTEM_PYTHON, "-c", GREEDY, str(harness.path), str(connections)]
-    # Popen in a thread: uvloop's subprocess_exec has no ``user=``.
-    process = await asyncio.to_thread(
-        lambda: subprocess.Popen(
-            command,
-            user=NOBODY,
-            group=NOBODY,
-            extra_groups=[],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd="/",
-        )
-    )
+    # Started in a thread: uvloop's subprocess_exec has no ``user=``.
+    process = await asyncio.to_thread(start_as_nobody, GREEDY, str(harness.path), str(connections))
     try:
         assert process.stdout is not None
         line = await asyncio.to_thread(process.stdout.readline)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from daemon.ctl.trust import UntrustedSocket, expected_server_uids, trusted_socket_path
-from tests.daemon.as_nobody import NOBODY, SYSTEM_PYTHON, needs_nobody
+from tests.daemon.as_nobody import NOBODY, SYSTEM_PYTHON, needs_nobody, start_as_nobody
 from tests.daemon.conftest import ROOT
 
 _IMPOSTOR = (
@@ -45,17 +45,7 @@ class Impostor:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.bind(str(path))
         os.chmod(path, 0o666)
-        self._process = subprocess.Popen(
-            [SYSTEM_PYTHON, "-c", _IMPOSTOR, str(sock.fileno())],
-            user=NOBODY,
-            group=NOBODY,
-            extra_groups=[],
-            pass_fds=(sock.fileno(),),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd="/",
-        )
+        self._process = start_as_nobody(_IMPOSTOR, str(sock.fileno()), pass_fds=(sock.fileno(),))
         sock.close()
         assert self._process.stdout is not None
         assert self._process.stdout.readline().strip() == "listening"
