@@ -34,9 +34,11 @@ does not inherit legacy fields, and logs and crash records carry only the superv
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Final, Literal
+from typing import Any, Final, Literal, ParamSpec, TypeVar, overload
 
 from daemon import context as _supervised
 from daemon.context import CONTEXT_ATTRIBUTE, ErrorContext, set_error_context
@@ -49,6 +51,9 @@ FLAG: Final = "use_logger_error_context"
 """The ``otp_cleanup`` flag (stage 2) that chooses the supervised path when on."""
 
 Backend = Literal["supervised", "legacy"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 _get: Final = _supervised.get_context
 _contexts_held: Final = _legacy._contexts
@@ -90,7 +95,7 @@ def _attach(exc: BaseException | None, ctx: ErrorContext) -> None:
 class _SwitchedBlock:
     """A block on the path the flag chose at its entry; it ends on that path (module docstring)."""
 
-    __slots__ = ("_base", "_fields", "_inner", "_key", "_prior")
+    __slots__ = ("_base", "_fields", "_inner", "_key")
     _temporary: bool = False
 
     def __init__(self, fields: Mapping[str, object]) -> None:
@@ -109,7 +114,7 @@ class _SwitchedBlock:
             self._inner = inner
             return ctx
         key = self._key = _current_key()
-        prior = self._prior = _legacy.get(key)
+        prior = _legacy.get(key)
         base = self._base = _get() if prior is None else prior
         ctx = _legacy._derived(self._fields, base, temporary=self._temporary)
         _legacy.put(key, ctx)
@@ -129,13 +134,13 @@ class _SwitchedBlock:
         held = _legacy.get(key)
         if exc is not None:
             _attach(exc, _get() if held is None else held)
-        if held is None:
-            # A flip to supervised handed the context over during the block: take it back here.
-            _legacy.put(key, self._base)
-        elif self._prior is None:
-            _legacy.drop(key)  # the ContextVar holds what the task had before the block
+        # Back to what the task had at the entry. The ContextVar holds it unless a supervised call
+        # handed a legacy value over during the block (then the entry holds it from now on).
+        base = self._base
+        if _get() is base:
+            _legacy.drop(key)
         else:
-            _legacy.put(key, self._prior)
+            _legacy.put(key, base)
 
     async def __aenter__(self) -> ErrorContext:
         return self.__enter__()
@@ -144,6 +149,32 @@ class _SwitchedBlock:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.__exit__(kind, exc, tb)
+
+    @overload
+    def __call__(self, func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]: ...
+    @overload
+    def __call__(self, func: Callable[P, R]) -> Callable[P, R]: ...
+    def __call__(self, func: Callable[P, Any]) -> Callable[P, Any]:
+        """Run every call of ``func`` in a block of its own (the path chosen at each call)."""
+        again = self._again
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def run_async(*args: P.args, **kwargs: P.kwargs) -> Any:
+                with again():
+                    return await func(*args, **kwargs)
+
+            return run_async
+
+        @functools.wraps(func)
+        def run(*args: P.args, **kwargs: P.kwargs) -> Any:
+            with again():
+                return func(*args, **kwargs)
+
+        return run
+
+    def _again(self) -> _SwitchedBlock:
+        raise NotImplementedError
 
 
 class with_context(_SwitchedBlock):
@@ -157,6 +188,9 @@ class with_context(_SwitchedBlock):
     def _supervised_block(self) -> _supervised.with_context:
         return _supervised.with_context(**self._fields)
 
+    def _again(self) -> _SwitchedBlock:
+        return with_context(**self._fields)
+
 
 class temporary_context(_SwitchedBlock):
     """``daemon.context.temporary_context`` on the path the flag chooses: ``fields`` alone for a block."""
@@ -169,3 +203,6 @@ class temporary_context(_SwitchedBlock):
 
     def _supervised_block(self) -> _supervised.temporary_context:
         return _supervised.temporary_context(self._fields)
+
+    def _again(self) -> _SwitchedBlock:
+        return temporary_context(self._fields)
