@@ -141,6 +141,7 @@ def end_span(
         return False
     live.ended = True
     _unstack(live)
+    ref = live.ref  # the span's own ref, with its parent, whatever ref with its ids was given
     if current is not None and current[1] == span_id:
         parent = live.parent_live
         set_span_ref(ref[3] if parent is None or not parent.ended else live.restore_to())

@@ -57,6 +57,7 @@ _start_supervised: Final = _supervised.start_span
 _end_supervised: Final = _supervised.end_span
 _start_legacy: Final = _legacy.start_span
 _end_legacy: Final = _legacy.end_span
+_legacy_open: Final = _legacy._open
 
 
 def backend() -> Backend:
@@ -86,7 +87,11 @@ def end_span(
     """``daemon.spans.end_span`` on the path that holds ``ref`` (default: the current span)."""
     if ref is None:
         ref = current_span_ref()
-    if ref.__class__ is LegacySpanRef:
+        if ref is None:
+            return _end_supervised(None, status, error=error, attributes=attributes)  # an orphan end
+    cls = ref.__class__
+    # A plain SpanRef with a legacy span's ids (rebuilt from a log line, say) ends it there too.
+    if cls is LegacySpanRef or (_legacy_open and cls is SpanRef and ref[1] in _legacy_open):
         return _end_legacy(ref, status, error=error, attributes=attributes)
     return _end_supervised(ref, status, error=error, attributes=attributes)
 

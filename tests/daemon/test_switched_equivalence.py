@@ -125,7 +125,7 @@ async def _run(plan: list[Step], mode: str) -> list[object]:
     return observed
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(steps)
 def test_both_paths_and_flips_between_them_give_the_same_results_and_events(plan: list[Step]) -> None:
     supervised = asyncio.run(_run(plan, "supervised"))

@@ -14,7 +14,7 @@ from daemon import context_switched as ctx
 from daemon.context import current_span_ref
 from daemon.context import get_context as supervised_context
 from daemon.legacy import error_context, span_stacks
-from daemon.spans import ORPHAN_END, START, STOP
+from daemon.spans import ORPHAN_END, START, STOP, SpanRef
 from daemon.spans import switched as spans
 from supervisor.testing import capture
 from tests.daemon.switched_paths import Paths, paths
@@ -159,3 +159,14 @@ async def test_under_load_flips_lose_no_context_and_no_span(both: Paths) -> None
     assert error_context.held() == 0
     assert span_stacks.held() == 0
     assert both.spans.open_spans() == []
+
+
+async def test_a_plain_span_ref_with_a_legacy_spans_ids_ends_it_on_the_legacy_path(both: Paths) -> None:
+    await both.choose("legacy")
+    outer = spans.start_span("outer")
+    inner = spans.start_span("inner")
+    await both.choose("supervised")
+    assert spans.end_span(SpanRef(inner.trace_id, inner.span_id, inner.sampled))
+    assert current_span_ref() == outer  # the span's own parent, not the rebuilt ref's (none)
+    assert spans.end_span(outer)
+    assert span_stacks.open_count() == 0
