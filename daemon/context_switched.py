@@ -13,12 +13,13 @@ on the other path needs it:
 
 - the legacy path holds a task's context when its dict has an entry for the task; otherwise the
   ``ContextVar`` holds it. A legacy read or block starts from the entry, else from the ``ContextVar``'s
-  value (copied, never changed: the legacy path writes only its dict);
+  value (copied: the legacy path writes its dict, and the ``ContextVar`` only to undo a handover);
 - a supervised call on a task that has a legacy entry first *hands it over*: the entry's value is
   set in the ``ContextVar`` and the entry removed;
-- a block ends on the path that entered it, after taking the task's context back there, and
-  restores the context it found: whatever the flag did meanwhile, the context after the block is
-  the one before it.
+- a block restores the context it found, where the task's context is when it ends (a supervised
+  block takes it back into the ``ContextVar`` first, and resets its token; a legacy block restores its
+  entry, or the ``ContextVar`` if a handover moved the context there meanwhile): whatever the flag
+  did meanwhile, the context after the block is the one before it, and no entry is left behind.
 
 So ``get_context()`` always sees the fields of every block the task is in, on either path. The
 differences a user can see are the legacy path's own (``daemon.legacy.error_context``): a child task
@@ -134,11 +135,14 @@ class _SwitchedBlock:
         held = _legacy.get(key)
         if exc is not None:
             _attach(exc, _get() if held is None else held)
-        # Back to what the task had at the entry. The ContextVar holds it unless a supervised call
-        # handed a legacy value over during the block (then the entry holds it from now on).
+        # Back to what the task had at the entry, wherever the task's context is now.
         base = self._base
-        if _get() is base:
-            _legacy.drop(key)
+        if held is None:
+            # A supervised call handed it over to the ContextVar during the block: restore it there.
+            if _get() is not base:
+                set_error_context(base)
+        elif _get() is base:
+            _legacy.drop(key)  # the ContextVar holds what the task had: no entry needed
         else:
             _legacy.put(key, base)
 
