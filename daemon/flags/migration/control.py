@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from daemon.errors import ConfigError
+from daemon.flags.migration.components import MIGRATED
 from daemon.flags.migration.config import MigrationSettings, event_name
 from daemon.flags.migration.errors import MigrationError, UnknownPlan
 from daemon.flags.migration.plan import MigrationPlan
@@ -259,7 +260,21 @@ class MigrationControl(Server):
                 "cooldown": max(0.0, position.cooldown_until - now),
                 "decision": None if watch is None else watch.judgement.decision.value,
             }
-        return {"plans": plans, "dry_run": self._rule.dry_run}
+        return {"plans": plans, "dry_run": self._rule.dry_run, "components": self._components()}
+
+    def _components(self) -> list[dict[str, Any]]:
+        """Which path serves each of arbord's migrated components now (daemon/flags/migration/
+        components.py): ``supervised``, ``legacy``, or ``split`` with the percentage of actors the
+        flag sends to the supervised path."""
+        rows: list[dict[str, Any]] = []
+        for component, flag in MIGRATED:
+            split = self._flags.percentage(flag)
+            if split is not None:
+                backend = "split"
+            else:
+                backend = "supervised" if self._flags.enabled(flag) else "legacy"
+            rows.append({"component": component, "flag": flag, "backend": backend, "percentage": split})
+        return rows
 
     def _readiness(self, name: str) -> list[Readiness]:
         watch = self._watches.get(name)
