@@ -174,9 +174,14 @@ class MigrationControl(Server):
         self._signals = Signals(self._clock, horizon=2 * settings.long_window)
         values = self._flags.values()
         self._positions = {name: Position(stage=plan.stage_of(values)) for name, plan in self._plans.items()}
-        # A stage in force when this server starts is judged from now, against absolute rates.
+        # A stage in force when this server starts is judged from now, against absolute rates; not
+        # one its flags' declared defaults make (otp_cleanup's stage 3 on a fresh daemon: nobody
+        # began it, so no crash of the user's servers may roll arbord's components back;
+        # test_a_fresh_daemons_stage_is_not_judged).
         self._watches: dict[str, _Watch] = {
-            name: _Watch(now) for name, position in self._positions.items() if position.stage > 0
+            name: _Watch(now)
+            for name, position in self._positions.items()
+            if position.stage > 0 and any(self._flags.written(flag) for flag in self._plans[name].flags)
         }
         self._rollouts: dict[str, _Watch] = {}
         self._history: collections.deque[dict[str, Any]] = collections.deque(maxlen=_HISTORY_KEPT)

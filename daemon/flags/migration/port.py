@@ -41,6 +41,11 @@ class FlagsPort(Protocol):
         everyone), to read a plan's stage back."""
         ...
 
+    def written(self, flag: str) -> bool:
+        """Whether ``flag`` has a gate of its own (a write set it), rather than running on its
+        declared default: a plan's stage is judged at start only when some write put it there."""
+        ...
+
     async def write(self, changes: Mapping[str, bool | None], *, actor: str, reason: str) -> int:
         """Set each flag's boolean gate (None: clear the flag's percentage rollout and turn it off)
         as one audited change by ``actor`` with ``reason``; returns the revision. Raises, having
@@ -94,6 +99,10 @@ class ServerFlags:
             else:
                 found[name] = bool(state.boolean)
         return found
+
+    def written(self, flag: str) -> bool:
+        state = self._lookup().state(flag)
+        return state is not None and not state.is_empty
 
     async def write(self, changes: Mapping[str, bool | None], *, actor: str, reason: str) -> int:
         flags = self._lookup()

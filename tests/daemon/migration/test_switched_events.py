@@ -44,8 +44,7 @@ async def received(server: TelemetryServer, event: tuple[str, ...]) -> int:
 
 
 async def flush_everything(server: TelemetryServer) -> None:
-    await server.call(FlushAll())
-    switched_events.flush_legacy()
+    await server.call(FlushAll())  # the legacy path's batches too
 
 
 def items_of(seen: list[Any]) -> list[Any]:
@@ -139,6 +138,16 @@ async def test_a_pending_batch_is_flushed_by_the_first_add_after_a_flip(
         await flush_everything(server)
     assert [list(c.measurements["items"]) for c in seen] == [["a", "b"], ["c"]]  # type: ignore[call-overload]
     assert legacy.pending(WORK) == 0
+
+
+async def test_the_servers_stop_flushes_the_legacy_paths_batches(
+    flippable: Backends, server: TelemetryServer
+) -> None:
+    await flippable.use(SAMPLED_EVENTS_FLAG, False)
+    with capture(WORK) as seen:
+        batch(WORK, "a", 10, 3600.0)
+        await server.stop()
+    assert [list(c.measurements["items"]) for c in seen] == [["a"]]  # type: ignore[call-overload]
 
 
 async def test_concurrent_writers_lose_and_repeat_nothing_while_the_flag_flips(
