@@ -28,10 +28,11 @@ removes the owner's rows when it exits, and tells ``on_down``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Hashable
-from typing import Any
+from collections.abc import Callable, Hashable, Mapping
+from types import MappingProxyType
+from typing import Any, Final
 
-__all__ = ["OnDown", "Row", "clear", "held", "live", "put", "remove", "replace", "rows", "size"]
+__all__ = ["OnDown", "Row", "books", "clear", "held", "live", "put", "remove", "replace", "rows", "size"]
 
 Row = tuple[Any, Any, Any, "asyncio.Task[Any]"]
 """``(key, owner, metadata, task)``: ``task`` is the owner's task, whose end is the owner's exit."""
@@ -50,7 +51,11 @@ class _Book:
 
 
 _BOOKS: dict[str, _Book] = {}
-"""The hidden state itself: registry name → its book. Module-global on purpose (see above)."""
+"""The hidden state itself: registry name → its book. Module-global on purpose (see above). A book
+goes when its last row does, so an empty dict means nothing is kept here."""
+books: Final[Mapping[str, object]] = MappingProxyType(_BOOKS)
+"""A read-only view of the books: empty once the legacy path keeps nothing (the switch's first,
+cheapest test on the hot path)."""
 
 
 def held(name: str) -> bool:
@@ -109,6 +114,8 @@ def _cleanup(name: str, on_down: OnDown) -> Callable[[asyncio.Task[Any]], None]:
             if row is not None and row[3] is task:
                 owner = row[1]
                 del book.rows[key]
+        if not book.rows:
+            del _BOOKS[name]
         on_down(owner, len(keys))
 
     return owner_done
@@ -136,6 +143,8 @@ def remove(name: str, key: Hashable, owner: Any = None) -> Row | None:
     if row is None or (owner is not None and row[1] is not owner):
         return None
     _forget(book, row)
+    if not book.rows:
+        del _BOOKS[name]
     return row
 
 
