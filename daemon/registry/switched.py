@@ -239,7 +239,7 @@ class SwitchedRegistry:
         """The live entry under ``key`` in either path, else None (one ``lookup_miss`` event)."""
         registry = self._registry()
         label = registry.label
-        if use_supervised(REGISTRY_FLAG, key if key.__class__ is str else repr(key)):  # type: ignore[arg-type]
+        if use_supervised(REGISTRY_FLAG, key if key.__class__ is str else repr(key)):
             if legacy.books and legacy.held(label):  # no book at all: the common case after a migration
                 entry = _legacy_live(label, key)
                 if entry is not None:

@@ -146,6 +146,9 @@ def test_stages_zero_to_four_and_back_move_each_component_and_lose_nothing(
             after = conn.call("telemetry.stats", {"prefix": "stages"})
             counted = received(after) - received(before)
             assert counted == (5 if "sampled_events" in on else 0)  # the tables count, the dicts do not
+        code, out, _ = ctl(sock, "registry", "backends")
+        assert code == 0
+        assert "legacy" in out
         legacy_held = conn.call("registry.backends")["entries"]
         assert legacy_held["legacy"] == 2  # stage 0's two registrations
         assert legacy_held["supervised"] == len(keys) - 2
