@@ -9,7 +9,7 @@ RUN_STAMP := $(VENV)/.installed-run
 
 # The suites run a second time on the tables' pure-Python twin (docs/tables.md, "The C core and its
 # Python twin"): the core is chosen when supervisor.tables is imported, hence a second process.
-TWIN_SUITES := tests/supervisor/test_table*.py tests/daemon/test_registry*.py tests/daemon/test_cache*.py
+TWIN_SUITES := tests/supervisor/test_table*.py tests/daemon/test_registry*.py tests/daemon/test_cache*.py tests/daemon/migration/test_switched_registry.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

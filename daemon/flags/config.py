@@ -18,8 +18,10 @@ The section's own keys configure the server; every sub-table ``[flags.<name>]`` 
     expires = 2027-03-01
 
 >>> settings = FlagsSettings.model_validate({"store": "memory", "new_checkout": {"owner": "payments"}})
->>> settings.store, sorted(settings.declared), settings.declared["new_checkout"].default
-('memory', ['new_checkout'], False)
+>>> settings.store, "new_checkout" in settings.declared, settings.declared["new_checkout"].default
+('memory', True, False)
+>>> settings.declared["use_ets_agent_registry"].default  # otp_cleanup's, declared by arbord itself
+True
 >>> FlagsSettings.model_validate(settings.model_dump()) == settings
 True
 """
@@ -43,6 +45,7 @@ from pydantic import (
 )
 
 from daemon.flags.gates import check_flag_name
+from daemon.flags.migration.components import OTP_CLEANUP_DECLARATIONS
 from daemon.flags.migration.config import MigrationSettings, plan_problems
 from daemon.flags.redis_config import RedisStoreSettings
 
@@ -95,8 +98,12 @@ class FlagsSettings(BaseModel):
                 declared[key] = value
             elif key != "declared":
                 rest[key] = value
-        if declared:
-            rest["declared"] = declared
+        # otp_cleanup's seven flags are declared by arbord (daemon/flags/migration/components.py),
+        # under any declaration of the same name: a configuration that declares flags of its own
+        # must not send the migrated components to their legacy paths by leaving them out.
+        for name, declaration in OTP_CLEANUP_DECLARATIONS.items():
+            declared.setdefault(name, dict(declaration))
+        rest["declared"] = declared
         return rest
 
     @field_validator("declared")

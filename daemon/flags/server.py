@@ -40,6 +40,7 @@ from daemon.flags.config import FlagDeclaration, FlagsSettings
 from daemon.flags.errors import InvalidGate, UnknownFlag
 from daemon.flags.evaluate import DEFAULT_ROLL, Decision, Predicate, Roll, compile_state, decide
 from daemon.flags.gates import FlagState, GateKind, GateOp, PercentageOf, apply, check_flag_name
+from daemon.flags.migration.components import OTP_CLEANUP_DECLARATIONS
 from daemon.flags.store import Change, ChangeRecord, FlagStore
 from daemon.flags.stores import open_store
 from supervisor import Access, Caller, Server, Table
@@ -348,12 +349,15 @@ class Flags(Server):
 
     def lint(self, today: datetime.date | None = None) -> dict[str, Any]:
         """Stale and typo'd flags: evaluations of unknown flags (name → count), flags never
-        evaluated since start, and declared flags past their ``expires``."""
+        evaluated since start (but arbord's own ``otp_cleanup`` flags, which its components read when
+        they serve: daemon/flags/migration/components.py), and declared flags past their ``expires``."""
         today = today or datetime.datetime.now(datetime.UTC).date()
         rows = self._state.tab2list()
         return {
             "undeclared": dict(sorted(self._undeclared.tab2list())),
-            "never_evaluated": sorted(row[_NAME] for row in rows if not row[_SEEN]),
+            "never_evaluated": sorted(
+                row[_NAME] for row in rows if not row[_SEEN] and row[_NAME] not in OTP_CLEANUP_DECLARATIONS
+            ),
             "expired": {
                 name: d.expires.isoformat()
                 for name, d in self._declared.items()

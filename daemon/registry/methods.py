@@ -10,6 +10,10 @@ Entries are returned as ``{"key", "owner", "metadata"}``, ``owner`` being a labe
 ``{"entries", "total", "next"}``, from ``offset`` (default 0) for at most ``limit`` entries (default
 1000, at most 10 000) and about 256 KiB; ``next`` is the next page's ``offset``, None after the last
 (daemon/verbs/paging.py).
+
+Every verb goes through ``SwitchedRegistry`` (daemon/registry/switched.py): the flag
+``use_ets_agent_registry`` chooses, per key, the registry's tables or the legacy dict, and the reads
+see both; ``registry.backends`` says which path serves and how many live entries each holds.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from daemon.errors import ControlError
 from daemon.registry.entry import Entry, describe_owner
 from daemon.registry.errors import AlreadyRegistered, NotIndexed, TooManyEntries
-from daemon.registry.registry import Registry, registry_named
+from daemon.registry.registry import registry_named
 from daemon.registry.spec import REGISTRY_NAME
+from daemon.registry.switched import REGISTRY_FLAG, SwitchedRegistry
 from daemon.verbs.codes import ErrorCode
 from daemon.verbs.jsonable import jsonable
 from daemon.verbs.method import Method, MethodContext, NoParams, methods_of, verb
@@ -97,12 +102,15 @@ def entry_json(entry: Entry) -> dict[str, Any]:
     }
 
 
-def _registry() -> Registry:
+def _registry() -> SwitchedRegistry:
+    """The daemon's registry behind ``use_ets_agent_registry`` (daemon/registry/switched.py): each
+    verb is served by the path the flag chooses, and sees the entries of both."""
     try:
-        return registry_named(REGISTRY_NAME)
+        registry_named(REGISTRY_NAME)
     except NoProc:
         message = "the registry is not running (restarting?): try again"
         raise ControlError(ErrorCode.NOT_FOUND, message) from None
+    return SwitchedRegistry(REGISTRY_NAME)
 
 
 def _listed(entries: list[Entry], params: ListParams) -> dict[str, Any]:
@@ -173,6 +181,12 @@ async def registry_list(params: ListParams, context: MethodContext) -> dict[str,
 @verb("registry.count", "how many live entries")
 async def registry_count(params: NoParams, context: MethodContext) -> dict[str, int]:
     return {"count": len(await _registry().scan())}
+
+
+@verb("registry.backends", "which path serves the registry, and the live entries each holds")
+async def registry_backends(params: NoParams, context: MethodContext) -> dict[str, Any]:
+    registry = _registry()
+    return {"flag": REGISTRY_FLAG, "backend": registry.backend(), "entries": registry.held()}
 
 
 def registry_methods() -> tuple[Method, ...]:

@@ -11,7 +11,8 @@ needs a clock or an order:
 - the **janitor**: every ``janitor_interval`` it sweeps dedup keys unused for ``dedup_ttl``;
 - the **sampling configuration** (``SetSampling``) and the **taps** (``AddTap``), written in order;
 - on a graceful stop (SIGTERM: the root stops its children) it **flushes every pending batch**
-  before it exits.
+  before it exits, those the legacy path of ``use_ets_sampled_events`` holds included
+  (daemon/telemetry/switched_events.py), as ``FlushAll`` does.
 
 **Crash and restart.** Its tables have the keeper ``arbord.telemetry.keeper`` (a ``TableKeeper``,
 its elder sibling) as heir: when the server crashes they pass to the keeper, emitters keep writing
@@ -73,6 +74,7 @@ from daemon.telemetry.sampling import (
     parse_prefix,
     parse_strategy,
 )
+from daemon.telemetry.switched_events import flush_legacy
 from supervisor import Access, Caller, Down, MonitorRef, Server, Table, demonitor, monitor, whereis
 from supervisor.lowlevel import Clock, MonotonicClock
 from supervisor.tables import TableTransfer
@@ -145,7 +147,7 @@ class FlushDue:
 
 @dataclass(frozen=True, slots=True)
 class FlushAll:
-    """Flush every pending batch now; replies how many items went."""
+    """Flush every pending batch now (the legacy path's too); replies how many items went."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,6 +384,8 @@ class TelemetryServer(Server):
         for event, pending in self._tables[BATCHES_TABLE].tab2list():
             if pending.items and (not due_only or now >= pending.due):
                 flushed += flush_batch(self.hub, event, pending)
+        if not due_only:  # and the batches the legacy path holds (daemon/telemetry/switched_events.py)
+            flushed += flush_legacy()
         return flushed
 
     # --- the janitor -----------------------------------------------------------------------------------

@@ -169,6 +169,22 @@ def render_migration_status(result: Mapping[str, Any], render_table: Table) -> s
                 ]
             )
         )
+    components = result.get("components") or []
+    if components:
+        lines.append(
+            render_table(
+                [
+                    {
+                        "component": c.get("component"),
+                        "flag": c.get("flag"),
+                        "backend": c.get("backend")
+                        if c.get("percentage") is None
+                        else f"split: {c['percentage']:g}% of actors supervised",
+                    }
+                    for c in components
+                ]
+            )
+        )
     if result.get("dry_run"):
         lines.append("dry run: verdicts are reported, never acted on")
     return "\n".join(lines)

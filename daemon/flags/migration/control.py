@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from daemon.errors import ConfigError
+from daemon.flags.migration.components import MIGRATED
 from daemon.flags.migration.config import MigrationSettings, event_name
 from daemon.flags.migration.errors import MigrationError, UnknownPlan
 from daemon.flags.migration.plan import MigrationPlan
@@ -173,9 +174,14 @@ class MigrationControl(Server):
         self._signals = Signals(self._clock, horizon=2 * settings.long_window)
         values = self._flags.values()
         self._positions = {name: Position(stage=plan.stage_of(values)) for name, plan in self._plans.items()}
-        # A stage in force when this server starts is judged from now, against absolute rates.
+        # A stage in force when this server starts is judged from now, against absolute rates; not
+        # one its flags' declared defaults make (otp_cleanup's stage 3 on a fresh daemon: nobody
+        # began it, so no crash of the user's servers may roll arbord's components back;
+        # test_a_fresh_daemons_stage_is_not_judged).
         self._watches: dict[str, _Watch] = {
-            name: _Watch(now) for name, position in self._positions.items() if position.stage > 0
+            name: _Watch(now)
+            for name, position in self._positions.items()
+            if position.stage > 0 and any(self._flags.written(flag) for flag in self._plans[name].flags)
         }
         self._rollouts: dict[str, _Watch] = {}
         self._history: collections.deque[dict[str, Any]] = collections.deque(maxlen=_HISTORY_KEPT)
@@ -259,7 +265,21 @@ class MigrationControl(Server):
                 "cooldown": max(0.0, position.cooldown_until - now),
                 "decision": None if watch is None else watch.judgement.decision.value,
             }
-        return {"plans": plans, "dry_run": self._rule.dry_run}
+        return {"plans": plans, "dry_run": self._rule.dry_run, "components": self._components()}
+
+    def _components(self) -> list[dict[str, Any]]:
+        """Which path serves each of arbord's migrated components now (daemon/flags/migration/
+        components.py): ``supervised``, ``legacy``, or ``split`` with the percentage of actors the
+        flag sends to the supervised path."""
+        rows: list[dict[str, Any]] = []
+        for component, flag in MIGRATED:
+            split = self._flags.percentage(flag)
+            if split is not None:
+                backend = "split"
+            else:
+                backend = "supervised" if self._flags.enabled(flag) else "legacy"
+            rows.append({"component": component, "flag": flag, "backend": backend, "percentage": split})
+        return rows
 
     def _readiness(self, name: str) -> list[Readiness]:
         watch = self._watches.get(name)

@@ -37,7 +37,13 @@ class FlagsPort(Protocol):
         ...
 
     def values(self) -> Mapping[str, bool]:
-        """Every flag's boolean gate (True: on for everyone), to read a plan's stage back."""
+        """Every flag's boolean gate, or its declared default when it has no gate (True: on for
+        everyone), to read a plan's stage back."""
+        ...
+
+    def written(self, flag: str) -> bool:
+        """Whether ``flag`` has a gate of its own (a write set it), rather than running on its
+        declared default: a plan's stage is judged at start only when some write put it there."""
         ...
 
     async def write(self, changes: Mapping[str, bool | None], *, actor: str, reason: str) -> int:
@@ -85,8 +91,18 @@ class ServerFlags:
         found: dict[str, bool] = {}
         for name in flags.known():
             state = flags.state(name)
-            found[name] = bool(state is not None and state.boolean)
+            if state is None or state.is_empty:
+                # No gate: the declared default is in force (otp_cleanup's flags default to true,
+                # so a fresh daemon reads as stage 3: daemon/flags/migration/components.py).
+                declaration = flags.declaration(name)
+                found[name] = declaration is not None and declaration.default
+            else:
+                found[name] = bool(state.boolean)
         return found
+
+    def written(self, flag: str) -> bool:
+        state = self._lookup().state(flag)
+        return state is not None and not state.is_empty
 
     async def write(self, changes: Mapping[str, bool | None], *, actor: str, reason: str) -> int:
         flags = self._lookup()

@@ -314,3 +314,46 @@ async def test_without_the_flags_server_it_keeps_its_handlers_and_refuses_moves(
         assert control._signals.sample("all", "all", window=60.0, since=0.0).requests == 10
     finally:
         await control.stop()
+
+
+async def test_a_fresh_daemons_stage_is_not_judged(clock: ManualClock) -> None:
+    # A plan whose flags are on by their declared defaults reads as a stage (otp_cleanup's 3 on a
+    # fresh daemon) but nobody began it: it is not judged, so nothing rolls it back on its own.
+    # Once a move writes its flags, a restart judges it again.
+    store = MemoryStore()
+    declared = {"a": {"default": True}, "b": {"default": False}}
+    server = await Flags.start(FlagsSettings.model_validate({"store": "memory", **declared}), store=store)
+    harness = Harness(server, store)
+    try:
+        control = await start(harness, clock)
+        status = await ask(control, Status("p"))
+        assert status["plans"]["p"]["stage"] == 1
+        assert (await ask(control, Why("p")))["judged"] == {}
+        await ask(control, Rollback("p", 0, "alice"))
+        await control.stop()
+        await server.enable("a", actor="alice")
+        control = await start(harness, clock)
+        assert list((await ask(control, Why("p")))["judged"]) == ["p"]
+        await control.stop()
+    finally:
+        await server.stop()
+
+
+async def test_status_says_which_path_serves_each_migrated_component(clock: ManualClock) -> None:
+    declared = {"a": {}, "b": {}, "use_ets_sampled_events": {"default": False}}
+    server = await Flags.start(
+        FlagsSettings.model_validate({"store": "memory", **declared}), store=MemoryStore()
+    )
+    try:
+        await server.set_percentage("use_ets_agent_registry", 25.0, of="actors")
+        control = await start(Harness(server, MemoryStore()), clock)
+        components = {c["component"]: c for c in (await ask(control, Status("p")))["components"]}
+        assert {name: (c["backend"], c["percentage"]) for name, c in components.items()} == {
+            "registry": ("split", 25.0),
+            "error_context": ("supervised", None),
+            "span_management": ("supervised", None),
+            "sampled_events": ("legacy", None),
+        }
+        await control.stop()
+    finally:
+        await server.stop()

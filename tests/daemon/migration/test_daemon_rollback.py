@@ -120,12 +120,13 @@ def test_the_migration_verbs_through_arborctl(start_arbord: StartArbord) -> None
     sock = running.control_socket
     code, out, _ = ctl(sock, "--json", "migration", "status")
     assert code == 0
-    assert json.loads(out)["plans"]["otp_cleanup"]["stage"] == 0
+    # A fresh daemon is at stage 3: arbord declares otp_cleanup's component flags on (its defaults).
+    assert json.loads(out)["plans"]["otp_cleanup"]["stage"] == 3
     assert ctl(sock, "migration", "advance")[0] == 0
+    assert ctl(sock, "migration", "rollback", "0")[0] == 0
     code, _, err = ctl(sock, "migration", "advance", "to=3")
     assert code == 1
-    assert "next stage is 2, not 3" in err
-    assert ctl(sock, "migration", "rollback", "0")[0] == 0
+    assert "next stage is 1, not 3" in err
     code, _, err = ctl(sock, "migration", "advance")
     assert code == 1
     assert "cool-down" in err
@@ -135,7 +136,7 @@ def test_the_migration_verbs_through_arborctl(start_arbord: StartArbord) -> None
     assert [(h["kind"], h["to"]) for h in history] == [
         ("emergency_rollback", 0),
         ("rollback", 0),
-        ("advance", 1),
+        ("advance", 4),
     ]
     assert history[0]["reason"] == "paged at night"
     assert history[0]["actor"].startswith("uid:")
@@ -173,5 +174,5 @@ def test_moving_a_plan_is_for_the_daemon_uid_root_and_the_writers_group(
         "permission_denied",
         "permission_denied",
     ]
-    assert request(reader.control_socket, "migration.status")["plans"]["otp_cleanup"]["stage"] == 0
+    assert request(reader.control_socket, "migration.status")["plans"]["otp_cleanup"]["stage"] == 3  # unmoved
     reader.stop()
