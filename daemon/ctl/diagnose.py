@@ -16,17 +16,8 @@ It stays bounded: every list part asks for one page of a fixed size (the newest 
 changes, the oldest spans), and each part is cut to ``PART_BYTES`` of JSON (a list keeps its first
 items that fit), so the archive holds at most ``len(PARTS)`` times that before compression.
 
-Secrets never leave: every part goes through ``mask`` first. A value whose key contains one of the
-context redaction words (``daemon.context_policy.DEFAULT_REDACT``: password, token, secret, api_key,
-authorization, ...) or one of ``EXTRA_SECRET_WORDS`` reads ``[redacted]``, and so does the password
-of any URL (``redis://app:[redacted]@cache:6379/0``) and any query parameter named like a secret.
-
->>> mask({"flags": {"redis": {"url": "redis://app:s3cr3t@cache:6379/2", "prefix": "arbord"}}})
-{'flags': {'redis': {'url': 'redis://app:[redacted]@cache:6379/2', 'prefix': 'arbord'}}}
->>> mask({"servers": {"db": {"kwargs": {"db_password": "hunter2", "signing_key": "k", "user": "ada"}}}})
-{'servers': {'db': {'kwargs': {'db_password': '[redacted]', 'signing_key': '[redacted]', 'user': 'ada'}}}}
->>> mask(["https://h/x?token=abc&page=2"])
-['https://h/x?token=[redacted]&page=2']
+Secrets never leave: every part goes through ``daemon.masking.mask`` first (the daemon's
+``config.show`` masks too), so a password, token or key in the configuration reads ``[redacted]``.
 """
 
 from __future__ import annotations
@@ -35,7 +26,6 @@ import io
 import json
 import os
 import platform
-import re
 import sys
 import tarfile
 import time
@@ -43,9 +33,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from daemon.context_policy import DEFAULT_REDACT, REDACTED
 from daemon.ctl.frames import ControlReplyError
 from daemon.ctl.wire import BlockingClient
+from daemon.masking import EXTRA_SECRET_WORDS, mask
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -87,33 +77,6 @@ PARTS: Final = (
 
 PART_BYTES: Final = 4 * 1024 * 1024
 """The most JSON one part may hold; a longer list keeps the items that fit, anything else is left out."""
-
-EXTRA_SECRET_WORDS: Final = frozenset({"passphrase", "access_key", "secret_key", "signing_key", "dsn"})
-"""Masked besides the context redaction words: key names that hold secrets in configuration files."""
-
-_WORDS: Final = re.compile("|".join(map(re.escape, sorted(DEFAULT_REDACT | EXTRA_SECRET_WORDS))), re.I)
-# scheme://user:PASSWORD@host  and  ?name=VALUE where name is a secret's.
-_URL_PASSWORD: Final = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*):[^@\s/]*@")
-_QUERY_SECRET: Final = re.compile(r"(?P<head>[?&](?P<name>[^=&#\s]+)=)[^&#\s]*")
-
-
-def _mask_text(text: str) -> str:
-    text = _URL_PASSWORD.sub(lambda m: f"{m['head']}:{REDACTED}@", text)
-    return _QUERY_SECRET.sub(lambda m: f"{m['head']}{REDACTED}" if _WORDS.search(m["name"]) else m[0], text)
-
-
-def mask(value: Any) -> Any:
-    """``value`` (decoded JSON) with every secret replaced by ``[redacted]`` (module docstring)."""
-    if isinstance(value, Mapping):
-        return {
-            k: REDACTED if isinstance(k, str) and _WORDS.search(k) and v not in (None, "") else mask(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [mask(v) for v in value]
-    if isinstance(value, str):
-        return _mask_text(value)
-    return value
 
 
 def _fit(result: Any, budget: int) -> tuple[bytes, dict[str, Any]] | None:

@@ -18,6 +18,7 @@ from daemon import __version__
 from daemon.control.config import CONTROL_SERVER_NAME
 from daemon.control.protocol import PROTOCOL_VERSION
 from daemon.errors import ConfigError, ControlError
+from daemon.masking import mask
 from daemon.verbs.codes import ErrorCode
 from daemon.verbs.method import Method, MethodContext, NoParams, methods_of, verb
 from daemon.verbs.tree_paths import describe_tree
@@ -159,9 +160,9 @@ async def reload(params: NoParams, context: MethodContext) -> dict[str, Any]:
     return dict(await context.daemon.reload())
 
 
-@verb("config.show", "the configuration in force")
+@verb("config.show", "the configuration in force, secrets masked")
 async def config_show(params: NoParams, context: MethodContext) -> Any:
-    return context.daemon.settings.model_dump(mode="json")
+    return mask(context.daemon.settings.model_dump(mode="json"))
 
 
 class ConfigCheckParams(BaseModel):

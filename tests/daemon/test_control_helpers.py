@@ -48,6 +48,8 @@ class FakeSettings(BaseModel):
 
     control: ControlSettings = ControlSettings()
     label: str = "fake"
+    store_url: str = "redis://app:s3cr3t@cache:6379/2"
+    api_token: str = "t0k3n"
 
 
 @dataclass

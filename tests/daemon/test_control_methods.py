@@ -301,6 +301,9 @@ async def test_status_config_and_reload_go_to_the_daemon() -> None:
         shown = await client.call("config.show")
         assert shown["label"] == "fake"
         assert shown["control"]["max_frame_bytes"] == 1024 * 1024
+        # Secrets stay in the daemon: whoever may read the configuration does not get them.
+        assert shown["store_url"] == "redis://app:[redacted]@cache:6379/2"
+        assert shown["api_token"] == "[redacted]"
         assert await client.call("reload") == {"ok": True, "errors": [], "changed": [], "restarted": []}
         assert h.daemon.reloads == 1
         version = await client.call("version")

@@ -109,6 +109,10 @@ def test_two_daemons_converge_through_redis_and_survive_its_kill(
 
     # Back: every acknowledged change is there, both daemons converge on the next one.
     redis_server.start()
+    # Both back on the store before the next change: `flags wait` counts the daemons whose heartbeat
+    # is live, and a daemon still reconnecting would not be one of them.
+    for daemon in (a, b):
+        until(_status_is(daemon, "stale", False), "reconnected")
     code, record, err = arborctl(b, "flags", "disable", "checkout")
     assert code == 0, err
     assert record["revision"] == third + 1  # the acknowledged changes survived the kill; "lost" is not one

@@ -172,7 +172,7 @@ async def test_guard_is_instance_first_makes_mixed_rows_safe() -> None:
         ("constant", "constant"),
         ((BINDINGS,), (("kiwi", 7),)),
     ],
-    ids=repr,
+    ids=lambda value: "<function>" if callable(value) else repr(value),  # stable across processes
 )
 async def test_result_shapes(result: Any, expected: Any) -> None:
     assert fruit().select((x, "green", y), result=result) == [expected]
