@@ -10,6 +10,9 @@ rounds, with a flags server and a span server running as in the daemon:
 - **the switched interface's cost** (information): the switched call on the supervised path against
   the direct call it wraps (``daemon.context.with_context``, ``daemon.spans.start_span``/``end_span``),
   and ``use_supervised`` alone against a dict lookup: what a flag read per call adds.
+- **the flag read's parts** (information): ``use_supervised`` against ``Flags.enabled`` alone (the
+  one table read the issue allows it), and against its previous body (``whereis`` then the same
+  checks), kept here as the baseline of its speed-up.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from daemon.flags.migration.backend import use_supervised
 from daemon.spans import SPANS_NAME, SpanRef, SpanServer
 from daemon.spans import api as direct_spans
 from daemon.spans import switched as switched_spans
+from supervisor import whereis
 
 OPS = 50_000
 ROUNDS = 11
@@ -52,6 +56,26 @@ def _span(start: Callable[[str], SpanRef], end: Callable[[SpanRef], bool], n: in
 
 def _flag_read(n: int) -> None:
     read = use_supervised
+    for _ in range(n):
+        read(CONTEXT_FLAG)
+
+
+def _enabled(flags: Flags, n: int) -> None:
+    read = flags.enabled
+    for _ in range(n):
+        read(CONTEXT_FLAG, None)
+
+
+def _use_supervised_by_whereis(flag: str, actor: str | None = None) -> bool:
+    """``use_supervised``'s body before the name-table view: ``whereis`` and its liveness property."""
+    server = whereis(FLAGS_NAME)
+    if not isinstance(server, Flags) or not server._ready:
+        return True
+    return server.enabled(flag, actor)
+
+
+def _flag_read_by_whereis(n: int) -> None:
+    read = _use_supervised_by_whereis
     for _ in range(n):
         read(CONTEXT_FLAG)
 
@@ -108,6 +132,10 @@ async def _measure() -> list[tuple[str, float, float, float | None]]:
                 rounds=ROUNDS,
             )
             read = paired(lambda: _flag_read(OPS * 4), lambda: _dict_get(OPS * 4), rounds=ROUNDS)
+            table = paired(lambda: _flag_read(OPS * 4), lambda: _enabled(flags, OPS * 4), rounds=ROUNDS)
+            before = paired(
+                lambda: _flag_read(OPS * 4), lambda: _flag_read_by_whereis(OPS * 4), rounds=ROUNDS
+            )
     finally:
         await spans.stop()
         await flags.stop()
@@ -128,6 +156,13 @@ async def _measure() -> list[tuple[str, float, float, float | None]]:
             None,
         ),
         ("use_supervised(flag) vs dict.get", per_op(read[0], OPS * 4), per_op(read[1], OPS * 4), None),
+        ("use_supervised(flag) vs Flags.enabled", per_op(table[0], OPS * 4), per_op(table[1], OPS * 4), None),
+        (
+            "use_supervised(flag) vs its whereis body",
+            per_op(before[0], OPS * 4),
+            per_op(before[1], OPS * 4),
+            None,
+        ),
     ]
 
 

@@ -9,6 +9,13 @@ traceback). The transport knows no component: what it serves is the ``VerbTable`
 Every error reply carries the request's ``correlation_id`` (the current operation's, else the
 request span's trace id, else a fresh one), and the log line of an ``internal`` error carries the
 same id, in its text and as the record's ``correlation_id`` (docs/context.md, "Logs").
+
+The request's server span is arbord's own use of the migration toolkit: it is opened through the
+switched interface (``daemon.spans.switched``), so the ``otp_cleanup`` flag
+``use_genserver_span_management`` chooses per request whether the span server's table or the legacy
+span stacks hold it (docs/migrations.md, "The daemon's own paths"). Both paths give the request the
+same span ids, parent, events and current-span pointer, so replies, logs and ``traceparent``
+handling do not depend on the stage; ``REQUEST``'s ``span_path`` says which path held the span.
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ from daemon.context import context_of, current_correlation_id
 from daemon.control.deadline import Deadline
 from daemon.control.protocol import Request, encode_error, encode_result
 from daemon.operation import new_correlation_id
-from daemon.spans import BadTraceparent, from_traceparent, span, with_propagated_context
+from daemon.spans import BadTraceparent, from_traceparent, with_propagated_context
+from daemon.spans.switched import backend_of, span
 from daemon.verbs.codes import ErrorCode
 from daemon.verbs.method import Method, MethodContext, VerbTable
 from supervisor import telemetry
@@ -53,7 +61,9 @@ REQUEST: Final = ("arbord", "control", "request")
 """Emitted once per request answered (or abandoned): measurement ``duration`` (ns); metadata
 ``method`` (``"(unknown)"`` for a name the daemon does not have, so clients cannot mint new
 values) and ``error``: the error code answered, ``""`` for a result, ``"aborted"`` when the peer
-left or the request was cancelled before its answer."""
+left or the request was cancelled before its answer; and ``span_path``: the path that held the
+request's server span, ``"supervised"`` or ``"legacy"`` (``""`` when no span was opened: a
+malformed ``traceparent``)."""
 _UNKNOWN: Final = "(unknown)"
 
 REJECTED: Final = ("arbord", "control", "rejected")
@@ -84,6 +94,7 @@ async def dispatch(
     when the request carries a ``traceparent`` (a malformed one is answered ``invalid_request``)."""
     started = time.perf_counter_ns()
     error = "aborted"
+    path = ""
     try:
         try:
             remote = None if request.traceparent is None else from_traceparent(request.traceparent)
@@ -92,13 +103,15 @@ async def dispatch(
             error = ErrorCode.INVALID_REQUEST.value
             return
         attributes = {"rpc.system": "arbord", "rpc.method": request.method[:200]}
-        with with_propagated_context(remote), span(f"control {request.method[:100]}", attributes):
+        with with_propagated_context(remote), span(f"control {request.method[:100]}", attributes) as ref:
+            path = backend_of(ref)
             error = await _answer(verbs, request, context, send, deadline, timeout) or ""
     finally:
         if REQUEST in telemetry.active_events:
             method = request.method if request.method in verbs.methods else _UNKNOWN
             duration = time.perf_counter_ns() - started
-            telemetry.execute(REQUEST, {"duration": duration}, {"method": method, "error": error})
+            metadata = {"method": method, "error": error, "span_path": path}
+            telemetry.execute(REQUEST, {"duration": duration}, metadata)
 
 
 async def _answer(

@@ -292,6 +292,10 @@ DEFAULT_METRICS: Final[tuple[Metric, ...]] = (
             description="Control requests by method and error code (empty: answered with a result)."),
     distribution("arbord.control.request.duration", tags=("method",), unit=_SECONDS,
                  buckets=(0.001, 0.01, 0.1, 1.0, 10.0), description="Control requests' run time."),
+    counter("arbord.control.request.span_path.count", event=("arbord", "control", "request"),
+            tags=("span_path",),
+            description="Control requests by the path that held their server span: supervised or legacy "
+            "(otp_cleanup's use_genserver_span_management; empty: no span)."),
     counter("arbord.control.rejected.count", tags=("reason",),
             description="Control frames and peers turned down before any method ran, by error code."),
     distribution("arbord.loop.lag.lag", unit=_SECONDS, buckets=(0.001, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0),

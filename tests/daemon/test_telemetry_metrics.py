@@ -39,6 +39,7 @@ from daemon.verbs.codes import ErrorCode
 from daemon.verbs.component import CORE
 from daemon.verbs.render import render_result
 from supervisor import ChildSpec, Server, Supervisor, telemetry, whereis
+from tests.daemon.switched_paths import paths
 from tests.daemon.test_console import TelnetSession
 from tests.daemon.test_control_helpers import running_control
 
@@ -388,6 +389,22 @@ async def test_control_requests_are_counted_by_method_and_error_code() -> None:
         ("tree", "invalid_params"): 1,
     }
     assert took[("ping",)]["count"] == 2
+
+
+@pytest.mark.parametrize("path", ["supervised", "legacy"])
+async def test_control_requests_are_counted_by_the_path_that_held_their_span(path: str) -> None:
+    # otp_cleanup's span flag moves the daemon's own request spans (docs/migrations.md).
+    server = await started(*DEFAULT_METRICS)
+    try:
+        async with paths(path), running_control() as h, open_control_client(h.path) as client:
+            await client.call("ping")
+            await client.call("ping")
+            with pytest.raises(ControlReplyError):
+                await client.call("no.such.method.x1")
+            spans_paths = values(server, "arbord.control.request.span_path.count")
+    finally:
+        await server.stop()
+    assert spans_paths == {(path,): 3}
 
 
 async def test_the_console_has_a_metrics_command() -> None:

@@ -10,22 +10,35 @@ With no flags server running (the library used without the daemon, or a daemon s
 supervised path serves: it is arbord's design, and the legacy path exists only so that a migration
 can be staged and rolled back.
 
+The read is on every switched call, so it is kept to what it must do: one read of the name table
+(``supervisor.lowlevel.names_view``, bound once: a view of the runtime's table, not state of this
+module), the server's type and readiness, whether its event loop is still open, and the flag's row
+(``Flags.enabled``). ``whereis`` would check the same liveness through a property; a registered
+server has not exited (its name goes in the same step as its exit), so the loop is what is left to
+check. docs/performance.md gives the cost against ``Flags.enabled`` alone and against ``whereis``.
+
 >>> use_supervised("use_ets_agent_registry")
 True
 """
 
 from __future__ import annotations
 
+from typing import Final
+
 from daemon.flags.binding import FLAGS_NAME
 from daemon.flags.server import Flags
-from supervisor import whereis
+from supervisor.lowlevel import names_view
 
 __all__ = ["use_supervised"]
+
+_named: Final = names_view().get
 
 
 def use_supervised(flag: str, actor: str | None = None) -> bool:
     """Does ``flag`` (for ``actor``, when the rollout is by actor) choose the supervised path?"""
-    server = whereis(FLAGS_NAME)
-    if not isinstance(server, Flags) or not server._ready:
-        return True
-    return server.enabled(flag, actor)
+    server = _named(FLAGS_NAME)
+    if isinstance(server, Flags) and server._ready:
+        loop = server._loop
+        if loop is not None and not loop.is_closed():
+            return server.enabled(flag, actor)
+    return True
