@@ -21,6 +21,7 @@ import asyncio
 import io
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -45,14 +46,16 @@ from daemon.spans import SPANS_NAME, end_span, link_span, record_event, span, st
 from daemon.spans import add_attributes as add_span_attributes
 from daemon.spans.server import SpanServer
 from daemon.telemetry import catalog_docs
+from daemon.telemetry.aggregation import MetricsServer
 from daemon.telemetry.catalog import EVENTS, LOG_FIELDS, SPANS
 from daemon.telemetry.events import emit as emit_sampled
 from daemon.telemetry.metrics import DEFAULT_METRICS, KNOWN_EVENTS, Kind
 from daemon.telemetry.metrics_config import PollerSettings
 from daemon.telemetry.poller import POLL, Poller
+from daemon.telemetry.prometheus import exposition
 from daemon.telemetry.server import TelemetryServer
 from daemon.watchdog import monitor_lag
-from supervisor import ChildSpec, Server, Supervisor, call, telemetry
+from supervisor import ChildSpec, Server, Supervisor, call, crash, telemetry
 from supervisor.errors import ServerExited
 from supervisor.tables import Table
 from supervisor.testing import Captured, ManualClock, capture
@@ -182,6 +185,32 @@ def test_every_event_is_performed_here_or_named_elsewhere() -> None:
     assert set(performed) | set(EVENTS_ELSEWHERE) == set(EVENTS)
     for event, where in EVENTS_ELSEWHERE.items():
         assert "StoreEvent" in (ROOT / where).read_text(), (event, where)
+
+
+async def test_each_default_metric_is_exported_under_its_documented_family_and_labels() -> None:
+    """Each documented metric, fed its event as the catalog documents it, is exported by Prometheus'
+    exposition as the family and with the labels of docs/telemetry.md's table."""
+    server = await MetricsServer.start(list(DEFAULT_METRICS))
+    try:
+        for metric in DEFAULT_METRICS:
+            signal = EVENTS[metric.event]
+            metadata: dict[str, object] = dict.fromkeys((*signal.metadata, *signal.optional), "x")
+            metadata["reason"] = crash(RuntimeError("boom"))  # a crash counts as one
+            telemetry.execute(metric.event, dict.fromkeys(signal.measurements, 1), metadata)
+        text = exposition(server)
+    finally:
+        await server.stop()
+    prometheus_type = {"counter": "counter", "sum": "counter", "last_value": "gauge",
+                       "summary": "summary", "distribution": "histogram"}  # fmt: skip
+    table = catalog_docs.render("metrics")
+    for metric in catalog_docs.documented_metrics():
+        row = [cell.strip(" `") for cell in table.split(f"| `{metric.name}` |")[1].split("\n")[0].split("|")]
+        kind, family = row[0], row[4]
+        assert f"# TYPE {family} {prometheus_type[kind]}\n" in text, (metric.name, family)
+        if metric.tags and metric in DEFAULT_METRICS:
+            of_family = re.compile(rf"^{family}(_bucket)?\{{")
+            sample = next(line for line in text.splitlines() if of_family.match(line))
+            assert set(re.findall(r'(\w+)="', sample)) - {"le", "quantile"} == set(metric.tags), sample
 
 
 # --- nothing undocumented is emitted: the call sites -----------------------------------------------
