@@ -216,7 +216,9 @@ async def test_each_default_metric_is_exported_under_its_documented_family_and_l
 # --- nothing undocumented is emitted: the call sites -----------------------------------------------
 
 
-_EMITTERS = frozenset({"execute", "_execute", "_dispatch"})
+_SAMPLED = frozenset({"emit", "emit_once_per", "batch"})
+_SAMPLED_FROM = frozenset({"daemon.telemetry", "daemon.telemetry.events"})
+_EMITTERS = frozenset({"execute", "_execute", "_dispatch", *_SAMPLED})
 _FORWARDERS = frozenset({"event", "measurements"})  # the bus and the sampled-event path pass the caller's
 
 
@@ -233,6 +235,13 @@ def _constants() -> dict[str, set[tuple[str, ...] | str]]:
                         for value in _values(node.value):
                             found.setdefault(target.id, set()).add(value)
     return found
+
+
+def _label(node: ast.expr) -> str:
+    """The last word of a name or an attribute (``telemetry.execute`` -> ``execute``), else ``""``."""
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return node.id if isinstance(node, ast.Name) else ""
 
 
 def _values(node: ast.expr) -> Iterator[tuple[str, ...] | str]:
@@ -279,19 +288,23 @@ def emitted_events() -> Emitted:
     for path in [*(ROOT / "daemon").rglob("*.py"), *(ROOT / "supervisor").rglob("*.py")]:
         if path.parent.name == "ctl":  # arborctl: no telemetry (its _execute runs a request)
             continue
-        for node in ast.walk(ast.parse(path.read_text())):
+        tree = ast.parse(path.read_text())
+        sampled = {  # the sampled-event functions this module imports
+            alias.asname or alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom)
+            and node.module in ("daemon.telemetry", "daemon.telemetry.events")
+            for alias in node.names
+        }
+        for node in ast.walk(tree):
             if not isinstance(node, ast.Call) or not node.args:
                 continue
             func = node.func
-            name = (
-                func.attr
-                if isinstance(func, ast.Attribute)
-                else func.id
-                if isinstance(func, ast.Name)
-                else ""
-            )
+            name = _label(func)
             if name not in _EMITTERS or (isinstance(func, ast.Attribute) and ast.unparse(func.value) == "db"):
                 continue
+            if name in _SAMPLED and (not isinstance(func, ast.Name) or func.id not in sampled):
+                continue  # another function of that name, or the sampled-event path itself
             if name == "_dispatch":  # the bus's own dispatch: the event is one of its arguments
                 for arg in node.args:
                     if isinstance(arg, ast.Name):
@@ -307,9 +320,7 @@ def emitted_events() -> Emitted:
                     events.add(tuple(str(w) for w in words))
                 continue
             key = first.value if isinstance(first, ast.Subscript) else first
-            label = (
-                key.attr if isinstance(key, ast.Attribute) else key.id if isinstance(key, ast.Name) else ""
-            )
+            label = _label(key)
             resolved = _resolve(label, constants)
             if resolved:
                 events |= resolved
