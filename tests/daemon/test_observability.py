@@ -42,7 +42,7 @@ from daemon.flags.migration.control import Advance, EmergencyRollback, Rollback,
 from daemon.flags.migration.steps import Kind as StepKind
 from daemon.log_json import JsonFormatter
 from daemon.registry.registry import Registry
-from daemon.spans import SPANS_NAME, end_span, link_span, record_event, span, start_span
+from daemon.spans import SPANS_NAME, FinishedSpan, end_span, link_span, record_event, span, start_span
 from daemon.spans import add_attributes as add_span_attributes
 from daemon.spans.server import SpanServer
 from daemon.telemetry import catalog_docs
@@ -58,7 +58,7 @@ from daemon.watchdog import monitor_lag
 from supervisor import ChildSpec, Server, Supervisor, call, crash, telemetry
 from supervisor.errors import ServerExited
 from supervisor.tables import Table
-from supervisor.testing import Captured, ManualClock, capture
+from supervisor.testing import Captured, ManualClock, capture, settle
 from tests.daemon.migration.test_control import Harness, emit, judge
 from tests.daemon.migration.test_control import start as start_migration
 from tests.daemon.test_control_helpers import running_control
@@ -672,6 +672,43 @@ async def test_a_control_request_runs_in_its_documented_span() -> None:
         await server.stop()
     (started,) = [c for c in seen if str(c.metadata["span_name"]).startswith("control ")]
     assert set(SPANS["control"].attributes) <= set(started.metadata)
+
+
+class SpanningWorker(Server):
+    """Opens a span in each request, then crashes: its supervisor restarts it."""
+
+    async def init(self, started: asyncio.Queue[Server]) -> None:
+        started.put_nowait(self)
+
+    async def handle_call(self, request: Any, caller: Any) -> Any:
+        start_span("request")
+        raise RuntimeError("worker failed")
+
+
+async def test_a_crash_and_its_restart_open_the_documented_spans() -> None:
+    server = await SpanServer.start(name=SPANS_NAME)
+    started: asyncio.Queue[Server] = asyncio.Queue()
+    sup = await Supervisor.start([ChildSpec("worker", SpanningWorker, args=(started,), name="obs.spanning")])
+    try:
+        first = await started.get()
+        with capture(("arbord", "span", "stop")) as stops:
+            logging.disable(logging.ERROR)
+            try:
+                with pytest.raises(ServerExited):
+                    await first.call("go")
+                await started.get()
+                await settle(sup)
+            finally:
+                logging.disable(logging.NOTSET)
+    finally:
+        await sup.stop()
+        await server.stop()
+    finished = [c.metadata["span"] for c in stops]
+    named = [f for f in finished if isinstance(f, FinishedSpan) and " " in f.name]  # arbord's own spans
+    opened = {f.name.split(" ")[0]: f.attributes for f in named}
+    assert set(opened) == {"crash", "restart", "init"}
+    for prefix, attributes in opened.items():
+        assert set(attributes) == set(SPANS[prefix].attributes), prefix
 
 
 def test_every_span_arbord_opens_is_cataloged() -> None:
