@@ -275,4 +275,5 @@ LOG_FIELDS: Final[tuple[LogField, ...]] = (
     LogField("exception", "the record carries an exception: its traceback with its notes", _JSON),
     LogField("stack", "logged with `stack_info=True`", _JSON),
 )
-"""Every key a JSON log line of arbord's may have, in the order they are written (docs/context.md)."""
+"""Every key a JSON log line of arbord's may have, in the order they are written (docs/context.md);
+the structured fields a call passes (those set in ``supervisor/``) come in the call's own order."""
