@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final
 
+from daemon.telemetry.catalog import EVENTS
+
 __all__ = [
     "DEFAULT_MAX_SERIES",
     "DEFAULT_METRICS",
@@ -209,42 +211,10 @@ def distribution(name: str, **options: Any) -> Metric:
     return _metric(Kind.DISTRIBUTION, name, **options)
 
 
-# The events arbord emits and their measurements (docs/telemetry.md, "Events arbord emits"): a
-# metric over one of them is checked at configuration load. The poller's are daemon/telemetry/poller.py's.
+# The events arbord emits and their measurements, from the catalog (daemon/telemetry/catalog.py;
+# docs/telemetry.md, "Events arbord emits"): a metric over one of them is checked at configuration load.
 KNOWN_EVENTS: Final[Mapping[EventName, frozenset[str]]] = MappingProxyType(
-    {
-        ("server", "start"): frozenset(),
-        ("server", "exit"): frozenset({"uptime"}),
-        ("supervisor", "child", "start"): frozenset({"restarts"}),
-        ("supervisor", "child", "exit"): frozenset({"restarts"}),
-        ("supervisor", "child", "restart"): frozenset({"restarts"}),
-        ("supervisor", "child", "abandoned"): frozenset(),
-        ("supervisor", "escalate"): frozenset({"intensity"}),
-        ("supervisor", "shutdown"): frozenset(),
-        ("telemetry", "handler", "failure"): frozenset({"monotonic_time", "system_time"}),
-        ("supervisor", "call", "stop"): frozenset({"duration"}),
-        ("table", "create"): frozenset(),
-        ("table", "transfer"): frozenset(),
-        ("table", "delete"): frozenset({"size"}),
-        ("arbord", "loop", "lag"): frozenset({"lag", "interval"}),
-        ("arbord", "cache", "hit"): frozenset({"count"}),
-        ("arbord", "cache", "miss"): frozenset({"count"}),
-        ("arbord", "cache", "evict"): frozenset({"count"}),
-        ("arbord", "cache", "expire"): frozenset({"count"}),
-        ("arbord", "cache", "sweep"): frozenset({"expired", "duration"}),
-        ("arbord", "registry", "register"): frozenset({"count"}),
-        ("arbord", "registry", "unregister"): frozenset({"count"}),
-        ("arbord", "registry", "lookup_miss"): frozenset({"count"}),
-        ("arbord", "registry", "owner_down"): frozenset({"count"}),
-        ("arbord", "control", "request"): frozenset({"duration"}),
-        ("arbord", "control", "rejected"): frozenset({"count"}),
-        ("arbord", "poller", "tree"): frozenset({"processes", "named", "tables", "restarts"}),
-        ("arbord", "poller", "mailbox"): frozenset({"depth"}),
-        ("arbord", "poller", "table"): frozenset({"size", "memory"}),
-        ("arbord", "poller", "loop"): frozenset({"lag"}),
-        ("arbord", "poller", "process"): frozenset({"rss", "open_fds"}),
-        ("arbord", "poller", "failure"): frozenset(),
-    }
+    {name: frozenset(signal.measurements) for name, signal in EVENTS.items()}
 )
 
 
