@@ -25,7 +25,7 @@ async def spans() -> AsyncIterator[SpanServer]:
 
 def test_the_variable_chooses_the_core() -> None:
     twin = os.environ.get(context_core.NO_EXTENSIONS_VARIABLE, "") not in ("", "0")
-    assert context_core.IMPLEMENTATION == ("python" if twin else "c")
+    assert ("python" if twin else "c") == context_core.IMPLEMENTATION
     assert (context_core.SPEEDUPS is None) == twin
     base = with_context.__mro__[1]
     if context_core.SPEEDUPS is None:
