@@ -37,7 +37,7 @@ def test_the_variable_chooses_the_core() -> None:
 
 def test_with_context_takes_keywords_only_on_both_cores() -> None:
     with pytest.raises(TypeError):
-        with_context("positional")  # type: ignore[misc]
+        with_context("positional")  # type: ignore[call-arg]
     block = with_context(a=1, b="two")
     with block as ctx:
         assert dict(ctx) == {"a": 1, "b": "two"}
@@ -60,7 +60,7 @@ async def test_start_and_end_take_their_arguments_as_the_python_signatures(spans
     assert live is not None
     assert (live.name, dict(live.attributes)) == ("keyworded", {"rows": 3})
     with pytest.raises(TypeError):
-        end_span(ref, "error", ValueError("x"))  # type: ignore[misc]  (error is keyword-only)
+        end_span(ref, "error", ValueError("x"))  # type: ignore[call-arg]
     with pytest.raises(TypeError):
         end_span(ref, bogus=1)  # type: ignore[call-arg]
     with capture(STOP) as stops:
