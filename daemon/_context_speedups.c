@@ -227,6 +227,28 @@ block_dealloc(ContextBlock *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+/* Whether `key` (a str) is an identifier: ASCII ones checked here (`[A-Za-z_][A-Za-z0-9_]*`, the
+ * ASCII identifiers exactly), others by str.isidentifier. */
+static int
+is_identifier(PyObject *key)
+{
+    if (!PyUnicode_IS_ASCII(key)) {
+        return PyUnicode_IsIdentifier(key);
+    }
+    Py_ssize_t length = PyUnicode_GET_LENGTH(key);
+    const Py_UCS1 *text = PyUnicode_1BYTE_DATA(key);
+    if (length == 0 || (text[0] >= '0' && text[0] <= '9')) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < length; i++) {
+        Py_UCS1 c = text[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* The common case of a merge: the keys are identifiers and the context stays within max_fields.
  * Returns a new ErrorContext, or NULL with no error set when the Python path must decide. */
 static PyObject *
@@ -261,7 +283,7 @@ merge_fast(PyObject *parent, PyObject *fields)
     Py_ssize_t pos = 0;
     PyObject *key, *value;
     while (PyDict_Next(fields, &pos, &key, &value)) {
-        if (!PyUnicode_CheckExact(key) || !PyUnicode_IsIdentifier(key)) {
+        if (!PyUnicode_CheckExact(key) || !is_identifier(key)) {
             return NULL;
         }
     }
