@@ -10,17 +10,20 @@ RUN_STAMP := $(VENV)/.installed-run
 # The suites run a second time on the tables' pure-Python twin (docs/tables.md, "The C core and its
 # Python twin"): the core is chosen when supervisor.tables is imported, hence a second process.
 TWIN_SUITES := tests/supervisor/test_table*.py tests/daemon/test_registry*.py tests/daemon/test_cache*.py tests/daemon/migration/test_switched_registry.py
+# The error context's and the spans' hot paths have a C core too (daemon/_context_speedups.c), chosen
+# by the same variable when daemon.context is imported (daemon/context_core.py).
+TWIN_SUITES += tests/daemon/test_context*.py tests/daemon/test_spans*.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml setup.py supervisor/_speedups.c | $(BIN)/python
+$(STAMP): pyproject.toml setup.py supervisor/_speedups.c daemon/_context_speedups.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP) $(RUN_STAMP)
 
 # What running needs, and nothing more: no test tools, no console extra (off in the defaults).
-$(RUN_STAMP): pyproject.toml setup.py supervisor/_speedups.c | $(BIN)/python
+$(RUN_STAMP): pyproject.toml setup.py supervisor/_speedups.c daemon/_context_speedups.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $(RUN_STAMP)
 
@@ -44,7 +47,7 @@ lint: $(STAMP)
 	@if [ -n "$$ARBORD_NO_EXTENSIONS" ] && [ "$$ARBORD_NO_EXTENSIONS" != 0 ]; then \
 		echo "lint: ARBORD_NO_EXTENSIONS is set: the C extension's stub and compile checks are skipped"; \
 	else \
-		$(BIN)/python -m mypy.stubtest --mypy-config-file pyproject.toml supervisor._speedups && \
+		$(BIN)/python -m mypy.stubtest --mypy-config-file pyproject.toml supervisor._speedups daemon._context_speedups && \
 		$(MAKE) --no-print-directory lint-c; \
 	fi
 	$(MAKE) --no-print-directory check-state
@@ -66,14 +69,17 @@ lint-systemd:
 	sec=$$($(SYSTEMD_ANALYZE) security --offline=yes --threshold=10 "$$tmp/arbord.service" 2>&1); rc=$$?; \
 	echo "$$sec" | tail -1; exit $$rc
 
-## lint-c: the C extension compiles warning-free (-Werror here only: never in the build users run),
+## lint-c: the C extensions compile warning-free (-Werror here only: never in the build users run),
 ## with the default compiler and with clang when clang is on PATH
 C_WARNINGS := -Wall -Wextra -Wno-unused-parameter -Werror
+C_SOURCES := supervisor/_speedups.c daemon/_context_speedups.c
 lint-c: $(STAMP)
 	@include=$$($(BIN)/python -c "import sysconfig; print(sysconfig.get_paths()['include'])") && \
-	$(CC) -fsyntax-only $(C_WARNINGS) -I"$$include" supervisor/_speedups.c && \
-	if command -v clang >/dev/null 2>&1; then clang -fsyntax-only $(C_WARNINGS) -I"$$include" supervisor/_speedups.c; \
-	else echo "lint-c: clang is not on PATH, its check is skipped"; fi
+	for source in $(C_SOURCES); do \
+		$(CC) -fsyntax-only $(C_WARNINGS) -I"$$include" $$source || exit 1; \
+		if command -v clang >/dev/null 2>&1; then clang -fsyntax-only $(C_WARNINGS) -I"$$include" $$source || exit 1; \
+		else echo "lint-c: clang is not on PATH, its check of $$source is skipped"; fi; \
+	done
 
 check-state: $(STAMP)
 	$(BIN)/python -m supervisor.lint supervisor daemon tests

@@ -29,6 +29,12 @@ setup(
             "supervisor._speedups",
             sources=["supervisor/_speedups.c"],
             extra_compile_args=["-O2", *_WARNINGS, *(["-Werror"] if _flag("ARBORD_STRICT_BUILD") else [])],
-        )
+        ),
+        # The error context's and the spans' hot paths (daemon/_context_speedups.c, daemon/context_core.py).
+        Extension(
+            "daemon._context_speedups",
+            sources=["daemon/_context_speedups.c"],
+            extra_compile_args=["-O2", *_WARNINGS, *(["-Werror"] if _flag("ARBORD_STRICT_BUILD") else [])],
+        ),
     ]
 )

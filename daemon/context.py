@@ -46,8 +46,9 @@ from concurrent.futures import Executor
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Final, NamedTuple, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, ParamSpec, TypeVar, overload
 
+from daemon.context_core import SPEEDUPS
 from daemon.context_policy import (
     DEFAULT_POLICY,
     REDACTED,
@@ -342,30 +343,19 @@ def _attach(exc: BaseException | None, ctx: ErrorContext) -> None:
             pass
 
 
-class _Block:
-    """A context block: sync and async context manager, and decorator (a fresh block per call)."""
+class _BlockBase:
+    """What every context block offers besides its enter and exit: ``async with``, and use as a
+    decorator (a fresh block per call, ``_again``)."""
 
-    __slots__ = ("_token",)
-    _token: Token[ErrorContext]
-
-    def _derive(self, parent: ErrorContext) -> ErrorContext:
-        raise NotImplementedError
-
-    def _exit(self, exc: BaseException | None) -> None:
-        ctx = _error_context.get()
-        if exc is not None:
-            _attach(exc, ctx)
-        _error_context.reset(self._token)
+    __slots__ = ()
 
     def __enter__(self) -> ErrorContext:
-        ctx = self._derive(_error_context.get())
-        self._token = _error_context.set(ctx)
-        return ctx
+        raise NotImplementedError
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._exit(exc)
+        raise NotImplementedError
 
     async def __aenter__(self) -> ErrorContext:
         return self.__enter__()
@@ -373,7 +363,7 @@ class _Block:
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._exit(exc)
+        self.__exit__(kind, exc, tb)
 
     @overload
     def __call__(self, func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]: ...
@@ -398,35 +388,50 @@ class _Block:
 
         return run
 
-    def _again(self) -> _Block:
+    def _again(self) -> _BlockBase:
         raise NotImplementedError
 
 
-class with_context(_Block):
-    """Merge ``fields`` into the error context for a block; restored on exit, whatever the exit
-    (return, exception, cancellation). Nested blocks accumulate; an inner key shadows an outer one.
+class _Block(_BlockBase):
+    """A context block whose new context is ``_derive(parent)``; its token is kept while entered."""
 
-    Use it as ``with``, ``async with`` or a decorator. Keys must be identifiers
-    (``ContextKeyError`` otherwise); values pass the context's policy (redaction, size limits).
-    An exception leaving the block carries the context at the failure (``context_of(exc)``).
-    One instance is one block at a time; as a decorator each call gets its own (a generator
-    function's body runs after the call: enter the block inside it instead).
-    """
+    __slots__ = ("_token",)
+    _token: Token[ErrorContext]
 
-    __slots__ = ("_fields",)
+    def _derive(self, parent: ErrorContext) -> ErrorContext:
+        raise NotImplementedError
+
+    def _exit(self, exc: BaseException | None) -> None:
+        ctx = _error_context.get()
+        if exc is not None:
+            _attach(exc, ctx)
+        _error_context.reset(self._token)
+
+    def __enter__(self) -> ErrorContext:
+        ctx = self._derive(_error_context.get())
+        self._token = _error_context.set(ctx)
+        return ctx
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._exit(exc)
+
+
+class _PyContextBlock:
+    """``with_context``'s enter and exit in Python: the twin of the C ``ContextBlock``
+    (daemon/_context_speedups.c), used when ``ARBORD_NO_EXTENSIONS=1`` (daemon/context_core.py).
+
+    Keyword keys are always strings, so only identifiers and the size limit are checked here;
+    redaction and value limits apply when the context is written out. The uncommon case (a key that
+    is not an identifier, a context past its size limit) is ``_merged``'s."""
+
+    __slots__ = ("_fields", "_token")
+    _token: Token[ErrorContext]
 
     def __init__(self, **fields: object) -> None:
         self._fields = fields
 
-    def _derive(self, parent: ErrorContext) -> ErrorContext:
-        return _merged(parent, self._fields)
-
-    def _again(self) -> _Block:
-        return with_context(**self._fields)
-
-    # The block's own enter and exit: the inherited ones, inlined (bench/bench_context.py,
-    # "with_context enter+exit"): keyword keys are always strings, so only identifiers and the
-    # size limit are checked here; redaction and value limits apply when the context is written out.
     def __enter__(self) -> ErrorContext:
         parent = _get()
         fields = self._fields
@@ -449,6 +454,47 @@ class with_context(_Block):
         _reset(self._token)
 
 
+if TYPE_CHECKING or SPEEDUPS is None:
+    _ContextBlock = _PyContextBlock
+else:  # the same enter and exit in C, over the same variables and records (passed in, not made there)
+    SPEEDUPS.configure_context(
+        error_var=_error_context,
+        span_var=_span,
+        context_type=ErrorContext,
+        meta_type=_Meta,
+        policy_type=ContextPolicy,
+        merged=_merged,
+        attach=_attach,
+    )
+    _ContextBlock = SPEEDUPS.ContextBlock
+
+
+class with_context(_ContextBlock, _BlockBase):
+    """Merge ``fields`` into the error context for a block; restored on exit, whatever the exit
+    (return, exception, cancellation). Nested blocks accumulate; an inner key shadows an outer one.
+
+    Use it as ``with``, ``async with`` or a decorator. Keys must be identifiers
+    (``ContextKeyError`` otherwise); values pass the context's policy (redaction, size limits).
+    An exception leaving the block carries the context at the failure (``context_of(exc)``).
+    One instance is one block at a time; as a decorator each call gets its own (a generator
+    function's body runs after the call: enter the block inside it instead).
+    """
+
+    # Enter and exit are _ContextBlock's: the C extension's, or their Python twin
+    # (bench/bench_context.py, "with_context enter+exit").
+    __slots__ = ()
+
+    def _derive(self, parent: ErrorContext) -> ErrorContext:
+        return _merged(parent, self._fields)
+
+    def _again(self) -> _BlockBase:
+        return with_context(**self._fields)
+
+
+if SPEEDUPS is not None:
+    SPEEDUPS.fast_calls(with_context)  # with_context(**fields) builds the block in C, in one step
+
+
 class temporary_context(_Block):
     """Replace the error context for a block by ``fields`` alone (no merge; the operation is
     dropped, the policy kept), and restore the previous one on exit."""
@@ -461,7 +507,7 @@ class temporary_context(_Block):
     def _derive(self, parent: ErrorContext) -> ErrorContext:
         return _merged(_make({}, _Meta(None, parent._meta.policy, ())), self._fields)
 
-    def _again(self) -> _Block:
+    def _again(self) -> _BlockBase:
         return temporary_context(self._fields)
 
 
@@ -481,7 +527,7 @@ class context_policy(_Block):
         meta = parent._meta
         return _make(parent._fields, _Meta(meta.operation, self._policy, meta.dropped))
 
-    def _again(self) -> _Block:
+    def _again(self) -> _BlockBase:
         return context_policy(self._policy)
 
 
@@ -535,7 +581,7 @@ class operation(_Block):
                 },
             )
 
-    def _again(self) -> _Block:
+    def _again(self) -> _BlockBase:
         return operation(self._module, self._function, **self._metadata)
 
 

@@ -10,6 +10,7 @@ The root supervisor (``arbord.root``) starts each component's children, in the o
     ├── poller           periodic measurements (arbord.metrics.poller), unless disabled
     ├── http             the HTTP listener (/metrics), only with [telemetry.prometheus] listen
     ├── spans            the span server, arbord.spans: the table of in-flight spans (daemon/spans)
+    ├── crashes_keeper   the heir of the crash log's tables  (arbord.crashes.keeper)
     ├── crashes          the crash log, arbord.crashes      (daemon/crashes): one record per crash
     ├── registry_keeper  the heir of the registry's tables   (daemon/registry/keeper.py)
     ├── registry         the agent registry's supervisor     (daemon/registry), over the registry
@@ -47,7 +48,7 @@ from daemon.cache.component import CACHE
 from daemon.component import Component, ComponentContext, Reload
 from daemon.console.component import CONSOLE
 from daemon.control.component import CONTROL
-from daemon.crashes.component import CRASHES
+from daemon.crashes.component import CRASHES, CRASHES_KEEPER
 from daemon.flags.component import FLAGS
 from daemon.flags.experiments.component import EXPERIMENTS
 from daemon.registry.component import KEEPER, REGISTRY
@@ -90,6 +91,7 @@ COMPONENTS: Final[tuple[Component[Any], ...]] = (
     CORE,
     TELEMETRY,
     SPANS,
+    CRASHES_KEEPER,
     CRASHES,
     KEEPER,
     REGISTRY,

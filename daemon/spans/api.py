@@ -34,9 +34,10 @@ from contextlib import contextmanager
 from contextvars import Token
 from random import getrandbits
 from types import TracebackType
-from typing import Any, Final, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar, overload
 
 from daemon.context import SpanRef, current_span_ref, reset_span_ref, set_span_ref
+from daemon.context_core import SPEEDUPS
 from daemon.spans.events import (
     START,
     STOP,
@@ -108,12 +109,8 @@ def _server() -> SpanServer | None:
     return server if isinstance(server, SpanServer) and server.recording else None
 
 
-def start_span(name: str, attributes: Mapping[str, object] | None = None) -> SpanRef:
-    """Open a span named ``name``, child of the current span (or of the OTel span current, with the
-    bridge; else the root of a new trace), and make it current. Returns its ``SpanRef``.
-
-    Never raises for bad input: a name that is not a ``str`` is replaced by its ``repr``, attributes
-    OTel's rules refuse are dropped; both are counted (``SpanStatistics.dropped``)."""
+def _start_span(name: str, attributes: Mapping[str, object] | None) -> SpanRef:
+    """``start_span`` in Python: the twin of the C ``start``, and the path it hands back to."""
     # The hot path: every call here is paid per span (bench/bench_spans.py, target 10x faster than
     # OTel's SDK). Ids as in daemon/spans/ids.py, inlined; `or 1`: an all-zero id is invalid.
     # Bytes' hex() is three times faster than a format spec of a big int.
@@ -171,21 +168,13 @@ def start_span(name: str, attributes: Mapping[str, object] | None = None) -> Spa
     return ref
 
 
-def end_span(
-    ref: SpanRef | None = None,
-    status: str = "ok",
-    *,
-    error: BaseException | str | None = None,
-    attributes: Mapping[str, object] | None = None,
+def _end_span(
+    ref: SpanRef | None,
+    status: str,
+    error: BaseException | str | None,
+    attributes: Mapping[str, object] | None,
 ) -> bool:
-    """End span ``ref`` (default: the current one), wherever it is in the stack: spans opened
-    inside it that are still open stay open and keep their parent id. When it was current, its
-    nearest open ancestor becomes current. ``status`` is ``ok``, ``error`` (give ``error``),
-    ``cancelled`` or ``abandoned``; ``attributes`` go into the stop event.
-
-    Returns False for a span that is not open (unknown, or already ended) after one warning and
-    the event ``("arbord", "span", "orphan_end")``; never raises, never touches another span.
-    Without a span server (non-recording spans) it only puts the parent back."""
+    """``end_span`` in Python: the twin of the C ``end``, and the path it hands back to."""
     current = _get_ref()
     if ref is None:
         ref = current
@@ -216,6 +205,59 @@ def end_span(
     if _STOP in _active:
         _stop(server, live, status, error, attributes)
     return True
+
+
+if TYPE_CHECKING or SPEEDUPS is None:
+
+    def start_span(name: str, attributes: Mapping[str, object] | None = None) -> SpanRef:
+        """Open a span named ``name``, child of the current span (or of the OTel span current, with
+        the bridge; else the root of a new trace), and make it current. Returns its ``SpanRef``.
+
+        Never raises for bad input: a name that is not a ``str`` is replaced by its ``repr``,
+        attributes OTel's rules refuse are dropped; both are counted (``SpanStatistics.dropped``)."""
+        return _start_span(name, attributes)
+
+    def end_span(
+        ref: SpanRef | None = None,
+        status: str = "ok",
+        *,
+        error: BaseException | str | None = None,
+        attributes: Mapping[str, object] | None = None,
+    ) -> bool:
+        """End span ``ref`` (default: the current one), wherever it is in the stack: spans opened
+        inside it that are still open stay open and keep their parent id. When it was current, its
+        nearest open ancestor becomes current. ``status`` is ``ok``, ``error`` (give ``error``),
+        ``cancelled`` or ``abandoned``; ``attributes`` go into the stop event.
+
+        Returns False for a span that is not open (unknown, or already ended) after one warning and
+        the event ``("arbord", "span", "orphan_end")``; never raises, never touches another span.
+        Without a span server (non-recording spans) it only puts the parent back."""
+        return _end_span(ref, status, error, attributes)
+
+else:  # the same two functions in C (daemon/_context_speedups.c): the common case there, with no
+    # Python frame; every other case comes back to _start_span and _end_span, their twins.
+    SPEEDUPS.configure_spans(
+        ref_type=SpanRef,
+        live_type=LiveSpan,
+        server_type=SpanServer,
+        lookup=_named,
+        server_name=SPANS_NAME,
+        active=_active,
+        start_event=_START,
+        stop_event=_STOP,
+        getrandbits=_bits,
+        running_loop=asyncio.get_running_loop,
+        tasks=_running_tasks if sys.version_info < (3, 12) else None,
+        current_task=asyncio.current_task,
+        time_ns=time.time_ns,
+        perf_counter_ns=time.perf_counter_ns,
+        slow_start=_start_span,
+        slow_end=_end_span,
+        emit_start=emit_start,
+        stop=lambda server, live, status, error, attributes: _stop(server, live, status, error, attributes),
+    )
+    start_span = SPEEDUPS.start_span
+    end_span = SPEEDUPS.end_span
 
 
 def _stop(
@@ -395,7 +437,7 @@ class span:
         self._prior: SpanRef | None = None
 
     def __enter__(self) -> SpanRef:
-        self._prior = current_span_ref()
+        self._prior = _get_ref()
         ref = self._ref = start_span(self._name, self._attributes)
         return ref
 
@@ -414,7 +456,7 @@ class span:
             end_span(ref, "error", error=error)
         # The block's span is over: what was current on entry is current again, even if the block
         # left spans of its own open (they stay open, and listed, until ended or their task ends).
-        set_span_ref(prior)
+        _set_ref(prior)
 
     async def __aenter__(self) -> SpanRef:
         return self.__enter__()

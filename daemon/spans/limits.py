@@ -79,6 +79,14 @@ class Limits:
         self.traceback = traceback
         self.dropped: dict[str, int] = dict.fromkeys(DROP_REASONS, 0)
 
+    def configure(self, *, max_attributes: int, max_events: int, max_links: int, traceback: bool) -> None:
+        """Take new limits in place (a reload of ``[spans]``): the drop counts go on, and every
+        caller holding this object sees the new limits at its next span."""
+        self.max_attributes = max_attributes
+        self.max_events = max_events
+        self.max_links = max_links
+        self.traceback = traceback
+
     def drop(self, reason: str, what: object) -> None:
         """Count one thing dropped for ``reason``; warn at the 1st, 10th, 100th, ... of each reason
         (a warning for every drop would flood the log from a hot loop)."""

@@ -12,6 +12,9 @@ server's one job besides answering readers is ending what a dead task left open.
   the task was cancelled (or the server killed), ``abandoned`` otherwise, with the exit reason —
   and deletes the row: however many tasks die with open spans, the table comes back to empty
   (``test_ten_thousand_tasks_dying_with_open_spans_leave_an_empty_table``).
+- A reload of ``[spans]`` does not restart the server: it takes the new limits in place
+  (``UpdateSpanSettings``), so the spans in flight stay in the table and end exactly once (a
+  restart would delete the table under them; daemon/spans/component.py).
 - The row outlives the task's last ``end_span`` (an empty dict) so that a task opening span after
   span pays for the callback once; rows of tasks with no open span are not listed.
 
@@ -57,7 +60,7 @@ from supervisor.lowlevel import (
     task_of,
 )
 
-__all__ = ["SPANS_NAME", "SpanServer", "SpanStatistics"]
+__all__ = ["SPANS_NAME", "SpanServer", "SpanStatistics", "UpdateSpanSettings"]
 
 _MAX_CRASHES: Final = 256
 
@@ -76,6 +79,23 @@ class SpanStatistics:
     dropped: Mapping[str, int]
 
 
+@dataclass(frozen=True, slots=True)
+class UpdateSpanSettings:
+    """Call the span server with this to have it take ``settings`` in place (a reload of
+    ``[spans]``): new limits for the spans started from now on, the spans in flight kept."""
+
+    settings: SpansSettings
+
+
+def _limits(section: SpansSettings) -> dict[str, Any]:
+    return {
+        "max_attributes": section.max_attributes,
+        "max_events": section.max_events,
+        "max_links": section.max_links,
+        "traceback": section.traceback,
+    }
+
+
 class SpanServer(Server):
     """The owner of the live-span table. Start it under a supervisor (the daemon's ``spans``
     component does, as ``arbord.spans``) or with ``SpanServer.start(name=...)`` in a program."""
@@ -89,13 +109,8 @@ class SpanServer(Server):
     async def init(self, settings: SpansSettings | None = None, *, carry_context: bool = True) -> None:
         """``carry_context``: install the daemon's envelope hook while this server runs, so that the
         span and error context of a call's sender are current in the handler (docs/spans.md)."""
-        section = settings or SpansSettings()
-        self.limits = Limits(
-            max_attributes=section.max_attributes,
-            max_events=section.max_events,
-            max_links=section.max_links,
-            traceback=section.traceback,
-        )
+        self.settings = settings or SpansSettings()
+        self.limits = Limits(**_limits(self.settings))
         self.table = Table("arbord.spans", access=Access.PUBLIC)
         self.row_of = self.table.getter()
         """The table's ``get``: a task's row, for daemon.spans' hot path."""
@@ -174,6 +189,10 @@ class SpanServer(Server):
         return SpanStatistics(sum(map(len, rows)), len(rows), self._abandoned, dropped)
 
     async def handle_call(self, request: Any, caller: Caller) -> Any:
+        if isinstance(request, UpdateSpanSettings):
+            self.settings = request.settings
+            self.limits.configure(**_limits(request.settings))
+            return None
         raise ValueError(f"{SPANS_NAME}: unknown request {request!r}")
 
     def _stop_recording(self, reason: Exit) -> None:

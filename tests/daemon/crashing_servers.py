@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from daemon.context import operation, with_context
-from supervisor import Server
+from daemon.crashes import CRASHES_NAME
+from supervisor import Server, call, whereis
 
 
 class CrashOnce(Server):
@@ -25,3 +26,26 @@ class CrashOnce(Server):
         password = "".join(reversed("2retnuh"))  # a secret the traceback's source lines do not show
         with with_context(job="nightly", db_password=password), operation("tests.crashing", "run"):
             raise RuntimeError("crashing once on purpose")
+
+
+class CrashOnceThenBreakTheLog(CrashOnce):
+    """``CrashOnce``, and after its restart a request the crash log does not understand, which crashes
+    the crash log for real (through its supervisor, the root); ``<marker>.broke`` says it is done.
+
+    The request reaches the crash log after the record of this server's crash and its restart
+    decision: both are cast to it by the supervisor before it restarts this server.
+    """
+
+    async def handle_continue(self, arg: Any) -> None:
+        if not self.marker.exists():
+            await super().handle_continue(arg)
+            return
+        broke = self.marker.with_name(self.marker.name + ".broke")
+        if broke.exists():
+            return
+        log = whereis(CRASHES_NAME)
+        assert log is not None
+        try:
+            await call(log, ("not a request",))
+        except Exception:  # the crash log crashed under the request, as wanted
+            broke.write_text("the crash log crashed")

@@ -20,13 +20,16 @@ import pytest
 
 from daemon.context import ContextFilter, operation, with_context
 from daemon.crashes import CRASHES_NAME, CrashLog
+from daemon.crashes.component import CRASHES_ID, CRASHES_KEEPER
 from daemon.crashes.flags_in_force import MAX_ACTORS, flags_in_force
 from daemon.crashes.open_spans import spans_left_open
+from daemon.crashes.server import KEEPER_NAME
 from daemon.flags import FLAGS_NAME, Flags, MemoryStore
 from daemon.log_json import JsonFormatter
+from daemon.registry.keeper import TableKeeper
 from daemon.spans import SPANS_NAME, SpanServer, start_span
-from supervisor import Caller, ChildSpec, Server, Supervisor, call, crash, telemetry
-from tests.daemon.conftest import ROOT, RunningDaemon, StartArbord
+from supervisor import Caller, ChildSpec, Server, ServerExited, Supervisor, call, crash, telemetry, whereis
+from tests.daemon.conftest import ROOT, RunningDaemon, StartArbord, poll_until
 
 
 class Worker(Server):
@@ -143,6 +146,130 @@ async def test_a_killed_crash_log_leaves_the_bus() -> None:
     async with Supervisor([ChildSpec("w", Worker)], name="test.sup") as sup:
         await _crash(sup, "w", "after the log died")
     assert not any(h.id.startswith(CRASHES_NAME) for h in telemetry.list_handlers(("supervisor",)))
+
+
+# --- the records outlive the crash log: its tables pass to its keeper ------------------------------
+
+
+def _log_tree(capacity: int = 3) -> list[ChildSpec]:
+    """The crash log's part of the daemon's root: its keeper, then the crash log."""
+    (keeper,) = CRASHES_KEEPER.child_specs(None, _NO_CONTEXT)
+    log = ChildSpec(
+        CRASHES_ID, CrashLog, kwargs={"capacity": capacity, "keeper": KEEPER_NAME}, name=CRASHES_NAME
+    )
+    return [keeper, log]
+
+
+_NO_CONTEXT: Any = None  # the keeper's specs read nothing from the component context
+
+
+async def _crash_the_log(root: Supervisor) -> CrashLog:
+    """Crash ``arbord.crashes`` for real (a request it does not understand raises in its
+    ``handle_call``), wait until the root has restarted it, and return the new incarnation."""
+    old = whereis(CRASHES_NAME)
+    assert isinstance(old, CrashLog)
+    with pytest.raises(ServerExited):
+        await call(old, ("not a request",))
+    await old.wait()
+    assert old.exit_reason is not None
+    assert old.exit_reason.is_abnormal
+    await root.which_children()  # a call: the exit and the restart are handled before it
+    new = whereis(CRASHES_NAME)
+    assert isinstance(new, CrashLog)
+    assert new is not old
+    return new
+
+
+async def test_the_records_survive_a_crash_of_the_crash_log() -> None:
+    async with (
+        Supervisor(_log_tree(), name="test.root") as root,
+        Supervisor([ChildSpec("w", Worker)], intensity=10, period=60, name="test.sup") as sup,
+    ):
+        for n in range(4):
+            await _crash(sup, "w", f"crash {n}")
+        log = whereis(CRASHES_NAME)
+        assert isinstance(log, CrashLog)
+        before = await _records(log)
+        shown = await call(log, ("show", 4))
+        log = await _crash_the_log(root)
+        assert await _records(log) == before  # records, decisions, total and drop count
+        assert (before["total"], before["dropped"]) == (3, 1)
+        assert await call(log, ("show", 4)) == shown
+        await _crash(sup, "w", "after the restart")  # the numbering goes on
+        (newest, *_) = (await _records(log))["crashes"]
+        assert (newest["id"], newest["error"], newest["decision"]) == (
+            5,
+            "ValueError: after the restart",
+            "restart",
+        )
+
+
+async def test_a_restarted_keeper_is_made_heir_again() -> None:
+    async with (
+        Supervisor(_log_tree(), name="test.root") as root,
+        Supervisor([ChildSpec("w", Worker)], intensity=10, period=60, name="test.sup") as sup,
+    ):
+        await _crash(sup, "w", "kept")
+        keeper = whereis(KEEPER_NAME)
+        assert isinstance(keeper, TableKeeper)
+        keeper.kill()
+        await keeper.wait()
+        await root.which_children()  # the keeper is restarted and has sent KeeperUp
+        log = whereis(CRASHES_NAME)
+        assert isinstance(log, CrashLog)
+        await _records(log)  # a call: the KeeperUp before it is handled
+        log = await _crash_the_log(root)
+        # The keeper's kill is a crash too (no exception): both records came back.
+        assert [c["error"] for c in (await _records(log))["crashes"]] == [None, "ValueError: kept"]
+
+
+async def test_a_smaller_capacity_drops_the_oldest_records_counted() -> None:
+    keeper = await TableKeeper.start(name=KEEPER_NAME)
+    log = await CrashLog.start(capacity=3, keeper=KEEPER_NAME, name=CRASHES_NAME)
+    try:
+        async with Supervisor([ChildSpec("w", Worker)], intensity=10, period=60, name="test.sup") as sup:
+            for n in range(3):
+                await _crash(sup, "w", f"crash {n}")
+        await _records(log)  # the last decision is in
+        await log.stop()  # as a reload of [crashes] stops it: the tables pass to the keeper
+        log = await CrashLog.start(capacity=1, keeper=KEEPER_NAME, name=CRASHES_NAME)
+        listing = await _records(log)
+        assert [c["error"] for c in listing["crashes"]] == ["ValueError: crash 2"]
+        assert (listing["total"], listing["dropped"], listing["capacity"]) == (1, 2, 1)
+    finally:
+        await log.stop()
+        await keeper.stop()
+
+
+def test_the_crash_log_keeps_its_records_when_it_crashes_in_the_daemon(
+    start_arbord: StartArbord, short_tmp: Path
+) -> None:
+    # Issue 14: the crash records were the crash log's own state, lost when arbord.crashes restarted.
+    marker = short_tmp / "crashed"
+    config = (
+        "[servers.once]\n"
+        'start = "tests.daemon.crashing_servers:CrashOnceThenBreakTheLog"\n'
+        f'args = ["{marker}"]\n'
+    )
+    running = start_arbord(config)
+    broke = marker.with_name(marker.name + ".broke")
+    poll_until(broke.exists, "the crash log crashed under a bad request", within=20)
+
+    def listed() -> dict[str, Any]:
+        reply = _request(running.control_socket, "crashes", {})
+        result: dict[str, Any] = reply.get("result") or {}  # an error (busy) while it restarts
+        return result
+
+    listing = poll_until(listed, "the restarted crash log answers", within=20)
+    (crash,) = listing["crashes"]
+    listed_by_arborctl = _arborctl(running, "crashes")
+    stderr = running.stderr()
+    assert running.stop() == 0
+    assert (crash["id"], crash["decision"]) == (1, "restart"), stderr
+    assert "RuntimeError: crashing once on purpose" in crash["error"]
+    assert listed_by_arborctl.returncode == 0, listed_by_arborctl.stderr
+    assert "RuntimeError: crashing once on purpose" in listed_by_arborctl.stdout
+    assert "not a request" in stderr  # the crash log's own crash, reported by the root
 
 
 # --- end to end: arborctl against a real daemon ------------------------------------------------------
