@@ -10,6 +10,7 @@ async tests can use it; from a coroutine, wait on the receiver with ``asyncio.to
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+
+from daemon.app_logging import LOGGER_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 20.0
@@ -230,6 +233,21 @@ def wait_ready(running: RunningDaemon, timeout: float = START_TIMEOUT) -> None:
         if message is not None and message.get("READY") == "1":
             return
     raise AssertionError(f"arbord sent no READY=1 within {timeout} s:\n{running.stderr()}")
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Put the logging configuration back after a test that calls ``configure_logging``: the
+    daemon's loggers' levels and the root handler outlive the test otherwise, and change what the
+    next test's ``caplog`` sees."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    levels = {name: logging.getLogger(name).level for name in LOGGER_NAMES}
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, value in levels.items():
+        logging.getLogger(name).setLevel(value)
 
 
 @pytest.fixture

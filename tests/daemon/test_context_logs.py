@@ -114,6 +114,7 @@ def test_fields_given_with_extra_are_not_overwritten(json_log: tuple[logging.Log
     assert _lines(stream)[0]["correlation_id"] == "given"
 
 
+@pytest.mark.usefixtures("restore_logging")
 def test_the_daemon_handler_switches_between_text_and_json() -> None:
     stream = io.StringIO()
     configure_logging("info", {}, stream, log_format="json")
@@ -131,6 +132,7 @@ def test_the_daemon_handler_switches_between_text_and_json() -> None:
     assert second.endswith("INFO arbord.test_context_logs: in text")
 
 
+@pytest.mark.usefixtures("restore_logging")
 def test_json_lines_under_journald_keep_the_priority_prefix(tmp_path: Path) -> None:
     import os
 

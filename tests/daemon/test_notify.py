@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.app_logging import LOGGER_NAMES, configure_logging, stderr_is_journal
+from daemon.app_logging import configure_logging, stderr_is_journal
 from daemon.notify import Notifier, format_message, monotonic_usec
 from daemon.watchdog import (
     LAG_EVENT,
@@ -233,18 +233,6 @@ async def test_lag_warnings_are_rate_limited(caplog: pytest.LogCaptureFixture) -
 
 
 # --- logs under journald ---------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=False)
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    levels = {name: logging.getLogger(name).level for name in LOGGER_NAMES}
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    for name, value in levels.items():
-        logging.getLogger(name).setLevel(value)
 
 
 @pytest.mark.usefixtures("restore_logging")
