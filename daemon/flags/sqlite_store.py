@@ -133,25 +133,28 @@ class SqliteStore:
         revision = db.execute("SELECT COALESCE(MAX(revision), 0) FROM changes").fetchone()[0]
         return Snapshot(MappingProxyType(flags), int(revision))
 
-    def _commit_on_thread(self, change: Change) -> int:
+    def _commit_on_thread(self, changes: Sequence[Change]) -> int:
+        """Commit ``changes`` in one transaction (all or nothing) and return the last revision."""
         db = self._db
         assert db is not None
         try:
             db.execute("BEGIN IMMEDIATE")
             try:
-                revision = db.execute("SELECT COALESCE(MAX(revision), 0) + 1 FROM changes").fetchone()[0]
-                record = ChangeRecord(revision, change)
-                db.execute(
-                    "INSERT INTO changes (revision, flag, record) VALUES (?, ?, ?)",
-                    (revision, change.flag, json.dumps(record.to_json())),
-                )
-                if change.new is None:
-                    db.execute("DELETE FROM flags WHERE name = ?", (change.flag,))
-                else:
+                revision = db.execute("SELECT COALESCE(MAX(revision), 0) FROM changes").fetchone()[0]
+                for change in changes:
+                    revision += 1
+                    record = ChangeRecord(revision, change)
                     db.execute(
-                        "INSERT OR REPLACE INTO flags (name, state) VALUES (?, ?)",
-                        (change.flag, json.dumps(change.new.to_json())),
+                        "INSERT INTO changes (revision, flag, record) VALUES (?, ?, ?)",
+                        (revision, change.flag, json.dumps(record.to_json())),
                     )
+                    if change.new is None:
+                        db.execute("DELETE FROM flags WHERE name = ?", (change.flag,))
+                    else:
+                        db.execute(
+                            "INSERT OR REPLACE INTO flags (name, state) VALUES (?, ?)",
+                            (change.flag, json.dumps(change.new.to_json())),
+                        )
                 db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:
@@ -179,7 +182,12 @@ class SqliteStore:
         return await self._run(lambda: self._load_on_thread(db))
 
     async def commit(self, change: Change) -> int:
-        return await self._run(lambda: self._commit_on_thread(change))
+        return await self._run(lambda: self._commit_on_thread((change,)))
+
+    async def commit_set(self, changes: Sequence[Change]) -> int:
+        """Commit ``changes`` as one SQLite transaction: every one of them durable, or none."""
+        batch = tuple(changes)
+        return await self._run(lambda: self._commit_on_thread(batch))
 
     async def history(
         self, flag: str | None = None, *, since: int = 0, limit: int | None = None
