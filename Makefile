@@ -9,18 +9,20 @@ RUN_STAMP := $(VENV)/.installed-run
 
 # The suites run a second time on the tables' pure-Python twin (docs/tables.md, "The C core and its
 # Python twin"): the core is chosen when supervisor.tables is imported, hence a second process.
-TWIN_SUITES := tests/supervisor/test_table*.py tests/daemon/test_registry*.py tests/daemon/test_cache*.py
+TWIN_SUITES := tests/supervisor/test_table*.py tests/daemon/test_registry*.py tests/daemon/test_cache*.py \
+	tests/daemon/test_flags.py tests/daemon/test_flags_bucket.py tests/daemon/test_flags_fastpath.py \
+	tests/daemon/test_flags_openfeature.py tests/daemon/test_flags_change_set.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml setup.py supervisor/_speedups.c | $(BIN)/python
+$(STAMP): pyproject.toml setup.py supervisor/_speedups.c daemon/flags/_speedups.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP) $(RUN_STAMP)
 
 # What running needs, and nothing more: no test tools, no console extra (off in the defaults).
-$(RUN_STAMP): pyproject.toml setup.py supervisor/_speedups.c | $(BIN)/python
+$(RUN_STAMP): pyproject.toml setup.py supervisor/_speedups.c daemon/flags/_speedups.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $(RUN_STAMP)
 
@@ -44,7 +46,7 @@ lint: $(STAMP)
 	@if [ -n "$$ARBORD_NO_EXTENSIONS" ] && [ "$$ARBORD_NO_EXTENSIONS" != 0 ]; then \
 		echo "lint: ARBORD_NO_EXTENSIONS is set: the C extension's stub and compile checks are skipped"; \
 	else \
-		$(BIN)/python -m mypy.stubtest --mypy-config-file pyproject.toml supervisor._speedups && \
+		$(BIN)/python -m mypy.stubtest --mypy-config-file pyproject.toml supervisor._speedups daemon.flags._speedups && \
 		$(MAKE) --no-print-directory lint-c; \
 	fi
 	$(MAKE) --no-print-directory check-state
@@ -72,7 +74,9 @@ C_WARNINGS := -Wall -Wextra -Wno-unused-parameter -Werror
 lint-c: $(STAMP)
 	@include=$$($(BIN)/python -c "import sysconfig; print(sysconfig.get_paths()['include'])") && \
 	$(CC) -fsyntax-only $(C_WARNINGS) -I"$$include" supervisor/_speedups.c && \
-	if command -v clang >/dev/null 2>&1; then clang -fsyntax-only $(C_WARNINGS) -I"$$include" supervisor/_speedups.c; \
+	$(CC) -fsyntax-only $(C_WARNINGS) -I"$$include" daemon/flags/_speedups.c && \
+	if command -v clang >/dev/null 2>&1; then clang -fsyntax-only $(C_WARNINGS) -I"$$include" supervisor/_speedups.c && \
+		clang -fsyntax-only $(C_WARNINGS) -I"$$include" daemon/flags/_speedups.c; \
 	else echo "lint-c: clang is not on PATH, its check is skipped"; fi
 
 check-state: $(STAMP)

@@ -39,10 +39,12 @@ from daemon.flags.bucket import normalized
 from daemon.flags.config import FlagDeclaration, FlagsSettings
 from daemon.flags.errors import InvalidGate, UnknownFlag
 from daemon.flags.evaluate import DEFAULT_ROLL, Decision, Predicate, Roll, compile_state, decide
+from daemon.flags.fastpath import compiled_evaluator
 from daemon.flags.gates import FlagState, GateKind, GateOp, PercentageOf, apply, check_flag_name
 from daemon.flags.store import Change, ChangeRecord, FlagStore, change_set
 from daemon.flags.stores import open_store
 from supervisor import Access, Caller, Server, Table
+from supervisor.lowlevel import add_exit_callback
 
 __all__ = ["API_ACTOR", "Actor", "Evaluator", "Flags", "FlagsEvent", "Listener", "actor_id"]
 
@@ -145,8 +147,19 @@ def _bucket_into(split: tuple[str, float, dict[str, int]], actor: str) -> int:
 
 
 def _evaluator(flags: Flags) -> Evaluator:
-    """``flags.enabled``: a closure over the state table, so a constant flag costs one table read."""
-    get, unknown = flags._state.getter(), flags._undeclared_hit
+    """``flags.enabled``: the C evaluation (daemon/flags/_speedups.c) over the state table, or,
+    under ``ARBORD_NO_EXTENSIONS=1``, its pure-Python twin (``_python_evaluator``): fastpath.py."""
+    get = flags._state.getter()
+    rows = getattr(get, "__self__", None)  # the table's own dict.get: its dict is the store
+    slow = _python_evaluator(get, flags._undeclared_hit)
+    if type(rows) is not dict:
+        return slow
+    return compiled_evaluator(rows, flags._undeclared_hit, slow, _bucket_into)
+
+
+def _python_evaluator(get: Callable[..., Any], unknown: Callable[[str], bool]) -> Evaluator:
+    """The twin of the C evaluation: a closure over the state table's getter, so a constant flag
+    costs one table read."""
 
     def enabled(flag: str, actor: str | Actor | None = None) -> bool:
         row = get(flag)
@@ -213,6 +226,12 @@ class Flags(Server):
             watch(self.set_stale)  # staleness (daemon/flags/redis_store.py): providers say STALE
         self.enabled = _evaluator(self)
         self._ready = True
+        add_exit_callback(self, self._exited)  # any exit, a kill included
+
+    def _exited(self, reason: object = None) -> None:
+        """Not ready once exited: the module-level ``enabled`` refuses it, as ``whereis`` would,
+        until the name is released or a new incarnation takes it."""
+        self._ready = False
 
     async def terminate(self, reason: Any) -> None:
         await self.store.close()
