@@ -31,7 +31,7 @@ run: $(RUN_STAMP)
 	$(BIN)/arbord run
 
 ## test: lint, type-check, hidden-state check, the documentation site's strict build, then the whole
-## test suite, then the table, registry and cache suites again on the tables' pure-Python twin
+## test suite, then the table, registry, cache and flags suites again on the pure-Python twins
 test: $(STAMP) lint
 	$(MAKE) --no-print-directory docs
 	$(BIN)/python -m pytest
