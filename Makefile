@@ -13,17 +13,19 @@ TWIN_SUITES := tests/supervisor/test_table*.py tests/daemon/test_registry*.py te
 # The error context's and the spans' hot paths have a C core too (daemon/_context_speedups.c), chosen
 # by the same variable when daemon.context is imported (daemon/context_core.py).
 TWIN_SUITES += tests/daemon/test_context*.py tests/daemon/test_spans*.py
+TWIN_SUITES += tests/daemon/test_flags.py tests/daemon/test_flags_bucket.py tests/daemon/test_flags_fastpath.py \
+	tests/daemon/test_flags_openfeature.py tests/daemon/test_flags_change_set.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml setup.py supervisor/_speedups.c daemon/_context_speedups.c | $(BIN)/python
+$(STAMP): pyproject.toml setup.py supervisor/_speedups.c daemon/_context_speedups.c daemon/flags/_speedups.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP) $(RUN_STAMP)
 
 # What running needs, and nothing more: no test tools, no console extra (off in the defaults).
-$(RUN_STAMP): pyproject.toml setup.py supervisor/_speedups.c daemon/_context_speedups.c | $(BIN)/python
+$(RUN_STAMP): pyproject.toml setup.py supervisor/_speedups.c daemon/_context_speedups.c daemon/flags/_speedups.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $(RUN_STAMP)
 
@@ -32,7 +34,7 @@ run: $(RUN_STAMP)
 	$(BIN)/arbord run
 
 ## test: lint, type-check, hidden-state check, the documentation site's strict build, then the whole
-## test suite, then the table, registry and cache suites again on the tables' pure-Python twin
+## test suite, then the table, registry, cache and flags suites again on the pure-Python twins
 test: $(STAMP) lint
 	$(MAKE) --no-print-directory docs
 	$(BIN)/python -m pytest
@@ -47,7 +49,7 @@ lint: $(STAMP)
 	@if [ -n "$$ARBORD_NO_EXTENSIONS" ] && [ "$$ARBORD_NO_EXTENSIONS" != 0 ]; then \
 		echo "lint: ARBORD_NO_EXTENSIONS is set: the C extension's stub and compile checks are skipped"; \
 	else \
-		$(BIN)/python -m mypy.stubtest --mypy-config-file pyproject.toml supervisor._speedups daemon._context_speedups && \
+		$(BIN)/python -m mypy.stubtest --mypy-config-file pyproject.toml supervisor._speedups daemon._context_speedups daemon.flags._speedups && \
 		$(MAKE) --no-print-directory lint-c; \
 	fi
 	$(MAKE) --no-print-directory check-state
@@ -72,7 +74,7 @@ lint-systemd:
 ## lint-c: the C extensions compile warning-free (-Werror here only: never in the build users run),
 ## with the default compiler and with clang when clang is on PATH
 C_WARNINGS := -Wall -Wextra -Wno-unused-parameter -Werror
-C_SOURCES := supervisor/_speedups.c daemon/_context_speedups.c
+C_SOURCES := supervisor/_speedups.c daemon/_context_speedups.c daemon/flags/_speedups.c
 lint-c: $(STAMP)
 	@include=$$($(BIN)/python -c "import sysconfig; print(sysconfig.get_paths()['include'])") && \
 	for source in $(C_SOURCES); do \

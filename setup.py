@@ -1,6 +1,7 @@
 """The one thing pyproject.toml cannot yet declare stably: the C extension.
 
-``supervisor._speedups`` holds the tables' hot paths (supervisor/_speedups.c, docs/performance.md).
+``supervisor._speedups`` holds the tables' hot paths (supervisor/_speedups.c, docs/performance.md);
+``daemon.flags._speedups`` the flags' evaluation (daemon/flags/_speedups.c).
 Everything else about the distribution is in pyproject.toml.
 
 - ``ARBORD_NO_EXTENSIONS=1`` (any value but empty or ``0``) builds no extension: arbord installs on
@@ -34,6 +35,12 @@ setup(
         Extension(
             "daemon._context_speedups",
             sources=["daemon/_context_speedups.c"],
+            extra_compile_args=["-O2", *_WARNINGS, *(["-Werror"] if _flag("ARBORD_STRICT_BUILD") else [])],
+        ),
+        # The flags' evaluation (daemon/flags/_speedups.c; its twin: daemon/flags/fastpath.py).
+        Extension(
+            "daemon.flags._speedups",
+            sources=["daemon/flags/_speedups.c"],
             extra_compile_args=["-O2", *_WARNINGS, *(["-Werror"] if _flag("ARBORD_STRICT_BUILD") else [])],
         ),
     ]

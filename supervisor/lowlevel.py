@@ -5,7 +5,9 @@
   the cache do;
 - ``GuardedGetter`` and ``TableCore``: the tables' core (C, or its Python twin under
   ``ARBORD_NO_EXTENSIONS=1``): a reader that rejects rows by one element, and the base class of
-  every table;
+  every table; ``wants_twin()``: whether this interpreter runs the pure-Python twins (the
+  variable ``NO_EXTENSIONS_VARIABLE``, ``ARBORD_NO_EXTENSIONS``, or not CPython): the one rule any
+  other C accelerator of arbord's follows (daemon/flags/fastpath.py);
 - ``add_exit_callback`` / ``remove_exit_callback``: run a function when a server or task exits,
   without a monitor's message (what monitors and owned tables are built on);
 - ``EnvelopeHook`` / ``set_envelope_hook`` / ``envelope_hook``: carry per-task state (``ContextVar`` values)
@@ -29,9 +31,10 @@ from supervisor._envelope import EnvelopeHook, envelope_hook, set_envelope_hook
 from supervisor._owner_index import OwnerIndex
 from supervisor._runtime import ExitCallback, Process, add_exit_callback, names_view, remove_exit_callback
 from supervisor._task_of import task_of
-from supervisor.tables._core import GuardedGetter, TableCore
+from supervisor.tables._core import NO_EXTENSIONS_VARIABLE, GuardedGetter, TableCore, wants_twin
 
 __all__ = [
+    "NO_EXTENSIONS_VARIABLE",
     "Clock",
     "EnvelopeHook",
     "ExitCallback",
@@ -46,6 +49,7 @@ __all__ = [
     "remove_exit_callback",
     "set_envelope_hook",
     "task_of",
+    "wants_twin",
 ]
 
 for _public in (
@@ -59,6 +63,7 @@ for _public in (
     remove_exit_callback,
     set_envelope_hook,
     task_of,
+    wants_twin,
 ):
     _public.__module__ = __name__
 del _public

@@ -14,7 +14,8 @@ key                       type       holds
 ``<p>:changed``           channel    one notice per committed change: ``<revision> <daemon> <flag>``
 ========================  =========  ====================================================================
 
-A commit is one Lua script (``COMMIT``), so it is atomic: it checks the flag's state is the one the
+A commit is one Lua script (``COMMIT``; ``COMMIT_SET`` for several changes as one transaction, a
+migration stage move), so it is atomic: it checks the flag's state is the one the
 change was made from, takes the next revision (``INCR``), writes the state, the record and the index,
 and publishes the notice, all or nothing, in revision order. The notice names the writer so that a
 daemon can tell its own changes from the others'.
@@ -37,7 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["COMMIT", "FLEET", "HEARTBEAT", "SNAPSHOT", "Heartbeat", "Notice", "RedisKeys"]
+__all__ = ["COMMIT", "COMMIT_SET", "FLEET", "HEARTBEAT", "SNAPSHOT", "Heartbeat", "Notice", "RedisKeys"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,63 @@ redis.call('HSET', KEYS[4], revision, ARGV[4])
 redis.call('ZADD', KEYS[5], revision, revision)
 redis.call('PUBLISH', ARGV[6], revision .. ' ' .. ARGV[5] .. ' ' .. ARGV[1])
 return {revision, ''}
+"""
+
+COMMIT_SET: Final = """
+-- Several changes as one transaction (a migration stage move): all of them, or none.
+-- KEYS: revision, state, flag-revision, changes, then changes:<flag> of each change, in order
+-- ARGV: the writer, the channel, then four per change: flag, the state it was made from ('' =
+--       none), the new state ('' = deleted), the record
+-- Returns {revision of the last, 0, ''}, or {0, i, the flag's state} when change i (from 1) was not
+-- made from the flag's state (another daemon changed it first). Redis does not undo a script that
+-- fails half-way, so everything that could fail is checked before the first write: the states, and
+-- the type of every key written (a key of another type would fail its write).
+local n = (#ARGV - 2) / 4
+local function writable(key, kind)
+  local t = redis.call('TYPE', key)['ok']
+  return t == 'none' or t == kind
+end
+for k = 2, 4 do
+  if not writable(KEYS[k], 'hash') then
+    return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' is not a hash: nothing was written')
+  end
+end
+if not writable(KEYS[1], 'string') then
+  return redis.error_reply('WRONGTYPE ' .. KEYS[1] .. ' is not a string: nothing was written')
+end
+local seen = {}
+for i = 1, n do
+  local flag = ARGV[4 * i - 1]
+  local current = seen[flag]
+  if current == nil then
+    current = redis.call('HGET', KEYS[2], flag) or ''
+  end
+  if current ~= ARGV[4 * i] then
+    return {0, i, current}
+  end
+  seen[flag] = ARGV[4 * i + 1]
+  if not writable(KEYS[4 + i], 'zset') then
+    return redis.error_reply('WRONGTYPE ' .. KEYS[4 + i] .. ' is not a sorted set: nothing was written')
+  end
+end
+local revision = 0
+for i = 1, n do
+  local flag = ARGV[4 * i - 1]
+  revision = redis.call('INCR', KEYS[1])
+  if ARGV[4 * i + 1] == '' then
+    redis.call('HDEL', KEYS[2], flag)
+  else
+    redis.call('HSET', KEYS[2], flag, ARGV[4 * i + 1])
+  end
+  redis.call('HSET', KEYS[3], flag, revision)
+  redis.call('HSET', KEYS[4], revision, ARGV[4 * i + 2])
+  redis.call('ZADD', KEYS[4 + i], revision, revision)
+end
+local first = revision - n + 1
+for i = 1, n do
+  redis.call('PUBLISH', ARGV[2], (first + i - 1) .. ' ' .. ARGV[1] .. ' ' .. ARGV[4 * i - 1])
+end
+return {revision, 0, ''}
 """
 
 SNAPSHOT: Final = """

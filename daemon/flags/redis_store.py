@@ -53,7 +53,16 @@ from typing import TYPE_CHECKING, Any, Final
 from daemon.flags.errors import FlagsError, StoreFailed
 from daemon.flags.gates import FlagState, apply
 from daemon.flags.redis_config import RedisStoreSettings
-from daemon.flags.redis_keys import COMMIT, FLEET, HEARTBEAT, SNAPSHOT, Heartbeat, Notice, RedisKeys
+from daemon.flags.redis_keys import (
+    COMMIT,
+    COMMIT_SET,
+    FLEET,
+    HEARTBEAT,
+    SNAPSHOT,
+    Heartbeat,
+    Notice,
+    RedisKeys,
+)
 from daemon.flags.store import Change, ChangeCallback, ChangeRecord, Snapshot
 from daemon.verbs.codes import ErrorCode
 from supervisor import telemetry
@@ -246,6 +255,63 @@ class RedisStore:
             # right after, the state actually committed replaces it.
             asyncio.get_running_loop().call_soon(self._hand_over, ChangeRecord(revision, change))
         return revision
+
+    async def commit_set(self, changes: Sequence[Change]) -> int:
+        """Commit ``changes`` as one transaction (one script: every one of them, with consecutive
+        revisions, or none) and return the revision of the last. If another daemon changed one of
+        the flags first, the set's operations are applied again, in order, to the store's current
+        states, that is committed, and the result handed to the subscriber as a whole (as another
+        daemon's set would be). ``StoreFailed`` (nothing written) if the server cannot be reached
+        or refuses."""
+        client = self._connect()
+        batch = list(changes)
+        if not batch:
+            return self._revision
+        self._committing += 1
+        try:
+            rebased = False
+            for _ in range(100):
+                args = [self.node, self._keys.channel]
+                for change in batch:
+                    record = {**ChangeRecord(0, change).to_json(), "node": self.node}
+                    del record["revision"]
+                    args += [
+                        change.flag,
+                        _encode(change.old),
+                        _encode(change.new),
+                        json.dumps(record, separators=(",", ":")),
+                    ]
+                revision, _, _ = await self._scripts["commit_set"](
+                    keys=[
+                        self._keys.revision,
+                        self._keys.state,
+                        self._keys.flag_revision,
+                        self._keys.changes,
+                        *(self._keys.history(change.flag) for change in batch),
+                    ],
+                    args=args,
+                    client=client,
+                )
+                if revision:
+                    break
+                flags = list(dict.fromkeys(change.flag for change in batch))
+                current = await client.hmget(self._keys.state, flags)
+                batch = self._rebase_set(batch, dict(zip(flags, current, strict=True)))
+                rebased = True
+            else:
+                raise StoreFailed("the flags of this change set kept changing under it: try again")
+        except _redis_errors() as error:
+            raise StoreFailed(f"the flags store {self.location} did not commit: {error}") from error
+        finally:
+            self._committing -= 1
+        last = int(revision)
+        committed = [ChangeRecord(last - len(batch) + 1 + i, change) for i, change in enumerate(batch)]
+        for done in committed:
+            flag = done.change.flag
+            self._flag_revision[flag] = max(self._flag_revision.get(flag, 0), done.revision)
+        if rebased:
+            asyncio.get_running_loop().call_soon(self._hand_over_all, committed)
+        return last
 
     async def history(
         self, flag: str | None = None, *, since: int = 0, limit: int | None = None
@@ -444,6 +510,7 @@ class RedisStore:
             )
             for name, source in (
                 ("commit", COMMIT),
+                ("commit_set", COMMIT_SET),
                 ("snapshot", SNAPSHOT),
                 ("heartbeat", HEARTBEAT),
                 ("fleet", FLEET),
@@ -457,6 +524,25 @@ class RedisStore:
         if change.new is None:
             return replace(change, old=old)
         return replace(change, old=old, new=apply(old or FlagState(change.flag), change.op))
+
+    def _rebase_set(self, batch: Sequence[Change], current: dict[str, bytes | str | None]) -> list[Change]:
+        """The set's operations again, in order, from the flags' states in the store now."""
+        states: dict[str, FlagState | None] = {
+            flag: FlagState.from_json(json.loads(data)) if data else None for flag, data in current.items()
+        }
+        rebased: list[Change] = []
+        for change in batch:
+            old = states[change.flag]
+            new = None if change.new is None else apply(old or FlagState(change.flag), change.op)
+            rebased.append(replace(change, old=old, new=new))
+            states[change.flag] = new
+        return rebased
+
+    def _hand_over_all(self, records: Sequence[ChangeRecord]) -> None:
+        """Hand over a change set in one go (no await in between: the flags server receives its
+        records back to back and puts them in force together)."""
+        for record in records:
+            self._hand_over(record)
 
     def _hand_over(self, record: ChangeRecord) -> None:
         """Give the flags server a state it does not hold yet (older ones are skipped)."""
@@ -483,11 +569,17 @@ class RedisStore:
             client = self._connect()
             top = int(await client.get(self._keys.revision) or 0)
             start = self._revision
+            held: list[ChangeRecord] = []  # the first members of a change set, until its last
             for first in range(start + 1, top + 1, _BATCH):
                 batch = list(range(first, min(first + _BATCH, top + 1)))
                 for record, node in await self._records(client, batch):
                     if node != self.node or record.revision > self._flag_revision.get(record.change.flag, 0):
-                        self._hand_over(record)
+                        held.append(record)
+                    change = record.change
+                    if change.set_index < change.set_size - 1 and record.revision < top:
+                        continue  # a set is put in force whole (_hand_over_all), then applied
+                    self._hand_over_all(held)
+                    held = []
                     self._advance(record.revision)
             self._store_revision = max(self._store_revision, top)
         if top > start:
@@ -508,12 +600,21 @@ class RedisStore:
                 return
             own = notice.node == self.node
             known = notice.revision <= self._flag_revision.get(notice.flag, 0)
+            last = notice.revision
             if not known and not (own and self._committing):
                 client = self._connect()
                 [(record, _)] = await self._records(client, [notice.revision])
-                self._hand_over(record)
-            self._advance(notice.revision)
-            self._store_revision = max(self._store_revision, notice.revision)
+                change = record.change
+                if change.set_index < change.set_size - 1:
+                    # A change set is put in force whole: read the rest of it now (the script wrote
+                    # it all before publishing), hand it over in one go; its notices are then old.
+                    last = record.revision + change.set_size - 1 - change.set_index
+                    rest = await self._records(client, list(range(record.revision + 1, last + 1)))
+                    self._hand_over_all([record, *(r for r, _ in rest)])
+                else:
+                    self._hand_over(record)
+            self._advance(last)
+            self._store_revision = max(self._store_revision, last)
 
     async def _follow(self) -> None:
         """Follow the channel: subscribe, catch up, apply notices; on a lost connection, keep the

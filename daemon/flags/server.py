@@ -31,7 +31,7 @@ from __future__ import annotations
 import datetime
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, Protocol
 
@@ -39,11 +39,13 @@ from daemon.flags.bucket import normalized
 from daemon.flags.config import FlagDeclaration, FlagsSettings
 from daemon.flags.errors import InvalidGate, UnknownFlag
 from daemon.flags.evaluate import DEFAULT_ROLL, Decision, Predicate, Roll, compile_state, decide
+from daemon.flags.fastpath import compiled_evaluator
 from daemon.flags.gates import FlagState, GateKind, GateOp, PercentageOf, apply, check_flag_name
 from daemon.flags.migration.components import OTP_CLEANUP_DECLARATIONS
-from daemon.flags.store import Change, ChangeRecord, FlagStore
+from daemon.flags.store import Change, ChangeRecord, FlagStore, change_set
 from daemon.flags.stores import open_store
 from supervisor import Access, Caller, Server, Table
+from supervisor.lowlevel import add_exit_callback
 
 __all__ = ["API_ACTOR", "Actor", "Evaluator", "Flags", "FlagsEvent", "Listener", "actor_id"]
 
@@ -112,6 +114,14 @@ class _Write:
 
 
 @dataclass(frozen=True, slots=True)
+class _WriteSet:
+    writes: tuple[tuple[str, GateOp], ...]
+    actor: str
+    reason: str | None
+    create: bool
+
+
+@dataclass(frozen=True, slots=True)
 class _Remote:
     """A change another daemon committed to a shared store (``FlagStore.subscribe``)."""
 
@@ -138,8 +148,19 @@ def _bucket_into(split: tuple[str, float, dict[str, int]], actor: str) -> int:
 
 
 def _evaluator(flags: Flags) -> Evaluator:
-    """``flags.enabled``: a closure over the state table, so a constant flag costs one table read."""
-    get, unknown = flags._state.getter(), flags._undeclared_hit
+    """``flags.enabled``: the C evaluation (daemon/flags/_speedups.c) over the state table, or,
+    under ``ARBORD_NO_EXTENSIONS=1``, its pure-Python twin (``_python_evaluator``): fastpath.py."""
+    get = flags._state.getter()
+    rows = getattr(get, "__self__", None)  # the table's own dict.get: its dict is the store
+    slow = _python_evaluator(get, flags._undeclared_hit)
+    if type(rows) is not dict:
+        return slow
+    return compiled_evaluator(rows, flags._undeclared_hit, slow, _bucket_into)
+
+
+def _python_evaluator(get: Callable[..., Any], unknown: Callable[[str], bool]) -> Evaluator:
+    """The twin of the C evaluation: a closure over the state table's getter, so a constant flag
+    costs one table read."""
 
     def enabled(flag: str, actor: str | Actor | None = None) -> bool:
         row = get(flag)
@@ -206,6 +227,12 @@ class Flags(Server):
             watch(self.set_stale)  # staleness (daemon/flags/redis_store.py): providers say STALE
         self.enabled = _evaluator(self)
         self._ready = True
+        add_exit_callback(self, self._exited)  # any exit, a kill included
+
+    def _exited(self, reason: object = None) -> None:
+        """Not ready once exited: the module-level ``enabled`` refuses it, as ``whereis`` would,
+        until the name is released or a new incarnation takes it."""
+        self._ready = False
 
     async def terminate(self, reason: Any) -> None:
         await self.store.close()
@@ -395,6 +422,36 @@ class Flags(Server):
             raise outcome
         return outcome  # type: ignore[no-any-return]
 
+    async def write_set(
+        self,
+        writes: Sequence[tuple[str, GateOp]],
+        *,
+        actor: str = API_ACTOR,
+        reason: str | None = None,
+        create: bool = False,
+    ) -> list[ChangeRecord]:
+        """Apply several ``(flag, op)`` writes, in order, as **one** durable transaction (a
+        migration stage move): one commit to the store, the records numbered as one change set in
+        the audit trail, all put in force together (no reader sees some and not the others), one
+        ``changed`` event naming every flag. All or nothing: ``UnknownFlag``, ``InvalidGate`` or
+        ``StoreFailed`` leave every flag, in memory and in the store, as it was."""
+        checked: list[tuple[str, GateOp]] = []
+        for flag, op in writes:
+            check_flag_name(flag)
+            if not isinstance(op, GateOp):
+                raise InvalidGate(f"a write is a GateOp, not {op!r}")
+            checked.append((flag, op))
+        if not checked:
+            raise InvalidGate("a change set has at least one write")
+        if not isinstance(actor, str) or not actor:
+            raise InvalidGate(f"the audit actor is a non-empty string, not {actor!r}")
+        if reason is not None and not isinstance(reason, str):
+            raise InvalidGate(f"a reason is a string, not {reason!r}")
+        outcome = await self.call(_WriteSet(tuple(checked), actor, reason, create))
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome  # type: ignore[no-any-return]
+
     async def enable(
         self,
         flag: str,
@@ -477,11 +534,13 @@ class Flags(Server):
         return await write(flag, for_group=group, actor=actor, reason=reason)
 
     async def handle_call(self, request: Any, caller: Caller) -> Any:
-        if isinstance(request, _Write):
-            try:
+        try:
+            if isinstance(request, _Write):
                 return await self._write(request)
-            except (InvalidGate, UnknownFlag, OSError) as error:  # StoreFailed is an OSError
-                return error
+            if isinstance(request, _WriteSet):
+                return await self._write_set(request)
+        except (InvalidGate, UnknownFlag, OSError) as error:  # StoreFailed is an OSError
+            return error
         return None
 
     async def _write(self, request: _Write) -> ChangeRecord:
@@ -510,6 +569,49 @@ class Flags(Server):
             f": {request.reason}" if request.reason else "",
         )
         return record
+
+    async def _write_set(self, request: _WriteSet) -> list[ChangeRecord]:
+        # Every state is built first (a flag written twice builds on its first write), so a refusal
+        # changes nothing; then one commit; then everything is published, with no await between.
+        states: dict[str, FlagState | None] = {}
+        changes: list[Change] = []
+        now = self._clock()
+        for flag, op in request.writes:
+            if flag in states:
+                old = states[flag]
+            else:
+                row = self._state.get(flag)
+                if row is None and not request.create:
+                    raise UnknownFlag(
+                        f"no flag named {flag!r}: declare it in [flags.{flag}] or create it explicitly"
+                    )
+                old = None if row is None else row[_STATE]
+            new = apply(old or FlagState(flag), op)
+            states[flag] = new
+            changes.append(Change(flag, op, old, new, request.actor, request.reason, now))
+        numbered = change_set(changes) if len(changes) > 1 else changes
+        last = await self.store.commit_set(numbered)  # raises: nothing is published
+        first = last - len(numbered) + 1
+        records = [ChangeRecord(first + i, change) for i, change in enumerate(numbered)]
+        self.revision = max(self.revision, last)
+        for record in records:
+            flag = record.change.flag
+            self._flag_revisions[flag] = max(self._flag_revisions.get(flag, 0), record.revision)
+        for flag, state in states.items():
+            declared = self._declared.get(flag)
+            assert state is not None
+            self._publish(state, declared.default if declared else False)
+        self._tell(FlagsEvent("changed", tuple(states), records[-1]))
+        _log.info(
+            "flags %s: %s by %s (revisions %d-%d)%s",
+            ", ".join(states),
+            "; ".join(f"{r.change.flag} {r.change.op.describe()}" for r in records),
+            request.actor,
+            first,
+            last,
+            f": {request.reason}" if request.reason else "",
+        )
+        return records
 
     async def handle_info(self, message: Any) -> None:
         if isinstance(message, _Remote):

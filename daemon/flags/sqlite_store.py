@@ -72,6 +72,8 @@ class SqliteStore:
         # time is what the server sends anyway.
         self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="arbord-flags-sqlite")
         self._db: sqlite3.Connection | None = None
+        self._revision: int | None = None
+        """The last revision committed (None: read it from the table at the next commit)."""
         self._closed = False
 
     @classmethod
@@ -133,33 +135,56 @@ class SqliteStore:
         revision = db.execute("SELECT COALESCE(MAX(revision), 0) FROM changes").fetchone()[0]
         return Snapshot(MappingProxyType(flags), int(revision))
 
-    def _commit_on_thread(self, change: Change) -> int:
+    def _commit_on_thread(self, changes: Sequence[Change]) -> int:
+        """Commit ``changes`` in one transaction (all or nothing) and return the last revision.
+
+        Per change: one row in ``changes``, one in ``flags``; per transaction: ``BEGIN IMMEDIATE``,
+        ``COMMIT`` and the one ``fdatasync`` of the WAL that makes it durable (``synchronous=FULL``).
+        The last revision is remembered rather than read back (``MAX(revision)``) at each commit:
+        the write lock makes this store the only writer while it holds it, and a row another
+        process committed meanwhile shows up as a duplicate revision, which is read again and
+        retried once."""
         db = self._db
         assert db is not None
         try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                revision = db.execute("SELECT COALESCE(MAX(revision), 0) + 1 FROM changes").fetchone()[0]
-                record = ChangeRecord(revision, change)
-                db.execute(
-                    "INSERT INTO changes (revision, flag, record) VALUES (?, ?, ?)",
-                    (revision, change.flag, json.dumps(record.to_json())),
-                )
-                if change.new is None:
-                    db.execute("DELETE FROM flags WHERE name = ?", (change.flag,))
-                else:
-                    db.execute(
-                        "INSERT OR REPLACE INTO flags (name, state) VALUES (?, ?)",
-                        (change.flag, json.dumps(change.new.to_json())),
-                    )
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
+            for last in (self._revision, None):
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    revision = self._insert(db, changes, last)
+                    db.execute("COMMIT")
+                    break
+                except BaseException as error:
+                    self._revision = None  # read it again at the next commit
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    if last is None or not isinstance(error, sqlite3.IntegrityError):
+                        raise
+                    # A duplicate revision: another writer committed meanwhile. Read it, retry once.
         except sqlite3.Error as error:
             raise StoreFailed(f"the flags store {self.path} did not commit: {error}") from error
-        return int(revision)
+        self._revision = revision
+        return revision
+
+    def _insert(self, db: sqlite3.Connection, changes: Sequence[Change], last: int | None) -> int:
+        """The rows of ``changes`` after revision ``last`` (None: the table's last), in the open
+        transaction; returns the last revision written."""
+        if last is None:
+            last = int(db.execute("SELECT COALESCE(MAX(revision), 0) FROM changes").fetchone()[0])
+        revision = last
+        for change in changes:
+            revision += 1
+            db.execute(
+                "INSERT INTO changes (revision, flag, record) VALUES (?, ?, ?)",
+                (revision, change.flag, json.dumps(ChangeRecord(revision, change).to_json())),
+            )
+            if change.new is None:
+                db.execute("DELETE FROM flags WHERE name = ?", (change.flag,))
+            else:
+                db.execute(
+                    "INSERT OR REPLACE INTO flags (name, state) VALUES (?, ?)",
+                    (change.flag, json.dumps(change.new.to_json())),
+                )
+        return revision
 
     def _select_on_thread(self, sql: str, args: tuple[Any, ...]) -> list[ChangeRecord]:
         db = self._db
@@ -179,7 +204,12 @@ class SqliteStore:
         return await self._run(lambda: self._load_on_thread(db))
 
     async def commit(self, change: Change) -> int:
-        return await self._run(lambda: self._commit_on_thread(change))
+        return await self._run(lambda: self._commit_on_thread((change,)))
+
+    async def commit_set(self, changes: Sequence[Change]) -> int:
+        """Commit ``changes`` as one SQLite transaction: every one of them durable, or none."""
+        batch = tuple(changes)
+        return await self._run(lambda: self._commit_on_thread(batch))
 
     async def history(
         self, flag: str | None = None, *, since: int = 0, limit: int | None = None

@@ -9,6 +9,9 @@ shared store, to catch up on the changes other daemons committed.
 - ``commit(change)``: make one change durable and return its revision (store-wide, increasing by
   one). It returns only once the change is committed; on failure it raises ``StoreFailed`` and
   nothing is recorded.
+- ``commit_set(changes)``: make several changes durable as **one transaction** (a migration stage
+  move: ``change_set``) and return the revision of the last; they get consecutive revisions. All or
+  nothing: on failure it raises ``StoreFailed`` and none of them is recorded.
 - ``history(flag=None, since=0, limit=None)``: the recorded changes, oldest first, of one flag or of
   all, with a revision > ``since`` (``limit``: only the newest ``limit`` of them).
 - ``changes_since(revision)``: every change after ``revision``, oldest first — how a node that saw a
@@ -38,14 +41,23 @@ from __future__ import annotations
 import datetime
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 from daemon.flags.errors import StoreFailed
 from daemon.flags.gates import FlagState, GateOp
 
-__all__ = ["Change", "ChangeCallback", "ChangeRecord", "FlagStore", "MemoryStore", "Snapshot", "iso_time"]
+__all__ = [
+    "Change",
+    "ChangeCallback",
+    "ChangeRecord",
+    "FlagStore",
+    "MemoryStore",
+    "Snapshot",
+    "change_set",
+    "iso_time",
+]
 
 
 def iso_time(seconds: float) -> str:
@@ -70,6 +82,23 @@ class Change:
     reason: str | None = None
     time: float = field(default_factory=time.time)
     """Wall-clock seconds since the epoch (UTC): what ``explain --at`` replays against."""
+    set_index: int = 0
+    """Its place in the change set it was committed with (``change_set``; 0 for a lone change)."""
+    set_size: int = 1
+    """How many changes were committed together with it, itself included (1: a lone change)."""
+
+
+def change_set(changes: Sequence[Change]) -> list[Change]:
+    """``changes`` numbered as one change set (``set_index``, ``set_size``), to commit with
+    ``FlagStore.commit_set``: the audit trail shows them as one move.
+
+    >>> from daemon.flags.gates import GateOp
+    >>> numbered = change_set([Change(f, GateOp.enable(), None, None, "api") for f in "ab"])
+    >>> [(c.flag, c.set_index, c.set_size) for c in numbered]
+    [('a', 0, 2), ('b', 1, 2)]
+    """
+    size = len(changes)
+    return [replace(c, set_index=i, set_size=size) for i, c in enumerate(changes)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +108,17 @@ class ChangeRecord:
     revision: int
     change: Change
 
+    @property
+    def set_revisions(self) -> tuple[int, int]:
+        """The first and last revision of the change set it belongs to (its own, twice, if alone)."""
+        first = self.revision - self.change.set_index
+        return first, first + self.change.set_size - 1
+
     def to_json(self) -> dict[str, Any]:
-        """The record as JSON-able data (the history's reply, a shared store's message)."""
+        """The record as JSON-able data (the history's reply, a shared store's message); a member
+        of a change set carries ``set``: ``[index, size]`` (a lone change carries none)."""
         c = self.change
-        return {
+        data: dict[str, Any] = {
             "revision": self.revision,
             "flag": c.flag,
             "op": c.op.to_json(),
@@ -93,11 +129,15 @@ class ChangeRecord:
             "time": c.time,
             "when": iso_time(c.time),
         }
+        if c.set_size > 1:
+            data["set"] = [c.set_index, c.set_size]
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ChangeRecord:
         """The inverse of ``to_json``."""
         old, new = data.get("old"), data.get("new")
+        index, size = data.get("set") or (0, 1)
         change = Change(
             data["flag"],
             GateOp.from_json(data["op"]),
@@ -106,6 +146,8 @@ class ChangeRecord:
             data["actor"],
             data.get("reason"),
             float(data["time"]),
+            int(index),
+            int(size),
         )
         return cls(int(data["revision"]), change)
 
@@ -133,6 +175,8 @@ class FlagStore(Protocol):
     async def load(self) -> Snapshot: ...
 
     async def commit(self, change: Change) -> int: ...
+
+    async def commit_set(self, changes: Sequence[Change]) -> int: ...
 
     async def history(
         self, flag: str | None = None, *, since: int = 0, limit: int | None = None
@@ -162,16 +206,20 @@ class MemoryStore:
         return Snapshot(MappingProxyType(dict(self._flags)), len(self._records))
 
     async def commit(self, change: Change) -> int:
+        return await self.commit_set([change])
+
+    async def commit_set(self, changes: Sequence[Change]) -> int:
         if self.fail_next:
             self.fail_next -= 1
             raise StoreFailed("the memory store was told to fail this commit")
-        record = ChangeRecord(len(self._records) + 1, change)
-        self._records.append(record)
-        if change.new is None:
-            self._flags.pop(change.flag, None)
-        else:
-            self._flags[change.flag] = change.new
-        return record.revision
+        for change in changes:  # no await: all or nothing
+            record = ChangeRecord(len(self._records) + 1, change)
+            self._records.append(record)
+            if change.new is None:
+                self._flags.pop(change.flag, None)
+            else:
+                self._flags[change.flag] = change.new
+        return len(self._records)
 
     async def history(
         self, flag: str | None = None, *, since: int = 0, limit: int | None = None

@@ -23,7 +23,7 @@ from daemon.flags.redis_config import RedisStoreSettings
 from daemon.flags.redis_keys import COMMIT, RedisKeys
 from daemon.flags.redis_store import NotConverged, RedisStore, StoreEvent
 from daemon.flags.server import Flags
-from daemon.flags.store import Change, ChangeRecord
+from daemon.flags.store import Change, ChangeRecord, change_set
 from supervisor.telemetry import Capture
 from supervisor.testing import ManualClock, capture
 from tests.daemon.redis_server import RedisServer, start_redis_server
@@ -401,3 +401,88 @@ async def test_a_store_that_went_back_in_time_is_reported(
         logging.getLogger("daemon.flags.redis_store").removeHandler(handler)
     assert b.flags.enabled("kept")  # the flags in force stay
     assert "went back" in str(b.store.status()["last_error"])
+
+
+# --- change sets (a migration stage move: several flags, one transaction) -----------------------
+
+
+def _set_of(*flags: str) -> list[Change]:
+    return change_set([_change(flag, GateOp.enable()) for flag in flags])
+
+
+async def test_a_change_set_is_committed_whole_or_not_at_all(redis_server: RedisServer) -> None:
+    import redis
+
+    keys = RedisKeys("arbord:flags")
+    store = RedisStore(_settings(redis_server), node="a")
+    try:
+        await store.load()
+        before = await store.commit(_change("z", GateOp.enable()))
+        # A key the script would write in the middle of the set holds the wrong type: Redis does not
+        # undo a script that fails half-way, so the script must refuse before its first write.
+        with redis.Redis(unix_socket_path=str(redis_server.socket_path)) as client:
+            client.set(keys.history("b"), "not a sorted set")
+            with pytest.raises(StoreFailed, match="WRONGTYPE"):
+                await store.commit_set(_set_of("a", "b", "c"))
+            assert int(client.get(keys.revision) or 0) == before
+            assert set(client.hkeys(keys.state)) == {b"z"}
+            assert client.hlen(keys.changes) == before
+            client.delete(keys.history("b"))
+        assert await store.commit_set(_set_of("a", "b", "c")) == before + 3
+        history = await store.history()
+        assert [r.set_revisions for r in history[1:]] == [(before + 1, before + 3)] * 3
+    finally:
+        await store.close()
+
+
+async def test_a_change_set_on_one_daemon_is_put_in_force_whole_on_the_other(
+    pair: tuple[Daemon, Daemon],
+) -> None:
+    a, b = pair
+    flags = ("s1", "s2", "s3")
+    for flag in flags:
+        await a.flags.enable(flag, create=True)
+        await a.flags.disable(flag)
+    await b.converged(a.flags.revision)
+    partial: list[tuple[bool, ...]] = []
+
+    async def watch() -> None:  # a reader on B, in its own task, between every step of the loop
+        while True:
+            seen = tuple(b.flags.enabled(flag) for flag in flags)
+            if len(set(seen)) > 1:
+                partial.append(seen)
+            await asyncio.sleep(0)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        records = await a.flags.write_set([(flag, GateOp.enable()) for flag in flags], reason="stage 1")
+        await b.converged(records[-1].revision)
+    finally:
+        watcher.cancel()
+    assert all(b.flags.enabled(flag) for flag in flags)
+    assert partial == []
+    assert [r.set_revisions for r in await b.store.history()][-3:] == [records[0].set_revisions] * 3
+
+
+async def test_a_change_set_made_from_a_stale_view_is_reapplied_whole(redis_server: RedisServer) -> None:
+    first = RedisStore(_settings(redis_server), node="a")
+    second = RedisStore(_settings(redis_server), node="b")
+    handed: list[ChangeRecord] = []
+    try:
+        await first.load()
+        await second.load()
+        second.subscribe(handed.append)
+        await first.commit(_change("b", GateOp.enable(for_actor="ann")))
+        # Made from the state before that change: the set is re-applied to the store's states.
+        revision = await second.commit_set(_set_of("a", "b"))
+        await asyncio.sleep(0)  # the rebased set is handed over right after the commit returns
+        assert [r.revision for r in handed if r.revision > 1] == [revision - 1, revision]
+        check = RedisStore(_settings(redis_server), node="c")
+        state = (await check.load()).flags["b"]
+        await check.close()
+        assert state.boolean
+        assert dict(state.actors) == {"ann": True}
+        assert handed[-1].change.new == state
+    finally:
+        await first.close()
+        await second.close()

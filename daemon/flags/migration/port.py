@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from daemon.flags.gates import FlagState, GateKind
+from daemon.flags.errors import UnknownFlag
+from daemon.flags.gates import FlagState, GateKind, GateOp
 from daemon.flags.server import Flags
 
 __all__ = ["AUTO_ROLLBACK", "FlagsPort", "ServerFlags"]
@@ -65,11 +66,12 @@ class ServerFlags:
     """``FlagsPort`` over a running flags server (``daemon.flags.Flags``), found through ``lookup``
     at each use, so a restarted flags server is reached in its new incarnation.
 
-    A plan's flags are written one change each (the flags server's audit trail records a revision
-    per flag), in the plan's order; an ``on`` writes the boolean gate on, an ``off`` writes it off,
-    and a ``None`` (a percentage rollout rolled back) clears the percentage gate, then writes the
-    boolean gate off. A plan's flags are created on their first write if the configuration does not
-    declare them (the built-in plan's): the plan itself asks for them.
+    A move's flags are written as **one change set** (``Flags.write_set``: one store transaction,
+    all put in force together, nothing changed if the store refuses), one record per write in the
+    plan's order; an ``on`` writes the boolean gate on, an ``off`` writes it off, and a ``None`` (a
+    percentage rollout rolled back) clears the percentage gate, then writes the boolean gate off.
+    A plan's flags are created on their first write if the configuration does not declare them
+    (the built-in plan's): the plan itself asks for them.
     """
 
     __slots__ = ("_lookup",)
@@ -106,14 +108,15 @@ class ServerFlags:
 
     async def write(self, changes: Mapping[str, bool | None], *, actor: str, reason: str) -> int:
         flags = self._lookup()
-        revision = flags.revision
+        writes: list[tuple[str, GateOp]] = []
         for flag, value in changes.items():
             if value is None:
-                await flags.clear(flag, GateKind.PERCENTAGE, actor=actor, reason=reason)
-                record = await flags.disable(flag, actor=actor, reason=reason)
-            elif value:
-                record = await flags.enable(flag, actor=actor, reason=reason, create=True)
+                if flags.state(flag) is None:  # a rollout rolled back names a flag that exists
+                    raise UnknownFlag(f"no flag named {flag!r}: there is no rollout to roll back")
+                writes += [(flag, GateOp.clear(GateKind.PERCENTAGE)), (flag, GateOp.disable())]
             else:
-                record = await flags.disable(flag, actor=actor, reason=reason, create=True)
-            revision = record.revision
-        return revision
+                writes.append((flag, GateOp.enable() if value else GateOp.disable()))
+        if not writes:
+            return flags.revision
+        records = await flags.write_set(writes, actor=actor, reason=reason, create=True)
+        return records[-1].revision
