@@ -13,8 +13,17 @@ from tests.daemon.conftest import StartArbord
 
 # Imported only when configured or first used: the Prometheus exposition (the first scrape or
 # `metrics.prometheus`), the OTel bridge ([spans] export), the shared flags store (store = "redis"),
-# the OpenFeature provider, the console (aiomonitor), the hidden-state checker (enforcement).
-OPTIONAL = ("prometheus_client", "opentelemetry", "redis", "openfeature", "aiomonitor", "supervisor.lint")
+# the OpenFeature provider, the console (aiomonitor), the hidden-state checker (enforcement); and
+# pydantic-settings, which arbord's settings no longer use (daemon/sections.py).
+OPTIONAL = (
+    "prometheus_client",
+    "opentelemetry",
+    "redis",
+    "openfeature",
+    "aiomonitor",
+    "supervisor.lint",
+    "pydantic_settings",
+)
 
 
 def imported(trace: str) -> set[str]:
