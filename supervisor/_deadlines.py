@@ -4,7 +4,7 @@ A call's timeout almost never fires, yet arming and cancelling a loop timer for 
 of a call's round trip, and filing every call in a dictionary and removing it again a tenth. A call now
 writes its deadline into its own ``Caller`` (``_deadline``, ``_timeout``) and touches nothing else: the
 server already knows every call that still waits for a reply (its mailbox, the call in progress, the
-deferred ones; ``Server._waiting_callers``). One loop timer per server, kept by a ``Deadlines`` keeper,
+deferred ones: ``Waiting``). One loop timer per server, kept by a ``Deadlines`` keeper,
 stands at a *grid point* after the earliest deadline; when it fires, the keeper walks the waiting
 callers, fails those whose deadline has passed with ``CallTimeout`` (in the order of their deadlines)
 and stands again at the next one. A call that gets its reply leaves nothing behind, and costs no timer.
@@ -22,8 +22,8 @@ at or before a call's deadline plus its grain, the next call with the same timeo
 the keeper: ``horizon`` and ``horizon_timeout`` tell ``Server.call`` so with two reads and two
 comparisons, and only a call outside them goes through ``watch``. While calls keep coming the timer fires
 about once per timeout (at the earliest pending deadline), walks the few calls then in flight and stands
-at the next; once none is waiting it is not armed again. Walking is proportional to the calls waiting,
-and happens only when one of them is due or nearly so.
+at the next; once none is waiting it is not armed again. A walk looks at the calls due and about one more
+per timeout in use (``Deadlines._fire``), not at the whole mailbox of an overloaded server.
 
 >>> import asyncio
 >>> from supervisor import NOREPLY, Server
