@@ -7,6 +7,11 @@ same run, in alternating turns: a ``python -c`` that imports asyncio, runs an ev
 kind (uvloop's on the uvloop row) and sends ``READY=1`` to the same socket (``MINIMAL_READY``); the
 absolute start time moves by tens of percent with the machine's load, the ratio far less. The stop
 keeps its absolute budget (100 ms); a bare ``python -c pass`` start is printed for scale.
+
+On Linux the start is also compared in CPU time, read from ``/proc`` when ``READY=1`` arrives (every
+thread's ``schedstat``; the minimal program waits for its stdin to close so that it can be read): what
+the start costs, without the time other processes took from it, which on a shared machine is most of
+the wall-clock figure's spread.
 """
 
 from __future__ import annotations
@@ -41,7 +46,19 @@ if sys.argv[1] == "uvloop":
     uvloop.run(main())
 else:
     asyncio.run(main())
+sys.stdin.read()  # until the benchmark has read its CPU time
 """
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU time of every thread of ``pid`` so far (Linux' ``schedstat``), or None where unavailable."""
+    total = 0
+    for path in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(path.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+    return total / 1e9 if total else None
 
 
 def _environ(notify: Path, pycache: Path) -> dict[str, str]:
@@ -60,8 +77,8 @@ def _environ(notify: Path, pycache: Path) -> dict[str, str]:
     return env
 
 
-def _minimal_ready(workdir: Path, loop: str, pycache: Path) -> float:
-    """Seconds from spawn to READY=1 of ``MINIMAL_READY``."""
+def _minimal_ready(workdir: Path, loop: str, pycache: Path) -> tuple[float, float | None]:
+    """Seconds from spawn to READY=1 of ``MINIMAL_READY``, and its CPU seconds then."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
         notify.bind(str(workdir / "notify-minimal"))
         notify.settimeout(30)
@@ -70,6 +87,7 @@ def _minimal_ready(workdir: Path, loop: str, pycache: Path) -> float:
             [sys.executable, "-c", MINIMAL_READY, loop],
             cwd=ROOT,
             env=_environ(workdir / "notify-minimal", pycache),
+            stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -77,14 +95,17 @@ def _minimal_ready(workdir: Path, loop: str, pycache: Path) -> float:
             while b"READY=1" not in notify.recv(65536).split(b"\n"):
                 pass
             ready = time.perf_counter() - start
+            cpu = _cpu_seconds(process.pid)
         finally:
+            assert process.stdin is not None
+            process.stdin.close()
             if process.wait() != 0:
                 raise RuntimeError(f"the minimal READY program exited {process.returncode}")
-    return ready
+    return ready, cpu
 
 
-def _one_run(workdir: Path, loop: str, pycache: Path) -> tuple[float, float]:
-    """Seconds from spawn to READY=1, and from SIGTERM to exit."""
+def _one_run(workdir: Path, loop: str, pycache: Path) -> tuple[float, float | None, float]:
+    """Seconds from spawn to READY=1, CPU seconds then, and seconds from SIGTERM to exit."""
     config = workdir / "arbord.toml"
     config.write_text(f'[daemon]\nloop = "{loop}"\nruntime_dir = "{workdir / "run"}"\n')
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
@@ -102,6 +123,7 @@ def _one_run(workdir: Path, loop: str, pycache: Path) -> tuple[float, float]:
             while b"READY=1" not in notify.recv(65536).split(b"\n"):
                 pass
             ready = time.perf_counter() - start
+            cpu = _cpu_seconds(process.pid)
             stop_start = time.perf_counter()
             process.send_signal(signal.SIGTERM)
             # wait() without a timeout blocks in waitpid; with one it polls with sleeps of up to 50 ms,
@@ -114,7 +136,7 @@ def _one_run(workdir: Path, loop: str, pycache: Path) -> tuple[float, float]:
                 process.wait()
     if code != 0:
         raise RuntimeError(f"arbord exited {code}")
-    return ready, stopped
+    return ready, cpu, stopped
 
 
 def _bare_interpreter() -> float:
@@ -125,12 +147,13 @@ def _bare_interpreter() -> float:
 
 def run(loop_name: str) -> list[Row]:
     readies, minimal, stops, bare = [], [], [], []
+    cpu_ratios: list[float] = []
     pycache = Path(tempfile.mkdtemp(prefix="arb-bench-pycache-", dir="/tmp"))
     for number in range(RUNS):
         workdir = Path(tempfile.mkdtemp(prefix="arb-bench-", dir="/tmp"))
         try:
-            floor = _minimal_ready(workdir, loop_name, pycache)
-            ready, stopped = _one_run(workdir, loop_name, pycache)
+            floor, floor_cpu = _minimal_ready(workdir, loop_name, pycache)
+            ready, ready_cpu, stopped = _one_run(workdir, loop_name, pycache)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         if number:  # the first run warms the page cache and the .pyc files
@@ -138,8 +161,23 @@ def run(loop_name: str) -> list[Row]:
             readies.append(ready)
             stops.append(stopped)
             bare.append(_bare_interpreter())
+            if floor_cpu and ready_cpu:
+                cpu_ratios.append(ready_cpu / floor_cpu)
     shutil.rmtree(pycache, ignore_errors=True)
     ready_ms = statistics.median(readies) * 1e3
+    cpu_rows = []
+    if cpu_ratios:  # the median of the paired ratios, as a row over a baseline of 1
+        cpu_rows.append(
+            Row(
+                "daemon",
+                "start -> READY=1 CPU time vs minimal asyncio READY (paired)",
+                loop_name,
+                statistics.median(cpu_ratios),
+                1.0,
+                "x",
+                2.5,
+            )
+        )
     return [
         Row(
             "daemon",
@@ -150,6 +188,7 @@ def run(loop_name: str) -> list[Row]:
             "ms",
             2.5,
         ),
+        *cpu_rows,
         Row(
             "daemon",
             "SIGTERM -> exit, idle (vs 100 ms budget)",

@@ -52,7 +52,6 @@ from daemon.flags.server import Flags
 from daemon.flags.stores import open_store
 from daemon.servers.config import ServerSection
 from supervisor import whereis
-from supervisor.lint import LintError, check_paths, load_config
 
 __all__ = [
     "CHECK_TIMEOUT",
@@ -164,6 +163,10 @@ def check_servers(servers: Mapping[str, ServerSection]) -> list[str]:
 
 
 def _findings(source: Path, module: str) -> list[str]:
+    # The checker is imported only when there is something to check: a daemon that enforces nothing
+    # does not pay for it before READY (docs/performance.md, "The daemon").
+    from supervisor.lint import LintError, check_paths, load_config
+
     try:
         config = load_config(cwd=source.parent)
         findings = check_paths([source], config)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import collections.abc
 import datetime
 import json
+import sys
 import typing
 from collections.abc import Callable, Iterable
 from types import MappingProxyType
@@ -30,7 +31,6 @@ from typing import Annotated, Any, Final, TypeGuard
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
-from pydantic_settings import BaseSettings
 
 from daemon.settings_errors import describe_value
 from daemon.settings_sources import Loc, TomlSource
@@ -131,6 +131,14 @@ def strict_problems(
     return problems
 
 
+def _is_settings_model(model: type[BaseModel]) -> bool:
+    """True for a pydantic-settings model. Asked without importing pydantic-settings, which arbord's own
+    settings no longer use (daemon/sections.py) and which cost a sixth of the start's imports: a model
+    can only be one if the package is already imported (docs/performance.md, "The daemon")."""
+    package = sys.modules.get("pydantic_settings")
+    return package is not None and issubclass(model, package.BaseSettings)
+
+
 def _strict_errors(model: type[BaseModel], data: dict[str, Any]) -> list[ErrorDetails]:
     """pydantic's errors for ``data`` validated strictly, as JSON, against ``model``.
 
@@ -138,7 +146,7 @@ def _strict_errors(model: type[BaseModel], data: dict[str, Any]) -> list[ErrorDe
     sections are validated one by one instead, each through the section's own model (already built,
     so this costs no schema building at start; a table of sections, ``[servers.*]``, entry by entry).
     """
-    if not issubclass(model, BaseSettings):
+    if not _is_settings_model(model):
         return _errors(model, data, ())
     errors: list[ErrorDetails] = []
     for name, value in data.items():

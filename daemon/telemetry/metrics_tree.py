@@ -24,7 +24,6 @@ from daemon.telemetry.aggregation import METRICS_NAME, MetricsServer, metrics_se
 from daemon.telemetry.config import TelemetrySettings
 from daemon.telemetry.http_listener import HttpListener, HttpRequest, HttpResponse, Route
 from daemon.telemetry.poller import POLLER_NAME, Poller
-from daemon.telemetry.prometheus import CONTENT_TYPE, exposition
 from supervisor import ChildSpec
 
 __all__ = ["HTTP_NAME", "METRICS_ROUTE", "metrics_child_specs", "serve_metrics"]
@@ -35,6 +34,9 @@ HTTP_NAME: Final = "arbord.http"
 
 async def serve_metrics(request: HttpRequest) -> HttpResponse:
     """``GET /metrics``: the exposition, or ``503`` while the metrics server is restarting."""
+    # prometheus_client is imported by the first scrape, not at start (docs/performance.md, "The daemon").
+    from daemon.telemetry.prometheus import CONTENT_TYPE, exposition
+
     server = metrics_server()
     if server is None:
         return HttpResponse(HTTPStatus.SERVICE_UNAVAILABLE, b"the metrics server is not running\n")

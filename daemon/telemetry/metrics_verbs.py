@@ -15,10 +15,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from daemon.errors import ControlError
-from daemon.telemetry.accounting_export import accounting_records
 from daemon.telemetry.aggregation import MetricsServer, Series, metrics_server
 from daemon.telemetry.hub import stats_snapshot
-from daemon.telemetry.prometheus import CONTENT_TYPE, exposition
 from daemon.verbs.codes import ErrorCode
 from daemon.verbs.method import Method, MethodContext, NoParams, methods_of, verb
 
@@ -69,6 +67,10 @@ def series_record(series: Series) -> dict[str, Any]:
 
 @verb("metrics", "every metric's series and value")
 async def metrics_list(params: MetricsParams, context: MethodContext) -> list[dict[str, Any]]:
+    # prometheus_client (behind the accounting's families) is imported on the first use, not at start:
+    # the daemon's start imports nothing READY does not need (docs/performance.md, "The daemon").
+    from daemon.telemetry.accounting_export import accounting_records
+
     found = await _server().series_in_slices()
     records = [series_record(s) for s in found]
     records += accounting_records(stats_snapshot())  # the sampled events' accounting
@@ -77,6 +79,8 @@ async def metrics_list(params: MetricsParams, context: MethodContext) -> list[di
 
 @verb("metrics.prometheus", "the metrics in Prometheus' text exposition format")
 async def metrics_prometheus(params: NoParams, context: MethodContext) -> dict[str, str]:
+    from daemon.telemetry.prometheus import CONTENT_TYPE, exposition  # on first use, as above
+
     return {"content_type": CONTENT_TYPE, "text": exposition(_server(), accounting=True)}
 
 

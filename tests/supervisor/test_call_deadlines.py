@@ -1,7 +1,8 @@
 """Call deadlines kept in one coarse timer per server (``supervisor._deadlines``,
 docs/supervision.md#servers).
 
-Groups: the grain and the lateness bound, expiry order, completed calls are not retained, the timer.
+Groups: the grain and the lateness bound, expiry order, completed calls are not retained and cost no
+timer, the walk of an expiry, the timer.
 The call-timeout semantics themselves (``CallTimeout``, late replies dropped) are tested in
 test_server_calls.py, unchanged.
 """
@@ -12,13 +13,14 @@ import asyncio
 import gc
 import random
 import weakref
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from supervisor import NOREPLY, Caller, Server
 from supervisor._deadlines import GRAIN_DIVISOR, Deadlines, grain_ms
-from supervisor.errors import CallTimeout
+from supervisor.errors import CallTimeout, ServerExited
 
 
 class Silent(Server):
@@ -33,11 +35,6 @@ class Silent(Server):
                 return value
         self.unanswered.append(caller)
         return NOREPLY
-
-
-def timer_and_pending(keeper: Deadlines) -> tuple[bool, int]:
-    """The keeper's state, read afresh (a helper, so that mypy does not narrow ``armed`` across awaits)."""
-    return keeper.armed, keeper.pending
 
 
 class Payload:
@@ -55,17 +52,29 @@ def test_the_grain_is_a_power_of_two_ms_within_a_sixty_fourth_of_the_timeout(tim
     assert bound / 2 < grain <= bound
 
 
+class NoneWaiting:
+    """A server with no call waiting: what the keeper walks when its timer fires."""
+
+    def _mail_sent(self) -> int:
+        return 0
+
+    def _queued_from(self, position: int) -> tuple[int, Iterator[Caller | None]]:
+        return 0, iter(())
+
+    def _taken_callers(self) -> list[Caller]:
+        return []
+
+
 @pytest.mark.parametrize("timeout", [0.0, 0.003, 0.05, 1.0, 5.0, 300.0])
 async def test_a_deadline_is_kept_late_by_at_most_one_grain_and_never_early(timeout: float) -> None:
     loop = asyncio.get_running_loop()
     keeper = Deadlines(loop)
-    before = loop.time()
-    keeper.add(loop.create_future(), timeout)
-    after = loop.time()
+    deadline = keeper.clock() + timeout
+    keeper.watch(deadline, timeout, NoneWaiting())
     expiry = keeper.next_expiry
     assert expiry is not None
-    # 1e-9: the sums on the right are rounded floats; the grid point itself is an exact integer of ms.
-    assert before + timeout < expiry <= after + timeout + grain_ms(timeout) / 1000 + 1e-9
+    # 1e-9: the sum on the right is a rounded float; the grid point itself is an exact integer of ms.
+    assert deadline < expiry <= deadline + grain_ms(timeout) / 1000 + 1e-9
     keeper.close()
 
 
@@ -108,18 +117,19 @@ async def test_concurrent_calls_with_mixed_timeouts_expire_in_deadline_order() -
     await server.stop()
 
 
-async def test_a_shorter_timeout_filed_later_moves_the_timer_earlier() -> None:
-    loop = asyncio.get_running_loop()
-    keeper = Deadlines(loop)
-    slow, quick = loop.create_future(), loop.create_future()
-    keeper.add(slow, 60.0)
-    keeper.add(quick, 0.001)
+async def test_a_shorter_timeout_made_later_moves_the_timer_earlier() -> None:
+    server = await Silent.start()
+    slow = asyncio.create_task(server.call("hang", 60.0))
     with pytest.raises(CallTimeout):
-        await quick
+        await server.call("hang", 0.001)
+    keeper = server._deadlines
+    assert keeper is not None
     assert not slow.done()
-    assert timer_and_pending(keeper) == (True, 1)
-    keeper.close()
-    assert timer_and_pending(keeper) == (False, 0)
+    assert keeper.armed  # for the slow call, still waiting
+    await server.stop()
+    with pytest.raises(ServerExited):
+        await slow
+    assert not keeper.armed  # the exit fails every waiting call and cancels the timer
 
 
 # --- completed calls are not retained --------------------------------------------------------------
@@ -138,17 +148,63 @@ async def test_a_completed_call_keeps_neither_its_future_nor_its_reply() -> None
     await server.stop()
 
 
-async def test_completed_calls_leave_no_pending_entry() -> None:
-    loop = asyncio.get_running_loop()
-    keeper = Deadlines(loop)
-    futures = [loop.create_future() for _ in range(100)]
-    buckets = [keeper.add(f, 5.0) for f in futures]
-    assert keeper.pending == 100
-    for future, bucket in zip(futures, buckets, strict=True):
-        future.set_result(None)
-        bucket.pop(future, None)  # what Server.call does when the call ends
-    assert keeper.pending == 0
-    keeper.close()
+async def test_a_call_that_gets_its_reply_costs_no_timer() -> None:
+    server = await Silent.start()
+    await server.call(("echo", 0))
+    keeper = server._deadlines
+    assert keeper is not None
+    first = keeper.next_expiry
+    assert first is not None
+    for n in range(1000):  # the timer armed for the first call covers these: it is never moved
+        await server.call(("echo", n))
+    assert keeper.next_expiry == first
+    await server.stop()
+
+
+class Walked(Silent):
+    """Counts the queued calls the deadline keeper looks at."""
+
+    async def init(self) -> None:
+        await super().init()
+        self.walks: list[int] = []  # queued entries looked at, per expiry
+        self.blocking = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def handle_call(self, request: Any, caller: Caller) -> Any:
+        if request == "block":
+            self.blocking.set()
+            await self.release.wait()
+            return None
+        return await super().handle_call(request, caller)
+
+    def _queued_from(self, position: int) -> tuple[int, Iterator[Caller | None]]:
+        first, entries = super()._queued_from(position)
+        self.walks.append(0)
+        return first, self._counted(entries)
+
+    def _counted(self, entries: Iterator[Caller | None]) -> Iterator[Caller | None]:
+        for entry in entries:
+            self.walks[-1] += 1
+            yield entry
+
+
+async def test_an_expiry_walks_the_calls_due_and_one_per_timeout_not_the_whole_mailbox() -> None:
+    server = await Walked.start()
+    blocked = asyncio.create_task(server.call("block", None))
+    await server.blocking.wait()  # the server is busy: what follows queues up
+    quick = [asyncio.create_task(server.call("hang", 0.001)) for _ in range(10)]
+    slow = [asyncio.create_task(server.call("hang", 60.0)) for _ in range(1000)]
+    for call in quick:
+        with pytest.raises(CallTimeout):
+            await call
+    # The ten due calls, then one 60 s call shows that timeout is not due: nothing behind it can be.
+    # (A timer that fires a little early walks less: nothing is due yet.)
+    assert server.walks
+    assert max(server.walks) <= 11
+    assert not any(call.done() for call in slow)
+    server.release.set()
+    await server.stop()
+    await asyncio.gather(blocked, *slow, return_exceptions=True)
 
 
 # --- the timer --------------------------------------------------------------------------------------
@@ -156,31 +212,32 @@ async def test_completed_calls_leave_no_pending_entry() -> None:
 
 async def test_the_timer_is_released_at_its_next_firing_when_no_call_pends() -> None:
     loop = asyncio.get_running_loop()
-    keeper = Deadlines(loop)
-    future = loop.create_future()
-    keeper.add(future, 0.002).pop(future)  # the call completed at once
+    server = await Silent.start()
+    await server.call(("echo", 1), 0.002)  # the call completed at once
+    keeper = server._deadlines
+    assert keeper is not None
     expiry = keeper.next_expiry
     assert expiry is not None
-    assert timer_and_pending(keeper) == (True, 0)
     passed = loop.create_future()
     loop.call_at(expiry + 0.01, passed.set_result, None)  # a timer strictly after the keeper's
     await passed
-    assert timer_and_pending(keeper) == (False, 0)
+    assert not keeper.armed
     assert keeper.next_expiry is None
+    await server.stop()
 
 
 async def test_the_timer_is_released_once_the_last_pending_call_expired() -> None:
-    # While a call pends the timer is re-armed (test_a_shorter_timeout_filed_later_moves_the_timer_earlier).
-    loop = asyncio.get_running_loop()
-    keeper = Deadlines(loop)
-    first, second = loop.create_future(), loop.create_future()
-    keeper.add(first, 0.001)
-    keeper.add(second, 0.02)
+    # While a call pends the timer is armed again (test_a_shorter_timeout_made_later_moves_the_timer_earlier).
+    server = await Silent.start()
+    second = asyncio.create_task(server.call("hang", 0.02))
     with pytest.raises(CallTimeout):
-        await first
+        await server.call("hang", 0.001)
     with pytest.raises(CallTimeout):
         await second
-    assert timer_and_pending(keeper) == (False, 0)
+    keeper = server._deadlines
+    assert keeper is not None
+    assert not keeper.armed
+    await server.stop()
 
 
 # --- timeouts with no finite deadline --------------------------------------------------------------
