@@ -104,8 +104,9 @@ class SqliteStore:
         except sqlite3.Error as error:
             raise StoreFailed(f"cannot open the flags store {self.path}: {error}") from error
         try:
-            db.execute("PRAGMA journal_mode=WAL").fetchall()
-            db.execute("PRAGMA synchronous=FULL")
+            # Checked before anything is written: a database refused at start is left as it was
+            # (switching to WAL first rewrote the header of the file it then refused;
+            # tests/faults/test_unit_faults.py::test_f13_...[schema]).
             check = db.execute("PRAGMA quick_check").fetchone()
             if check is None or check[0] != "ok":
                 raise StoreCorrupt([f"the flags store {self.path} failed its integrity check: {check}"])
@@ -113,6 +114,8 @@ class SqliteStore:
             if version not in (0, SCHEMA_VERSION):
                 problem = f"the flags store {self.path} has schema {version}, not {SCHEMA_VERSION}"
                 raise StoreCorrupt([problem])
+            db.execute("PRAGMA journal_mode=WAL").fetchall()
+            db.execute("PRAGMA synchronous=FULL")
             db.executescript(_SCHEMA)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self._load_on_thread(db)  # every row must parse: a bad one is corruption
