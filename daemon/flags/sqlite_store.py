@@ -4,7 +4,7 @@ The database (``flags.db`` in the state directory, ``daemon.flags.state_dir``) h
 trail, ``changes`` (one row per revision: the write, the old and the new state, who, why, when), and
 the state in force, ``flags`` (one row per flag, updated in the same transaction). It runs in WAL
 mode with ``synchronous=FULL``: a commit returns only once it is on disk, so **a write the server
-acknowledges survives SIGKILL and power loss** (tests/daemon/test_flags_durability.py kills a daemon
+acknowledges survives SIGKILL and power loss** (tests/faults/test_flag_faults.py kills a daemon
 50 times during a write storm). The calls block, so they run on one dedicated thread of the store's
 own, never on the event loop; a failed commit (disk full, read-only) is rolled back and raised as
 ``StoreFailed``. A database that cannot be read at start raises ``StoreCorrupt`` (a ``ConfigError``:

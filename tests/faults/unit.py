@@ -85,12 +85,22 @@ class UnitRules:
             watchdog=_seconds(unit["WatchdogSec"]),
         )
 
-    def with_times(self, *, watchdog: float | None = None, timeout_stop: float | None = None) -> UnitRules:
-        """The same rules on a shorter clock (a test cannot wait 30 s for a watchdog)."""
+    def with_times(
+        self,
+        *,
+        watchdog: float | None = None,
+        timeout_stop: float | None = None,
+        start_limit_interval: float | None = None,
+    ) -> UnitRules:
+        """The same rules on another clock (a test cannot wait 30 s for a watchdog); a
+        ``start_limit_interval`` of 0 lifts the start limit, as ``StartLimitIntervalSec=0`` does."""
         return replace(
             self,
             watchdog=self.watchdog if watchdog is None else watchdog,
             timeout_stop=self.timeout_stop if timeout_stop is None else timeout_stop,
+            start_limit_interval=(
+                self.start_limit_interval if start_limit_interval is None else start_limit_interval
+            ),
         )
 
     def restarts_after(self, returncode: int) -> bool:
@@ -135,7 +145,7 @@ class Unit:
         """Start the daemon, unless the start limit is hit (then the unit is failed and None)."""
         now = time.monotonic()
         recent = [t for t in self.starts if now - t < self.rules.start_limit_interval]
-        if len(recent) >= self.rules.start_limit_burst:
+        if self.rules.start_limit_interval > 0 and len(recent) >= self.rules.start_limit_burst:
             self.state = UnitState.FAILED
             return None
         self.starts.append(now)
