@@ -28,6 +28,7 @@ other daemons arrive as messages and are published the same way, in revision ord
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import logging
 import time
@@ -205,9 +206,16 @@ class Flags(Server):
             watch(self.set_stale)  # staleness (daemon/flags/redis_store.py): providers say STALE
         self.enabled = _evaluator(self)
         self._ready = True
+        self.wait().add_done_callback(self._close_store_after_exit)
 
     async def terminate(self, reason: Any) -> None:
         await self.store.close()
+
+    def _close_store_after_exit(self, exited: asyncio.Future[Any]) -> None:
+        """``terminate`` closes the store; a killed server's ``terminate`` does not run, and its
+        store (a SQLite connection and its thread, a Redis client) stayed open for ever, one more per
+        kill (tests/faults/test_tree_faults.py, the leak check after F1). Closing is idempotent."""
+        self._store_closed = asyncio.ensure_future(self.store.close())
 
     # --- evaluation (the caller's task) ---------------------------------------------------------
 
