@@ -1,0 +1,426 @@
+"""Faults inside the supervision tree, in-process (cheaper than a subprocess, and the clock is ours).
+
+F1: every server of the daemon's tree is crashed in turn, in an order drawn from the fault plan's
+seed, and after each crash the invariants of the matrix are checked (docs/testing.md, "The fault
+suite"): I1 the tree is back to its spec, and only the crashed server and what it supervises were
+replaced; I3 one restart per crash; I4 one error report per crash, and none at the stop; I5 the
+control socket answers ``ping``; I2 nothing is left behind once the daemon has stopped (the leak
+check). Crash points inside callbacks (``init``, ``handle_call``) come from a ``FaultPlan``.
+F2 a sibling failing to start during a group restart; F3 a restart storm escalating at exactly
+intensity + 1; F4 a stop arriving in a restart loop; F5 a child swallowing its cancellation; F6 a
+slow handler times out only its caller; F8 a table's owner dying (the registry's heir).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from daemon.app import Daemon, ExitCode
+from daemon.ctl.client import ControlClient, ControlReplyError, open_control_client
+from daemon.flags.server import Flags
+from daemon.settings import load_settings
+from supervisor import (
+    Caller,
+    CallTimeout,
+    ChildSpec,
+    ChildState,
+    DynamicSupervisor,
+    Server,
+    ServerExited,
+    Strategy,
+    Supervisor,
+    SupervisorFlags,
+)
+from supervisor.testing import Capture, Fault, FaultPlan, LeakCheck, ManualClock, wait_for, wait_for_events
+from tests.daemon.test_tree import RecordingNotifier
+
+RESTART = ("supervisor", "child", "restart")
+START = ("supervisor", "child", "start")
+ESCALATE = ("supervisor", "escalate")
+DECLARED = '[flags.beta]\nowner = "payments"\ndescription = "the new path"\n'
+
+
+# --- the daemon in-process -------------------------------------------------------------------------
+
+
+class WatchedNotifier(RecordingNotifier):
+    """A recording notifier that says it has a socket, so the daemon pings the watchdog through it."""
+
+    @property
+    def enabled(self) -> bool:
+        return True
+
+
+@dataclass
+class InProcess:
+    daemon: Daemon
+    notifier: WatchedNotifier
+    run: asyncio.Task[int]
+    socket: Path
+
+    async def ping(self) -> None:
+        """I5: the control socket answers (a fresh connection: the control server may be new)."""
+        async with asyncio.timeout(5), open_control_client(self.socket) as client:
+            assert await client.call("ping")
+
+
+async def listen_once(short_tmp: Path) -> None:
+    """Listen on a Unix socket and close it. On uvloop, libuv keeps one descriptor on /dev/null per
+    loop from the first listening socket on (its reserve for EMFILE), closed with the loop: taken
+    before the leak check's baseline, it is not counted as the daemon's."""
+    server = await asyncio.start_unix_server(lambda r, w: None, short_tmp / "warm.sock")
+    server.close()
+    await server.wait_closed()
+    (short_tmp / "warm.sock").unlink(missing_ok=True)
+
+
+@pytest.fixture
+async def in_process(short_tmp: Path) -> AsyncIterator[InProcess]:
+    """The whole daemon in this test's loop; watchdog pings asked for every 0.1 s. The root
+    tolerates 100 restarts (every server of the tree is crashed once within its period). At
+    teardown it must stop with 0, and leave nothing behind (I2: tasks, servers, names, tables,
+    telemetry handlers, descriptors)."""
+    await listen_once(short_tmp)
+    leaks = LeakCheck()
+    config = short_tmp / "arbord.toml"
+    root = "[tree.root]\nintensity = 100\n"
+    config.write_text(f'[daemon]\nruntime_dir = "{short_tmp / "run"}"\n{root}{DECLARED}')
+    notifier = WatchedNotifier()
+    environ = {"WATCHDOG_USEC": "200000"}
+    daemon = Daemon(load_settings(config, {}), config_path=config, environ=environ, notifier=notifier)
+    task = asyncio.create_task(daemon.run())
+    await notifier.wait_for("READY")
+    yield InProcess(daemon, notifier, task, daemon.paths.control_socket)
+    daemon.request_shutdown()
+    async with asyncio.timeout(20):
+        assert await task == ExitCode.OK
+    await leaks.check()
+
+
+async def tree_of(supervisor: Supervisor | DynamicSupervisor) -> dict[str, Server] | None:
+    """Every server under ``supervisor`` by path (``cache/default``), or None while one is not running."""
+    found: dict[str, Server] = {}
+    for number, info in enumerate(await supervisor.which_children()):
+        if info.server is None or info.state is not ChildState.RUNNING or not info.server.alive:
+            return None
+        path = info.id if info.id is not None else f"#{number}"
+        found[path] = info.server
+        if isinstance(info.server, Supervisor | DynamicSupervisor):
+            below = await tree_of(info.server)
+            if below is None:
+                return None
+            found.update({f"{path}/{sub}": server for sub, server in below.items()})
+    return found
+
+
+async def settled(
+    supervisor: Supervisor | DynamicSupervisor, what: str = "the tree running"
+) -> dict[str, Server]:
+    """``tree_of(supervisor)`` once every server in it runs."""
+    found = await wait_for(lambda: tree_of(supervisor), timeout=10.0, what=what)
+    assert found is not None
+    return found
+
+
+def error_reports(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+# --- F1: a crash in every server, invariants after each ---------------------------------------------
+
+
+async def test_f1_every_server_of_the_daemon_crashed_in_turn_keeps_the_invariants(
+    in_process: InProcess,
+    arbord_capture: Callable[..., Capture],
+    fault_plan: FaultPlan,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    restarts = arbord_capture(RESTART)
+    root = in_process.daemon.root
+    spec = await tree_of(root)
+    assert spec is not None
+    order = sorted(spec)
+    random.Random(fault_plan.seed).shuffle(order)  # the plan's seed replays the order
+    for crashes, path in enumerate(order, 1):
+        before = await settled(root)
+        reports = len(error_reports(caplog))
+        before[path].kill()  # a crash at whatever point the server was: its task is cancelled
+        await wait_for_events(restarts, [RESTART] * crashes, timeout=10.0)
+        after = await settled(root, f"the tree back after {path}")
+        # I1: the tree is its spec again, and one_for_one replaced only the crashed server and what
+        # it supervises.
+        assert after.keys() == spec.keys()
+        replaced = {p for p in after if after[p] is not before[p]}
+        assert replaced == {p for p in after if p == path or p.startswith(path + "/")}, path
+        # I3: restarts equal crashes (none spread to a server the crash did not name).
+        assert len(restarts) == crashes
+        [restart] = [r for r in restarts if r is restarts[-1]]
+        assert restart.metadata["child_id"] == path.rsplit("/", 1)[-1]
+        # I4: exactly one error report for the crash, naming the child.
+        new = error_reports(caplog)[reports:]
+        assert len(new) == 1, [r.getMessage() for r in new]
+        assert repr(path.rsplit("/", 1)[-1]) in new[0].getMessage()
+        await in_process.ping()  # I5
+    assert in_process.daemon.root.alive
+
+
+async def test_f1_crash_points_in_callbacks_reply_an_error_never_hang(
+    in_process: InProcess, arbord_capture: Callable[..., Capture], fault_plan: FaultPlan
+) -> None:
+    # The flags server crashes handling a write, then its restart's init fails once: two crashes,
+    # two restarts; the caller gets an error reply, the flags in force are the store's.
+    restarts = arbord_capture(RESTART)
+    async with open_control_client(in_process.socket) as client:
+        assert (await client.call("flags.enable", {"flag": "beta"}))["revision"] == 1
+        fault_plan.server(Flags, "handle_call", Fault.RAISE, hits={1})
+        fault_plan.server(Flags, "init", Fault.RAISE, hits={1})
+        with pytest.raises(ControlReplyError) as refused:
+            await asyncio.wait_for(client.call("flags.disable", {"flag": "beta"}), 10)
+        # A call whose server exited before replying is ServerExited, answered not_found (the core
+        # verbs' error map): an error reply naming the exit, never a hang.
+        assert refused.value.code == "not_found"
+        assert "exited: Exit(crash: FaultInjected(" in str(refused.value)
+        await wait_for_events(restarts, [RESTART, RESTART], timeout=10.0)
+        assert [(i.point, i.hit) for i in fault_plan.injected] == [
+            ("Flags.handle_call", 1),
+            ("Flags.init", 1),
+        ]
+        assert len(restarts) == len(fault_plan.injected)
+        flags = await settled(in_process.daemon.root)
+        assert flags["flags"].alive
+        assert (await client.call("flags.get", {"flag": "beta"}))["gates"]["boolean"] is True
+    await in_process.ping()
+
+
+# --- small servers for F2-F8 -----------------------------------------------------------------------
+
+
+class Worker(Server):
+    async def handle_call(self, request: Any, caller: Caller) -> Any:
+        return request
+
+
+class First(Worker):
+    pass
+
+
+class Second(Worker):
+    pass
+
+
+class Third(Worker):
+    pass
+
+
+# --- F2: a sibling fails to start during a group restart --------------------------------------------
+
+
+async def test_f2_a_sibling_failing_during_a_group_restart_is_retried_through_the_mailbox(
+    arbord_leak_check: LeakCheck,
+    arbord_capture: Callable[..., Capture],
+    fault_plan: FaultPlan,
+    manual_clock: ManualClock,
+) -> None:
+    starts = arbord_capture(START)
+    restarts = arbord_capture(RESTART)
+    fault_plan.server(Third, "init", Fault.RAISE, hits={2})  # #1 is the first start; #2 the restart's
+    children = [ChildSpec("first", First), ChildSpec("second", Second), ChildSpec("third", Third)]
+    flags = SupervisorFlags(strategy=Strategy.ONE_FOR_ALL, intensity=5)
+    async with Supervisor(children, flags=flags, clock=manual_clock) as group:
+        [_, _, first] = await group.which_children()
+        assert first.server is not None
+        first.server.kill()
+        # The group restart: first and second start again, third fails; they are stopped again and
+        # the whole group is retried (a second restart, through the mailbox), which succeeds.
+        await wait_for_events(restarts, [RESTART, RESTART], timeout=10.0)
+        running = await settled(group)
+        assert [i for i in fault_plan.injected if i.point == "Third.init"]
+        by_child = [s.metadata["child_id"] for s in starts]
+        assert by_child.count("first") == 3  # start, the failed round, the retry
+        assert by_child.count("second") == 3
+        assert by_child.count("third") == 2  # start, the retry (its failed init reported no start)
+        assert all(server.alive for server in running.values())
+
+
+# --- F3: a restart storm escalates at exactly intensity + 1 ----------------------------------------
+
+
+async def test_f3_restarts_escalate_at_exactly_intensity_plus_one_within_the_period(
+    arbord_leak_check: LeakCheck,
+    arbord_capture: Callable[..., Capture],
+    fault_plan: FaultPlan,
+    manual_clock: ManualClock,
+) -> None:
+    restarts = arbord_capture(RESTART)
+    escalations = arbord_capture(ESCALATE)
+    fault_plan.server(First, "handle_call", Fault.RAISE)  # every call crashes it
+    supervisor = await Supervisor.start(
+        [ChildSpec("first", First)], flags=SupervisorFlags(intensity=2, period=5.0), clock=manual_clock
+    )
+    for crash in range(1, 4):
+        [info] = await supervisor.which_children()
+        assert info.server is not None
+        with pytest.raises(ServerExited):
+            await info.server.call("crash")
+        if crash <= 2:
+            await wait_for_events(restarts, [RESTART] * crash, timeout=10.0)
+            manual_clock.advance(1.0)  # all three within the 5 s period
+    await wait_for_events(escalations, [ESCALATE], timeout=10.0)
+    await wait_for(lambda: not supervisor.alive, timeout=10.0)
+    assert len(restarts) == 2  # intensity 2: the 3rd crash escalates, no 3rd restart
+    assert len(fault_plan.injected) == 3
+
+
+async def test_f3_restarts_spaced_outside_the_period_never_escalate(
+    arbord_leak_check: LeakCheck,
+    arbord_capture: Callable[..., Capture],
+    fault_plan: FaultPlan,
+    manual_clock: ManualClock,
+) -> None:
+    restarts = arbord_capture(RESTART)
+    fault_plan.server(First, "handle_call", Fault.RAISE)
+    flags = SupervisorFlags(intensity=2, period=5.0)
+    async with Supervisor([ChildSpec("first", First)], flags=flags, clock=manual_clock) as supervisor:
+        for crash in range(1, 10):
+            [info] = await supervisor.which_children()
+            assert info.server is not None
+            with pytest.raises(ServerExited):
+                await info.server.call("crash")
+            await wait_for_events(restarts, [RESTART] * crash, timeout=10.0)
+            manual_clock.advance(2.6)  # at most 2 restarts in any 5 s
+        assert supervisor.alive
+        assert len(restarts) == 9
+
+
+# --- F4: a stop request arrives in a restart loop --------------------------------------------------
+
+
+async def test_f4_a_stop_in_a_restart_loop_completes_and_shows_restarting(
+    arbord_leak_check: LeakCheck,
+    arbord_capture: Callable[..., Capture],
+    fault_plan: FaultPlan,
+    manual_clock: ManualClock,
+) -> None:
+    restarts = arbord_capture(RESTART)
+    fault_plan.server(Second, "init", Fault.RAISE, hits=set(range(2, 100_000)))  # every restart fails
+    flags = SupervisorFlags(intensity=1_000_000, period=5.0)
+    supervisor = await Supervisor.start(
+        [ChildSpec("first", First), ChildSpec("second", Second)], flags=flags, clock=manual_clock
+    )
+    [second, _] = await supervisor.which_children()
+    assert second.server is not None
+    second.server.kill()
+    await wait_for_events(restarts, [RESTART] * 3, timeout=10.0)  # looping
+    states = {i.id: i.state for i in await supervisor.which_children()}
+    assert states["second"] is ChildState.RESTARTING
+    async with asyncio.timeout(10):  # OTP-9549: the stop is not starved by the loop
+        await supervisor.stop()
+    assert not supervisor.alive
+
+
+# --- F5: a child that swallows its cancellation ----------------------------------------------------
+
+
+class Deaf(Server):
+    """Its ``terminate`` swallows every cancellation until ``release`` is set (by the test, once the
+    supervisor has abandoned it: a task that never ends would hang the loop's own teardown)."""
+
+    async def init(self) -> None:
+        self.release = asyncio.Event()
+
+    async def terminate(self, reason: Any) -> None:
+        while not self.release.is_set():
+            try:
+                await self.release.wait()
+            except asyncio.CancelledError:
+                continue
+
+
+async def test_f5_a_child_swallowing_cancellation_is_abandoned_and_named(
+    arbord_leak_check: LeakCheck, caplog: pytest.LogCaptureFixture, manual_clock: ManualClock
+) -> None:
+    supervisor = await Supervisor.start(
+        [ChildSpec("deaf", Deaf, shutdown=0.05), ChildSpec("first", First)],
+        flags=SupervisorFlags(kill_grace=0.05),
+        clock=manual_clock,
+    )
+    [_, deaf] = await supervisor.which_children()
+    assert isinstance(deaf.server, Deaf)
+    async with asyncio.timeout(10):  # no hang: the offender is abandoned after its grace
+        await supervisor.stop()
+    assert not supervisor.alive
+    offenders = [r for r in error_reports(caplog) if "'deaf'" in r.getMessage()]
+    assert offenders, [r.getMessage() for r in caplog.records]
+    assert deaf.server.alive  # abandoned, not stopped: the report is all a supervisor can do
+    deaf.server.release.set()
+    await deaf.server.wait()
+
+
+# --- F6: a slow handler times out only its caller --------------------------------------------------
+
+
+class Slow(Server):
+    log_crashes = False  # the test kills it: its handler never returns
+
+    async def handle_call(self, request: Any, caller: Caller) -> Any:
+        await asyncio.Event().wait()
+
+
+async def test_f6_a_slow_handler_times_out_its_caller_only_and_the_watchdog_is_fed(
+    in_process: InProcess, arbord_names: Callable[[str], str]
+) -> None:
+    slow = await Slow.start(name=arbord_names("slow"))
+    try:
+        seen = len(in_process.notifier.sent)
+        pending = asyncio.ensure_future(slow.call("stuck", timeout=1.0))
+        for _ in range(5):
+            await in_process.ping()  # others are answered meanwhile
+        await wait_for(  # the watchdog keeps being fed while the handler hangs
+            lambda: sum("WATCHDOG" in m for m in in_process.notifier.sent[seen:]) >= 2, timeout=10.0
+        )
+        with pytest.raises(CallTimeout):
+            await pending
+    finally:
+        slow.kill()
+        await slow.wait()
+
+
+# --- F8: a table's owner dies ----------------------------------------------------------------------
+
+
+async def test_f8_the_registry_owner_dying_keeps_live_keys_and_only_its_owners_go(
+    in_process: InProcess,
+) -> None:
+    async def register(client: ControlClient, key: str) -> None:
+        await client.call("registry.register", {"key": key})
+
+    async with open_control_client(in_process.socket) as alice:
+        await register(alice, "alice")
+        async with open_control_client(in_process.socket) as bob:
+            await register(bob, "bob")
+            tree = await settled(in_process.daemon.root)
+            tree["registry/registry"].kill()  # the table's owner dies; the keeper is its heir
+            await wait_for(lambda: _replaced(in_process, tree, "registry/registry"), timeout=10.0)
+            listed = await alice.call("registry.list")
+            assert sorted(e["key"] for e in listed["entries"]) == ["alice", "bob"]
+        # bob's connection (the owner of "bob") is gone: only its key goes.
+        await wait_for(lambda: _keys(alice), timeout=10.0)
+        assert await _keys(alice) == ["alice"]
+
+
+async def _replaced(in_process: InProcess, before: dict[str, Server], path: str) -> bool:
+    now = await tree_of(in_process.daemon.root)
+    return now is not None and now[path] is not before[path]
+
+
+async def _keys(client: ControlClient) -> list[str] | None:
+    keys = sorted(e["key"] for e in (await client.call("registry.list"))["entries"])
+    return keys if keys == ["alice"] else None
