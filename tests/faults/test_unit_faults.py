@@ -258,3 +258,31 @@ def test_f14_sigterm_under_load_drains_and_exits_0_within_the_stop_budget() -> N
         assert "Traceback" not in stderr
     # Every acknowledged write was committed before its reply (F9 checks it survives a kill).
     assert acknowledged == sorted(acknowledged)
+
+
+# --- F12: a bad configuration on reload ------------------------------------------------------------
+
+
+def test_f12_a_bad_configuration_on_reload_keeps_the_old_one_in_force() -> None:
+    with running_unit("[registry]\nmax_entries_per_owner = 9\n") as unit:
+        unit.start()
+        running = unit.wait_ready()
+        bad = {
+            "syntax": "[registry\n",
+            "type": "[registry]\nmax_entries_per_owner = 'many'\n",
+            "unknown-key": "[registry]\nmax_entries_per_owners = 3\n",
+        }
+        for problem, text in bad.items():
+            running.write_config(text)
+            seen = len(running.notify.messages)
+            running.signal(signal.SIGHUP)  # ExecReload's signal
+            ready = running.notify.wait_for("READY", "1", after=seen)
+            assert ready["STATUS"].startswith("running; reload failed: "), (problem, ready)
+            reply = request(running.control_socket, "reload")  # ExecReload's arborctl reload
+            assert reply["ok"] is False
+            assert reply["errors"]
+            assert reply["changed"] == []
+            assert request(running.control_socket, "config.show")["registry"]["max_entries_per_owner"] == 9
+        assert running.process.poll() is None  # never crashed
+        assert unit.stop() == ExitCode.OK
+        assert unit.exits == [ExitCode.OK]
