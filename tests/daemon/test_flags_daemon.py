@@ -1,6 +1,6 @@
 """The flags in a real daemon: the ``flags.*`` verbs through ``arborctl``, who may write, the SQLite
-store across restarts, and a corrupt database refused with exit 78. Every acknowledged write
-surviving SIGKILL during a write storm is the fault suite's F9 (tests/faults/test_flag_faults.py)."""
+store across restarts. A corrupt database refused with exit 78 and every acknowledged write
+surviving SIGKILL during a write storm are the fault suite's F13 and F9 (tests/faults/)."""
 
 from __future__ import annotations
 
@@ -114,17 +114,6 @@ def test_flags_survive_a_restart_in_the_state_directory(start_arbord: StartArbor
     assert ok(second, "flags", "get", "beta")["gates"]["actors"] == {"ann": True}
     assert ok(second, "flags", "get", "made_at_run_time")["value"] is True
     assert ok(second, "flags", "list")["revision"] == 2
-
-
-def test_a_corrupt_database_at_start_exits_78_naming_the_file(
-    start_arbord: StartArbord, state_dir: Path
-) -> None:
-    state_dir.mkdir()
-    database = state_dir / "flags.db"
-    database.write_bytes(b"this is not a SQLite database, whatever its name says" * 100)
-    daemon = start_arbord("", env={"STATE_DIRECTORY": str(state_dir)}, wait=False)
-    assert daemon.wait() == 78
-    assert str(database) in daemon.stderr()
 
 
 @needs_nobody
