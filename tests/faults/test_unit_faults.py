@@ -65,19 +65,20 @@ def test_f3_a_restart_storm_exits_70_and_the_start_limit_fails_the_unit() -> Non
 
 
 @pytest.mark.parametrize(
-    ("cls", "extra", "said"),
+    ("cls", "budget", "extra", "said"),
     [
-        ("Deaf", "shutdown = 0.1\n", "children that would not stop were abandoned: arbord.servers/deaf"),
-        ("BlocksTheLoop", "shutdown = 5.0\n", "the stop overran [daemon] shutdown_timeout; exiting 70"),
+        ("Deaf", 8.0, "shutdown = 0.1\n", "children that would not stop were abandoned: arbord.servers/deaf"),
+        ("BlocksTheLoop", 0.5, "shutdown = 5.0\n", "the stop overran [daemon] shutdown_timeout; exiting 70"),
     ],
     ids=["swallows-cancellation", "blocks-in-sync-code"],
 )
 def test_f5_a_child_that_will_not_stop_exits_70_within_timeout_stop_sec(
-    cls: str, extra: str, said: str
+    cls: str, budget: float, extra: str, said: str
 ) -> None:
-    # The daemon's budget (8 s) leaves the servers supervisor room to abandon the deaf child itself
-    # (after its 0.1 s and the kill grace); the loop blocker is caught by the exit deadline's thread.
-    config = "[daemon]\nshutdown_timeout = 8.0\n" + servers(
+    # The deaf child: the daemon's budget (8 s) leaves the servers supervisor room to abandon it
+    # itself (after its 0.1 s and the kill grace). The loop blocker: the exit deadline's thread ends
+    # the process once the daemon's budget (0.5 s) has passed.
+    config = f"[daemon]\nshutdown_timeout = {budget}\n" + servers(
         "deaf", f"tests.daemon.lifecycle_servers:{cls}", extra
     )
     with running_unit(config) as unit:
