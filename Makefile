@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
 
-.PHONY: run test lint lint-c lint-systemd check-state bench clean format docs
+.PHONY: run test test-slow lint lint-c lint-systemd check-state bench clean format docs
 
 # The suites run a second time on the tables' pure-Python twin (docs/tables.md, "The C core and its
 # Python twin"): the core is chosen when supervisor.tables is imported, hence a second process.
@@ -34,11 +34,16 @@ run: $(RUN_STAMP)
 	$(BIN)/arbord run
 
 ## test: lint, type-check, hidden-state check, the documentation site's strict build, then the whole
-## test suite, then the table, registry, cache and flags suites again on the pure-Python twins
+## test suite but the tests marked slow, then the table, registry, cache, context, spans and flags suites
+## again on the pure-Python twins
 test: $(STAMP) lint
 	$(MAKE) --no-print-directory docs
-	$(BIN)/python -m pytest
-	ARBORD_NO_EXTENSIONS=1 $(BIN)/python -m pytest -p no:cacheprovider $(TWIN_SUITES)
+	$(BIN)/python -m pytest -m "not slow"
+	ARBORD_NO_EXTENSIONS=1 $(BIN)/python -m pytest -m "not slow" -p no:cacheprovider $(TWIN_SUITES)
+
+## test-slow: the tests marked slow (the fault suite's random variants, 50 SIGKILLs of a flag write storm)
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
 
 ## lint: ruff (lint + format), mypy --strict, the C extension's stub against the module, the hidden-state check
 ## (over the tests too: a test's module state leaks into the next test as a server's would)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import logging
 import os
 import sys
@@ -86,6 +87,11 @@ async def _serve(settings: SettingsBase, config_path: Path | None, environ: Mapp
 
 
 def _run(config_path: Path | None, environ: Mapping[str, str]) -> int:
+    # A stalled loop is killed by the watchdog with SIGABRT: faulthandler prints every thread's stack
+    # to stderr first, so the journal says where it was stuck, whether or not the environment has
+    # PYTHONFAULTHANDLER=1 (tests/faults/test_unit_faults.py::test_f7_...).
+    if not faulthandler.is_enabled():
+        faulthandler.enable()
     try:
         settings = load_settings(config_path, environ)
         configure_logging(settings.daemon.log_level, environ, log_format=settings.daemon.log_format)

@@ -2,7 +2,7 @@
 
 Both are coroutines run as tasks **on the daemon's own loop**. That is the point of the watchdog: if
 the loop stalls (a blocking call, a busy callback), no ping is sent and systemd kills the process
-with SIGABRT (``PYTHONFAULTHANDLER=1`` in the unit then prints the stuck stack). A ping from a
+with SIGABRT (faulthandler, which ``arbord run`` turns on, then prints the stuck stack). A ping from a
 thread would keep a stuck daemon "alive". Each ping is also gated on the tree answering a call, so a
 loop that runs but whose root supervisor is wedged is not reported healthy either.
 

@@ -4,7 +4,7 @@ The database (``flags.db`` in the state directory, ``daemon.flags.state_dir``) h
 trail, ``changes`` (one row per revision: the write, the old and the new state, who, why, when), and
 the state in force, ``flags`` (one row per flag, updated in the same transaction). It runs in WAL
 mode with ``synchronous=FULL``: a commit returns only once it is on disk, so **a write the server
-acknowledges survives SIGKILL and power loss** (tests/daemon/test_flags_durability.py kills a daemon
+acknowledges survives SIGKILL and power loss** (tests/faults/test_flag_faults.py kills a daemon
 50 times during a write storm). The calls block, so they run on one dedicated thread of the store's
 own, never on the event loop; a failed commit (disk full, read-only) is rolled back and raised as
 ``StoreFailed``. A database that cannot be read at start raises ``StoreCorrupt`` (a ``ConfigError``:
@@ -106,8 +106,9 @@ class SqliteStore:
         except sqlite3.Error as error:
             raise StoreFailed(f"cannot open the flags store {self.path}: {error}") from error
         try:
-            db.execute("PRAGMA journal_mode=WAL").fetchall()
-            db.execute("PRAGMA synchronous=FULL")
+            # Checked before anything is written: a database refused at start is left as it was
+            # (switching to WAL first rewrote the header of the file it then refused;
+            # tests/faults/test_unit_faults.py::test_f13_...[schema]).
             check = db.execute("PRAGMA quick_check").fetchone()
             if check is None or check[0] != "ok":
                 raise StoreCorrupt([f"the flags store {self.path} failed its integrity check: {check}"])
@@ -115,6 +116,8 @@ class SqliteStore:
             if version not in (0, SCHEMA_VERSION):
                 problem = f"the flags store {self.path} has schema {version}, not {SCHEMA_VERSION}"
                 raise StoreCorrupt([problem])
+            db.execute("PRAGMA journal_mode=WAL").fetchall()
+            db.execute("PRAGMA synchronous=FULL")
             db.executescript(_SCHEMA)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self._load_on_thread(db)  # every row must parse: a bad one is corruption

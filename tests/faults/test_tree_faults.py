@@ -1,0 +1,376 @@
+"""Faults inside the supervision tree, in-process (cheaper than a subprocess, and the clock is ours).
+
+F1: every server of the daemon's tree is crashed in turn, in an order drawn from the fault plan's
+seed, and after each crash the invariants of the matrix are checked (docs/testing.md, "The fault
+suite"): I1 the tree is back to its spec, and only the crashed server and what it supervises were
+replaced; I3 one restart per crash; I4 one error report per crash, and none at the stop; I5 the
+control socket answers ``ping``; I2 nothing is left behind once the daemon has stopped (the leak
+check). Crash points inside callbacks (``init``, ``handle_call``) come from a ``FaultPlan``.
+F2 a sibling failing to start during a group restart; F3 a restart storm escalating at exactly
+intensity + 1; F4 a stop arriving in a restart loop; F5 a child swallowing its cancellation; F6 a
+slow handler times out only its caller; F8 a table's owner dying (the registry's heir).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from daemon.ctl.client import ControlClient, ControlReplyError, open_control_client
+from daemon.flags.server import Flags
+from supervisor import (
+    Caller,
+    CallTimeout,
+    ChildSpec,
+    ChildState,
+    Server,
+    ServerExited,
+    Strategy,
+    Supervisor,
+    SupervisorFlags,
+)
+from supervisor.testing import Capture, Fault, FaultPlan, LeakCheck, ManualClock, wait_for, wait_for_events
+from tests.faults.in_process import InProcess, running_in_process, settled, tree_of
+
+RESTART = ("supervisor", "child", "restart")
+START = ("supervisor", "child", "start")
+ESCALATE = ("supervisor", "escalate")
+DECLARED = '[flags.beta]\nowner = "payments"\ndescription = "the new path"\n'
+
+
+# --- the daemon in-process -------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def in_process(short_tmp: Path) -> AsyncIterator[InProcess]:
+    """The whole daemon in this test's loop (tests/faults/in_process.py); the root tolerates 100
+    restarts (every server of the tree is crashed once within its period)."""
+    async with running_in_process(short_tmp, "[tree.root]\nintensity = 100\n" + DECLARED) as running:
+        yield running
+
+
+def error_reports(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+# --- F1: a crash in every server, invariants after each ---------------------------------------------
+
+
+async def crash_in_turn(
+    in_process: InProcess, order: list[str], restarts: Capture, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Crash the servers at ``order``'s paths one after the other; check I1, I3, I4, I5 after each."""
+    root = in_process.daemon.root
+    spec = await settled(root)
+    for crashes, path in enumerate(order, 1):
+        before = await settled(root)
+        reports = len(error_reports(caplog))
+        before[path].kill()  # a crash at whatever point the server was: its task is cancelled
+        await wait_for_events(restarts, [RESTART] * crashes, timeout=10.0)
+        after = await settled(root, f"the tree back after {path}")
+        # I1: the tree is its spec again, and one_for_one replaced only the crashed server and what
+        # it supervises.
+        assert after.keys() == spec.keys()
+        replaced = {p for p in after if after[p] is not before[p]}
+        assert replaced == {p for p in after if p == path or p.startswith(path + "/")}, path
+        # I3: restarts equal crashes (none spread to a server the crash did not name).
+        assert len(restarts) == crashes
+        assert restarts[-1].metadata["child_id"] == path.rsplit("/", 1)[-1]
+        # I4: exactly one error report for the crash, naming the child.
+        new = error_reports(caplog)[reports:]
+        assert len(new) == 1, [r.getMessage() for r in new]
+        assert repr(path.rsplit("/", 1)[-1]) in new[0].getMessage()
+        await in_process.ping()  # I5
+    assert root.alive
+
+
+async def test_f1_every_server_of_the_daemon_crashed_in_turn_keeps_the_invariants(
+    in_process: InProcess,
+    arbord_capture: Callable[..., Capture],
+    fault_plan: FaultPlan,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """T0: each of the tree's servers once (16 with the defaults), in an order the seed replays."""
+    order = sorted(await settled(in_process.daemon.root))
+    random.Random(fault_plan.seed).shuffle(order)
+    await crash_in_turn(in_process, order, arbord_capture(RESTART), caplog)
+
+
+@pytest.mark.slow
+async def test_f1_random_chaos_of_80_crashes_keeps_the_invariants(
+    in_process: InProcess,
+    arbord_capture: Callable[..., Capture],
+    fault_plan: FaultPlan,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """T1: 80 crashes drawn at random from the seed. A server under a nested supervisor (intensity 3
+    in 5 s) is drawn at most 3 times, so that no crash escalates and the model stays one_for_one."""
+    draw = random.Random(fault_plan.seed)
+    paths = sorted(await settled(in_process.daemon.root))
+    order: list[str] = []
+    while len(order) < 80:
+        path = draw.choice(paths)
+        nested = path.count("/") > 0 or any(p.startswith(path + "/") for p in paths)
+        if not nested or order.count(path) < 3:
+            order.append(path)
+    await crash_in_turn(in_process, order, arbord_capture(RESTART), caplog)
+
+
+async def test_f1_crash_points_in_callbacks_reply_an_error_never_hang(
+    in_process: InProcess, arbord_capture: Callable[..., Capture], fault_plan: FaultPlan
+) -> None:
+    # The flags server crashes handling a write, then its restart's init fails once: two crashes,
+    # two restarts; the caller gets an error reply, the flags in force are the store's.
+    restarts = arbord_capture(RESTART)
+    async with open_control_client(in_process.socket) as client:
+        assert (await client.call("flags.enable", {"flag": "beta"}))["revision"] == 1
+        fault_plan.server(Flags, "handle_call", Fault.RAISE, hits={1})
+        fault_plan.server(Flags, "init", Fault.RAISE, hits={1})
+        with pytest.raises(ControlReplyError) as refused:
+            await asyncio.wait_for(client.call("flags.disable", {"flag": "beta"}), 10)
+        # A call whose server exited before replying is ServerExited, answered not_found (the core
+        # verbs' error map): an error reply naming the exit, never a hang.
+        assert refused.value.code == "not_found"
+        assert "exited: Exit(crash: FaultInjected(" in str(refused.value)
+        await wait_for_events(restarts, [RESTART, RESTART], timeout=10.0)
+        assert [(i.point, i.hit) for i in fault_plan.injected] == [
+            ("Flags.handle_call", 1),
+            ("Flags.init", 1),
+        ]
+        assert len(restarts) == len(fault_plan.injected)
+        flags = await settled(in_process.daemon.root)
+        assert flags["flags"].alive
+        assert (await client.call("flags.get", {"flag": "beta"}))["gates"]["boolean"] is True
+    await in_process.ping()
+
+
+# --- small servers for F2-F8 -----------------------------------------------------------------------
+
+
+class Worker(Server):
+    async def handle_call(self, request: Any, caller: Caller) -> Any:
+        return request
+
+
+class First(Worker):
+    pass
+
+
+class Second(Worker):
+    pass
+
+
+class Third(Worker):
+    pass
+
+
+# --- F2: a sibling fails to start during a group restart --------------------------------------------
+
+
+async def test_f2_a_sibling_failing_during_a_group_restart_is_retried_through_the_mailbox(
+    arbord_leak_check: LeakCheck,
+    arbord_capture: Callable[..., Capture],
+    fault_plan: FaultPlan,
+    manual_clock: ManualClock,
+) -> None:
+    starts = arbord_capture(START)
+    restarts = arbord_capture(RESTART)
+    fault_plan.server(Third, "init", Fault.RAISE, hits={2})  # #1 is the first start; #2 the restart's
+    children = [ChildSpec("first", First), ChildSpec("second", Second), ChildSpec("third", Third)]
+    flags = SupervisorFlags(strategy=Strategy.ONE_FOR_ALL, intensity=5)
+    async with Supervisor(children, flags=flags, clock=manual_clock) as group:
+        [_, _, first] = await group.which_children()
+        assert first.server is not None
+        first.server.kill()
+        # The group restart: first and second start again, third fails; they are stopped again and
+        # the whole group is retried (a second restart, through the mailbox), which succeeds.
+        await wait_for_events(restarts, [RESTART, RESTART], timeout=10.0)
+        running = await settled(group)
+        assert [i for i in fault_plan.injected if i.point == "Third.init"]
+        by_child = [s.metadata["child_id"] for s in starts]
+        assert by_child.count("first") == 3  # start, the failed round, the retry
+        assert by_child.count("second") == 3
+        assert by_child.count("third") == 2  # start, the retry (its failed init reported no start)
+        assert all(server.alive for server in running.values())
+
+
+# --- F3: a restart storm escalates at exactly intensity + 1 ----------------------------------------
+
+
+async def test_f3_restarts_escalate_at_exactly_intensity_plus_one_within_the_period(
+    arbord_leak_check: LeakCheck,
+    arbord_capture: Callable[..., Capture],
+    fault_plan: FaultPlan,
+    manual_clock: ManualClock,
+) -> None:
+    restarts = arbord_capture(RESTART)
+    escalations = arbord_capture(ESCALATE)
+    fault_plan.server(First, "handle_call", Fault.RAISE)  # every call crashes it
+    supervisor = await Supervisor.start(
+        [ChildSpec("first", First)], flags=SupervisorFlags(intensity=2, period=5.0), clock=manual_clock
+    )
+    for crash in range(1, 4):
+        [info] = await supervisor.which_children()
+        assert info.server is not None
+        with pytest.raises(ServerExited):
+            await info.server.call("crash")
+        if crash <= 2:
+            await wait_for_events(restarts, [RESTART] * crash, timeout=10.0)
+            manual_clock.advance(1.0)  # all three within the 5 s period
+    await wait_for_events(escalations, [ESCALATE], timeout=10.0)
+    await wait_for(lambda: not supervisor.alive, timeout=10.0)
+    assert len(restarts) == 2  # intensity 2: the 3rd crash escalates, no 3rd restart
+    assert len(fault_plan.injected) == 3
+
+
+async def test_f3_restarts_spaced_outside_the_period_never_escalate(
+    arbord_leak_check: LeakCheck,
+    arbord_capture: Callable[..., Capture],
+    fault_plan: FaultPlan,
+    manual_clock: ManualClock,
+) -> None:
+    restarts = arbord_capture(RESTART)
+    fault_plan.server(First, "handle_call", Fault.RAISE)
+    flags = SupervisorFlags(intensity=2, period=5.0)
+    async with Supervisor([ChildSpec("first", First)], flags=flags, clock=manual_clock) as supervisor:
+        for crash in range(1, 10):
+            [info] = await supervisor.which_children()
+            assert info.server is not None
+            with pytest.raises(ServerExited):
+                await info.server.call("crash")
+            await wait_for_events(restarts, [RESTART] * crash, timeout=10.0)
+            manual_clock.advance(2.6)  # at most 2 restarts in any 5 s
+        assert supervisor.alive
+        assert len(restarts) == 9
+
+
+# --- F4: a stop request arrives in a restart loop --------------------------------------------------
+
+
+async def test_f4_a_stop_in_a_restart_loop_completes_and_shows_restarting(
+    arbord_leak_check: LeakCheck,
+    arbord_capture: Callable[..., Capture],
+    fault_plan: FaultPlan,
+    manual_clock: ManualClock,
+) -> None:
+    restarts = arbord_capture(RESTART)
+    fault_plan.server(Second, "init", Fault.RAISE, hits=set(range(2, 100_000)))  # every restart fails
+    flags = SupervisorFlags(intensity=1_000_000, period=5.0)
+    supervisor = await Supervisor.start(
+        [ChildSpec("first", First), ChildSpec("second", Second)], flags=flags, clock=manual_clock
+    )
+    [second, _] = await supervisor.which_children()
+    assert second.server is not None
+    second.server.kill()
+    await wait_for_events(restarts, [RESTART] * 3, timeout=10.0)  # looping
+    states = {i.id: i.state for i in await supervisor.which_children()}
+    assert states["second"] is ChildState.RESTARTING
+    async with asyncio.timeout(10):  # OTP-9549: the stop is not starved by the loop
+        await supervisor.stop()
+    assert not supervisor.alive
+
+
+# --- F5: a child that swallows its cancellation ----------------------------------------------------
+
+
+class Deaf(Server):
+    """Its ``terminate`` swallows every cancellation until ``release`` is set (by the test, once the
+    supervisor has abandoned it: a task that never ends would hang the loop's own teardown)."""
+
+    async def init(self) -> None:
+        self.release = asyncio.Event()
+
+    async def terminate(self, reason: Any) -> None:
+        while not self.release.is_set():
+            try:
+                await self.release.wait()
+            except asyncio.CancelledError:
+                continue
+
+
+async def test_f5_a_child_swallowing_cancellation_is_abandoned_and_named(
+    arbord_leak_check: LeakCheck, caplog: pytest.LogCaptureFixture, manual_clock: ManualClock
+) -> None:
+    supervisor = await Supervisor.start(
+        [ChildSpec("deaf", Deaf, shutdown=0.05), ChildSpec("first", First)],
+        flags=SupervisorFlags(kill_grace=0.05),
+        clock=manual_clock,
+    )
+    [_, deaf] = await supervisor.which_children()
+    assert isinstance(deaf.server, Deaf)
+    async with asyncio.timeout(10):  # no hang: the offender is abandoned after its grace
+        await supervisor.stop()
+    assert not supervisor.alive
+    offenders = [r for r in error_reports(caplog) if "'deaf'" in r.getMessage()]
+    assert offenders, [r.getMessage() for r in caplog.records]
+    assert deaf.server.alive  # abandoned, not stopped: the report is all a supervisor can do
+    deaf.server.release.set()
+    await deaf.server.wait()
+
+
+# --- F6: a slow handler times out only its caller --------------------------------------------------
+
+
+class Slow(Server):
+    log_crashes = False  # the test kills it: its handler never returns
+
+    async def handle_call(self, request: Any, caller: Caller) -> Any:
+        await asyncio.Event().wait()
+
+
+async def test_f6_a_slow_handler_times_out_its_caller_only_and_the_watchdog_is_fed(
+    in_process: InProcess, arbord_names: Callable[[str], str]
+) -> None:
+    slow = await Slow.start(name=arbord_names("slow"))
+    try:
+        seen = len(in_process.notifier.sent)
+        pending = asyncio.ensure_future(slow.call("stuck", timeout=1.0))
+        for _ in range(5):
+            await in_process.ping()  # others are answered meanwhile
+        await wait_for(  # the watchdog keeps being fed while the handler hangs
+            lambda: sum("WATCHDOG" in m for m in in_process.notifier.sent[seen:]) >= 2, timeout=10.0
+        )
+        with pytest.raises(CallTimeout):
+            await pending
+    finally:
+        slow.kill()
+        await slow.wait()
+
+
+# --- F8: a table's owner dies ----------------------------------------------------------------------
+
+
+async def test_f8_the_registry_owner_dying_keeps_live_keys_and_only_its_owners_go(
+    in_process: InProcess,
+) -> None:
+    async def register(client: ControlClient, key: str) -> None:
+        await client.call("registry.register", {"key": key})
+
+    async with open_control_client(in_process.socket) as alice:
+        await register(alice, "alice")
+        async with open_control_client(in_process.socket) as bob:
+            await register(bob, "bob")
+            tree = await settled(in_process.daemon.root)
+            tree["registry/registry"].kill()  # the table's owner dies; the keeper is its heir
+            await wait_for(lambda: _replaced(in_process, tree, "registry/registry"), timeout=10.0)
+            listed = await alice.call("registry.list")
+            assert sorted(e["key"] for e in listed["entries"]) == ["alice", "bob"]
+        # bob's connection (the owner of "bob") is gone: only its key goes.
+        await wait_for(lambda: _keys(alice), timeout=10.0)
+        assert await _keys(alice) == ["alice"]
+
+
+async def _replaced(in_process: InProcess, before: dict[str, Server], path: str) -> bool:
+    now = await tree_of(in_process.daemon.root)
+    return now is not None and now[path] is not before[path]
+
+
+async def _keys(client: ControlClient) -> list[str] | None:
+    keys = sorted(e["key"] for e in (await client.call("registry.list"))["entries"])
+    return keys if keys == ["alice"] else None
