@@ -23,7 +23,8 @@ from _arbord_entry import collision_message
 
 ROOT = Path(__file__).resolve().parents[1]
 PIP_TIMEOUT = 240.0
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(4 * PIP_TIMEOUT)]
+# Not marked slow: building and installing wheels is a check `make test` runs on every commit.
+pytestmark = [pytest.mark.timeout(4 * PIP_TIMEOUT)]
 
 
 def _run(
