@@ -26,7 +26,7 @@ from typing import Any, Final
 from bench.stress.clients import STRESS_CACHE
 from bench.stress.tiers import Rates
 
-__all__ = ["CACHE_MAX_SIZE", "StressDaemon", "proc_fds", "proc_rss"]
+__all__ = ["CACHE_MAX_SIZE", "StressDaemon", "proc_cpu", "proc_fds", "proc_rss"]
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 CACHE_MAX_SIZE: Final = 10_000
@@ -70,6 +70,15 @@ def proc_rss(pid: int) -> int:
     except OSError:
         pass
     return 0
+
+
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) ``pid`` has used so far (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def proc_fds(pid: int) -> int:
@@ -170,6 +179,9 @@ class StressDaemon:
 
     def fds(self) -> int:
         return proc_fds(self.pid)
+
+    def cpu(self) -> float:
+        return proc_cpu(self.pid)
 
     def hangup(self) -> None:
         self.process.send_signal(signal.SIGHUP)

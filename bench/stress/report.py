@@ -28,6 +28,8 @@ def tier_line(v: Verdict, tier: str = "T1") -> str:
         share = v.offered / v.asked if v.asked else 0.0
         head += f" asked {v.asked:>9,.0f}/s  ({tier} {v.target:>7,.0f}/s)"
         head += f"  offered {v.offered:>9,.0f}/s {share:>5.0%}"
+    elif v.target:
+        head += f" not asked (0/s; {tier} {v.target:,.0f}/s)".ljust(66)
     else:
         head += " " * 66
     if "p99_ms" in v.figures:
@@ -76,7 +78,8 @@ def render(
         lines.append("")
         lines.append(
             f"daemon RSS {rss['start'] / 2**20:.1f} MB at start, {rss['max'] / 2**20:.1f} max, "
-            f"{rss['end'] / 2**20:.1f} end; fds {fds['start']} / {fds['max']} / {fds['end']}"
+            f"{rss['end'] / 2**20:.1f} end; fds {fds['start']} / {fds['max']} / {fds['end']}; "
+            f"CPU {record.get('daemon_cpu', 0.0):.2f} of a core during the load"
         )
     before, during = record.get("loadavg_before"), record.get("loadavg_during")
     if before and during:

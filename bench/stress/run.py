@@ -38,6 +38,7 @@ CACHE_CONNECTIONS: Final = 4
 FLAG_CONNECTIONS: Final = 4
 READY_TIMEOUT: Final = 60.0
 FINISH_TIMEOUT: Final = 60.0
+CALL_TIMEOUT: Final = 30.0
 SERIES: Final = (
     "t",
     "rss_mb",
@@ -98,6 +99,8 @@ def _plans(rates: Rates, socket: str, duration: float, window: float, cpu: int |
 
 
 def _call(client: BlockingClient, method: str, params: dict[str, Any] | None = None) -> Any:
+    """One request of the harness's own, with a fresh ``CALL_TIMEOUT``."""
+    client.extend(CALL_TIMEOUT)
     return client.call(method, params)
 
 
@@ -146,7 +149,7 @@ def run(
         for ready in readies:
             if not ready.wait(max(0.0, deadline - time.monotonic())):
                 raise RuntimeError("a load process did not connect in time")
-        client = connect(daemon.control_socket, timeout=30.0)
+        client = connect(daemon.control_socket, timeout=CALL_TIMEOUT)
         faults = Faults(faults_every)
         if csv_path is not None:
             csv_file = csv_path.open("w", newline="")
@@ -155,6 +158,7 @@ def run(
         daemon.go.touch()
         go.set()
         start = time.monotonic()
+        cpu_start = daemon.cpu()
         faults.next_at = start + faults_every
         progress(f"load on: {len(plans)} load processes, daemon pid {daemon.pid}, {duration:g} s")
         cache_samples: list[dict[str, Any]] = []
@@ -192,6 +196,7 @@ def run(
                 windows, last_row, last_account = {}, now, account
         stop.set()
         record["loadavg_during"] = os.getloadavg()
+        record["daemon_cpu"] = (daemon.cpu() - cpu_start) / (time.monotonic() - start)
         finals += _finals(results, len(plans) - len(finals))
         account = _wait_account(daemon)
         record["account"] = account
@@ -213,6 +218,8 @@ def run(
             process.join(timeout=15)
             if process.is_alive():
                 process.kill()
+        results.close()
+        results.join_thread()
         record["exit_code"] = daemon.stop()
         record["stderr_tail"] = daemon.stderr.read_text(errors="replace")[-4000:]
         daemon.close()
