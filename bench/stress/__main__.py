@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -29,6 +30,10 @@ def _rates(values: list[str]) -> dict[str, float]:
     return changes
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.stress",
@@ -43,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         help_rate = "ask another rate than the tier's (the report shows the tier's beside it)"
         sub.add_argument("--rate", action="append", default=[], metavar="NAME=N", help=help_rate)
         sub.add_argument("--json", type=Path, help="write the run's record (and verdicts) here")
+        sub.add_argument(
+            "--no-pin", dest="pin", action="store_false", help="let the daemon and the load use any CPU"
+        )
         if name == "soak":
             sub.add_argument("--faults-every", type=float, default=20.0)
             sub.add_argument("--sample", type=float, default=5.0)
@@ -53,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     plot.add_argument("csv", type=Path)
     plot.add_argument("png", type=Path)
     args = parser.parse_args(argv)
+    # SIGTERM (and SIGINT, which a background job ignores) stop the run through its cleanup: the
+    # daemon and the load processes are stopped, the temporary directory removed.
+    signal.signal(signal.SIGTERM, _interrupted)
 
     if args.command == "plot":
         from bench.stress.plot import plot_soak
@@ -69,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         faults_every=args.faults_every if soak else 0.0,
         sample=args.sample if soak else 5.0,
         csv_path=args.csv if soak else None,
+        pin=args.pin,
         progress=lambda line: print(line, file=sys.stderr, flush=True),
     )
     verdicts = judge_run(done.record, rates, target, criteria)

@@ -34,6 +34,8 @@ __all__ = ["STRESS_CACHE", "ClientPlan", "run_clients"]
 
 STRESS_CACHE: Final = "stress"
 TICK: Final = 0.005
+LOAD_NICENESS: Final = 10
+"""The load processes yield to the daemon when both want a core (``nice`` 10)."""
 DRAIN: Final = 10.0
 """Seconds a connection waits, after the load, for the replies still due."""
 
@@ -238,6 +240,7 @@ def run_clients(plan: ClientPlan, ready: Any, go: Any, stop: Any, results: Any) 
     ``results`` a Queue that gets ``{"final": ...}`` once and ``{"window": ...}`` items."""
     if plan.cpu is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {plan.cpu})
+    os.nice(LOAD_NICENESS)
 
     def put(item: dict[str, Any]) -> None:
         try:

@@ -53,10 +53,15 @@ def render(
     tier: str = "T1",
 ) -> str:
     """The whole report."""
+    pinned = record["pinned"]
+    where = (
+        "not pinned"
+        if pinned["daemon"] is None
+        else f"pinned: daemon on CPU {pinned['daemon']}, load on CPU {pinned['load']}"
+    )
     lines = [
         f"arbord {record.get('mode')}: rates {record.get('rates')}, {record.get('duration'):g} s, "
-        f"{record.get('load_processes')} load processes; pinned: daemon on CPU {record['pinned']['daemon']}, "
-        f"load on CPU {record['pinned']['load']}",
+        f"{record.get('load_processes')} load processes (nice 10); {where}",
         "",
     ]
     for v in verdicts:

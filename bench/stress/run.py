@@ -39,6 +39,8 @@ FLAG_CONNECTIONS: Final = 4
 READY_TIMEOUT: Final = 60.0
 FINISH_TIMEOUT: Final = 60.0
 CALL_TIMEOUT: Final = 30.0
+WINDOW: Final = 1.0
+"""Seconds: each load process reports its counts this often while a series is written."""
 SERIES: Final = (
     "t",
     "rss_mb",
@@ -64,7 +66,9 @@ class Run:
     series: list[dict[str, float]] = field(default_factory=list)
 
 
-def _cpus() -> tuple[int | None, int | None]:
+def _cpus(pin: bool) -> tuple[int | None, int | None]:
+    if not pin:
+        return None, None
     allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     return (allowed[0], allowed[1]) if len(allowed) >= 2 else (None, None)
 
@@ -111,17 +115,18 @@ def run(
     faults_every: float = 0.0,
     sample: float = 5.0,
     csv_path: Path | None = None,
+    pin: bool = True,
     progress: Callable[[str], None] = lambda line: None,
 ) -> Run:
     """Drive ``rates`` at the daemon for ``duration`` seconds; a soak when ``faults_every`` is set."""
-    daemon_cpu, load_cpu = _cpus()
+    daemon_cpu, load_cpu = _cpus(pin)
     daemon = StressDaemon.start(rates, duration, cpu=daemon_cpu)
     context = multiprocessing.get_context("spawn")
     go, stop = context.Event(), context.Event()
     results: Any = context.Queue()
-    plans = _plans(
-        rates, str(daemon.control_socket), duration, sample if faults_every or csv_path else 0.0, load_cpu
-    )
+    window = WINDOW if csv_path is not None else 0.0
+    plans = _plans(rates, str(daemon.control_socket), duration, window, load_cpu)
+    per_kind = {kind: sum(p.kind == kind for p in plans) for kind in ("control", "cache")}
     readies = [context.Event() for _ in plans]
     processes = [
         context.Process(target=run_clients, args=(plan, ready, go, stop, results), daemon=True)
@@ -164,6 +169,7 @@ def run(
         cache_samples: list[dict[str, Any]] = []
         rss, fds = [daemon.rss()], [daemon.fds()]
         windows: dict[str, Counts] = {}
+        reported: dict[str, int] = {}
         last_row = start
         last_account: dict[str, Any] = daemon.load_account() or {}
         next_tick = start
@@ -176,6 +182,7 @@ def run(
                     break
                 if "window" in item:
                     windows.setdefault(item["kind"], Counts()).merge(Counts.from_json(item["window"]))
+                    reported[item["kind"]] = reported.get(item["kind"], 0) + 1
                 else:
                     finals.append(item["final"])
             now = time.monotonic()
@@ -188,12 +195,16 @@ def run(
                 _inject(kind, client, daemon, faults)
             if writer is not None and now - last_row >= sample:
                 account = daemon.load_account() or {}
-                row = _row(now - start, now - last_row, daemon, account, last_account, windows, faults)
+                # A kind's rate: its replies over the seconds its windows covered, per process.
+                seconds = {k: reported.get(k, 0) * WINDOW / max(n, 1) for k, n in per_kind.items()}
+                row = _row(
+                    now - start, now - last_row, daemon, account, last_account, windows, seconds, faults
+                )
                 writer.writerow(row)
                 csv_file.flush()  # type: ignore[union-attr]
                 result.series.append(row)
                 progress(", ".join(f"{k} {v:g}" for k, v in row.items()))
-                windows, last_row, last_account = {}, now, account
+                windows, reported, last_row, last_account = {}, {}, now, account
         stop.set()
         record["loadavg_during"] = os.getloadavg()
         record["daemon_cpu"] = (daemon.cpu() - cpu_start) / (time.monotonic() - start)
@@ -250,6 +261,7 @@ def _row(
     account: dict[str, Any],
     last: dict[str, Any],
     windows: dict[str, Counts],
+    seconds: dict[str, float],
     faults: Faults,
 ) -> dict[str, float]:
     count, before = account.get("count", {}), last.get("count", {})
@@ -267,8 +279,8 @@ def _row(
         "control_p99_ms": round(control.latency.percentile(0.99) * 1e3, 2),
         "cache_p99_ms": round(cache.latency.percentile(0.99) * 1e3, 2),
         "loop_lag_p99_ms": round(lag.percentile(0.99) * 1e3, 2),
-        "control_per_s": round(control.replies / span, 1) if span else 0.0,
-        "cache_per_s": round(cache.replies / span, 1) if span else 0.0,
+        "control_per_s": round(control.replies / seconds["control"], 1) if seconds.get("control") else 0.0,
+        "cache_per_s": round(cache.replies / seconds["cache"], 1) if seconds.get("cache") else 0.0,
         "events_per_s": per_s("event_calls"),
         "spans_per_s": per_s("spans_opened"),
         "faults": float(sum(faults.done.values())),
