@@ -10,6 +10,7 @@ returns the exit code; the directory is removed by ``close``.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -19,20 +20,22 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from bench.stress.clients import STRESS_CACHE
 from bench.stress.tiers import Rates
 
-__all__ = ["CACHE_MAX_SIZE", "StressDaemon", "proc_cpu", "proc_fds", "proc_rss"]
+__all__ = ["CACHE_MAX_SIZE", "WATCHDOG_SEC", "StressDaemon", "proc_cpu", "proc_fds", "proc_rss"]
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 CACHE_MAX_SIZE: Final = 10_000
 FLUSH: Final = 0.1
 """Seconds: the timeout of the load server's batches (the matrix's "flush interval")."""
 START_TIMEOUT: Final = 60.0
+WATCHDOG_SEC: Final = 30.0
+"""The unit's ``WatchdogSec=`` (systemd/arbord.service): the daemon pings every half of it."""
 
 CONFIG: Final = """\
 [daemon]
@@ -99,6 +102,9 @@ class StressDaemon:
     status: Path
     go: Path
     stderr: Path
+    notify: socket.socket
+    watchdog_pings: list[float] = field(default_factory=list)
+    """When each ``WATCHDOG=1`` was read (``time.monotonic``), by ``read_notify``."""
 
     @property
     def pid(self) -> int:
@@ -129,6 +135,7 @@ class StressDaemon:
         notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         notify.bind(str(workdir / "notify"))
         env["NOTIFY_SOCKET"] = str(workdir / "notify")
+        env["WATCHDOG_USEC"] = str(int(WATCHDOG_SEC * 1e6))
         stderr = workdir / "stderr.log"
         with stderr.open("wb") as err:
             process = subprocess.Popen(
@@ -141,30 +148,48 @@ class StressDaemon:
             )
         if cpu is not None and hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(process.pid, {cpu})
-        daemon = cls(process, workdir, run / "control.sock", status, go, stderr)
+        daemon = cls(process, workdir, run / "control.sock", status, go, stderr, notify)
         try:
-            daemon._wait_ready(notify)
+            daemon._wait_ready()
         except BaseException:
             daemon.stop()
             daemon.close()
             raise
-        finally:
-            notify.close()
         return daemon
 
-    def _wait_ready(self, notify: socket.socket) -> None:
+    def _wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
-        notify.settimeout(0.2)
+        self.notify.settimeout(0.2)
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"arbord exited {self.process.returncode}:\n{self.stderr.read_text()}")
             try:
-                data = notify.recv(65536)
+                data = self.notify.recv(65536)
             except TimeoutError:
                 continue
-            if b"READY=1" in data.split(b"\n"):
+            lines = data.split(b"\n")
+            if b"WATCHDOG=1" in lines:
+                self.watchdog_pings.append(time.monotonic())
+            if b"READY=1" in lines:
                 return
         raise RuntimeError(f"arbord sent no READY=1 within {START_TIMEOUT} s")
+
+    def read_notify(self) -> None:
+        """Record the ``WATCHDOG=1`` pings that have arrived, without waiting."""
+        self.notify.setblocking(False)
+        while True:
+            try:
+                data = self.notify.recv(65536)
+            except (BlockingIOError, OSError):
+                return
+            if b"WATCHDOG=1" in data.split(b"\n"):
+                self.watchdog_pings.append(time.monotonic())
+
+    def watchdog_gap(self, start: float, end: float) -> float:
+        """The longest time without a ping in ``[start, end]`` (counting from the last one before)."""
+        before = [t for t in self.watchdog_pings if t <= start]
+        times = [before[-1] if before else start, *(t for t in self.watchdog_pings if start < t <= end), end]
+        return max(b - a for a, b in itertools.pairwise(times))
 
     def load_account(self) -> dict[str, Any] | None:
         """The load server's last account (bench/stress/load_server.py), or None before its first."""
@@ -197,4 +222,5 @@ class StressDaemon:
             return self.process.wait()
 
     def close(self) -> None:
+        self.notify.close()
         shutil.rmtree(self.workdir, ignore_errors=True)

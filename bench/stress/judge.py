@@ -17,7 +17,8 @@ did not. What "nothing lost" means for each (shared/RELIABILITY.md, restated in 
 - cache: no wrong answer (a value other than the last put), no expired read, size within capacity
   and ``sets == size + expirations + evictions + deletions`` at every sample;
 - flags: every acknowledged write is what the daemon holds when the load is over;
-- loop: the lag's p99 within budget;
+- loop: the lag's p99 within budget, and the systemd watchdog never missed (no gap between two
+  ``WATCHDOG=1`` pings longer than the unit's ``WatchdogSec``);
 - daemon: a clean exit (0) on SIGTERM after the load; in a soak, its restarts equal the crashes
   injected and every reload answered ``ok``.
 """
@@ -274,7 +275,7 @@ def judge_spans(
     return verdict
 
 
-def judge_loop(criteria: Criteria, account: Mapping[str, Any]) -> Verdict:
+def judge_loop(criteria: Criteria, account: Mapping[str, Any], watchdog: Mapping[str, Any] | None) -> Verdict:
     lag = Histogram.from_json(account.get("loop_lag"))
     verdict = Verdict("event loop lag", 0.0, 0.0, 0.0)
     p99 = lag.percentile(0.99)
@@ -282,6 +283,10 @@ def judge_loop(criteria: Criteria, account: Mapping[str, Any]) -> Verdict:
         samples=lag.count, p50_ms=lag.percentile(0.5) * 1e3, p99_ms=p99 * 1e3, max_ms=lag.maximum * 1e3
     )
     verdict.expect(lag.count > 0, "no lag sample")
+    if watchdog is not None:
+        gap, interval = float(watchdog["max_gap"]), float(watchdog["interval"])
+        verdict.figures.update(watchdog_pings=watchdog["pings"], watchdog_max_gap_s=gap)
+        verdict.expect(gap <= interval, f"no watchdog ping for {gap:.1f} s > WatchdogSec {interval:g} s")
     verdict.within(
         p99 <= criteria.loop_lag_p99, f"lag p99 {p99 * 1e3:.1f} ms > {criteria.loop_lag_p99 * 1e3:.0f} ms"
     )
@@ -321,6 +326,6 @@ def judge_run(run: Mapping[str, Any], rates: Rates, target: Rates, criteria: Cri
             rates, target, criteria, results, list(run.get("cache_samples", [])), int(run["capacity"])
         ),
         judge_flags(rates, target, criteria, results, run.get("flags_held") or {}),
-        judge_loop(criteria, account),
+        judge_loop(criteria, account, run.get("watchdog")),
         judge_daemon(run.get("exit_code"), run.get("faults"), run.get("restarts")),
     ]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from bench.stress.clients import STRESS_CACHE, ClientPlan, run_clients
-from bench.stress.daemon_process import CACHE_MAX_SIZE, FLUSH, StressDaemon
+from bench.stress.daemon_process import CACHE_MAX_SIZE, FLUSH, WATCHDOG_SEC, StressDaemon
 from bench.stress.faults import CRASH_KEY, VICTIM_PATH, Faults
 from bench.stress.histogram import Histogram
 from bench.stress.tiers import Rates
@@ -188,6 +188,7 @@ def run(
             now = time.monotonic()
             stats = _call(client, "cache.stats", {"cache": STRESS_CACHE})
             cache_samples.append(dict(stats[STRESS_CACHE]))
+            daemon.read_notify()
             rss.append(daemon.rss())
             fds.append(daemon.fds())
             kind = faults.due(now)
@@ -208,6 +209,12 @@ def run(
         stop.set()
         record["loadavg_during"] = os.getloadavg()
         record["daemon_cpu"] = (daemon.cpu() - cpu_start) / (time.monotonic() - start)
+        daemon.read_notify()
+        record["watchdog"] = {
+            "interval": WATCHDOG_SEC,
+            "pings": len(daemon.watchdog_pings),
+            "max_gap": daemon.watchdog_gap(start, time.monotonic()),
+        }
         finals += _finals(results, len(plans) - len(finals))
         account = _wait_account(daemon)
         record["account"] = account

@@ -103,6 +103,7 @@ def good_record() -> dict[str, Any]:
         ],
         "flags_held": {"f1": 12.5},
         "exit_code": 0,
+        "watchdog": {"interval": 30.0, "pings": 4, "max_gap": 15.2},
         "faults": None,
         "restarts": 0,
     }
@@ -190,6 +191,10 @@ def _flag_write_lost(r: dict[str, Any]) -> None:
     r["flags_held"]["f1"] = 10.0
 
 
+def _watchdog_missed(r: dict[str, Any]) -> None:
+    r["watchdog"]["max_gap"] = 31.0
+
+
 def _unclean_exit(r: dict[str, Any]) -> None:
     r["exit_code"] = 70
 
@@ -220,6 +225,7 @@ def _load_server_unfinished(r: dict[str, Any]) -> None:
         (_cache_identity_broken, "cache", "sets != size"),
         (_expired_read, "cache", "wrong answers"),
         (_flag_write_lost, "flag", "acknowledged writes missing"),
+        (_watchdog_missed, "event", "no watchdog ping for 31.0 s"),
         (_unclean_exit, "daemon", "exited 70"),
         (_restart_missing, "daemon", "3 crashes injected, 2 restarts"),
     ],
