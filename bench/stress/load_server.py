@@ -95,6 +95,7 @@ class LoadServer(Server):
         self._table_max = 0
         self._started: float | None = None
         self._stopped: float | None = None
+        self._drain_until = 0.0
         self._batch_opened: float | None = None
         self._last_write = 0.0
         self._attach()
@@ -225,7 +226,7 @@ class LoadServer(Server):
         statistics = spans.span_statistics() if isinstance(spans, SpanServer) else None
         started = self._started
         end = self._stopped if self._stopped is not None else now
-        drained = self._stopped is not None and now >= getattr(self, "_drain_until", now)
+        drained = self._stopped is not None and now >= self._drain_until
         return {
             "pid": os.getpid(),
             "time": time.time(),

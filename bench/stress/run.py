@@ -1,11 +1,12 @@
 """One run: start the daemon, start the load processes, watch, inject faults, collect, stop.
 
-The daemon runs pinned to the first CPU this process may use and every load process to the second
-(on a machine with one CPU nothing is pinned and the report says so): the load generator cannot
-take the daemon's core, and the daemon is a single event loop, one core's worth at most. The harness
-itself (this process) samples once a second over a control connection of its own: the stress
-cache's stats, the daemon's RSS and fds, the load server's account; in a soak it also writes a row
-of the time series every ``sample`` seconds and injects the faults that are due (bench/stress/faults.py).
+The daemon runs pinned to the first CPU this process may use and every load process to the second,
+at nice 10 (on a machine with one CPU, or with ``pin=False``, nothing is pinned and the report says
+so): the load generator cannot take the daemon's core, and the daemon is a single event loop, one
+core's worth at most. The harness itself (this process) samples once a second over a control
+connection of its own: the stress cache's stats, the daemon's RSS, fds and watchdog pings, the load
+server's account; with a CSV it also writes a row of the time series every ``sample`` seconds, and
+in a soak it injects the faults that are due (bench/stress/faults.py).
 """
 
 from __future__ import annotations
