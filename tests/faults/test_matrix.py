@@ -58,7 +58,9 @@ COVERAGE: Final[dict[str, tuple[str, ...]]] = {
     "F13": (
         "test_unit_faults.py::test_f13_a_corrupt_flags_database_exits_78_naming_it_and_is_not_restarted",
     ),
-    "F14": ("test_unit_faults.py::test_f14_sigterm_under_load_drains_and_exits_0_within_the_stop_budget",),
+    "F14": (
+        "test_unit_faults.py::test_f14_sigterm_under_load_drains_flushes_and_exits_0_within_the_stop_budget",
+    ),
     "F15": (
         "test_console_faults.py::test_f15_a_disabled_console_starts_no_thread_and_binds_no_port",
         "test_console_faults.py::test_f15_the_console_thread_failing_leaves_the_daemon_unaffected",
