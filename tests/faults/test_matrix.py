@@ -52,6 +52,7 @@ COVERAGE: Final[dict[str, tuple[str, ...]]] = {
         "test_flag_faults.py::test_f10_a_full_state_directory_refuses_writes_and_recovers_when_space_returns",
         "test_flag_faults.py::"
         "test_f10_a_state_directory_turned_read_only_refuses_writes_and_keeps_what_was_acknowledged",
+        "test_flag_faults.py::test_f10_a_read_only_state_directory_at_start_exits_78_saying_so",
     ),
     "F11": ("test_unit_faults.py::test_f11_a_bad_configuration_exits_78_and_is_not_restarted",),
     "F12": ("test_unit_faults.py::test_f12_a_bad_configuration_on_reload_keeps_the_old_one_in_force",),
