@@ -5,7 +5,15 @@ from __future__ import annotations
 from daemon.errors import ConfigError, DaemonError
 from daemon.verbs.codes import ErrorCode
 
-__all__ = ["FlagsError", "InvalidGate", "NotAllowed", "StoreCorrupt", "StoreFailed", "UnknownFlag"]
+__all__ = [
+    "FlagsError",
+    "InvalidGate",
+    "NotAllowed",
+    "StoreCorrupt",
+    "StoreFailed",
+    "StoreNotWritable",
+    "UnknownFlag",
+]
 
 
 class FlagsError(DaemonError):
@@ -37,6 +45,15 @@ class StoreCorrupt(FlagsError, ConfigError):
     """The store's database could not be read at start (not a database, a failed integrity check).
     The daemon exits 78 naming the file rather than start with no flags; restore or move it away.
     ``problems`` holds the lines naming it (a ``ConfigError``: that is what makes the exit 78)."""
+
+    code = ErrorCode.INTERNAL
+
+
+class StoreNotWritable(FlagsError, ConfigError):
+    """The store's database, or the directory that holds it (and its ``-wal`` and ``-shm`` files),
+    cannot be written at start: a read-only file system, or another owner. The file may be fine;
+    the daemon exits 78 naming both rather than start with flags it could not change. Make the state
+    directory writable by the daemon's user. ``problems``: the line saying so (a ``ConfigError``)."""
 
     code = ErrorCode.INTERNAL
 

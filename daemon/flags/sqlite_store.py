@@ -8,7 +8,9 @@ acknowledges survives SIGKILL and power loss** (tests/faults/test_flag_faults.py
 50 times during a write storm). The calls block, so they run on one dedicated thread of the store's
 own, never on the event loop; a failed commit (disk full, read-only) is rolled back and raised as
 ``StoreFailed``. A database that cannot be read at start raises ``StoreCorrupt`` (a ``ConfigError``:
-the daemon exits 78 naming the file) rather than start with no flags.
+the daemon exits 78 naming the file) rather than start with no flags; one that, or whose directory,
+cannot be written raises ``StoreNotWritable`` (also 78, saying so: SQLite's own "unable to open
+database file" reads like corruption).
 
 >>> import asyncio, tempfile, pathlib
 >>> from daemon.flags.gates import FlagState, GateOp, apply
@@ -31,13 +33,15 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import os
 import sqlite3
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
-from daemon.flags.errors import InvalidGate, StoreCorrupt, StoreFailed
+from daemon.flags.errors import InvalidGate, StoreCorrupt, StoreFailed, StoreNotWritable
 from daemon.flags.gates import FlagState
 from daemon.flags.store import Change, ChangeCallback, ChangeRecord, Snapshot
 
@@ -60,6 +64,37 @@ CREATE TABLE IF NOT EXISTS flags (
 """
 
 
+def _refuse_if_not_writable(path: Path, error: sqlite3.Error) -> None:
+    """Raise ``StoreNotWritable`` if ``path``, or its directory (where SQLite creates the ``-wal``
+    and ``-shm`` files), cannot be written: what SQLite's ``error`` then means. Probed by trying
+    (an unnamed temporary file, the file opened for writing), so a read-only mount, a mode and
+    root's exemption from modes are all judged as the kernel judges them."""
+    directory = path.parent
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as probe:
+        raise StoreNotWritable(
+            [
+                f"the flags store {path} cannot be opened for writing: its directory {directory} is not"
+                f" writable ({probe.strerror}); the daemon writes {path.name} and its -wal and -shm"
+                f" files there, so the state directory must be writable by its user (sqlite: {error})"
+            ]
+        ) from error
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return
+    except OSError as probe:
+        raise StoreNotWritable(
+            [
+                f"the flags store {path} cannot be opened for writing: the file is not writable"
+                f" ({probe.strerror}); it must be writable by the daemon's user (sqlite: {error})"
+            ]
+        ) from error
+    os.close(fd)
+
+
 class SqliteStore:
     """A ``FlagStore`` in one SQLite file; open it with ``await SqliteStore.open(path)``."""
 
@@ -79,7 +114,8 @@ class SqliteStore:
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
         """Open (creating if need be) the database at ``path``; ``StoreCorrupt`` naming it if it is
-        not a readable flags database, ``StoreFailed`` if it cannot be created."""
+        not a readable flags database, ``StoreNotWritable`` if it or its directory cannot be written,
+        ``StoreFailed`` if it cannot be created."""
         store = cls(path)
         try:
             await store._run(store._connect)
@@ -104,6 +140,7 @@ class SqliteStore:
         try:
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as error:
+            _refuse_if_not_writable(self.path, error)
             raise StoreFailed(f"cannot open the flags store {self.path}: {error}") from error
         try:
             # Checked before anything is written: a database refused at start is left as it was
@@ -126,6 +163,8 @@ class SqliteStore:
             raise
         except (sqlite3.DatabaseError, InvalidGate, ValueError, KeyError, TypeError) as error:
             db.close()
+            if isinstance(error, sqlite3.OperationalError):
+                _refuse_if_not_writable(self.path, error)
             problem = f"the flags store {self.path} is not a readable flags database: {error}"
             raise StoreCorrupt([problem]) from error
         self._db = db

@@ -5,11 +5,13 @@ restart the flag holds every acknowledged write and nothing that was never sent,
 has one revision per write that landed, with no gap (3 kills in ``make test``; 50 with ``-m slow``).
 F10: the state directory on a small tmpfs that fills up, then turns read-only: each write is refused
 with an error reply, the flags in force are unchanged, the daemon keeps answering, and the next
-write once space (or write access) returns is committed — no restart needed.
+write once space (or write access) returns is committed — no restart needed. Read-only before the
+start: exit 78 saying the directory is not writable (not that the database is unreadable).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import os
@@ -25,9 +27,10 @@ from typing import Any
 import pytest
 
 from daemon.app import ExitCode
+from daemon.flags.sqlite_store import SqliteStore
 from tests.daemon.conftest import RunningDaemon
 from tests.daemon.test_flags_daemon import Client
-from tests.faults.unit import Unit, UnitRules, running_unit
+from tests.faults.unit import Unit, UnitRules, UnitState, running_unit
 
 DECLARED = '[flags.beta]\nowner = "payments"\ndescription = "the new path"\n'
 
@@ -222,3 +225,32 @@ def test_f10_a_state_directory_turned_read_only_refuses_writes_and_keeps_what_wa
             assert rpc(daemon, "flags.get", {"flag": "beta"})["result"]["gates"]["percentage"]["value"] == 10
             assert committed(daemon, 40) == 2
             assert unit.stop() == ExitCode.OK
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
+@pytest.mark.parametrize("database", [False, True], ids=["empty", "with-its-database"])
+def test_f10_a_read_only_state_directory_at_start_exits_78_saying_so(database: bool) -> None:
+    # Read-only before the start (SQLite said "unable to open database file", which the daemon
+    # reported as "not a readable flags database": corruption, of a file that was fine).
+    with running_unit(DECLARED) as unit, small_tmpfs(unit.state_dir, "1m") as state:
+        flags_db = state / "flags.db"
+        if database:
+            asyncio.run(_a_store(flags_db))
+        subprocess.run(["mount", "-o", "remount,ro", str(state)], check=True)
+        assert unit.run_until_settled() is UnitState.INACTIVE
+        assert unit.exits == [ExitCode.CONFIG]  # RestartPreventExitStatus=78: one start only
+        assert len(unit.starts) == 1
+        assert unit.current is not None
+        stderr = unit.current.stderr()
+        assert (
+            f"the flags store {flags_db} cannot be opened for writing: its directory {state} is not"
+            " writable (Read-only file system)"
+        ) in stderr, stderr
+        assert "state directory must be writable" in stderr
+        assert "not a readable flags database" not in stderr
+        assert "Traceback" not in stderr
+
+
+async def _a_store(path: Path) -> None:
+    store = await SqliteStore.open(path)
+    await store.close()

@@ -52,13 +52,16 @@ COVERAGE: Final[dict[str, tuple[str, ...]]] = {
         "test_flag_faults.py::test_f10_a_full_state_directory_refuses_writes_and_recovers_when_space_returns",
         "test_flag_faults.py::"
         "test_f10_a_state_directory_turned_read_only_refuses_writes_and_keeps_what_was_acknowledged",
+        "test_flag_faults.py::test_f10_a_read_only_state_directory_at_start_exits_78_saying_so",
     ),
     "F11": ("test_unit_faults.py::test_f11_a_bad_configuration_exits_78_and_is_not_restarted",),
     "F12": ("test_unit_faults.py::test_f12_a_bad_configuration_on_reload_keeps_the_old_one_in_force",),
     "F13": (
         "test_unit_faults.py::test_f13_a_corrupt_flags_database_exits_78_naming_it_and_is_not_restarted",
     ),
-    "F14": ("test_unit_faults.py::test_f14_sigterm_under_load_drains_and_exits_0_within_the_stop_budget",),
+    "F14": (
+        "test_unit_faults.py::test_f14_sigterm_under_load_drains_flushes_and_exits_0_within_the_stop_budget",
+    ),
     "F15": (
         "test_console_faults.py::test_f15_a_disabled_console_starts_no_thread_and_binds_no_port",
         "test_console_faults.py::test_f15_the_console_thread_failing_leaves_the_daemon_unaffected",

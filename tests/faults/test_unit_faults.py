@@ -6,7 +6,8 @@ F3 a restart storm escalates to exit 70, restarted until the start limit fails t
 that will not stop ends the process with 70 within ``TimeoutStopSec``; F7 a stalled loop is killed
 by the watchdog with SIGABRT, leaves a faulthandler traceback and restarts with its flags; F11 a bad
 configuration and F13 a corrupt flags database exit 78 and are not restarted; F14 SIGTERM under load
-drains and exits 0 within the stop budget. The matrix: docs/testing.md, "The fault suite".
+drains, flushes the pending telemetry batches, ends the open spans and exits 0 within the stop budget.
+The matrix: docs/testing.md, "The fault suite".
 """
 
 from __future__ import annotations
@@ -201,12 +202,16 @@ def test_f13_a_corrupt_flags_database_exits_78_naming_it_and_is_not_restarted(da
 # --- F14: SIGTERM under full load ------------------------------------------------------------------
 
 
-def test_f14_sigterm_under_load_drains_and_exits_0_within_the_stop_budget() -> None:
+def test_f14_sigterm_under_load_drains_flushes_and_exits_0_within_the_stop_budget(tmp_path: Path) -> None:
     # Clients ping and write flags in a loop (each request also emits telemetry and opens a span);
     # each request is answered, or refused as shutting down, or its connection closed between frames.
+    # A user server batches an item every 2 ms (only a stop flushes them) and holds spans open; its
+    # telemetry handler records every flushed batch and every span start and stop, to a file.
     outcomes: list[str] = []
     acknowledged: list[list[int]] = []  # per writer: the revisions of its acknowledged writes
-    with running_unit(DECLARED) as unit:
+    record = tmp_path / "busy.jsonl"
+    busy = servers("busy", "tests.faults.servers:BusyAtStop", f'kwargs = {{ record = "{record}" }}\n')
+    with running_unit(DECLARED + busy) as unit:
         unit.start()
         running = unit.wait_ready()
         started = threading.Barrier(5)
@@ -264,6 +269,20 @@ def test_f14_sigterm_under_load_drains_and_exits_0_within_the_stop_budget() -> N
     assert all(revisions == sorted(revisions) for revisions in acknowledged)
     every = [revision for revisions in acknowledged for revision in revisions]
     assert len(every) == len(set(every))
+    # The stop flushed every pending batch item, once, and ended every span it found open (the busy
+    # server's, the requests'), each once and with a status: nothing was still pending at the exit.
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    (totals,) = [line for line in lines if "batched" in line]
+    flushed = sorted(n for line in lines if "batch" in line for n in line["batch"])
+    assert flushed == list(range(totals["batched"]))
+    begun = [line["start"] for line in lines if "start" in line]
+    stopped = [line["stop"] for line in lines if "stop" in line]
+    assert len(stopped) == len(set(stopped))
+    assert set(begun) <= set(stopped), f"{len(set(begun) - set(stopped))} spans never ended"
+    held = {line["start"] for line in lines if line.get("name") == "busy at stop"}
+    assert len(held) == totals["opened"] > 0
+    statuses = {line["stop"]: line["status"] for line in lines if "stop" in line}
+    assert {statuses[span] for span in held} == {"abandoned"}  # ended by the stop, as abandoned
 
 
 # --- F12: a bad configuration on reload ------------------------------------------------------------
