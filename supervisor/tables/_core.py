@@ -27,6 +27,8 @@ __all__ = [
 ]
 
 NO_EXTENSIONS_VARIABLE: Final = "ARBORD_NO_EXTENSIONS"
+"""The environment variable that, set to anything but ``0`` or empty, selects the pure-Python twin of
+every C accelerator (the tables, the error context and spans, the flags' evaluation)."""
 
 
 def wants_twin() -> bool:

@@ -19,14 +19,16 @@ The candidate's exception and its slowness never reach the caller:
 1
 
 **Sync or async.** When ``control()`` returns an awaitable, ``experiment`` returns a coroutine (``await
-experiment(...)``). Then the candidate runs *concurrently*, in a task of its own started beside the
-control, bounded by ``asyncio.timeout(timeout)``; the caller gets the control's outcome as soon as the
-control is done, never waiting for the candidate, and the comparison is counted when the candidate
-finishes (or times out). A synchronous candidate cannot be interrupted, so it runs *after* the control,
-in the caller, and its time is measured: one that overran ``timeout`` counts as a timeout and is not
-compared. A thread would bound it, but would run code written for one thread (and tables that check
-their caller) concurrently with the caller: so use the synchronous form for fast in-memory paths,
-``percent`` to bound its cost, and the async form for anything that waits.
+experiment(...)``); so a synchronous control must not return an awaitable value itself (an
+``asyncio.Task`` it looked up, say): compare something that identifies it instead. In the async form the
+candidate runs *concurrently*, in a task of its own started beside the control, bounded by
+``asyncio.timeout(timeout)``; the caller gets the control's outcome as soon as the control is done,
+never waiting for the candidate, and the comparison is counted when the candidate finishes (or times
+out). A synchronous candidate cannot be interrupted, so it runs *after* the control, in the caller, and
+its time is measured: one that overran ``timeout`` counts as a timeout and is not compared. A thread
+would bound it, but would run code written for one thread (and tables that check their caller)
+concurrently with the caller: so use the synchronous form for fast in-memory paths, ``percent`` to bound
+its cost, and the async form for anything that waits.
 
 **Counts.** Each outcome is written into the tables of the experiments server ``arbord.experiments``
 (``daemon.flags.experiments.table``), never through its mailbox: from the caller's task, or, for an
