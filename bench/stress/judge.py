@@ -4,7 +4,7 @@ Pure functions over plain data (the JSON the load processes and the load server 
 tests can hand them made-up runs and check that each criterion fails when it should. A tier passes
 when its offered rate reached ``Criteria.rate_reached`` of the rate asked (a tier the machine could
 not drive proved nothing) **and** every one of its criteria holds; ``Verdict.failures`` says which
-did not. What "nothing lost" means for each (shared/RELIABILITY.md, restated in docs/performance.md):
+did not. What "nothing lost" means for each (docs/testing.md, "Load and soak"):
 
 - control: every request got exactly one reply (``replies == sent``, none unanswered), no protocol
   error, p99 within budget;
