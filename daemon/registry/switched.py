@@ -19,6 +19,17 @@ it is unregistered or its owner exits; every call sees both:
   are the union of the two, with no duplicate;
 - ``unregister`` and ``update_metadata`` act where the key is.
 
+**Shadow mode.** While a key's flag chooses the legacy path and ``enable_migration_monitoring`` is on,
+the legacy path stays authoritative and the supervised one shadows it: ``register``,
+``update_metadata`` and ``unregister`` are applied to the registry too (a failure there is counted as
+an error of the ``otp_cleanup.registry.shadow_write`` experiment and logged at the first, never
+raised), and
+``lookup`` runs as the ``otp_cleanup.registry.lookup`` experiment, comparing what a caller sees (key,
+owner, metadata; never the owner task itself) with what the registry alone would answer. A shadow
+entry is the registry's entry for a key the legacy path holds live: the listings and ``held`` skip
+it, so no key looks live twice, and after a flip the legacy entry keeps answering until it goes
+(it takes its shadow with it).
+
 Every method is synchronous (``scan`` aside) with no await inside, so a flip (a write through the
 flags server) lands between two calls, never inside one.
 
@@ -41,12 +52,15 @@ flags server) lands between two calls, never inside one.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Final, Literal, cast
 
 from daemon.chunked import SCAN_CHUNK, keep_chunked
-from daemon.flags.migration.backend import use_supervised
+from daemon.flags.experiments import experiment
+from daemon.flags.experiments.table import COUNTS_TABLE
+from daemon.flags.migration.backend import flag_on, use_supervised
 from daemon.legacy import registry as legacy
 from daemon.registry.criteria import matcher, parse_criteria
 from daemon.registry.entry import Entry, KeyMode, describe_owner, owner_task
@@ -55,11 +69,20 @@ from daemon.registry.registry import LOOKUP_MISS, OWNER_DOWN, REGISTER, UNREGIST
 from daemon.registry.spec import REGISTRY_NAME
 from supervisor import NoProc, telemetry
 from supervisor.lowlevel import names_view
+from supervisor.tables import whereis_table
 
-__all__ = ["REGISTRY_FLAG", "Backend", "SwitchedRegistry"]
+__all__ = ["MONITORING_FLAG", "REGISTRY_FLAG", "SHADOW_LOOKUP", "SHADOW_WRITE", "Backend", "SwitchedRegistry"]
 
 REGISTRY_FLAG: Final = "use_ets_agent_registry"
 """The ``otp_cleanup`` flag that sends the registry to its supervised path (binding name)."""
+MONITORING_FLAG: Final = "enable_migration_monitoring"
+"""The ``otp_cleanup`` flag that, on the legacy path, makes the supervised registry shadow it."""
+SHADOW_LOOKUP: Final = "otp_cleanup.registry.lookup"
+"""The experiment a lookup runs in shadow mode (legacy answers, the registry is compared)."""
+SHADOW_WRITE: Final = "otp_cleanup.registry.shadow_write"
+"""The experiment a shadow write is counted in: an error is a write the registry refused."""
+
+_log = logging.getLogger(__name__)
 
 Backend = Literal["supervised", "legacy"]
 
@@ -157,6 +180,54 @@ def _legacy_query(label: str, criteria: list[Any]) -> list[Entry]:
     return [e for e in _legacy_entries(label) if match(e.metadata)]
 
 
+# --- shadow mode ---------------------------------------------------------------------------------------
+
+
+def _seen(entry: Entry | None) -> tuple[Hashable, str, dict[str, Any]] | None:
+    """What a caller sees of an entry, comparable across the paths: key, owner, metadata (the owner
+    described, never the task: an awaitable result would make the experiment async)."""
+    if entry is None:
+        return None
+    return (entry.key, describe_owner(entry.owner), dict(entry.metadata))
+
+
+def _shadow_write(label: str, seen: object, write: Callable[[], object]) -> None:
+    """Apply ``write`` to the registry as the shadow of a legacy write that answered ``seen``;
+    counted in ``SHADOW_WRITE``; a failure is logged at the first error counted, never raised."""
+    failed: list[BaseException] = []
+
+    def candidate() -> object:
+        try:
+            return write()
+        except Exception as error:
+            failed.append(error)
+            raise
+
+    experiment(SHADOW_WRITE, lambda: seen, candidate)
+    if not failed:
+        return
+    counts = whereis_table(COUNTS_TABLE)  # logged once: at the first error counted (each one without)
+    if counts is None or counts.lookup_element((SHADOW_WRITE, "errors"), 1, 0) <= 1:
+        _log.warning(
+            "registry %r: a shadow write failed (%r); the legacy path answers, "
+            "failures are counted in the %s experiment",
+            label,
+            failed[0],
+            SHADOW_WRITE,
+        )
+
+
+def _shadowing(key: Hashable) -> bool:
+    """Is ``key`` in shadow mode: on the legacy path, with monitoring on?"""
+    actor = _actor(key)
+    return not use_supervised(REGISTRY_FLAG, actor) and flag_on(MONITORING_FLAG, actor)
+
+
+def _without_shadows(label: str, found: list[Entry]) -> list[Entry]:
+    """The registry's entries less the shadows of keys the legacy path holds live."""
+    return [e for e in found if _legacy_live(label, e.key) is None]
+
+
 # --- the interface -----------------------------------------------------------------------------------
 
 
@@ -191,9 +262,14 @@ class SwitchedRegistry:
 
     def held(self) -> dict[str, int]:
         """How many live entries each path holds (``registry.backends``: the legacy dict drains as
-        its owners exit or unregister)."""
+        its owners exit or unregister); a shadow (shadow mode) is not counted as a second entry."""
         registry = self._registry()
-        return {"supervised": registry.count(), "legacy": len(legacy.rows(registry.label))}
+        label = registry.label
+        rows = _legacy_entries(label)
+        if not rows:
+            return {"supervised": registry.count(), "legacy": 0}
+        shadows = sum(1 for e in rows if registry.lookup_all(e.key))  # a shadow: a key legacy holds live
+        return {"supervised": registry.count() - shadows, "legacy": len(rows)}
 
     # --- writes ---------------------------------------------------------------------------------------
 
@@ -208,28 +284,38 @@ class SwitchedRegistry:
                     raise _taken(held)
                 legacy.remove(label, key)  # a dead owner's entry, not cleaned up yet
             return registry.register(key, owner, metadata)
+        if not flag_on(MONITORING_FLAG, _actor(key)):
+            for entry in registry.lookup_all(key):
+                raise _taken(entry)
+            return _legacy_register(label, key, owner, metadata)
+        held = _legacy_live(label, key)
+        if held is not None:
+            raise _taken(held)
         for entry in registry.lookup_all(key):
             raise _taken(entry)
-        return _legacy_register(label, key, owner, metadata)
+        entry = _legacy_register(label, key, owner, metadata)
+        _shadow_write(label, _seen(entry), lambda: _seen(registry.register(key, owner, metadata)))
+        return entry
 
     def unregister(self, key: Hashable, owner: Any = None) -> bool:
         """Remove ``key`` (``owner``'s only, when given) from whichever path holds it."""
         registry = self._registry()
-        removed = (
-            bool(legacy.books)
-            and legacy.held(registry.label)
-            and _legacy_unregister(registry.label, key, owner)
-        )
+        label = registry.label
+        removed = bool(legacy.books) and legacy.held(label) and _legacy_unregister(label, key, owner)
+        if removed and _shadowing(key):
+            _shadow_write(label, True, lambda: registry.unregister(key, owner))
+            return True
         return registry.unregister(key, owner) or removed
 
     def update_metadata(self, key: Hashable, metadata: Mapping[str, Any], owner: Any = None) -> bool:
         """Replace the metadata of ``key`` where it lives; False if neither path holds it live."""
         registry = self._registry()
-        if (
-            legacy.books
-            and legacy.held(registry.label)
-            and _legacy_update(registry.label, key, metadata, owner)
-        ):
+        label = registry.label
+        if legacy.books and legacy.held(label) and _legacy_update(label, key, metadata, owner):
+            if _shadowing(key):
+                _shadow_write(label, True, lambda: registry.update_metadata(key, metadata, owner))
+            else:
+                registry.update_metadata(key, metadata, owner)  # a shadow left by shadow mode
             return True
         return registry.update_metadata(key, metadata, owner)
 
@@ -245,6 +331,8 @@ class SwitchedRegistry:
                 if entry is not None:
                     return entry
             return registry.lookup(key)
+        if flag_on(MONITORING_FLAG, key if key.__class__ is str else repr(key)):
+            return self._shadow_lookup(registry, key)
         entry = _legacy_live(label, key)
         if entry is not None:
             return entry
@@ -252,6 +340,28 @@ class SwitchedRegistry:
             return found
         _miss(label, key)
         return None
+
+    def _shadow_lookup(self, registry: Registry, key: Hashable) -> Entry | None:
+        """The legacy path's lookup, answered, and the registry's alone, compared (``SHADOW_LOOKUP``)."""
+        label = registry.label
+        answer: list[Entry | None] = []
+
+        def control() -> object:
+            entry = _legacy_live(label, key)
+            if entry is None:
+                entry = next(iter(registry.lookup_all(key)), None)
+            answer.append(entry)
+            return _seen(entry)
+
+        def candidate() -> object:
+            for entry in registry.lookup_all(key):
+                return _seen(entry)
+            return None
+
+        experiment(SHADOW_LOOKUP, control, candidate)
+        if answer[0] is None:
+            _miss(label, key)
+        return answer[0]
 
     def lookup_all(self, key: Hashable) -> list[Entry]:
         """The live entry under ``key`` as a list (zero or one)."""
@@ -265,6 +375,7 @@ class SwitchedRegistry:
         registry = self._registry()
         found = registry.find_by_attribute(attribute, value)
         if legacy.books and legacy.held(registry.label):
+            found = _without_shadows(registry.label, found)
             found += [
                 e for e in _legacy_entries(registry.label) if _has_attribute(e.metadata, attribute, value)
             ]
@@ -276,6 +387,7 @@ class SwitchedRegistry:
         registry = self._registry()
         found = registry.query(criteria)
         if legacy.books and legacy.held(registry.label):
+            found = _without_shadows(registry.label, found)
             found += _legacy_query(registry.label, criteria)
         return found
 
@@ -290,6 +402,8 @@ class SwitchedRegistry:
         found = await registry.scan(criteria, chunk=chunk)
         if not held:
             return found
+        # A key the legacy path still holds live is listed from it (the registry's is its shadow).
+        found = await keep_chunked(found, lambda e: _legacy_live(label, e.key) is None, chunk=chunk)
         keys = {e.key for e in found}
         return found + await keep_chunked(
             held, lambda e: e.key not in keys and not e.task.done(), chunk=chunk
@@ -300,9 +414,11 @@ class SwitchedRegistry:
         registry = self._registry()
         found = registry.list_all(filter)
         held = _legacy_entries(registry.label)
+        if held:
+            found = _without_shadows(registry.label, found)
         return found + (held if filter is None else [e for e in held if filter(e.metadata)])
 
     def count(self) -> int:
         """How many live entries both paths hold."""
-        registry = self._registry()
-        return registry.count() + len(legacy.rows(registry.label))
+        held = self.held()
+        return held["supervised"] + held["legacy"]

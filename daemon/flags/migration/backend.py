@@ -29,7 +29,7 @@ from daemon.flags.binding import FLAGS_NAME
 from daemon.flags.server import Flags
 from supervisor.lowlevel import names_view
 
-__all__ = ["use_supervised"]
+__all__ = ["flag_on", "use_supervised"]
 
 _named: Final = names_view().get
 
@@ -42,3 +42,14 @@ def use_supervised(flag: str, actor: str | None = None) -> bool:
         if loop is not None and not loop.is_closed():
             return server.enabled(flag, actor)
     return True
+
+
+def flag_on(flag: str, actor: str | None = None) -> bool:
+    """Is ``flag`` on (for ``actor``)? Unlike ``use_supervised``, False with no flags server running:
+    for a flag that adds work (``enable_migration_monitoring``), not one that chooses a path."""
+    server = _named(FLAGS_NAME)
+    if isinstance(server, Flags) and server._ready:
+        loop = server._loop
+        if loop is not None and not loop.is_closed():
+            return server.enabled(flag, actor)
+    return False

@@ -227,3 +227,26 @@ start = "tests.daemon.migration.stage_servers:Traffic"
         }
         assert backends(conn)["sampled_events"] == "supervised"  # the others stay where they were
     running.stop()
+
+
+def test_shadow_mode_compares_registry_lookups_through_arborctl(
+    start_arbord: StartArbord, short_tmp: Path
+) -> None:
+    running = start_arbord(config(short_tmp / "emitted.jsonl"))
+    sock = running.control_socket
+    # A fresh daemon has enable_migration_monitoring on: the registry's legacy path is shadowed.
+    assert ctl(sock, "flags", "disable", "use_ets_agent_registry")[0] == 0
+    keys = [f"shadowed-{n}" for n in range(5)]
+    with connected(sock) as conn:
+        for key in keys:
+            conn.call("registry.register", {"key": key, "metadata": {"n": key}})
+        assert all(conn.call("registry.lookup", {"key": key})["key"] == key for key in keys)
+        assert conn.call("registry.backends")["entries"] == {"supervised": 0, "legacy": 5}
+        code, out, err = ctl(sock, "--json", "migration", "experiments", "otp_cleanup.registry.lookup")
+        assert code == 0, err
+        [shown] = json.loads(out)["experiments"]
+        assert (shown["runs"], shown["matches"], shown["mismatches"]) == (5, 5, 0)
+        assert ctl(sock, "flags", "enable", "use_ets_agent_registry")[0] == 0
+        assert sorted(e["key"] for e in conn.call("registry.list")["entries"]) == keys  # no key twice
+        assert conn.call("registry.count") == {"count": 5}
+    running.stop()
