@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from daemon.verbs.method import DaemonContext, Method, MethodContext, VerbTable
 from daemon.verbs.render import render_result
-from daemon.verbs.words import UsageError, build_params
+from daemon.verbs.words import ALIASES, UsageError, build_params, param_options
 
 __all__ = ["ConsoleContext", "build_cli"]
 
@@ -116,15 +116,21 @@ def _on_daemon(
 def _method_command(prefix: str, methods: Mapping[str, Method]) -> click.Command:
     actions = sorted(name.split(".", 1)[1] for name in methods if name.startswith(prefix + "."))
 
-    @click.command(name=prefix, help=f"{prefix} methods: {', '.join(actions)} (ARGS: values or key=value)")
+    bare = ALIASES.get(prefix, prefix)  # ``spans`` is ``spans.list``, as in ``arborctl``
+
+    @click.command(
+        name=prefix,
+        help=f"{prefix} methods: {', '.join(actions)} (ARGS: values, key=value or --key VALUE)",
+        context_settings={"ignore_unknown_options": True},
+    )
     @click.argument("action", required=False)
-    @click.argument("args", nargs=-1)
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
     @custom_help_option
     @click.pass_context
     def command(ctx: click.Context, action: str | None, args: tuple[str, ...]) -> None:
-        if (action is None or f"{prefix}.{action}" not in methods) and prefix in methods:
-            # The group is a method too (``metrics``): its words are the bare method's.
-            name, args = prefix, args if action is None else (action, *args)
+        if (action is None or f"{prefix}.{action}" not in methods) and bare in methods:
+            # The group is a method too (``metrics``, ``spans``): its words are the bare method's.
+            name, args = bare, args if action is None else (action, *args)
         elif action is None or f"{prefix}.{action}" not in methods:
             print_fail(f"{prefix}: choose one of {', '.join(actions)}")
             _done(ctx)
@@ -134,7 +140,7 @@ def _method_command(prefix: str, methods: Mapping[str, Method]) -> click.Command
         schema = methods[name].params.model_json_schema()
 
         async def work(context: ConsoleContext) -> Any:
-            return await invoke(context, name, build_params(args, schema))
+            return await invoke(context, name, build_params(param_options(args, ()), schema))
 
         _on_daemon(ctx, work, lambda result: render_result(name, result))
 

@@ -36,7 +36,7 @@ import select
 import signal
 import socket
 import sys
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -45,7 +45,7 @@ from daemon.ctl.frames import ControlReplyError, UnexpectedReply
 from daemon.ctl.trust import UntrustedSocket
 from daemon.ctl.wire import BlockingClient, connect
 from daemon.verbs.render import render_result
-from daemon.verbs.words import ALIASES, UsageError, build_params, resolve_method
+from daemon.verbs.words import ALIASES, UsageError, build_params, param_options, resolve_method
 
 # Names for annotations only: importing ``typing`` would cost ``arborctl`` a share of its start-up
 # (bench/bench_arborctl.py); mypy reads this block, the interpreter skips it.
@@ -269,20 +269,7 @@ def _direct(
         raise
 
 
-def _param_options(command_line: Sequence[str], known: Collection[str]) -> list[str]:
-    """``--name VALUE`` and ``--name=VALUE`` that are not arborctl's own options, as the param words
-    ``name=VALUE`` (``arborctl flags wait --revision 42``); the rest is left as it is."""
-    words: list[str] = []
-    rest = iter(command_line)
-    for word in rest:
-        name, has_value, value = word.partition("=")
-        if not word.startswith("--") or word == "--" or name in known:
-            words.append(word)
-            continue
-        if not has_value:
-            value = next(rest, "")
-        words.append(f"{name[2:].replace('-', '_')}={value}")
-    return words
+_param_options = param_options  # shared with the console (daemon/console/commands.py)
 
 
 def _bounded(params: dict[str, Any], schema: Mapping[str, Any], timeout: float) -> None:

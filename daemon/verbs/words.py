@@ -40,7 +40,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Final
 
-__all__ = ["ALIASES", "UsageError", "build_params", "resolve_method"]
+__all__ = ["ALIASES", "UsageError", "build_params", "param_options", "resolve_method"]
 
 ALIASES: Final = MappingProxyType(
     {
@@ -53,6 +53,27 @@ ALIASES: Final = MappingProxyType(
         "spans": "spans.list",
     }
 )
+
+
+def param_options(command_line: Sequence[str], known: Collection[str]) -> list[str]:
+    """``--name VALUE`` and ``--name=VALUE`` that are not the caller's own options (``known``), as the
+    param words ``name=VALUE`` (``flags wait --revision 42``, ``spans --older-than 5``); the rest is
+    left as it is. ``arborctl`` and the console share it, so both accept the same options.
+
+    >>> param_options(["--trace", "abc", "--older-than=5", "limit=3", "--json"], {"--json"})
+    ['trace=abc', 'older_than=5', 'limit=3', '--json']
+    """
+    words: list[str] = []
+    rest = iter(command_line)
+    for word in rest:
+        name, has_value, value = word.partition("=")
+        if not word.startswith("--") or word == "--" or name in known:
+            words.append(word)
+            continue
+        if not has_value:
+            value = next(rest, "")
+        words.append(f"{name[2:].replace('-', '_')}={value}")
+    return words
 
 
 class UsageError(Exception):

@@ -375,3 +375,35 @@ async def test_the_repl_refuses_another_uid_even_when_the_console_lets_it_in() -
             await monitor.aclose()
     assert "repl: refused" in shown
     assert ">>> " not in shown.split("repl: refused", 1)[1]
+
+
+# --- spans: the same command, options and table as ``arborctl spans`` --------------------------
+
+
+async def test_console_spans_takes_arborctls_options_and_prints_its_table() -> None:
+    from daemon.spans import SPANS_NAME, SpanServer, end_span, start_span
+    from daemon.spans.component import SPANS
+
+    spans = await SpanServer.start(name=SPANS_NAME)
+    try:
+        async with running_control() as h:
+            table = verb_table([CORE, SPANS])
+            server = await ConsoleServer.start(ConsoleSettings(enabled=True), h.path.parent, h.daemon, table)
+            span = start_span("console-load")
+            try:
+                async with TelnetSession.open_unix(h.path.parent / "console.sock") as session:
+                    await session.expect("arbord >>>")
+                    await session.command("spans")
+                    shown = await session.expect("console-load")
+                    assert span.trace_id in shown
+                    await session.command(f"spans --trace {span.trace_id} --older-than 0")
+                    assert span.trace_id in await session.expect("console-load")
+                    await session.command("spans --older-than=3600")
+                    await session.expect("no spans in flight")
+                    await session.command("spans list --trace nothex")
+                    await session.expect("invalid params")
+            finally:
+                end_span(span)
+                await server.stop()
+    finally:
+        await spans.stop()
