@@ -275,3 +275,22 @@ def test_nested_blocks_in_tasks_see_the_merge_of_their_own_stack(
 
     asyncio.run(nest(outer, {}, fork))
     assert dict(get_context()) == {}
+
+
+def test_capture_carried_is_none_with_nothing_current_and_carries_a_context_or_a_span() -> None:
+    from daemon.context import SpanRef, capture_carried, reset_span_ref, set_span_ref
+
+    assert capture_carried() is None  # the root context, no span: the identity fast path
+    with temporary_context():
+        assert capture_carried() is None  # an empty context that is not the root one
+    with with_context(a=1) as ctx:
+        assert capture_carried() == (None, ctx)
+    ref = SpanRef("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331", True)
+    token = set_span_ref(ref)
+    try:
+        carried = capture_carried()
+        assert carried is not None
+        assert carried[0] is ref
+        assert carried[1].is_empty
+    finally:
+        reset_span_ref(token)
