@@ -21,7 +21,7 @@ from daemon.registry.switched import (
     SHADOW_WRITE,
     SwitchedRegistry,
 )
-from supervisor.testing import capture
+from supervisor.testing import capture, wait_for
 from tests.daemon.migration.conftest import Backends
 
 NAME = "test.shadow.registry"
@@ -167,8 +167,10 @@ async def test_flipping_to_supervised_afterwards_loses_and_duplicates_nothing(
     assert switched.held() == {"supervised": 1, "legacy": 4}
     assert sorted(e.key for e in switched.list_all()) == keys
     second.cancel()
-    await asyncio.sleep(0.05)  # the owner's exit empties both paths of its keys
-    assert sorted(e.key for e in switched.list_all()) == ["k3", "k5"]
+    # The owner's exit empties both paths of its keys (each path's own monitor or done callback).
+    await wait_for(
+        lambda: sorted(e.key for e in switched.list_all()) == ["k3", "k5"], what="second's keys gone"
+    )
     assert switched.held() == {"supervised": 0, "legacy": 2}
     assert registry.count() == 2  # the shadows of first's keys, nothing else
     await registry.stop()
