@@ -38,10 +38,13 @@ run: $(RUN_STAMP)
 ## test: lint, type-check, hidden-state check, the documentation site's strict build, then the whole
 ## test suite but the tests marked slow, then the table, registry, cache, context, spans and flags suites
 ## again on the pure-Python twins
+## (JOBS pytest-xdist workers, 2 by default: `make test JOBS=auto` takes one per core, JOBS=0 runs one process)
+JOBS ?= 2
+XDIST = -n $(JOBS) --dist loadgroup
 test: $(STAMP) lint
 	$(MAKE) --no-print-directory docs
-	$(BIN)/python -m pytest -m "not slow"
-	ARBORD_NO_EXTENSIONS=1 $(BIN)/python -m pytest -m "not slow" -p no:cacheprovider $(TWIN_SUITES)
+	$(BIN)/python -m pytest -m "not slow" $(XDIST)
+	ARBORD_NO_EXTENSIONS=1 $(BIN)/python -m pytest -m "not slow" -p no:cacheprovider $(XDIST) $(TWIN_SUITES)
 
 ## test-slow: the tests marked slow (the fault suite's random variants, 50 SIGKILLs of a flag write storm)
 test-slow: $(STAMP)

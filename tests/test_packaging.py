@@ -23,8 +23,9 @@ from _arbord_entry import collision_message
 
 ROOT = Path(__file__).resolve().parents[1]
 PIP_TIMEOUT = 240.0
-# Not marked slow: building and installing wheels is a check `make test` runs on every commit.
-pytestmark = [pytest.mark.timeout(4 * PIP_TIMEOUT)]
+# Not marked slow: building and installing wheels is a check `make test` runs on every commit. One
+# pytest-xdist worker takes them all, so the sdist and the wheel are built once.
+pytestmark = [pytest.mark.timeout(4 * PIP_TIMEOUT), pytest.mark.xdist_group("packaging")]
 
 
 def _run(
