@@ -6,10 +6,12 @@ machine". A calibration measures, on the machine at hand:
 1. **the daemon idle**, then **each tier alone** at its target for ``duration`` seconds: the rate
    each reached (its capacity alone, when it fell short of the target) and what one operation cost
    the daemon (its CPU seconds beyond the idle run's, over the operations offered);
-2. **the calibrated rates**: one core's ``headroom`` (the daemon is one event loop, one core at
-   most) shared among the tiers by ``plan_rates`` — a tier whose target fits in its share keeps its
-   target, the rest is shared among the others — each tier also at most ``headroom`` of its capacity
-   alone (a flag write waits for its ``fdatasync``: its limit is the disk, not the CPU);
+2. **the calibrated rates**: ``headroom`` of the share of a core the daemon gets (the daemon is
+   one event loop, one core at most; a tier that fell short alone shows how much of one the machine
+   gives it: the most CPU such a run used) shared among the tiers by ``plan_rates`` — a tier whose
+   target fits in its share keeps its target, the rest is shared among the others — each tier also
+   at most ``headroom`` of its capacity alone (a flag write waits for its ``fdatasync``: its limit
+   is the disk, not the CPU);
 3. **every tier together** at the calibrated rates, judged as `make stress` judges them (nothing
    lost, p99 and loop-lag budgets): a calibration that does not pass together says so.
 
@@ -85,14 +87,19 @@ def alone(target: Rates, kind: str) -> Rates:
 
 
 def plan_rates(
-    target: Rates, capacity: Mapping[str, float], cost: Mapping[str, float], *, headroom: float
+    target: Rates,
+    capacity: Mapping[str, float],
+    cost: Mapping[str, float],
+    *,
+    headroom: float,
+    core: float = 1.0,
 ) -> Rates:
-    """The calibrated rates (module docstring): ``headroom`` of a core shared among the tiers,
-    water-filling from the cheapest demand; each tier at most its target and ``headroom`` of its
-    capacity alone."""
+    """The calibrated rates (module docstring): ``headroom`` of the ``core`` the daemon gets (1.0:
+    a whole one) shared among the tiers, water-filling from the cheapest demand; each tier at most
+    its target and ``headroom`` of its capacity alone."""
     ceiling = {k: min(rate_of(target, k), headroom * capacity[k]) for k in KINDS}
     demand = {k: ceiling[k] * cost[k] for k in KINDS}  # core-seconds per second at the ceiling
-    budget, left = headroom, list(KINDS)
+    budget, left = headroom * min(core, 1.0), list(KINDS)
     share: dict[str, float] = {}
     for kind in sorted(KINDS, key=lambda k: demand[k]):
         share[kind] = min(demand[kind], budget / len(left))
@@ -173,7 +180,11 @@ def calibrate(
         progress(
             f"calibrate: {kind} offered {offered:,.0f}/s, daemon {done.record.get('daemon_cpu', 0):.2f} core"
         )
-    planned = plan_rates(target, capacity, cost, headroom=headroom)
+    # A tier that fell short alone had all the CPU the daemon could get: the most such a run used is
+    # the share of a core this machine gives the daemon now (a whole one if no tier fell short).
+    short = [runs[k]["daemon_cpu"] or 0.0 for k in KINDS if capacity[k] < 0.95 * rate_of(target, k)]
+    core = min(max(short, default=1.0), 1.0)
+    planned = plan_rates(target, capacity, cost, headroom=headroom, core=core)
     progress(f"calibrate: every tier together at the calibrated rates for {duration:g} s")
     together = run(planned, duration, pin=pin, progress=progress)
     verdicts = judge_run(together.record, planned, target, criteria)
@@ -187,6 +198,7 @@ def calibrate(
         "capacity_alone": capacity,
         "cost_us_per_op": {k: cost[k] * 1e6 for k in KINDS},
         "idle_cpu": idle_cpu,
+        "core": core,
         "rates": {k: rate_of(planned, k) for k in KINDS},
         "control_clients": planned.control_clients,
         "alone": runs,

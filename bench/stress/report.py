@@ -121,7 +121,9 @@ def render_calibration(record: Mapping[str, Any]) -> str:
         lines.extend(f"    {v['tier']}: SHORT: {s}" for s in v["shortfalls"])
     alone_load = [r["loadavg_before"][0] for r in record["alone"].values() if r.get("loadavg_before")]
     lines.append(
-        f"daemon idle {record.get('idle_cpu', 0.0):.3f} of a core (subtracted from each tier's cost)"
+        f"daemon idle {record.get('idle_cpu', 0.0):.3f} of a core (subtracted from each tier's cost); "
+        f"it got {record.get('core', 1.0):.2f} of a core when saturated (the rates' budget: "
+        f"{record['headroom']:.0%} of that)"
     )
     lines.append(
         f"daemon CPU together {record['together']['daemon_cpu'] or 0:.2f} of a core; load average "

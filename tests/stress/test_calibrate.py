@@ -129,3 +129,12 @@ def test_the_calibration_examples_run() -> None:
     result = doctest.testmod(calibrate_module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0
     assert result.attempted > 0
+
+
+def test_the_budget_is_the_share_of_a_core_the_daemon_got() -> None:
+    capacity = {kind: rate_of(T1, kind) for kind in KINDS}
+    whole = plan_rates(T1, capacity, COST, headroom=0.7)
+    quarter = plan_rates(T1, capacity, COST, headroom=0.7, core=0.25)
+    assert sum(rate_of(quarter, kind) * COST[kind] for kind in KINDS) <= 0.7 * 0.25 + 1e-9
+    assert all(rate_of(quarter, kind) <= rate_of(whole, kind) for kind in KINDS)
+    assert plan_rates(T1, capacity, COST, headroom=0.7, core=3.0) == whole  # one loop: one core at most
