@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
 
-.PHONY: run test test-slow lint lint-c lint-systemd check-state bench stress soak clean format docs
+.PHONY: run test test-slow lint lint-c lint-systemd check-state bench stress stress-calibrate soak clean format docs
 
 # The suites run a second time on the tables' pure-Python twin (docs/tables.md, "The C core and its
 # Python twin"): the core is chosen when supervisor.tables is imported, hence a second process.
@@ -110,9 +110,19 @@ bench: $(STAMP)
 ## "Load and soak"), not part of `make test`: TIER (default T1) for DURATION seconds (default 60), per tier
 ## throughput, p50/p99, loop lag, RSS, fds and the "nothing lost" accounting; exits 1 when a tier fails.
 ## RATES="cache_ops=20000 events=5000" asks other rates (the report shows the tier's beside them).
+## The rates calibrated for this machine in CALIBRATION (`make stress-calibrate`) are asked when that file
+## exists and calibrated TIER; `make stress CALIBRATION=` asks the matrix's own targets.
 TIER ?= T1
+CALIBRATION ?= bench/stress/calibration.json
 stress: $(STAMP)
-	$(BIN)/python -m bench.stress stress --tier $(TIER) $(if $(DURATION),--duration $(DURATION)) $(foreach r,$(RATES),--rate $(r))
+	$(BIN)/python -m bench.stress stress --tier $(TIER) $(if $(DURATION),--duration $(DURATION)) \
+		$(if $(CALIBRATION),--calibration $(CALIBRATION)) $(foreach r,$(RATES),--rate $(r))
+
+## stress-calibrate: each tier of TIER alone, then calibrated rates together (CAL_DURATION seconds a run,
+## 6 runs; default 20), written to CALIBRATION for `make stress` (bench/stress/calibrate.py).
+stress-calibrate: $(STAMP)
+	$(BIN)/python -m bench.stress calibrate --tier $(TIER) $(if $(CAL_DURATION),--duration $(CAL_DURATION)) \
+		--out $(CALIBRATION)
 
 ## soak: the same load for DURATION seconds (default 600) with a fault every FAULTS_EVERY seconds (a crash
 ## asked over the control socket, SIGHUP, `reload`), a time series in SOAK_CSV and its plot in SOAK_PNG;
@@ -123,7 +133,7 @@ SOAK_PNG ?= soak.png
 soak: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m bench.stress soak --tier $(TIER) $(if $(DURATION),--duration $(DURATION)) \
-		$(foreach r,$(RATES),--rate $(r)) --faults-every $(FAULTS_EVERY) --csv $(SOAK_CSV) --plot $(SOAK_PNG)
+		$(if $(CALIBRATION),--calibration $(CALIBRATION)) $(foreach r,$(RATES),--rate $(r)) --faults-every $(FAULTS_EVERY) --csv $(SOAK_CSV) --plot $(SOAK_PNG)
 
 format: $(STAMP)
 	$(BIN)/ruff format supervisor daemon tests bench setup.py _arbord_entry.py docs/hooks.py

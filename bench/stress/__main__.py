@@ -4,7 +4,10 @@
   ``S`` seconds, the report, exit 1 when a tier fails;
 - ``soak [--duration S] [--faults-every S] [--sample S] [--csv FILE] [--plot FILE] [--warmup SHARE]``:
   the same with periodic faults, a time series in CSV, and the leak test on its slopes;
-- ``plot CSV PNG``: the soak's plot (matplotlib, the ``bench`` extra).
+- ``plot CSV PNG``: the soak's plot (matplotlib, the ``bench`` extra);
+- ``calibrate [--duration S] [--headroom H] [--out FILE]``: each tier alone, then the calibrated
+  rates together; writes FILE (bench/stress/calibrate.py). ``stress`` and ``soak`` take
+  ``--calibration FILE``: the rates calibrated there (the ``--rate`` options still override them).
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ import signal
 import sys
 from pathlib import Path
 
+from bench.stress.calibrate import DEFAULT_FILE, calibrate, load_calibration
 from bench.stress.judge import judge_run
-from bench.stress.report import render
+from bench.stress.report import render, render_calibration
 from bench.stress.run import run
 from bench.stress.slopes import FLOORS, judge_slope
 from bench.stress.tiers import CRITERIA, TIERS
@@ -49,6 +53,11 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--rate", action="append", default=[], metavar="NAME=N", help=help_rate)
         sub.add_argument("--json", type=Path, help="write the run's record (and verdicts) here")
         sub.add_argument(
+            "--calibration",
+            type=Path,
+            help="ask the rates calibrated in this file (`make stress-calibrate`), if it calibrated the tier",
+        )
+        sub.add_argument(
             "--no-pin", dest="pin", action="store_false", help="let the daemon and the load use any CPU"
         )
         if name == "soak":
@@ -57,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
             sub.add_argument("--warmup", type=float, default=0.2, help="share of the run not judged")
             sub.add_argument("--csv", type=Path, default=Path("soak.csv"))
             sub.add_argument("--plot", type=Path)
+    cal = commands.add_parser("calibrate")
+    cal.add_argument("--duration", type=float, default=20.0, help="seconds per run (6 runs)")
+    cal.add_argument("--tier", choices=sorted(TIERS), default="T1")
+    cal.add_argument("--headroom", type=float, default=0.7, help="share of one core the rates may cost")
+    cal.add_argument("--out", type=Path, default=DEFAULT_FILE)
+    cal.add_argument("--no-pin", dest="pin", action="store_false")
     plot = commands.add_parser("plot")
     plot.add_argument("csv", type=Path)
     plot.add_argument("png", type=Path)
@@ -71,8 +86,25 @@ def main(argv: list[str] | None = None) -> int:
         plot_soak(args.csv, args.png)
         return 0
     target = TIERS[args.tier]
-    rates = target.with_rates(_rates(args.rate))
     criteria = CRITERIA[args.tier]
+    if args.command == "calibrate":
+        record = calibrate(
+            target,
+            criteria,
+            duration=args.duration,
+            headroom=args.headroom,
+            pin=args.pin,
+            progress=lambda line: print(line, file=sys.stderr, flush=True),
+        )
+        args.out.write_text(json.dumps(record, indent=1) + "\n")
+        print(render_calibration(record))
+        return 0 if record["passed_together"] else 1
+    base = target
+    calibrated = None if args.calibration is None else load_calibration(args.calibration, target)
+    if calibrated is not None:
+        base = calibrated[0]
+        print(f"rates calibrated {calibrated[1]['when']} ({args.calibration})", file=sys.stderr)
+    rates = base.with_rates(_rates(args.rate))
     soak = args.command == "soak"
     done = run(
         rates,

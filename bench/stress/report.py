@@ -16,7 +16,7 @@ from typing import Any
 from bench.stress.judge import Verdict
 from bench.stress.slopes import SlopeVerdict
 
-__all__ = ["render", "tier_line"]
+__all__ = ["render", "render_calibration", "tier_line"]
 
 _LATENCY_FREE = {"p50_ms", "p99_ms"}
 
@@ -94,4 +94,45 @@ def render(
     failed = [v.tier for v in verdicts if not v.passed] + [s.series for s in slopes if s.leak]
     lines.append("")
     lines.append("verdict: " + ("PASS" if not failed else "FAIL (" + ", ".join(failed) + ")"))
+    return "\n".join(lines)
+
+
+def render_calibration(record: Mapping[str, Any]) -> str:
+    """A calibration (bench/stress/calibrate.py) as a table: per tier, the target, the capacity
+    alone, the cost per operation, the calibrated rate, and what the run together offered."""
+    machine = record["machine"]
+    together = record["together"]["verdicts"]
+    lines = [
+        f"calibration of {record['tier']} on {machine['cpus']} CPUs ({machine['model']}), {record['when']}; "
+        f"{record['duration']:g} s per run, headroom {record['headroom']:.0%} of a core",
+        f"{'tier':<10} {'target/s':>10} {'alone/s':>10} {'us/op':>8} {'calibrated/s':>13} "
+        f"{'together/s':>11} {'p99 ms':>8}  verdict",
+    ]
+    for index, kind in enumerate(record["targets"]):
+        v = together[index]
+        p99 = "" if v.get("p99_ms") is None else f"{v['p99_ms']:.1f}"
+        lines.append(
+            f"{kind:<10} {record['targets'][kind]:>10,.0f} {record['capacity_alone'][kind]:>10,.0f} "
+            f"{record['cost_us_per_op'][kind]:>8.1f} {record['rates'][kind]:>13,.0f} "
+            f"{v['offered']:>11,.0f} {p99:>8}  {'PASS' if v['passed'] else 'FAIL'}"
+        )
+    for v in record["together"]["verdicts"]:
+        lines.extend(f"    {v['tier']}: FAILED: {f}" for f in v["failures"])
+        lines.extend(f"    {v['tier']}: SHORT: {s}" for s in v["shortfalls"])
+    alone_load = [r["loadavg_before"][0] for r in record["alone"].values() if r.get("loadavg_before")]
+    lines.append(
+        f"daemon idle {record.get('idle_cpu', 0.0):.3f} of a core (subtracted from each tier's cost); "
+        f"it got {record.get('core', 1.0):.2f} of a core when saturated (the rates' budget: "
+        f"{record['headroom']:.0%} of that)"
+    )
+    lines.append(
+        f"daemon CPU together {record['together']['daemon_cpu'] or 0:.2f} of a core; load average "
+        f"before the runs {min(alone_load, default=0):.2f}-{max(alone_load, default=0):.2f} (1 min)"
+    )
+    if max(alone_load, default=0) > (machine["cpus"] or 1):
+        lines.append(
+            "WARNING: the load average exceeded the CPUs: the daemon did not have its core, and the"
+            " capacities are this machine's share, not its speed; calibrate again when it is quiet"
+        )
+    lines.append("verdict together: " + ("PASS" if record["passed_together"] else "FAIL"))
     return "\n".join(lines)

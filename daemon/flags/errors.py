@@ -9,6 +9,7 @@ __all__ = [
     "FlagsError",
     "InvalidGate",
     "NotAllowed",
+    "RevisionConflict",
     "StoreCorrupt",
     "StoreFailed",
     "StoreNotWritable",
@@ -63,3 +64,15 @@ class NotAllowed(FlagsError, PermissionError):
     and ``[flags] writers_group``."""
 
     code = ErrorCode.PERMISSION_DENIED
+
+
+class RevisionConflict(FlagsError):
+    """A compare-and-set write (``if_revision``) found the flag at another revision than the one it
+    named: another write came first. Nothing was changed; read the flag again (``flags.get``'s
+    ``flag_revision``) and decide anew. ``flag``, ``expected``, ``revision`` (the one in force)."""
+
+    code = ErrorCode.CONFLICT
+
+    def __init__(self, flag: str, expected: int, revision: int) -> None:
+        super().__init__(f"flag {flag!r} is at revision {revision}, not {expected}: another write came first")
+        self.flag, self.expected, self.revision = flag, expected, revision

@@ -17,12 +17,14 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+from collections.abc import Awaitable
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from daemon.errors import ControlError
 from daemon.flags.binding import flags_server
+from daemon.flags.errors import RevisionConflict
 from daemon.flags.explain import explain, parse_time
 from daemon.flags.gates import FLAG_NAME_MAX, GateKind
 from daemon.flags.server import Flags
@@ -36,6 +38,7 @@ __all__ = ["flags_methods", "peer_actor", "writer_allowed"]
 FlagName = Annotated[str, Field(min_length=1, max_length=FLAG_NAME_MAX)]
 Target = Annotated[str, Field(min_length=1, max_length=FLAG_NAME_MAX)]
 Reason = Annotated[str, Field(max_length=1000)]
+IfRevision = Annotated[int, Field(ge=0)]
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -49,9 +52,12 @@ class FlagParams(BaseModel):
 
 class WriteParams(FlagParams):
     """A write: ``reason`` goes to the audit trail; ``create`` makes an unknown flag (else an
-    unknown flag is ``not_found``)."""
+    unknown flag is ``not_found``). Every write takes ``if_revision`` too: a compare-and-set, made
+    only if the flag is at that revision (``flags.get``'s ``flag_revision``, or the revision a write
+    answered), else ``conflict`` with ``flag``, ``expected`` and ``revision`` (the one in force)."""
 
     reason: Reason | None = None
+    if_revision: IfRevision | None = None
     create: bool = False
 
 
@@ -60,6 +66,7 @@ class ClearParams(FlagParams):
 
     gate: Literal["boolean", "actor", "group", "percentage"] | None = None
     reason: Reason | None = None
+    if_revision: IfRevision | None = None
 
 
 class PercentageParams(FlagParams):
@@ -70,6 +77,7 @@ class PercentageParams(FlagParams):
     value: float
     group_id: Target | None = None
     reason: Reason | None = None
+    if_revision: IfRevision | None = None
     create: bool = False
 
 
@@ -79,6 +87,7 @@ class ActorParams(FlagParams):
     id: Target
     state: Literal["on", "off", "clear"]
     reason: Reason | None = None
+    if_revision: IfRevision | None = None
 
 
 class GroupParams(FlagParams):
@@ -87,6 +96,7 @@ class GroupParams(FlagParams):
     name: Target
     state: Literal["on", "off", "clear"]
     reason: Reason | None = None
+    if_revision: IfRevision | None = None
 
 
 class HistoryParams(BaseModel):
@@ -155,6 +165,15 @@ def _written(record: ChangeRecord) -> dict[str, Any]:
     return record.to_json()
 
 
+async def _compared(write: Awaitable[ChangeRecord]) -> dict[str, Any]:
+    """The write's record, or ``conflict`` naming the revision in force (``if_revision``)."""
+    try:
+        return _written(await write)
+    except RevisionConflict as error:
+        data = {"flag": error.flag, "expected": error.expected, "revision": error.revision}
+        raise ControlError(ErrorCode.CONFLICT, str(error), data) from None
+
+
 def _on(state: str) -> bool | None:
     return {"on": True, "off": False}.get(state)
 
@@ -191,21 +210,35 @@ async def flags_get(params: FlagParams, context: MethodContext) -> dict[str, Any
         "gates": state.to_json(),
         "declaration": None if declaration is None else declaration.model_dump(mode="json"),
         "revision": server.revision,
+        "flag_revision": await server.flag_revision(params.flag),
     }
 
 
 @verb("flags.enable", "turn a flag's boolean gate on (create=true: a new flag)")
 async def flags_enable(params: WriteParams, context: MethodContext) -> dict[str, Any]:
     server, actor = _writer(context)
-    record = await server.enable(params.flag, actor=actor, reason=params.reason, create=params.create)
-    return _written(record)
+    return await _compared(
+        server.enable(
+            params.flag,
+            actor=actor,
+            reason=params.reason,
+            create=params.create,
+            if_revision=params.if_revision,
+        )
+    )
 
 
 @verb("flags.disable", "turn a flag's boolean gate off (create=true: a new flag)")
 async def flags_disable(params: WriteParams, context: MethodContext) -> dict[str, Any]:
     server, actor = _writer(context)
-    return _written(
-        await server.disable(params.flag, actor=actor, reason=params.reason, create=params.create)
+    return await _compared(
+        server.disable(
+            params.flag,
+            actor=actor,
+            reason=params.reason,
+            create=params.create,
+            if_revision=params.if_revision,
+        )
     )
 
 
@@ -213,40 +246,56 @@ async def flags_disable(params: WriteParams, context: MethodContext) -> dict[str
 async def flags_clear(params: ClearParams, context: MethodContext) -> dict[str, Any]:
     server, actor = _writer(context)
     gate = None if params.gate is None else GateKind(params.gate)
-    return _written(await server.clear(params.flag, gate, actor=actor, reason=params.reason))
+    return await _compared(
+        server.clear(params.flag, gate, actor=actor, reason=params.reason, if_revision=params.if_revision)
+    )
 
 
 @verb("flags.percentage", "set the percentage gate: FLAG time|actors P (P in [0, 100])")
 async def flags_percentage(params: PercentageParams, context: MethodContext) -> dict[str, Any]:
     server, actor = _writer(context)
-    record = await server.set_percentage(
-        params.flag,
-        params.value,
-        of=params.of,
-        group_id=params.group_id,
-        actor=actor,
-        reason=params.reason,
-        create=params.create,
+    return await _compared(
+        server.set_percentage(
+            params.flag,
+            params.value,
+            of=params.of,
+            group_id=params.group_id,
+            actor=actor,
+            reason=params.reason,
+            create=params.create,
+            if_revision=params.if_revision,
+        )
     )
-    return _written(record)
 
 
 @verb("flags.actor", "one actor's gate: FLAG ID on|off|clear")
 async def flags_actor(params: ActorParams, context: MethodContext) -> dict[str, Any]:
     server, actor = _writer(context)
-    record = await server.set_actor(
-        params.flag, params.id, _on(params.state), actor=actor, reason=params.reason
+    return await _compared(
+        server.set_actor(
+            params.flag,
+            params.id,
+            _on(params.state),
+            actor=actor,
+            reason=params.reason,
+            if_revision=params.if_revision,
+        )
     )
-    return _written(record)
 
 
 @verb("flags.group", "one group's gate: FLAG NAME on|off|clear")
 async def flags_group(params: GroupParams, context: MethodContext) -> dict[str, Any]:
     server, actor = _writer(context)
-    record = await server.set_group(
-        params.flag, params.name, _on(params.state), actor=actor, reason=params.reason
+    return await _compared(
+        server.set_group(
+            params.flag,
+            params.name,
+            _on(params.state),
+            actor=actor,
+            reason=params.reason,
+            if_revision=params.if_revision,
+        )
     )
-    return _written(record)
 
 
 @verb("flags.history", "the audit trail: who changed what, when, why, at which revision")

@@ -38,7 +38,7 @@ from typing import Any, Final, Literal, Protocol
 
 from daemon.flags.bucket import normalized
 from daemon.flags.config import FlagDeclaration, FlagsSettings
-from daemon.flags.errors import InvalidGate, UnknownFlag
+from daemon.flags.errors import InvalidGate, RevisionConflict, UnknownFlag
 from daemon.flags.evaluate import DEFAULT_ROLL, Decision, Predicate, Roll, compile_state, decide
 from daemon.flags.fastpath import compiled_evaluator
 from daemon.flags.gates import FlagState, GateKind, GateOp, PercentageOf, apply, check_flag_name
@@ -112,6 +112,7 @@ class _Write:
     actor: str
     reason: str | None
     create: bool
+    if_revision: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,10 +415,14 @@ class Flags(Server):
         actor: str = API_ACTOR,
         reason: str | None = None,
         create: bool = False,
+        if_revision: int | None = None,
     ) -> ChangeRecord:
         """Apply ``op`` to ``flag`` durably; returns the committed record. ``UnknownFlag`` unless the
         flag is declared, known, or ``create`` is true; ``StoreFailed`` if the commit fails (nothing
-        changed)."""
+        changed). ``if_revision``: a compare-and-set, applied only if the flag is at that revision
+        (``flag_revision``; 0 for a flag never written), else ``RevisionConflict`` (nothing changed).
+        The server compares and writes in one turn, so of writers that read the same revision,
+        exactly one wins."""
         check_flag_name(flag)
         if not isinstance(op, GateOp):
             raise InvalidGate(f"a write is a GateOp, not {op!r}")
@@ -425,7 +430,13 @@ class Flags(Server):
             raise InvalidGate(f"the audit actor is a non-empty string, not {actor!r}")
         if reason is not None and not isinstance(reason, str):
             raise InvalidGate(f"a reason is a string, not {reason!r}")
-        outcome = await self.call(_Write(flag, op, actor, reason, create))
+        if if_revision is not None and (type(if_revision) is not int or if_revision < 0):
+            raise InvalidGate(f"if_revision is a revision (an int >= 0), not {if_revision!r}")
+        if if_revision is not None and self.store.shared:
+            # This daemon's check and the shared store's commit are two steps: two daemons could
+            # both win. Refused rather than promised (docs/flags.md, "Compare-and-set").
+            raise InvalidGate("if_revision needs a store of this daemon's own: the store is shared")
+        outcome = await self.call(_Write(flag, op, actor, reason, create, if_revision))
         if isinstance(outcome, BaseException):
             raise outcome
         return outcome  # type: ignore[no-any-return]
@@ -469,10 +480,11 @@ class Flags(Server):
         actor: str = API_ACTOR,
         reason: str | None = None,
         create: bool = False,
+        if_revision: int | None = None,
     ) -> ChangeRecord:
         """Turn on the boolean gate, or one actor's or group's gate."""
         op = GateOp.enable(for_actor=actor_id(for_actor), for_group=for_group)
-        return await self.write(flag, op, actor=actor, reason=reason, create=create)
+        return await self.write(flag, op, actor=actor, reason=reason, create=create, if_revision=if_revision)
 
     async def disable(
         self,
@@ -483,10 +495,11 @@ class Flags(Server):
         actor: str = API_ACTOR,
         reason: str | None = None,
         create: bool = False,
+        if_revision: int | None = None,
     ) -> ChangeRecord:
         """Turn off the boolean gate, or one actor's or group's gate (a gate that says no)."""
         op = GateOp.disable(for_actor=actor_id(for_actor), for_group=for_group)
-        return await self.write(flag, op, actor=actor, reason=reason, create=create)
+        return await self.write(flag, op, actor=actor, reason=reason, create=create, if_revision=if_revision)
 
     async def clear(
         self,
@@ -497,10 +510,11 @@ class Flags(Server):
         for_group: str | None = None,
         actor: str = API_ACTOR,
         reason: str | None = None,
+        if_revision: int | None = None,
     ) -> ChangeRecord:
         """Remove every gate of ``flag``, one kind of gate, or one actor's or group's gate."""
         op = GateOp.clear(gate, for_actor=actor_id(for_actor), for_group=for_group)
-        return await self.write(flag, op, actor=actor, reason=reason)
+        return await self.write(flag, op, actor=actor, reason=reason, if_revision=if_revision)
 
     async def set_percentage(
         self,
@@ -512,10 +526,11 @@ class Flags(Server):
         actor: str = API_ACTOR,
         reason: str | None = None,
         create: bool = False,
+        if_revision: int | None = None,
     ) -> ChangeRecord:
         """Set the percentage gate (of ``time`` or of ``actors``, in [0, 100]), replacing the other."""
         op = GateOp.percentage(value, of=of, group_id=group_id)
-        return await self.write(flag, op, actor=actor, reason=reason, create=create)
+        return await self.write(flag, op, actor=actor, reason=reason, create=create, if_revision=if_revision)
 
     async def set_actor(
         self,
@@ -525,21 +540,44 @@ class Flags(Server):
         *,
         actor: str = API_ACTOR,
         reason: str | None = None,
+        if_revision: int | None = None,
     ) -> ChangeRecord:
         """One actor's gate: on, off, or (None) removed."""
         if on is None:
-            return await self.clear(flag, for_actor=target, actor=actor, reason=reason)
+            return await self.clear(
+                flag, for_actor=target, actor=actor, reason=reason, if_revision=if_revision
+            )
         write = self.enable if on else self.disable
-        return await write(flag, for_actor=target, actor=actor, reason=reason)
+        return await write(flag, for_actor=target, actor=actor, reason=reason, if_revision=if_revision)
 
     async def set_group(
-        self, flag: str, group: str, on: bool | None, *, actor: str = API_ACTOR, reason: str | None = None
+        self,
+        flag: str,
+        group: str,
+        on: bool | None,
+        *,
+        actor: str = API_ACTOR,
+        reason: str | None = None,
+        if_revision: int | None = None,
     ) -> ChangeRecord:
         """One group's gate: on, off, or (None) removed."""
         if on is None:
-            return await self.clear(flag, for_group=group, actor=actor, reason=reason)
+            return await self.clear(
+                flag, for_group=group, actor=actor, reason=reason, if_revision=if_revision
+            )
         write = self.enable if on else self.disable
-        return await write(flag, for_group=group, actor=actor, reason=reason)
+        return await write(flag, for_group=group, actor=actor, reason=reason, if_revision=if_revision)
+
+    async def flag_revision(self, flag: str) -> int:
+        """The revision of the change that made ``flag``'s state in force (0: never written): what a
+        compare-and-set (``if_revision``) names. Read from the store once per flag after a start."""
+        known = self._flag_revisions.get(flag)
+        if known is not None:
+            return known
+        records = await self.store.history(flag, limit=1)
+        found = records[-1].revision if records else 0
+        # A write may have been numbered while the store answered: the newer one stays.
+        return self._flag_revisions.setdefault(flag, found)
 
     async def handle_call(self, request: Any, caller: Caller) -> Any:
         try:
@@ -547,11 +585,15 @@ class Flags(Server):
                 return await self._write(request)
             if isinstance(request, _WriteSet):
                 return await self._write_set(request)
-        except (InvalidGate, UnknownFlag, OSError) as error:  # StoreFailed is an OSError
+        except (InvalidGate, UnknownFlag, RevisionConflict, OSError) as error:  # StoreFailed is an OSError
             return error
         return None
 
     async def _write(self, request: _Write) -> ChangeRecord:
+        if request.if_revision is not None:  # compared and written in this one turn of the server
+            in_force = await self.flag_revision(request.flag)
+            if in_force != request.if_revision:
+                raise RevisionConflict(request.flag, request.if_revision, in_force)
         row = self._state.get(request.flag)
         if row is None and not request.create:
             raise UnknownFlag(
