@@ -1,7 +1,9 @@
 /* daemon._context_speedups: the hot paths of the error context and of spans, in C.
  *
  * One job: the common case of a `with_context` block's enter and exit, and of a span's start and
- * end (daemon/context.py, daemon/spans/api.py), which run in the caller's task for every request.
+ * end (daemon/context.py, daemon/spans/api.py), which run in the caller's task for every request;
+ * and the envelope hook's capture, enter and exit (daemon/spans/envelope.py), which run at every
+ * call and cast while the span server is up.
  * Everything else -- and every uncommon case of these (a context past its size limit, a span with
  * no span server, an orphan end, a listener on the span events, ...) -- is handed back to the
  * Python code passed in at configuration, which is also the pure-Python twin that
@@ -83,7 +85,8 @@ typedef struct {
     PyObject *policy_type;    /* ContextPolicy */
     PyObject *merged;         /* _merged(parent, fields) -> ErrorContext: the uncommon case */
     PyObject *attach;         /* _attach(exc, ctx): an error leaving the block carries the context */
-    Py_ssize_t off_fields, off_meta, off_policy, off_max_fields;
+    PyObject *root;           /* the root ErrorContext: the variable's default, "nothing current" */
+    Py_ssize_t off_fields, off_meta, off_policy, off_max_fields, off_operation;
 } ContextConfig;
 
 static ContextConfig ctx_config;
@@ -102,11 +105,11 @@ static PyObject *
 configure_context(PyObject *module, PyObject *args, PyObject *kwargs)
 {
     static char *names[] = {"error_var", "span_var", "context_type", "meta_type", "policy_type",
-                            "merged", "attach", NULL};
-    PyObject *error_var, *span_var, *context_type, *meta_type, *policy_type, *merged, *attach;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!O!OOOOO:configure_context", names,
+                            "merged", "attach", "root", NULL};
+    PyObject *error_var, *span_var, *context_type, *meta_type, *policy_type, *merged, *attach, *root;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!O!OOOOOO:configure_context", names,
                                      &PyContextVar_Type, &error_var, &PyContextVar_Type, &span_var,
-                                     &context_type, &meta_type, &policy_type, &merged, &attach)) {
+                                     &context_type, &meta_type, &policy_type, &merged, &attach, &root)) {
         return NULL;
     }
     if (set_type(&ctx_config.context_type, context_type, "context_type") < 0
@@ -119,9 +122,16 @@ configure_context(PyObject *module, PyObject *args, PyObject *kwargs)
     if ((ctx_config.off_fields = slot_offset((PyTypeObject *)context_type, "_fields")) < 0
         || (ctx_config.off_meta = slot_offset((PyTypeObject *)context_type, "_meta")) < 0
         || (ctx_config.off_policy = slot_offset((PyTypeObject *)meta_type, "policy")) < 0
-        || (ctx_config.off_max_fields = slot_offset((PyTypeObject *)policy_type, "max_fields")) < 0) {
+        || (ctx_config.off_max_fields = slot_offset((PyTypeObject *)policy_type, "max_fields")) < 0
+        || (ctx_config.off_operation = slot_offset((PyTypeObject *)meta_type, "operation")) < 0) {
         return NULL;
     }
+    if (!Py_IS_TYPE(root, (PyTypeObject *)context_type)) {
+        PyErr_SetString(PyExc_TypeError, "root must be an instance of context_type");
+        return NULL;
+    }
+    Py_INCREF(root);
+    Py_XSETREF(ctx_config.root, root);
     Py_INCREF(span_var);
     Py_XSETREF(ctx_config.span_var, span_var);
     Py_INCREF(error_var);
@@ -406,6 +416,133 @@ static PyTypeObject ContextBlockType = {
     .tp_methods = block_methods,
     .tp_members = block_members,
 };
+
+/* ---- across mailboxes: the envelope hook's three parts ---------------------------------------- */
+
+/* capture_carried(): in the sender's task at every call and cast while the hook is installed. */
+static PyObject *
+carried_capture(PyObject *module, PyObject *unused)
+{
+    if (!context_ready()) {
+        return NULL;
+    }
+    PyObject *span, *ctx;
+    if (PyContextVar_Get(ctx_config.span_var, NULL, &span) < 0) {
+        return NULL;
+    }
+    if (span == NULL) { /* the variable has a default (None): only a bad configuration gets here */
+        span = Py_NewRef(Py_None);
+    }
+    if (PyContextVar_Get(ctx_config.error_var, NULL, &ctx) < 0) {
+        Py_DECREF(span);
+        return NULL;
+    }
+    if (ctx == NULL) {
+        Py_DECREF(span);
+        PyErr_SetString(PyExc_LookupError, "the error context variable has no value");
+        return NULL;
+    }
+    if (span == Py_None) {
+        /* Nothing current: usually the root itself (one pointer test); else an empty context that
+         * is not the root (a context_policy block): no field and no operation. */
+        int empty = ctx == ctx_config.root;
+        if (!empty && Py_IS_TYPE(ctx, (PyTypeObject *)ctx_config.context_type)) {
+            PyObject *fields = SLOT(ctx, ctx_config.off_fields);
+            PyObject *meta = SLOT(ctx, ctx_config.off_meta);
+            empty = fields != NULL && PyDict_CheckExact(fields) && PyDict_GET_SIZE(fields) == 0
+                    && meta != NULL && Py_IS_TYPE(meta, (PyTypeObject *)ctx_config.meta_type)
+                    && SLOT(meta, ctx_config.off_operation) == Py_None;
+        }
+        if (empty) {
+            Py_DECREF(span);
+            Py_DECREF(ctx);
+            Py_RETURN_NONE;
+        }
+    }
+    else if (ctx == ctx_config.root && !PyTuple_CheckExact(span)) {
+        /* A span and the root context, the usual case: the span alone, no pair to allocate (a
+         * plain tuple set as the span by hand still goes in a pair, so it cannot pass for one). */
+        Py_DECREF(ctx);
+        return span;
+    }
+    PyObject *carried = PyTuple_New(2);
+    if (carried == NULL) {
+        Py_DECREF(span);
+        Py_DECREF(ctx);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(carried, 0, span);
+    PyTuple_SET_ITEM(carried, 1, ctx);
+    return carried;
+}
+
+/* enter_carried(carried): in the server's task, before the handler of that message. */
+static PyObject *
+carried_enter(PyObject *module, PyObject *carried)
+{
+    if (!context_ready()) {
+        return NULL;
+    }
+    PyObject *span = carried, *ctx = ctx_config.root; /* not a pair: a span alone, the root context */
+    if (PyTuple_CheckExact(carried)) {
+        if (PyTuple_GET_SIZE(carried) != 2) {
+            PyErr_Format(PyExc_TypeError, "enter_carried takes what capture_carried returned, not %R", carried);
+            return NULL;
+        }
+        span = PyTuple_GET_ITEM(carried, 0);
+        ctx = PyTuple_GET_ITEM(carried, 1);
+    }
+    PyObject *own;
+    if (PyContextVar_Get(ctx_config.error_var, NULL, &own) < 0) {
+        return NULL;
+    }
+    int same = own == ctx; /* usually both are the root: then only the span is set */
+    Py_XDECREF(own);
+    PyObject *span_token = PyContextVar_Set(ctx_config.span_var, span);
+    if (span_token == NULL || same) {
+        return span_token;
+    }
+    PyObject *error_token = PyContextVar_Set(ctx_config.error_var, ctx);
+    if (error_token == NULL) {
+        PyContextVar_Reset(ctx_config.span_var, span_token);
+        Py_DECREF(span_token);
+        return NULL;
+    }
+    PyObject *tokens = PyTuple_New(2);
+    if (tokens == NULL) {
+        PyContextVar_Reset(ctx_config.error_var, error_token);
+        PyContextVar_Reset(ctx_config.span_var, span_token);
+        Py_DECREF(error_token);
+        Py_DECREF(span_token);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(tokens, 0, span_token);
+    PyTuple_SET_ITEM(tokens, 1, error_token);
+    return tokens;
+}
+
+/* exit_carried(token): in the server's task, after the handler, also when it raised. */
+static PyObject *
+carried_exit(PyObject *module, PyObject *token)
+{
+    if (!context_ready()) {
+        return NULL;
+    }
+    if (PyTuple_CheckExact(token)) {
+        if (PyTuple_GET_SIZE(token) != 2) {
+            PyErr_Format(PyExc_TypeError, "exit_carried takes what enter_carried returned, not %R", token);
+            return NULL;
+        }
+        if (PyContextVar_Reset(ctx_config.error_var, PyTuple_GET_ITEM(token, 1)) < 0) {
+            return NULL;
+        }
+        token = PyTuple_GET_ITEM(token, 0);
+    }
+    if (PyContextVar_Reset(ctx_config.span_var, token) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
 
 /* ---- spans ------------------------------------------------------------------------------------ */
 
@@ -1124,7 +1261,7 @@ static PyMethodDef module_methods[] = {
      "Make calling ``cls`` (a subclass of ContextBlock that keeps its __new__ and __init__) build the\n"
      "block straight from the keyword arguments."},
     {"configure_context", (PyCFunction)(void (*)(void))configure_context, METH_VARARGS | METH_KEYWORDS,
-     "configure_context(*, error_var, span_var, context_type, meta_type, policy_type, merged, attach)\n"
+     "configure_context(*, error_var, span_var, context_type, meta_type, policy_type, merged, attach, root)\n"
      "--\n\n"
      "Give the error context's hot path what it works on (daemon/context.py calls it once)."},
     {"configure_spans", (PyCFunction)(void (*)(void))configure_spans, METH_VARARGS | METH_KEYWORDS,
@@ -1132,6 +1269,20 @@ static PyMethodDef module_methods[] = {
      "stop_event, getrandbits, running_loop, tasks, current_task, time_ns, perf_counter_ns, "
      "slow_start, slow_end, emit_start, stop)\n--\n\n"
      "Give the spans' hot path what it works on (daemon/spans/api.py calls it once)."},
+    {"capture_carried", (PyCFunction)carried_capture, METH_NOARGS,
+     "capture_carried()\n--\n\n"
+     "What the sender's task carries: None when neither a span nor an error context is current,\n"
+     "the span alone when the error context is the root one, else the pair (span, context).\n\n"
+     "daemon.context.capture_carried in C: the envelope hook's capture, in the sender's task."},
+    {"enter_carried", (PyCFunction)carried_enter, METH_O,
+     "enter_carried(carried, /)\n--\n\n"
+     "Make a sender's span and error context current in the handler's task; returns the token for\n"
+     "exit_carried.\n\n"
+     "daemon.context.enter_carried in C."},
+    {"exit_carried", (PyCFunction)carried_exit, METH_O,
+     "exit_carried(token, /)\n--\n\n"
+     "Put back the handler task's own span and error context.\n\n"
+     "daemon.context.exit_carried in C."},
     {"start_span", (PyCFunction)(void (*)(void))span_start, METH_FASTCALL | METH_KEYWORDS,
      "start_span(name, attributes=None)\n--\n\n"
      "Open a span named ``name``, child of the current span (or of the OTel span current, with the\n"

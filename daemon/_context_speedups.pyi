@@ -1,7 +1,8 @@
 """Types of the C extension ``daemon._context_speedups`` (daemon/_context_speedups.c).
 
-Its pure-Python twin is the Python code of ``daemon.context`` (``_PyContextBlock``) and
-``daemon.spans.api`` (``_start_span``, ``_end_span``); ``daemon.context_core`` picks one.
+Its pure-Python twin is the Python code of ``daemon.context`` (``_PyContextBlock``,
+``_py_capture_carried``, ``_py_enter_carried``, ``_py_exit_carried``) and ``daemon.spans.api``
+(``_start_span``, ``_end_span``); ``daemon.context_core`` picks one.
 """
 
 from collections.abc import Callable, Mapping
@@ -20,6 +21,7 @@ def configure_context(
     policy_type: type,
     merged: Callable[[Any, Mapping[str, object]], Any],
     attach: Callable[[BaseException | None, Any], None],
+    root: Any,
 ) -> None: ...
 def configure_spans(
     *,
@@ -42,6 +44,9 @@ def configure_spans(
     emit_start: Callable[[Any], None],
     stop: Callable[..., None],
 ) -> None: ...
+def capture_carried() -> tuple[Any, Any] | None: ...
+def enter_carried(carried: tuple[Any, Any], /) -> Any: ...
+def exit_carried(token: Any, /) -> None: ...
 def fast_calls(cls: type[ContextBlock], /) -> None: ...
 def start_span(name: str, attributes: Mapping[str, object] | None = None) -> Any: ...
 def end_span(

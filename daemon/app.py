@@ -59,6 +59,8 @@ from daemon.app_reload import (
     split_settings,
 )
 from daemon.component import Component, ComponentContext, verb_table
+from daemon.context import context_policy
+from daemon.context_policy import DEFAULT_POLICY
 from daemon.enforcement import enforce_no_hidden_state
 from daemon.errors import ConfigError, UnsafeSocketPath
 from daemon.notify import Notifier
@@ -261,6 +263,15 @@ class Daemon:
     async def run(self) -> int:
         """Start the tree, serve until a stop, and return the exit code (never raises ``ConfigError``
         after start; a config problem found while starting is raised to the caller)."""
+        policy = self._settings.context.policy()
+        if policy is DEFAULT_POLICY:  # the root context's own: nothing to enter
+            return await self._run_in_policy()
+        # [context], in this task before anything starts: every task of the tree, the signal handlers'
+        # callbacks and what they spawn inherit it (docs/context.md, "The daemon's policy").
+        with context_policy(policy):
+            return await self._run_in_policy()
+
+    async def _run_in_policy(self) -> int:
         loop = asyncio.get_running_loop()
         for sig in _STOP_SIGNALS:
             loop.add_signal_handler(sig, self._on_stop_signal, sig)

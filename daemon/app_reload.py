@@ -24,7 +24,7 @@ from typing import Any
 
 from daemon.component import Component, Reload, ReloadOutcome, UpdateInPlace
 from daemon.respec import replace_child
-from daemon.sections import SettingsBase
+from daemon.sections import CONTEXT_KEYS, SettingsBase
 from daemon.tree import PlannedChild
 from supervisor import Supervisor
 
@@ -50,6 +50,10 @@ def frozen_parts(old: SettingsBase, new: SettingsBase) -> list[str]:
         parts.append("daemon.runtime_dir")
     if old.tree.root != new.tree.root:
         parts.append("tree.root")
+    # [context]: the daemon's tasks hold contexts made under the policy in force (daemon.app).
+    parts.extend(
+        f"context.{key}" for key in CONTEXT_KEYS if getattr(old.context, key) != getattr(new.context, key)
+    )
     return parts
 
 
@@ -57,7 +61,7 @@ def split_settings(old: SettingsBase, new: SettingsBase) -> SettingsBase:
     """``new`` with the parts that need a restart kept at their ``old`` values: the settings in force."""
     daemon = new.daemon.model_copy(update={"loop": old.daemon.loop, "runtime_dir": old.daemon.runtime_dir})
     tree = new.tree.model_copy(update={"root": old.tree.root})
-    return new.model_copy(update={"daemon": daemon, "tree": tree})
+    return new.model_copy(update={"daemon": daemon, "tree": tree, "context": old.context})
 
 
 def changed_sections(old: SettingsBase, new: SettingsBase) -> list[str]:

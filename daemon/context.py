@@ -46,7 +46,7 @@ from concurrent.futures import Executor
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, ParamSpec, TypeVar, cast, overload
 
 from daemon.context_core import SPEEDUPS
 from daemon.context_policy import (
@@ -272,8 +272,9 @@ reset_span_ref: Final = _span.reset
 # (daemon/spans/envelope.py, supervisor.lowlevel.EnvelopeHook). It carries both values, the span and
 # the error context, from the task that calls or casts into the server's handler of that message.
 
-Carried = tuple[SpanRef | None, ErrorContext]
-"""What a call or cast carries: the sender's span and error context."""
+Carried = SpanRef | tuple[SpanRef | None, ErrorContext]
+"""What a call or cast carries: the sender's span alone when its error context is the root one (the
+usual case, and no pair to allocate), else the pair (span, error context)."""
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -465,6 +466,7 @@ else:  # the same enter and exit in C, over the same variables and records (pass
         policy_type=ContextPolicy,
         merged=_merged,
         attach=_attach,
+        root=_ROOT,
     )
     _ContextBlock = SPEEDUPS.ContextBlock
 
@@ -730,35 +732,57 @@ _reset_span: Final = _span.reset
 _get_error_context: Final = _error_context.get
 
 
-def capture_carried() -> Carried | None:
-    """The current span and error context, or None when neither is set (then nothing is carried,
-    and the server runs the handler without ``enter_carried``/``exit_carried``). With nothing
-    current the error context is usually the root itself: an identity test then answers, without
-    ``is_empty``'s property call (bench/bench_spans.py, "hook on (nothing current)")."""
+def _py_capture_carried() -> Carried | None:
+    """``capture_carried`` in Python: the twin of the C one (daemon/_context_speedups.c). With
+    nothing current the error context is usually the root itself: an identity test then answers,
+    without ``is_empty``'s property call."""
     span = _get_span()
+    context = _get_error_context()
     if span is None:
-        context = _get_error_context()
         if context is _ROOT or context.is_empty:
             return None
-        return (None, context)
-    return (span, _get_error_context())
+    elif context is _ROOT and span.__class__ is not tuple:
+        return span
+    return (span, context)
 
 
-def enter_carried(carried: Carried) -> Any:
-    """Make a sender's span and error context current in the handler's task; give the result to
-    ``exit_carried``. The error context is set only when it differs from the handler's (usually
-    both are empty): then the result is the span's token alone, one set and one reset fewer."""
-    context = carried[1]
+def _py_enter_carried(carried: Carried) -> Any:
+    """``enter_carried`` in Python, the twin of the C one. The error context is set only when it
+    differs from the handler's (usually both are the root): then the result is the span's token
+    alone, one set and one reset fewer."""
+    span: SpanRef | None
+    if carried.__class__ is tuple:
+        span, context = cast("tuple[SpanRef | None, ErrorContext]", carried)
+    else:
+        span, context = cast(SpanRef, carried), _ROOT
     if _get_error_context() is context:
-        return _set_span(carried[0])
-    return (_set_span(carried[0]), _error_context.set(context))
+        return _set_span(span)
+    return (_set_span(span), _error_context.set(context))
 
 
-def exit_carried(token: Any) -> None:
-    """Put back the handler task's own span and error context (``token``: what ``enter_carried``
-    returned: the span's token, or both tokens)."""
+def _py_exit_carried(token: Any) -> None:
+    """``exit_carried`` in Python, the twin of the C one."""
     if token.__class__ is tuple:
         _error_context.reset(token[1])
         _reset_span(token[0])
     else:
         _reset_span(token)
+
+
+# In C when the extension is there: the hook runs at every call and cast while the span server is up,
+# and three Python frames were most of its cost on a round trip (docs/performance.md, "Spans").
+capture_carried: Final[Callable[[], Carried | None]] = (
+    _py_capture_carried if SPEEDUPS is None else SPEEDUPS.capture_carried
+)
+"""``capture_carried()``: the current span and error context (``Carried``), or None when neither is
+set (then nothing is carried, and the server runs the handler without ``enter_carried`` and
+``exit_carried``). The envelope hook's capture, in the sender's task; what it returns is for
+``enter_carried`` only."""
+enter_carried: Final[Callable[[Carried], Any]] = (
+    _py_enter_carried if SPEEDUPS is None else SPEEDUPS.enter_carried
+)
+"""``enter_carried(carried)``: make a sender's span and error context current in the handler's task;
+give the result to ``exit_carried``."""
+exit_carried: Final[Callable[[Any], None]] = _py_exit_carried if SPEEDUPS is None else SPEEDUPS.exit_carried
+"""``exit_carried(token)``: put back the handler task's own span and error context (``token``: what
+``enter_carried`` returned)."""

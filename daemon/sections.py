@@ -1,24 +1,31 @@
-"""The daemon's own settings sections, ``[daemon]`` (the process) and ``[tree.*]`` (supervisor flags),
-and ``SettingsBase``, the part of ``Settings`` that is not a component's.
+"""The daemon's own settings sections, ``[daemon]`` (the process), ``[tree.*]`` (supervisor flags) and
+``[context]`` (the error contexts' policy), and ``SettingsBase``, the part of ``Settings`` that is not
+a component's.
 
 The components' sections live in their packages (``daemon/registry/config.py``, ...);
 ``daemon.settings`` assembles them all into ``Settings``, a subclass of ``SettingsBase``.
 
 >>> SupervisorSection().strategy, TreeSection().root.intensity
 ('one_for_one', 3)
+>>> ContextSection(redact=("PIN",)).policy().redacts("card_pin")
+True
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Final, Literal
+from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from daemon.context_policy import DEFAULT_POLICY, DEFAULT_REDACT, ContextPolicy
 
 __all__ = [
+    "CONTEXT_KEYS",
     "DEFAULT_START_TIMEOUT",
     "MIN_LAG_INTERVAL",
     "MIN_LAG_WARNING",
+    "ContextSection",
     "DaemonSection",
     "SettingsBase",
     "SupervisorSection",
@@ -86,9 +93,46 @@ class TreeSection(BaseModel):
     servers: SupervisorSection = SupervisorSection()
 
 
+RedactWord = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1)]
+"""A redaction word: matched case-insensitively anywhere in a key, so it is kept in lowercase."""
+
+
+class ContextSection(BaseModel):
+    """``[context]``: the policy of the daemon's error contexts (docs/context.md) -- which keys are
+    redacted and how much a context may hold when it leaves the process (logs, crash records, replies).
+
+    The daemon enters it (``daemon.context.context_policy``) in its own task before the tree starts,
+    so every task of the tree inherits it. A context keeps the policy it was made under, and a
+    running task keeps its contexts: a change needs a restart (a reload lists it in
+    ``needs_restart`` and keeps the policy in force). The defaults are ``DEFAULT_POLICY``'s."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    redact: tuple[RedactWord, ...] = ()
+    """Words redacted besides the built-in ten (``password``, ``token``, ``secret``, ...; they always
+    apply): a key containing one, in any case, has its value written as ``[redacted]``."""
+    max_fields: int = Field(default=DEFAULT_POLICY.max_fields, ge=1)
+    """Fields one context may hold; new keys past it are dropped, and counted as truncated."""
+    max_value_chars: int = Field(default=DEFAULT_POLICY.max_value_chars, ge=1)
+    """Characters (``str``) or bytes (``bytes``) of a value written out; longer ones are cut and marked."""
+
+    def policy(self) -> ContextPolicy:
+        """The ``ContextPolicy`` this section describes (``DEFAULT_POLICY`` itself for the defaults)."""
+        if self == _DEFAULT_CONTEXT_SECTION:
+            return DEFAULT_POLICY
+        return ContextPolicy(DEFAULT_REDACT | frozenset(self.redact), self.max_fields, self.max_value_chars)
+
+
+_DEFAULT_CONTEXT_SECTION: Final = ContextSection()
+
+CONTEXT_KEYS: Final = tuple(ContextSection.model_fields)
+"""The keys of ``[context]``: each one changed by a reload waits for a restart."""
+
+
 class SettingsBase(BaseModel):
-    """The daemon-wide part of ``Settings``: ``[daemon]`` and ``[tree.*]``. Each component adds its
-    own section to it (``daemon.settings.settings_model``); build settings with ``load_settings``.
+    """The daemon-wide part of ``Settings``: ``[daemon]``, ``[tree.*]`` and ``[context]``. Each
+    component adds its own section to it (``daemon.settings.settings_model``); build settings with
+    ``load_settings``.
 
     A plain model: ``load_settings`` reads the file and the environment itself, to know where each
     value came from, so ``Settings()`` alone is exactly the embedded defaults. It was a
@@ -103,3 +147,4 @@ class SettingsBase(BaseModel):
 
     daemon: DaemonSection = DaemonSection()
     tree: TreeSection = TreeSection()
+    context: ContextSection = ContextSection()

@@ -149,18 +149,24 @@ class Ignore(Exception):
 class Caller:
     """Who made a call: ``reply(value)`` answers it. Each call has its own, so a late reply goes nowhere."""
 
-    # _deadline and _timeout are set only on a call with a finite timeout (supervisor/_deadlines.py).
-    __slots__ = ("_carried", "_deadline", "_future", "_timeout")
+    # _deadline and _timeout are set only on a call with a finite timeout (supervisor/_deadlines.py);
+    # _hook only when the envelope hook captured something (_carried is not None).
+    __slots__ = ("_carried", "_deadline", "_future", "_hook", "_timeout")
 
     _deadline: float
     _timeout: float
+    _hook: EnvelopeHook
 
     def __init__(
         self, future: asyncio.Future[Any], carried: tuple[EnvelopeHook, object] | None = None
     ) -> None:
         self._future = future
-        # What the envelope hook captured in the caller's task, with the hook (supervisor/_envelope.py).
-        self._carried = carried
+        # What the envelope hook captured in the caller's task (supervisor/_envelope.py), and the hook
+        # that captured it: two slots, not a pair, as a pair was one allocation more per call.
+        if carried is None:
+            self._carried = None
+        else:
+            self._hook, self._carried = carried
 
     def reply(self, value: object) -> bool:
         """Answer the call; returns False (and drops the value) if the caller already gave up."""
@@ -429,8 +435,8 @@ class Server:
                     else:
                         # The envelope hook, inline: a coroutine around the handler cost a tenth
                         # of a round trip (bench/bench_spans.py).
-                        hook, value = carried
-                        token = hook.enter(value)
+                        hook = caller._hook
+                        token = hook.enter(carried)
                         try:
                             result = await self.handle_call(payload, caller)
                         finally:
@@ -655,8 +661,8 @@ class Server:
         if hook is None:
             caller._carried = None
         else:
-            carried = hook.capture()
-            caller._carried = None if carried is None else (hook, carried)
+            caller._carried = hook.capture()
+            caller._hook = hook  # read by the server only when something was captured
         if timeout is not None and timeout != inf:
             # The deadline goes into the call's own Caller, where the server's one coarse timer finds
             # it among the calls still waiting (supervisor/_deadlines.py): a call may expire up to

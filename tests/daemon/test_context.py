@@ -4,9 +4,11 @@ keys, limits and redaction (docs/context.md)."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar, cast
 
 import pytest
 from hypothesis import given, settings
@@ -27,6 +29,8 @@ from daemon.context import (
     with_context,
 )
 from supervisor import telemetry
+
+T = TypeVar("T")
 
 # --- blocks ---------------------------------------------------------------------------------------
 
@@ -288,9 +292,79 @@ def test_capture_carried_is_none_with_nothing_current_and_carries_a_context_or_a
     ref = SpanRef("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331", True)
     token = set_span_ref(ref)
     try:
-        carried = capture_carried()
-        assert carried is not None
-        assert carried[0] is ref
-        assert carried[1].is_empty
+        assert capture_carried() is ref  # the root context: the span alone, no pair
+        with with_context(a=1) as ctx:
+            assert capture_carried() == (ref, ctx)
     finally:
         reset_span_ref(token)
+
+
+def _in_fresh_context(fn: Callable[[], T]) -> T:
+    """Run ``fn`` in an empty context, as a server's task with no span and the root context."""
+    return contextvars.Context().run(fn)
+
+
+def test_enter_and_exit_carried_make_the_senders_values_current_then_put_back_the_handlers() -> None:
+    from daemon.context import (
+        SpanRef,
+        capture_carried,
+        current_span_ref,
+        enter_carried,
+        exit_carried,
+        reset_span_ref,
+        set_span_ref,
+    )
+
+    ref = SpanRef("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331", True)
+    token = set_span_ref(ref)
+    try:
+        alone = capture_carried()  # the span alone: the sender's context is the root one
+        with with_context(user="ada") as sent:
+            pair = capture_carried()
+    finally:
+        reset_span_ref(token)
+    root = get_context()
+
+    def handler_side(carried: object, expected: ErrorContext) -> None:
+        own = get_context()
+        with with_context(own="handler") as handlers:
+            entered = enter_carried(carried)  # type: ignore[arg-type]
+            assert current_span_ref() is ref
+            assert get_context() is expected  # the sender's, not the handler's own
+            exit_carried(entered)
+            assert current_span_ref() is None
+            assert get_context() is handlers
+        assert get_context() is own
+
+    _in_fresh_context(lambda: handler_side(pair, sent))
+    _in_fresh_context(lambda: handler_side(alone, root))
+
+
+def test_a_plain_tuple_set_as_the_span_is_carried_in_a_pair_not_mistaken_for_one() -> None:
+    from daemon.context import capture_carried, current_span_ref, enter_carried, exit_carried, set_span_ref
+
+    odd = ("not", "a pair")
+
+    def sender() -> object:
+        set_span_ref(odd)  # type: ignore[arg-type]
+        return capture_carried()
+
+    carried = _in_fresh_context(sender)
+    assert carried == (odd, get_context())
+
+    def handler() -> None:
+        entered = enter_carried(carried)  # type: ignore[arg-type]
+        assert current_span_ref() is cast(object, odd)
+        exit_carried(entered)
+        assert current_span_ref() is None
+
+    _in_fresh_context(handler)
+
+
+def test_enter_and_exit_carried_refuse_what_the_hook_did_not_make() -> None:
+    from daemon.context import enter_carried, exit_carried
+
+    with pytest.raises((TypeError, ValueError)):
+        enter_carried((1, 2, 3))  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        exit_carried("not a token")

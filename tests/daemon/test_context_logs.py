@@ -172,10 +172,11 @@ def test_the_structlog_processor_adds_the_same_fields() -> None:
 # --- end to end: a real daemon ---------------------------------------------------------------------
 
 
-def _spawn_faulty(workdir: Path) -> RunningDaemon:
+def _spawn_faulty(workdir: Path, extra: str = "") -> RunningDaemon:
+    """The faulty daemon (tests/daemon/faulty_daemon.py) with JSON logs, and ``extra`` configuration."""
     runtime_dir = workdir / "run"
     config = workdir / "arbord.toml"
-    config.write_text(config_with_runtime_dir('[daemon]\nlog_format = "json"\n', runtime_dir))
+    config.write_text(config_with_runtime_dir('[daemon]\nlog_format = "json"\n' + extra, runtime_dir))
     notify = NotifyReceiver.bind(workdir / "notify")
     stderr_path = workdir / "stderr.log"
     with stderr_path.open("wb") as stderr:

@@ -154,7 +154,7 @@ def test_an_unknown_key_lists_the_known_ones(tmp_path: Path) -> None:
 def test_an_unknown_section_in_the_file_is_an_error(tmp_path: Path) -> None:
     (problem,) = problems_of("[deamon]\nloop = 'asyncio'\n", tmp_path)
     assert problem.startswith(
-        "deamon: unknown key; expected one of: cache, console, control, crashes, daemon,"
+        "deamon: unknown key; expected one of: cache, console, context, control, crashes, daemon,"
     )
 
 

@@ -128,3 +128,61 @@ def test_set_envelope_hook_returns_the_previous_one_and_refuses_other_things() -
     assert set_envelope_hook(None) is hook
     with pytest.raises(TypeError, match="EnvelopeHook"):
         set_envelope_hook(lambda: None)  # type: ignore[arg-type]
+
+
+class Gate(Seer):
+    """A Seer whose call "hold" waits until the test opens the gate, so later calls queue up."""
+
+    async def init(self) -> None:
+        await super().init()
+        self.gate = asyncio.Event()
+        self.holding = asyncio.Event()
+
+    async def handle_call(self, request: object, caller: Caller) -> object:
+        if request == "hold":
+            self.holding.set()
+            await self.gate.wait()
+        return await super().handle_call(request, caller)
+
+
+async def test_a_call_is_entered_by_the_hook_that_captured_it_when_the_hook_changes_meanwhile() -> None:
+    # The Caller keeps the capturing hook beside what it captured (two slots, not a pair): a hook
+    # installed after the call was sent must not be given another hook's value.
+    first, second = Recorder(), Recorder()
+    captured = asyncio.Event()
+
+    def capture() -> str | None:
+        value = first.capture()
+        if value is not None:
+            captured.set()
+        return value
+
+    previous = set_envelope_hook(EnvelopeHook(capture, first.enter, first.exit))
+    try:
+        server = await Gate.start()
+        held = asyncio.create_task(server.call("hold"))
+        await server.holding.wait()
+        tag.set("sent under the first hook")
+        queued = asyncio.create_task(server.call("what"))
+        await captured.wait()  # the queued call is in the mailbox, with what the first hook captured
+        set_envelope_hook(second.hook())
+        server.gate.set()
+        assert await queued == "sent under the first hook"
+        await held
+        assert first.calls.count("enter sent under the first hook") == 1
+        assert second.calls == []
+        await server.stop()
+    finally:
+        set_envelope_hook(previous)
+
+
+def test_a_caller_built_by_hand_takes_the_hook_and_its_value_as_a_pair() -> None:
+    # Caller(future, carried) keeps its signature: carried is (hook, value) or None.
+    loop = asyncio.new_event_loop()
+    try:
+        hook = Recorder().hook()
+        caller = Caller(loop.create_future(), (hook, "v"))
+        assert (caller._hook, caller._carried) == (hook, "v")
+        assert Caller(loop.create_future())._carried is None
+    finally:
+        loop.close()
