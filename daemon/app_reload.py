@@ -5,7 +5,8 @@ runtime directory, the root supervisor's flags) keeps its old value and is repor
 restart. Then each component's reload rule (``daemon.component``) says what happens to it: its
 children keep running, are stopped and started again with their new specs, or the component updates
 them in place (the user servers, diffed one by one against the specs actually running; the control
-server's limits). A component marked ``after_reply`` (the control server's socket) is replaced only
+server's and the span server's limits), after which the root keeps their new specs for a later
+restart (``follow_specs``). A component marked ``after_reply`` (the control server's socket) is replaced only
 after the reply (see ``Daemon.reload``).
 
 Atomic: every applied step records its undo (``ReloadOutcome.record``). The first step that fails
@@ -23,7 +24,7 @@ from functools import partial
 from typing import Any
 
 from daemon.component import Component, Reload, ReloadOutcome, UpdateInPlace
-from daemon.respec import replace_child
+from daemon.respec import follow_spec, replace_child
 from daemon.sections import CONTEXT_KEYS, SettingsBase
 from daemon.tree import PlannedChild
 from supervisor import Supervisor
@@ -33,6 +34,7 @@ __all__ = [
     "ReloadOutcome",
     "apply_components",
     "changed_sections",
+    "follow_specs",
     "frozen_parts",
     "replace_children",
     "split_settings",
@@ -100,6 +102,27 @@ async def replace_children(
     return [old[c.id] if c.id in outcome.failed and c.id in old else c for c in after]
 
 
+async def follow_specs(
+    root: Supervisor, before: Sequence[PlannedChild], after: Sequence[PlannedChild], outcome: ReloadOutcome
+) -> None:
+    """After a component took a reload in place, give each of its root children (running on) the
+    new spec, so a later crash restarts it with the settings in force; each records its undo.
+
+    A child the change left without a counterpart (an id added or dropped) keeps its spec: a rule
+    that adds or removes root children restarts them (``Reload.RESTART``) rather than updating.
+    """
+    old = {child.id: child.spec for child in before}
+    for child in after:
+        was = old.get(child.id)
+        if was is None or was == child.spec:
+            continue
+        error = await follow_spec(root, child.spec)
+        if error:
+            outcome.errors.append(error)
+            return
+        outcome.record(None, partial(follow_spec, root, was))  # part of the component's own step
+
+
 async def apply_components(
     root: Supervisor,
     components: Sequence[Component[Any]],
@@ -125,6 +148,8 @@ async def apply_components(
             in_force.extend(before)
         elif isinstance(action, UpdateInPlace):
             await action.apply(outcome)
+            if not outcome.errors:
+                await follow_specs(root, before, after, outcome)
             in_force.extend(before if outcome.errors else after)
         elif component.after_reply:
             in_force.extend(before)

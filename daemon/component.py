@@ -86,11 +86,13 @@ class ReloadOutcome:
     """Root children that kept their previous spec because the new one failed to start."""
     rolled_back: list[str] = field(default_factory=list)
     """What a failed reload put back as it was, in the order it was undone."""
-    undo: list[tuple[str, UndoStep]] = field(default_factory=list)
+    undo: list[tuple[str | None, UndoStep]] = field(default_factory=list)
     """Each applied step's label and undo, in the order applied (not part of the reply)."""
 
-    def record(self, label: str, undo: UndoStep) -> None:
-        """A step was applied; ``undo`` puts it back if the reload fails later."""
+    def record(self, label: str | None, undo: UndoStep) -> None:
+        """A step was applied; ``undo`` puts it back if the reload fails later. A step without a
+        label is part of one already recorded (a child's spec following its in-place change): it is
+        undone too, but not listed in ``rolled_back``."""
         self.undo.append((label, undo))
 
     async def roll_back(self) -> None:
@@ -98,6 +100,10 @@ class ReloadOutcome:
         steps, self.undo = self.undo, []
         for label, undo in reversed(steps):
             error = await undo()
+            if label is None:
+                if error:
+                    self.errors.append(f"not restored to its previous configuration: {error}")
+                continue
             self.rolled_back.append(label)
             if error:
                 self.errors.append(f"{label}: not restored to its previous configuration: {error}")
@@ -118,7 +124,11 @@ class UpdateInPlace:
     """A reload rule's answer when the component applies the change to its running children itself
     (the user servers, diffed one by one under their supervisor; the control server's limits):
     ``apply`` records in the outcome what it restarted, what failed (in ``errors``: it stops at the
-    first) and how to undo each step it applied (``ReloadOutcome.record``)."""
+    first) and how to undo each step it applied (``ReloadOutcome.record``).
+
+    Once ``apply`` succeeds, the reload gives the root the component's new child specs without
+    restarting anything (``Supervisor.update_childspec``): a child that crashes later comes back
+    with the settings in force, not with those from before the reload."""
 
     apply: Callable[[ReloadOutcome], Awaitable[None]]
 

@@ -1,8 +1,14 @@
-"""Replacing one child of a running supervisor with a new spec, falling back to the old one.
+"""Replacing one child of a running supervisor with a new spec, falling back to the old one; or
+giving a running child the spec of a change it took in place.
 
 Used by a reload: the generic one for the root's children (daemon/app_reload.py) and the user
 servers' one by one (daemon/servers/component.py). A child that stays (same id) keeps its place among
 its siblings, so the stop order stays the reverse of the start order.
+
+A component that applies a reload to its running children itself (``UpdateInPlace``: the span
+server's limits, the control server's, the user servers under their supervisor) leaves them running;
+``follow_spec`` then puts the new spec in the supervisor (``Supervisor.update_childspec``), so a
+later crash restarts the child with the settings in force, not with those from before the reload.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import logging
 
 from supervisor import ArbordError, ChildSpec, Supervisor
 
-__all__ = ["replace_child"]
+__all__ = ["follow_spec", "replace_child"]
 
 log = logging.getLogger("arbord.reload")
 
@@ -68,4 +74,15 @@ async def _respec(root: Supervisor, old: ChildSpec, new: ChildSpec) -> str | Non
         except ArbordError as again:
             log.error("reload: %r failed to start again with the previous configuration: %s", old.id, again)
         return message
+    return None
+
+
+async def follow_spec(root: Supervisor, spec: ChildSpec) -> str | None:
+    """Have ``root`` restart child ``spec.id`` with ``spec`` from now on, without stopping it (a
+    change it already took in place). Returns an error line, or None."""
+    try:
+        await root.update_childspec(spec, timeout=None)
+    except ArbordError as error:
+        log.warning("reload: could not update the spec of child %r: %s", spec.id, error)
+        return f"{spec.id}: its spec could not be updated: {error}"
     return None

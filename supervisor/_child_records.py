@@ -92,6 +92,11 @@ class ChildRecord:
         self.restarts = 0
         self.started_at = 0.0
 
+    def respec(self, spec: ChildSpec) -> None:
+        """Take ``spec`` for this child's next start; the current incarnation, if any, runs on."""
+        self.spec = spec
+        self.server_class = server_class(spec)
+
     def info(self, *, anonymous: bool = False) -> ChildInfo:
         """This child as a ``which_children`` row; ``anonymous`` leaves the id out (DynamicSupervisor)."""
         running = self.state is _RUNNING

@@ -38,6 +38,7 @@ __all__ = [
     "StartChild",
     "TerminateChild",
     "TerminateChildServer",
+    "UpdateChildSpec",
     "WhichChildren",
     "ask",
     "unknown_request",
@@ -90,6 +91,13 @@ class DeleteChild(Request[None]):
 @dataclass(frozen=True, slots=True)
 class ReplaceChildSpec(Request[None]):
     """Give the stopped child ``spec.id`` a new spec in its place (``replace_childspec``)."""
+
+    spec: ChildSpec
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateChildSpec(Request[None]):
+    """Give the child ``spec.id``, running or not, a new spec for its next start (``update_childspec``)."""
 
     spec: ChildSpec
 

@@ -50,6 +50,7 @@ from supervisor._requests import (
     RestartChild,
     StartChild,
     TerminateChild,
+    UpdateChildSpec,
     ask,
 )
 from supervisor._server import Server, Stop
@@ -239,6 +240,10 @@ class Supervisor(SupervisorEngine):
                 child = self._stopped(spec.id)
                 self._children[self._children.index(child)] = ChildRecord(spec)
                 return None
+            case UpdateChildSpec(spec):
+                check_spec(spec, self.flags.auto_shutdown)
+                self._find(spec.id).respec(spec)
+                return None
             case GetChildSpec(child_id):
                 return self._find(child_id).spec
             case _:
@@ -296,6 +301,18 @@ class Supervisor(SupervisorEngine):
         moving the child after those that depended on its place (a daemon's reload needs it kept).
         """
         await ask(self, ReplaceChildSpec(spec), timeout)
+
+    async def update_childspec(self, spec: ChildSpec, timeout: float | None = None) -> None:
+        """Give the child ``spec.id`` a new spec without stopping it: a running child keeps running,
+        and its next start (a restart after it exits, or ``restart_child``) uses ``spec``; its place,
+        restart count and incarnation stay. Raises ``ChildNotFound``, ``InvalidChildSpec``.
+
+        What OTP's supervisor does to its children's specs in a release upgrade (``code_change``
+        runs ``init/1`` again and keeps each running child's pid). A daemon's reload applied to a
+        running child in place uses it, so a later crash restarts the child with the settings in
+        force, not those from before the reload.
+        """
+        await ask(self, UpdateChildSpec(spec), timeout)
 
     async def get_childspec(self, child_id: str, timeout: float | None = None) -> ChildSpec:
         """The spec of child ``child_id``. Raises ``ChildNotFound``."""

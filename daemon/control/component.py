@@ -39,8 +39,9 @@ def control_child_spec(
     return ChildSpec(
         "control",
         ControlServer,
-        # Shared with the running server, which updates it in place on a reload of its limits: a
-        # restart after a crash starts with the settings in force.
+        # Shared with the running server, which updates it in place on a reload of its limits. The
+        # reload then gives the root this spec (daemon/app_reload.py follow_specs), so a restart
+        # after a crash starts with the settings in force and the new stop budget (``shutdown``).
         args=(LiveControlSettings(settings), socket_path, context, verbs),
         shutdown=settings.drain_timeout + 2.0,
         name=CONTROL_SERVER_NAME,

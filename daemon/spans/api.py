@@ -23,21 +23,19 @@ and nest (``traceparent``, ``current_trace_id`` work), but nothing is recorded o
 from __future__ import annotations
 
 import asyncio
-import functools
-import inspect
 import logging
 import sys
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import Token
 from random import getrandbits
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
 
 from daemon.context import SpanRef, current_span_ref, reset_span_ref, set_span_ref
 from daemon.context_core import SPEEDUPS
+from daemon.spans.block import SpanBlock
 from daemon.spans.events import (
     START,
     STOP,
@@ -420,70 +418,13 @@ def _reset(token: Token[SpanRef | None], ref: SpanRef | None) -> None:
             set_span_ref(token.old_value if token.old_value is not Token.MISSING else None)
 
 
-class span:
+class span(SpanBlock, start=start_span, end=end_span):
     """``span(name, attributes)``: a span for a block or a function call.
 
     ``with span("load") as ref:`` and ``async with span("load") as ref:`` open it on entry and end
     it on exit: ``ok``, or ``error`` with the exception (then re-raised), or ``cancelled``. As a
     decorator (``@span("load")``, on a plain or an ``async`` function), each call runs in a span.
-    The span that was current on entry is current again after the block."""
+    The span that was current on entry is current again after the block (``SpanBlock``, shared
+    with ``daemon.spans.switched.span``)."""
 
-    __slots__ = ("_attributes", "_name", "_prior", "_ref")
-
-    def __init__(self, name: str, attributes: Mapping[str, object] | None = None) -> None:
-        self._name = name
-        self._attributes = attributes
-        self._ref: SpanRef | None = None
-        self._prior: SpanRef | None = None
-
-    def __enter__(self) -> SpanRef:
-        self._prior = _get_ref()
-        ref = self._ref = start_span(self._name, self._attributes)
-        return ref
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        ref, prior = self._ref, self._prior
-        self._ref = self._prior = None
-        if ref is None:
-            return
-        if error is None:
-            end_span(ref)
-        elif isinstance(error, asyncio.CancelledError):
-            end_span(ref, "cancelled")
-        else:
-            end_span(ref, "error", error=error)
-        # The block's span is over: what was current on entry is current again, even if the block
-        # left spans of its own open (they stay open, and listed, until ended or their task ends).
-        _set_ref(prior)
-
-    async def __aenter__(self) -> SpanRef:
-        return self.__enter__()
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.__exit__(kind, error, tb)
-
-    @overload
-    def __call__(self, function: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]: ...
-    @overload
-    def __call__(self, function: Callable[P, R]) -> Callable[P, R]: ...
-    def __call__(self, function: Callable[P, Any]) -> Callable[P, Any]:
-        name, attributes = self._name, self._attributes
-        if inspect.iscoroutinefunction(function):
-
-            @functools.wraps(function)
-            async def run_async(*args: P.args, **kwargs: P.kwargs) -> Any:
-                async with span(name, attributes):
-                    return await function(*args, **kwargs)
-
-            return run_async
-
-        @functools.wraps(function)
-        def run(*args: P.args, **kwargs: P.kwargs) -> Any:
-            with span(name, attributes):
-                return function(*args, **kwargs)
-
-        return run
+    __slots__ = ()

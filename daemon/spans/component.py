@@ -5,7 +5,8 @@ A reload that changes ``[spans]`` updates the running server in place (``UpdateS
 rather than restarting it: the table of live spans is the server's, and a new server would start
 with an empty one while the spans in flight were still to end — ``end_span`` would call them
 orphans and a task's exit would end them nowhere. ``[spans]`` holds only limits, which apply to
-the spans started after the reload.
+the spans started after the reload. The root then holds the new spec (daemon/app_reload.py
+``follow_specs``): a span server that crashes after the reload starts with the new limits.
 """
 
 from __future__ import annotations

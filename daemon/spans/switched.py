@@ -30,18 +30,15 @@ it, and the trace goes on. The differences between the paths are the legacy one'
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import inspect
-from collections.abc import Awaitable, Callable, Mapping
-from types import TracebackType
-from typing import Any, Final, Literal, ParamSpec, TypeVar, overload
+from collections.abc import Mapping
+from typing import Final, Literal, ParamSpec, TypeVar
 
-from daemon.context import SpanRef, current_span_ref, set_span_ref
+from daemon.context import SpanRef, current_span_ref
 from daemon.flags.migration.backend import use_supervised
 from daemon.legacy import span_stacks as _legacy
 from daemon.legacy.span_stacks import LegacySpanRef
 from daemon.spans import api as _supervised
+from daemon.spans.block import SpanBlock
 
 __all__ = ["FLAG", "LegacySpanRef", "backend", "backend_of", "end_span", "span", "start_span"]
 
@@ -96,64 +93,9 @@ def end_span(
     return _end_supervised(ref, status, error=error, attributes=attributes)
 
 
-class span:
+class span(SpanBlock, start=start_span, end=end_span):
     """``daemon.spans.span`` on the path the flag chooses at the block's entry: a span for a block
-    (``with``, ``async with``) or for each call of a function (a decorator)."""
+    (``with``, ``async with``) or for each call of a function (a decorator). The same class as
+    ``daemon.spans.span`` (``SpanBlock``) over this module's ``start_span`` and ``end_span``."""
 
-    __slots__ = ("_attributes", "_name", "_prior", "_ref")
-
-    def __init__(self, name: str, attributes: Mapping[str, object] | None = None) -> None:
-        self._name = name
-        self._attributes = attributes
-        self._ref: SpanRef | None = None
-        self._prior: SpanRef | None = None
-
-    def __enter__(self) -> SpanRef:
-        self._prior = current_span_ref()
-        ref = self._ref = start_span(self._name, self._attributes)
-        return ref
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        ref, prior = self._ref, self._prior
-        self._ref = self._prior = None
-        if ref is None:
-            return
-        if error is None:
-            end_span(ref)
-        elif isinstance(error, asyncio.CancelledError):
-            end_span(ref, "cancelled")
-        else:
-            end_span(ref, "error", error=error)
-        set_span_ref(prior)
-
-    async def __aenter__(self) -> SpanRef:
-        return self.__enter__()
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.__exit__(kind, error, tb)
-
-    @overload
-    def __call__(self, function: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]: ...
-    @overload
-    def __call__(self, function: Callable[P, R]) -> Callable[P, R]: ...
-    def __call__(self, function: Callable[P, Any]) -> Callable[P, Any]:
-        name, attributes = self._name, self._attributes
-        if inspect.iscoroutinefunction(function):
-
-            @functools.wraps(function)
-            async def run_async(*args: P.args, **kwargs: P.kwargs) -> Any:
-                async with span(name, attributes):
-                    return await function(*args, **kwargs)
-
-            return run_async
-
-        @functools.wraps(function)
-        def run(*args: P.args, **kwargs: P.kwargs) -> Any:
-            with span(name, attributes):
-                return function(*args, **kwargs)
-
-        return run
+    __slots__ = ()

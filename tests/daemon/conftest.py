@@ -6,10 +6,13 @@ runtime directory (``sun_path`` is 108 bytes: pytest's ``tmp_path`` is too long 
 the daemon afterwards. ``start_arbord`` starts one with a given configuration, for tests that need
 their own. Everything is synchronous (subprocess + blocking socket with timeouts), so both sync and
 async tests can use it; from a coroutine, wait on the receiver with ``asyncio.to_thread``.
+
+``spawn`` (async tests) makes owners for the registry's tests: tasks that live until the test ends.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import shutil
@@ -19,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -248,6 +251,28 @@ def restore_logging() -> Iterator[None]:
     root.setLevel(level)
     for name, value in levels.items():
         logging.getLogger(name).setLevel(value)
+
+
+Spawn = Callable[[], asyncio.Task[None]]
+
+
+@pytest.fixture
+async def spawn() -> AsyncIterator[Spawn]:
+    """Owners: tasks that run until the test ends (or is cancelled by it)."""
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[None]] = []
+
+    def make() -> asyncio.Task[None]:
+        async def live() -> None:
+            await stop.wait()
+
+        task = asyncio.create_task(live())
+        tasks.append(task)
+        return task
+
+    yield make
+    stop.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @pytest.fixture

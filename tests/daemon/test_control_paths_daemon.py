@@ -10,37 +10,15 @@ Which path held a request's span is seen two ways: ``arborctl spans`` lists the 
 
 from __future__ import annotations
 
-import io
 import json
 import socket
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from daemon.ctl.arborctl import main
-from tests.daemon.conftest import RunningDaemon, StartArbord, poll_until
+from tests.daemon.conftest import RunningDaemon, StartArbord
+from tests.daemon.stage_daemon import DEADLINE, ctl, stage_config, until
 
-DEADLINE = 30.0
-FLAGS = (
-    "use_ets_agent_registry",
-    "enable_migration_monitoring",
-    "use_logger_error_context",
-    "use_genserver_telemetry",
-    "use_genserver_span_management",
-    "use_ets_sampled_events",
-)
-CONFIG = (
-    '[daemon]\nlog_format = "json"\n\n[flags]\nstore = "memory"\n'
-    + "".join(f"\n[flags.{flag}]\ndefault = true\n" for flag in FLAGS)
-    + """
-[flags.enforce_no_process_dict]
-default = false
-
-[flags.migration]
-cooldown = 0
-interval = 3600
-"""
-)
+CONFIG = stage_config(head='[daemon]\nlog_format = "json"\n\n')
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{TRACE}-{PARENT}-01"
@@ -53,16 +31,6 @@ PROBES = (
     {"id": 6, "method": "ping", "traceparent": "00-not-a-traceparent"},
 )
 SPAN_PATH = "arbord.control.request.span_path.count"
-
-until = partial(poll_until, within=DEADLINE)
-
-
-def ctl(sock: Path, *argv: str) -> Any:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(["--socket", str(sock), "--json", *argv], out=out, err=err)
-    assert code == 0, f"arborctl {' '.join(argv)}: {err.getvalue()}"
-    text = out.getvalue()
-    return json.loads(text) if text.strip() else None
 
 
 def own_span_listed(sock: Path) -> bool:

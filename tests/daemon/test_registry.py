@@ -30,8 +30,7 @@ from daemon.registry.errors import AlreadyRegistered, NotIndexed, TooManyEntries
 from supervisor import Caller, ChildSpec, NoProc, Server, Supervisor, telemetry, whereis
 from supervisor.errors import AlreadyStarted
 from supervisor.lowlevel import add_exit_callback
-
-Spawn = Callable[[], asyncio.Task[None]]
+from tests.daemon.conftest import Spawn
 
 
 @pytest.fixture
@@ -40,25 +39,6 @@ async def registry() -> AsyncIterator[Registry]:
     yield server
     if server.alive:
         await server.stop()
-
-
-@pytest.fixture
-async def spawn() -> AsyncIterator[Spawn]:
-    """Owners: tasks that run until the test ends (or is cancelled by it)."""
-    stop = asyncio.Event()
-    tasks: list[asyncio.Task[None]] = []
-
-    def make() -> asyncio.Task[None]:
-        async def live() -> None:
-            await stop.wait()
-
-        task = asyncio.create_task(live())
-        tasks.append(task)
-        return task
-
-    yield make
-    stop.set()
-    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def kill(task: asyncio.Task[Any]) -> None:

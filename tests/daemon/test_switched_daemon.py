@@ -12,49 +12,12 @@ plan during the test.
 
 from __future__ import annotations
 
-import io
-import json
-from functools import partial
 from pathlib import Path
-from typing import Any
 
-from daemon.ctl.arborctl import main
-from tests.daemon.conftest import StartArbord, poll_until
+from tests.daemon.conftest import StartArbord
+from tests.daemon.stage_daemon import ctl, stage_config, until
 
-DEADLINE = 30.0
-FLAGS = (
-    "use_ets_agent_registry",
-    "enable_migration_monitoring",
-    "use_logger_error_context",
-    "use_genserver_telemetry",
-    "use_genserver_span_management",
-    "use_ets_sampled_events",
-)
-CONFIG = (
-    '[flags]\nstore = "memory"\n'
-    + "".join(f"\n[flags.{flag}]\ndefault = true\n" for flag in FLAGS)
-    + """
-[flags.enforce_no_process_dict]
-default = false
-
-[flags.migration]
-cooldown = 0
-interval = 3600
-
-[servers.probe]
-start = "tests.daemon.switched_servers:Probe"
-"""
-)
-
-until = partial(poll_until, within=DEADLINE)
-
-
-def ctl(sock: Path, *argv: str) -> Any:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(["--socket", str(sock), "--json", *argv], out=out, err=err)
-    assert code == 0, f"arborctl {' '.join(argv)}: {err.getvalue()}"
-    text = out.getvalue()
-    return json.loads(text) if text.strip() else None
+CONFIG = stage_config('\n[servers.probe]\nstart = "tests.daemon.switched_servers:Probe"\n')
 
 
 Seen = tuple[int, str, str, bool]

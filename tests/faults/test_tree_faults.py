@@ -17,6 +17,7 @@ import asyncio
 import logging
 import random
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -170,29 +171,57 @@ class Third(Worker):
     pass
 
 
-# --- F2: a sibling fails to start during a group restart --------------------------------------------
+@dataclass(frozen=True)
+class Rig:
+    """What the supervisor rows (F2 to F4) use: the events captured, the fault plan, the manual
+    clock; the leak check runs around the test."""
+
+    capture: Callable[..., Capture]
+    plan: FaultPlan
+    clock: ManualClock
 
 
-async def test_f2_a_sibling_failing_during_a_group_restart_is_retried_through_the_mailbox(
+@pytest.fixture
+def rig(
     arbord_leak_check: LeakCheck,
     arbord_capture: Callable[..., Capture],
     fault_plan: FaultPlan,
     manual_clock: ManualClock,
-) -> None:
-    starts = arbord_capture(START)
-    restarts = arbord_capture(RESTART)
-    fault_plan.server(Third, "init", Fault.RAISE, hits={2})  # #1 is the first start; #2 the restart's
+) -> Rig:
+    return Rig(arbord_capture, fault_plan, manual_clock)
+
+
+async def running_server(supervisor: Supervisor, child_id: str) -> Server:
+    """The running server of ``supervisor``'s child ``child_id``."""
+    (info,) = [i for i in await supervisor.which_children() if i.id == child_id]
+    assert info.server is not None
+    return info.server
+
+
+async def crash_by_call(supervisor: Supervisor) -> None:
+    """Crash ``supervisor``'s only child through a call (the plan makes ``handle_call`` raise)."""
+    [info] = await supervisor.which_children()
+    assert info.server is not None
+    with pytest.raises(ServerExited):
+        await info.server.call("crash")
+
+
+# --- F2: a sibling fails to start during a group restart --------------------------------------------
+
+
+async def test_f2_a_sibling_failing_during_a_group_restart_is_retried_through_the_mailbox(rig: Rig) -> None:
+    starts = rig.capture(START)
+    restarts = rig.capture(RESTART)
+    rig.plan.server(Third, "init", Fault.RAISE, hits={2})  # #1 is the first start; #2 the restart's
     children = [ChildSpec("first", First), ChildSpec("second", Second), ChildSpec("third", Third)]
     flags = SupervisorFlags(strategy=Strategy.ONE_FOR_ALL, intensity=5)
-    async with Supervisor(children, flags=flags, clock=manual_clock) as group:
-        [_, _, first] = await group.which_children()
-        assert first.server is not None
-        first.server.kill()
+    async with Supervisor(children, flags=flags, clock=rig.clock) as group:
+        (await running_server(group, "first")).kill()
         # The group restart: first and second start again, third fails; they are stopped again and
         # the whole group is retried (a second restart, through the mailbox), which succeeds.
         await wait_for_events(restarts, [RESTART, RESTART], timeout=10.0)
         running = await settled(group)
-        assert [i for i in fault_plan.injected if i.point == "Third.init"]
+        assert [i for i in rig.plan.injected if i.point == "Third.init"]
         by_child = [s.metadata["child_id"] for s in starts]
         assert by_child.count("first") == 3  # start, the failed round, the retry
         assert by_child.count("second") == 3
@@ -203,49 +232,33 @@ async def test_f2_a_sibling_failing_during_a_group_restart_is_retried_through_th
 # --- F3: a restart storm escalates at exactly intensity + 1 ----------------------------------------
 
 
-async def test_f3_restarts_escalate_at_exactly_intensity_plus_one_within_the_period(
-    arbord_leak_check: LeakCheck,
-    arbord_capture: Callable[..., Capture],
-    fault_plan: FaultPlan,
-    manual_clock: ManualClock,
-) -> None:
-    restarts = arbord_capture(RESTART)
-    escalations = arbord_capture(ESCALATE)
-    fault_plan.server(First, "handle_call", Fault.RAISE)  # every call crashes it
+async def test_f3_restarts_escalate_at_exactly_intensity_plus_one_within_the_period(rig: Rig) -> None:
+    restarts = rig.capture(RESTART)
+    escalations = rig.capture(ESCALATE)
+    rig.plan.server(First, "handle_call", Fault.RAISE)  # every call crashes it
     supervisor = await Supervisor.start(
-        [ChildSpec("first", First)], flags=SupervisorFlags(intensity=2, period=5.0), clock=manual_clock
+        [ChildSpec("first", First)], flags=SupervisorFlags(intensity=2, period=5.0), clock=rig.clock
     )
     for crash in range(1, 4):
-        [info] = await supervisor.which_children()
-        assert info.server is not None
-        with pytest.raises(ServerExited):
-            await info.server.call("crash")
+        await crash_by_call(supervisor)
         if crash <= 2:
             await wait_for_events(restarts, [RESTART] * crash, timeout=10.0)
-            manual_clock.advance(1.0)  # all three within the 5 s period
+            rig.clock.advance(1.0)  # all three within the 5 s period
     await wait_for_events(escalations, [ESCALATE], timeout=10.0)
     await wait_for(lambda: not supervisor.alive, timeout=10.0)
     assert len(restarts) == 2  # intensity 2: the 3rd crash escalates, no 3rd restart
-    assert len(fault_plan.injected) == 3
+    assert len(rig.plan.injected) == 3
 
 
-async def test_f3_restarts_spaced_outside_the_period_never_escalate(
-    arbord_leak_check: LeakCheck,
-    arbord_capture: Callable[..., Capture],
-    fault_plan: FaultPlan,
-    manual_clock: ManualClock,
-) -> None:
-    restarts = arbord_capture(RESTART)
-    fault_plan.server(First, "handle_call", Fault.RAISE)
+async def test_f3_restarts_spaced_outside_the_period_never_escalate(rig: Rig) -> None:
+    restarts = rig.capture(RESTART)
+    rig.plan.server(First, "handle_call", Fault.RAISE)
     flags = SupervisorFlags(intensity=2, period=5.0)
-    async with Supervisor([ChildSpec("first", First)], flags=flags, clock=manual_clock) as supervisor:
+    async with Supervisor([ChildSpec("first", First)], flags=flags, clock=rig.clock) as supervisor:
         for crash in range(1, 10):
-            [info] = await supervisor.which_children()
-            assert info.server is not None
-            with pytest.raises(ServerExited):
-                await info.server.call("crash")
+            await crash_by_call(supervisor)
             await wait_for_events(restarts, [RESTART] * crash, timeout=10.0)
-            manual_clock.advance(2.6)  # at most 2 restarts in any 5 s
+            rig.clock.advance(2.6)  # at most 2 restarts in any 5 s
         assert supervisor.alive
         assert len(restarts) == 9
 
@@ -253,21 +266,14 @@ async def test_f3_restarts_spaced_outside_the_period_never_escalate(
 # --- F4: a stop request arrives in a restart loop --------------------------------------------------
 
 
-async def test_f4_a_stop_in_a_restart_loop_completes_and_shows_restarting(
-    arbord_leak_check: LeakCheck,
-    arbord_capture: Callable[..., Capture],
-    fault_plan: FaultPlan,
-    manual_clock: ManualClock,
-) -> None:
-    restarts = arbord_capture(RESTART)
-    fault_plan.server(Second, "init", Fault.RAISE, hits=set(range(2, 100_000)))  # every restart fails
+async def test_f4_a_stop_in_a_restart_loop_completes_and_shows_restarting(rig: Rig) -> None:
+    restarts = rig.capture(RESTART)
+    rig.plan.server(Second, "init", Fault.RAISE, hits=set(range(2, 100_000)))  # every restart fails
     flags = SupervisorFlags(intensity=1_000_000, period=5.0)
     supervisor = await Supervisor.start(
-        [ChildSpec("first", First), ChildSpec("second", Second)], flags=flags, clock=manual_clock
+        [ChildSpec("first", First), ChildSpec("second", Second)], flags=flags, clock=rig.clock
     )
-    [second, _] = await supervisor.which_children()
-    assert second.server is not None
-    second.server.kill()
+    (await running_server(supervisor, "second")).kill()
     await wait_for_events(restarts, [RESTART] * 3, timeout=10.0)  # looping
     states = {i.id: i.state for i in await supervisor.which_children()}
     assert states["second"] is ChildState.RESTARTING

@@ -279,6 +279,49 @@ async def test_replace_childspec_refuses_a_running_unknown_or_invalid_child() ->
         assert (await sup.count_children()).specs == 1
 
 
+# --- update_childspec -------------------------------------------------------------------------------
+
+
+async def test_update_childspec_keeps_the_running_child_and_its_next_restart_uses_the_new_spec() -> None:
+    log: EventLog = []
+    async with Supervisor([worker("a", log), worker("b", log), worker("c", log)]) as sup:
+        running = await server_of(sup, "b")
+        new_b = ChildSpec("b", Worker, args=(log, "b2"))
+        assert await sup.update_childspec(new_b) is None  # type: ignore[func-returns-value]
+        assert await sup.get_childspec("b") is new_b
+        assert await server_of(sup, "b") is running  # not restarted: it runs on with its old args
+        assert await running.call("label?") == "b"
+        assert ids(log, "start") == ["a", "b", "c"]
+        await crash_child(running)
+        assert await (await server_of(sup, "b")).call("label?") == "b2"  # the restart took the new spec
+        assert by_id(await sup.which_children())["b"].restarts == 1
+        assert [info.id for info in await sup.which_children()] == ["c", "b", "a"]  # in its place
+        log.clear()
+    assert ids(log, "stop") == ["c", "b2", "a"]
+
+
+async def test_update_childspec_of_a_stopped_child_is_used_by_restart_child() -> None:
+    log: EventLog = []
+    async with Supervisor([worker("a", log)]) as sup:
+        await sup.terminate_child("a")
+        await sup.update_childspec(ChildSpec("a", Worker, args=(log, "a2")))
+        await sup.restart_child("a")
+        assert await (await server_of(sup, "a")).call("label?") == "a2"
+
+
+async def test_update_childspec_refuses_an_unknown_or_invalid_child() -> None:
+    log: EventLog = []
+    async with Supervisor([worker("a", log)]) as sup:
+        with pytest.raises(ChildNotFound):
+            await sup.update_childspec(worker("nobody", log))
+        with pytest.raises(InvalidChildSpec):
+            await sup.update_childspec("not a spec")  # type: ignore[arg-type]
+        with pytest.raises(InvalidChildSpec, match="significant"):
+            await sup.update_childspec(ChildSpec("a", Worker, args=(log, "a"), significant=True))
+        assert sup.alive  # refusals never disturb the supervisor
+        assert (await sup.get_childspec("a")).args == (log, "a")
+
+
 # --- which_children, count_children, get_childspec ---------------------------------------------------
 
 

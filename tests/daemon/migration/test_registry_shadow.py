@@ -5,9 +5,8 @@ flip to the supervised path afterwards loses and duplicates nothing."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -22,10 +21,10 @@ from daemon.registry.switched import (
     SwitchedRegistry,
 )
 from supervisor.testing import capture, wait_for
+from tests.daemon.conftest import Spawn
 from tests.daemon.migration.conftest import Backends
 
 NAME = "test.shadow.registry"
-Spawn = Callable[[], asyncio.Task[None]]
 
 
 @pytest.fixture
@@ -33,24 +32,6 @@ async def experiments() -> AsyncIterator[Experiments]:
     server = await Experiments.start()
     yield server
     await server.stop()
-
-
-@pytest.fixture
-async def spawn() -> AsyncIterator[Spawn]:
-    stop = asyncio.Event()
-    tasks: list[asyncio.Task[None]] = []
-
-    async def live() -> None:
-        await stop.wait()
-
-    def make() -> asyncio.Task[None]:
-        task = asyncio.create_task(live())
-        tasks.append(task)
-        return task
-
-    yield make
-    stop.set()
-    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def shadowing(flippable: Backends, *, limit: int | None = None) -> tuple[Registry, SwitchedRegistry]:

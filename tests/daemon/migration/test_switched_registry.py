@@ -6,7 +6,7 @@ paths, under concurrent writers while the flag flips."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -16,10 +16,10 @@ from daemon.registry.errors import AlreadyRegistered, NotIndexed
 from daemon.registry.switched import REGISTRY_FLAG, SwitchedRegistry
 from supervisor import NoProc
 from supervisor.testing import capture, wait_for_events
+from tests.daemon.conftest import Spawn
 from tests.daemon.migration.conftest import Backends
 
 NAME = "test.switched.registry"
-Spawn = Callable[[], asyncio.Task[None]]
 
 
 @pytest.fixture
@@ -28,24 +28,6 @@ async def registry() -> AsyncIterator[Registry]:
     yield server
     if server.alive:
         await server.stop()
-
-
-@pytest.fixture
-async def spawn() -> AsyncIterator[Spawn]:
-    stop = asyncio.Event()
-    tasks: list[asyncio.Task[None]] = []
-
-    async def live() -> None:
-        await stop.wait()
-
-    def make() -> asyncio.Task[None]:
-        task = asyncio.create_task(live())
-        tasks.append(task)
-        return task
-
-    yield make
-    stop.set()
-    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def where(switched: SwitchedRegistry) -> dict[str, int]:
