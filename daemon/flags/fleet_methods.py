@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from daemon.errors import ControlError
-from daemon.flags.binding import flags_server
+from daemon.flags.binding import FLAGS_NAME, flags_server
 from daemon.flags.redis_store import NotConverged, RedisStore
 from daemon.flags.server import Flags
 from daemon.verbs.codes import ErrorCode
@@ -44,7 +44,7 @@ def _server() -> Flags:
     try:
         return flags_server()
     except NoProc as error:
-        raise ControlError(ErrorCode.NOT_FOUND, str(error)) from None
+        raise ControlError(ErrorCode.SERVER_DOWN, str(error), {"server": FLAGS_NAME}) from None
 
 
 def _local_status(server: Flags) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from daemon.errors import ControlError
-from daemon.flags.binding import flags_server
+from daemon.flags.binding import FLAGS_NAME, flags_server
 from daemon.flags.explain import explain, parse_time
 from daemon.flags.gates import FLAG_NAME_MAX, GateKind
 from daemon.flags.server import Flags
@@ -110,7 +110,7 @@ def _server() -> Flags:
     try:
         return flags_server()
     except NoProc as error:
-        raise ControlError(ErrorCode.NOT_FOUND, str(error)) from None
+        raise ControlError(ErrorCode.SERVER_DOWN, str(error), {"server": FLAGS_NAME}) from None
 
 
 def writer_allowed(uid: int | None, writers_group: str | None) -> bool:

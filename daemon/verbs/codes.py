@@ -24,6 +24,10 @@ class ErrorCode(enum.StrEnum):
     """The thing named in ``params`` does not exist (child, table, key, cache)."""
     CONFLICT = "conflict"
     """The request contradicts the current state (already registered, child running, ...)."""
+    SERVER_DOWN = "server_down"
+    """The server that serves the request is down: it crashed with the request in flight, or is being
+    restarted (between its crash and its restart's registration). Retry; a write in flight may or may
+    not have taken effect (read it back)."""
     TIMEOUT = "timeout"
     """The daemon did not finish the request in time."""
     SHUTTING_DOWN = "shutting_down"

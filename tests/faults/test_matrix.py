@@ -24,6 +24,7 @@ COVERAGE: Final[dict[str, tuple[str, ...]]] = {
         "test_tree_faults.py::test_f1_every_server_of_the_daemon_crashed_in_turn_keeps_the_invariants",
         "test_tree_faults.py::test_f1_random_chaos_of_80_crashes_keeps_the_invariants",
         "test_tree_faults.py::test_f1_crash_points_in_callbacks_reply_an_error_never_hang",
+        "test_tree_faults.py::test_f1_calls_while_a_server_restarts_answer_server_down_never_not_found",
     ),
     "F2": (
         "test_tree_faults.py::test_f2_a_sibling_failing_during_a_group_restart_is_retried_through_the_mailbox",
