@@ -57,13 +57,19 @@ def _local_status(server: Flags) -> dict[str, Any]:
     }
 
 
-@verb("flags.status", "the flags' store: where, this daemon's revision, in sync or stale")
+def _with_read_only(server: Flags, status: dict[str, Any]) -> dict[str, Any]:
+    """``read_only``: None while writes are taken, else since when and why not (read_only.py)."""
+    status["read_only"] = server.read_only_status()
+    return status
+
+
+@verb("flags.status", "the flags' store: where, this daemon's revision, in sync or stale, read-only")
 async def flags_status(params: NoParams, context: MethodContext) -> dict[str, Any]:
     server = _server()
     store = server.store
     if isinstance(store, RedisStore):
-        return store.status()
-    return _local_status(server)
+        return _with_read_only(server, store.status())
+    return _with_read_only(server, _local_status(server))
 
 
 @verb("flags.wait", "wait until every live daemon sharing the store has applied REVISION")

@@ -335,6 +335,10 @@ class RedisStore:
         except _redis_errors() as error:
             raise StoreFailed(f"the flags store {self.location} cannot be read: {error}") from error
 
+    async def probe(self) -> None:
+        """Never needed: a commit here never raises ``FlagsReadOnly`` (a lost Redis is the store's
+        own out-of-sync state, with its reconnection), so the flags never turn read-only on it."""
+
     async def changes_since(self, revision: int) -> Sequence[ChangeRecord]:
         return await self.history(since=max(revision, 0))
 

@@ -16,6 +16,9 @@ shared store, to catch up on the changes other daemons committed.
   all, with a revision > ``since`` (``limit``: only the newest ``limit`` of them).
 - ``changes_since(revision)``: every change after ``revision``, oldest first — how a node that saw a
   gap or reconnected catches up (a shared store's resync; a local store answers from its history).
+- ``probe()``: while the flags are read-only after a commit raised ``FlagsReadOnly`` (a full or
+  read-only disk), a write that changes no flag: it returns once the store can persist again, and
+  raises ``FlagsReadOnly`` while it cannot (daemon/flags/read_only.py).
 - ``subscribe(callback)``: ``callback(record)`` is called, on the event loop, for each change that
   **another** writer committed (a shared store's push: Redis pub/sub). A local store never calls it.
 - ``close()``: release the store (idempotent).
@@ -45,7 +48,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
-from daemon.flags.errors import StoreFailed
+from daemon.flags.errors import FlagsReadOnly, StoreFailed
 from daemon.flags.gates import FlagState, GateOp
 
 __all__ = [
@@ -184,6 +187,8 @@ class FlagStore(Protocol):
 
     async def changes_since(self, revision: int) -> Sequence[ChangeRecord]: ...
 
+    async def probe(self) -> None: ...
+
     def subscribe(self, callback: ChangeCallback) -> None: ...
 
     async def close(self) -> None: ...
@@ -192,7 +197,8 @@ class FlagStore(Protocol):
 class MemoryStore:
     """A store that keeps everything in memory: a daemon's flags and history last until it stops
     (``[flags] store = "memory"``; the tests' store). ``fail_next`` makes the next commits raise
-    ``StoreFailed``, as a full disk would."""
+    ``StoreFailed``, as a lost connection would; ``full`` makes every commit and probe raise
+    ``FlagsReadOnly`` until it is cleared, as a full disk would."""
 
     shared = False
     location = "memory"
@@ -201,6 +207,7 @@ class MemoryStore:
         self._records: list[ChangeRecord] = []
         self._flags: dict[str, FlagState] = {}
         self.fail_next = 0
+        self.full = False
 
     async def load(self) -> Snapshot:
         return Snapshot(MappingProxyType(dict(self._flags)), len(self._records))
@@ -209,6 +216,8 @@ class MemoryStore:
         return await self.commit_set([change])
 
     async def commit_set(self, changes: Sequence[Change]) -> int:
+        if self.full:
+            raise FlagsReadOnly("the memory store did not commit: it is told to be full")
         if self.fail_next:
             self.fail_next -= 1
             raise StoreFailed("the memory store was told to fail this commit")
@@ -229,6 +238,10 @@ class MemoryStore:
 
     async def changes_since(self, revision: int) -> Sequence[ChangeRecord]:
         return list(self._records[max(revision, 0) :])
+
+    async def probe(self) -> None:
+        if self.full:
+            raise FlagsReadOnly("the memory store did not take the probe: it is told to be full")
 
     def subscribe(self, callback: ChangeCallback) -> None:
         """A local store has no other writer: the callback is never called."""

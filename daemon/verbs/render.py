@@ -339,6 +339,29 @@ def _crash_line(crash: Mapping[str, Any] | None, now: float) -> str:
     return f"{crash['child']} {format_duration(max(now - at, 0.0))} ago ({stamp}): {crash['reason']}"
 
 
+def _health_line(health: Mapping[str, Any]) -> str:
+    """``ok``, or ``DEGRADED`` and each problem: ``flags read-only for 12s (REASON), 3 probes``.
+
+    >>> _health_line({"ok": False, "flags_read_only": {"seconds": 12.2, "reason": "disk full",
+    ...               "probes": 3, "refused": 1, "since": "..."}})
+    'DEGRADED: flags read-only for 12s (disk full), 3 probes, 1 writes refused'
+    """
+    if health.get("ok", True):
+        return "ok"
+    problems = []
+    for name, details in health.items():
+        if name == "ok":
+            continue
+        if name == "flags_read_only" and isinstance(details, Mapping):
+            problems.append(
+                f"flags read-only for {format_duration(details.get('seconds', 0))} ({details.get('reason')}),"
+                f" {details.get('probes')} probes, {details.get('refused')} writes refused"
+            )
+        else:
+            problems.append(f"{name} {_cell(details)}")
+    return "DEGRADED: " + "; ".join(problems)
+
+
 def render_status(result: Mapping[str, Any], *, now: float | None = None) -> str:
     """``status`` for a person: ``key: value`` lines, uptime with its unit, restarts per child, the
     last crash (child, how long ago, when, reason), the control socket's counters on one line."""
@@ -351,6 +374,8 @@ def render_status(result: Mapping[str, Any], *, now: float | None = None) -> str
             lines[key] = _restarts_line(value)
         elif key == "last_crash":
             lines["last crash"] = _crash_line(value, now)
+        elif key == "health" and isinstance(value, Mapping):
+            lines[key] = _health_line(value)
         elif isinstance(value, Mapping):
             lines[key] = " ".join(f"{k}={_cell(v)}" for k, v in value.items())
         else:

@@ -50,7 +50,7 @@ COVERAGE: Final[dict[str, tuple[str, ...]]] = {
         "test_flag_faults.py::test_f9_every_acknowledged_write_survives_50_sigkills",
     ),
     "F10": (
-        "test_flag_faults.py::test_f10_a_full_state_directory_refuses_writes_and_recovers_when_space_returns",
+        "test_flag_faults.py::test_f10_a_full_state_directory_turns_the_flags_read_only_until_space_returns",
         "test_flag_faults.py::"
         "test_f10_a_state_directory_turned_read_only_refuses_writes_and_keeps_what_was_acknowledged",
         "test_flag_faults.py::test_f10_a_read_only_state_directory_at_start_exits_78_saying_so",
