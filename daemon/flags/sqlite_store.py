@@ -269,6 +269,14 @@ class SqliteStore:
             raise StoreFailed(f"the flags store {self.path} could not be read: {error}") from error
         return [ChangeRecord.from_json(json.loads(row[0])) for row in rows]
 
+    def _count_on_thread(self, sql: str, args: tuple[Any, ...]) -> int:
+        db = self._db
+        assert db is not None
+        try:
+            return int(db.execute(sql, args).fetchone()[0])
+        except sqlite3.Error as error:
+            raise StoreFailed(f"the flags store {self.path} could not be read: {error}") from error
+
     # --- the FlagStore interface -----------------------------------------------------------------
 
     async def load(self) -> Snapshot:
@@ -286,19 +294,24 @@ class SqliteStore:
         return await self._run(lambda: self._commit_on_thread(batch))
 
     async def history(
-        self, flag: str | None = None, *, since: int = 0, limit: int | None = None
+        self, flag: str | None = None, *, since: int = 0, limit: int | None = None, skip: int = 0
     ) -> Sequence[ChangeRecord]:
         where = "revision > ?" + ("" if flag is None else " AND flag = ?")
         args: tuple[Any, ...] = (since,) if flag is None else (since, flag)
-        if limit is None:
+        if limit is None and skip <= 0:
             sql = f"SELECT record FROM changes WHERE {where} ORDER BY revision"
         else:
             sql = (
                 f"SELECT record FROM (SELECT record, revision FROM changes WHERE {where}"
-                " ORDER BY revision DESC LIMIT ?) ORDER BY revision"
+                " ORDER BY revision DESC LIMIT ? OFFSET ?) ORDER BY revision"
             )
-            args = (*args, max(limit, 0))
+            args = (*args, -1 if limit is None else max(limit, 0), max(skip, 0))
         return await self._run(lambda: self._select_on_thread(sql, args))
+
+    async def count(self, flag: str | None = None) -> int:
+        sql = "SELECT COUNT(*) FROM changes" + ("" if flag is None else " WHERE flag = ?")
+        args: tuple[Any, ...] = () if flag is None else (flag,)
+        return await self._run(lambda: self._count_on_thread(sql, args))
 
     async def changes_since(self, revision: int) -> Sequence[ChangeRecord]:
         return await self.history(since=revision)

@@ -12,8 +12,10 @@ shared store, to catch up on the changes other daemons committed.
 - ``commit_set(changes)``: make several changes durable as **one transaction** (a migration stage
   move: ``change_set``) and return the revision of the last; they get consecutive revisions. All or
   nothing: on failure it raises ``StoreFailed`` and none of them is recorded.
-- ``history(flag=None, since=0, limit=None)``: the recorded changes, oldest first, of one flag or of
-  all, with a revision > ``since`` (``limit``: only the newest ``limit`` of them).
+- ``history(flag=None, since=0, limit=None, skip=0)``: the recorded changes, oldest first, of one
+  flag or of all, with a revision > ``since`` (``limit``: only the newest ``limit`` of them, after
+  leaving out the ``skip`` newest: how ``flags.history`` pages back in time).
+- ``count(flag=None)``: how many changes are recorded, of one flag or of all (a page's ``total``).
 - ``changes_since(revision)``: every change after ``revision``, oldest first — how a node that saw a
   gap or reconnected catches up (a shared store's resync; a local store answers from its history).
 - ``probe()``: while the flags are read-only after a commit raised ``FlagsReadOnly`` (a full or
@@ -182,8 +184,10 @@ class FlagStore(Protocol):
     async def commit_set(self, changes: Sequence[Change]) -> int: ...
 
     async def history(
-        self, flag: str | None = None, *, since: int = 0, limit: int | None = None
+        self, flag: str | None = None, *, since: int = 0, limit: int | None = None, skip: int = 0
     ) -> Sequence[ChangeRecord]: ...
+
+    async def count(self, flag: str | None = None) -> int: ...
 
     async def changes_since(self, revision: int) -> Sequence[ChangeRecord]: ...
 
@@ -231,10 +235,15 @@ class MemoryStore:
         return len(self._records)
 
     async def history(
-        self, flag: str | None = None, *, since: int = 0, limit: int | None = None
+        self, flag: str | None = None, *, since: int = 0, limit: int | None = None, skip: int = 0
     ) -> Sequence[ChangeRecord]:
         found = [r for r in self._records[since:] if flag is None or r.change.flag == flag]
+        if skip > 0:
+            found = found[:-skip]
         return found if limit is None else found[-limit:] if limit > 0 else []
+
+    async def count(self, flag: str | None = None) -> int:
+        return sum(1 for r in self._records if flag is None or r.change.flag == flag)
 
     async def changes_since(self, revision: int) -> Sequence[ChangeRecord]:
         return list(self._records[max(revision, 0) :])
