@@ -40,7 +40,7 @@ from typing import Any, Final, Literal, Protocol
 
 from daemon.flags.bucket import normalized
 from daemon.flags.config import FlagDeclaration, FlagsSettings
-from daemon.flags.errors import FlagsReadOnly, InvalidGate, UnknownFlag
+from daemon.flags.errors import FlagsReadOnly, InvalidGate, StoreFailed, UnknownFlag
 from daemon.flags.evaluate import DEFAULT_ROLL, Decision, Predicate, Roll, compile_state, decide
 from daemon.flags.fastpath import compiled_evaluator
 from daemon.flags.gates import FlagState, GateKind, GateOp, PercentageOf, apply, check_flag_name
@@ -603,7 +603,7 @@ class Flags(Server):
         loop = asyncio.get_running_loop()
         try:
             await self.store.probe()
-        except FlagsReadOnly as error:
+        except StoreFailed as error:  # FlagsReadOnly, or a lock held elsewhere: try again later
             state.probes += 1
             state.reason = str(error)
             self._probe_timer = loop.call_later(self.settings.probe_interval, self.send, _Probe())

@@ -200,8 +200,8 @@ class FlagStore(Protocol):
 
 class MemoryStore:
     """A store that keeps everything in memory: a daemon's flags and history last until it stops
-    (``[flags] store = "memory"``; the tests' store). ``fail_next`` makes the next commits raise
-    ``StoreFailed``, as a lost connection would; ``full`` makes every commit and probe raise
+    (``[flags] store = "memory"``; the tests' store). ``fail_next`` makes the next commits (or
+    probes) raise ``StoreFailed``, as a lost connection would; ``full`` makes every commit and probe raise
     ``FlagsReadOnly`` until it is cleared, as a full disk would."""
 
     shared = False
@@ -251,6 +251,9 @@ class MemoryStore:
     async def probe(self) -> None:
         if self.full:
             raise FlagsReadOnly("the memory store did not take the probe: it is told to be full")
+        if self.fail_next:
+            self.fail_next -= 1
+            raise StoreFailed("the memory store was told to fail this probe")
 
     def subscribe(self, callback: ChangeCallback) -> None:
         """A local store has no other writer: the callback is never called."""

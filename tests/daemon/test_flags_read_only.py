@@ -95,6 +95,22 @@ async def test_a_probe_that_succeeds_makes_the_flags_writable_again_by_itself(
     assert any(r.getMessage().startswith("the flags are writable again after ") for r in caplog.records)
 
 
+async def test_a_probe_failing_otherwise_keeps_the_flags_read_only_and_the_server_up() -> None:
+    store = MemoryStore()
+    flags = await _flags(store, 0.01)
+    try:
+        store.full = True
+        with pytest.raises(FlagsReadOnly):
+            await flags.enable("beta")
+        store.full, store.fail_next = False, 1  # the next probe meets a lock, not a full disk
+        await wait_for(lambda: flags.read_only is None, 10.0)
+        assert flags.alive  # the failed probe was one more try, not a crash
+        assert store.fail_next == 0
+        assert (await flags.enable("beta")).revision == 1
+    finally:
+        await flags.stop()
+
+
 async def test_a_failure_that_is_not_the_disks_does_not_turn_the_flags_read_only(
     slow_probe: tuple[Flags, MemoryStore],
 ) -> None:
