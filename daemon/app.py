@@ -202,7 +202,16 @@ class Daemon:
             "runtime_dir": str(self._paths.runtime_dir),
             "control_socket": str(self._paths.control_socket),
             **self._restart_summary(),
+            "health": self._health(),
         }
+
+    def _health(self) -> dict[str, Any]:
+        """``{"ok": bool, PROBLEM: details, ...}``: every component's problems (``Component.health``;
+        the flags' ``flags_read_only``, fault matrix F10). ``ok`` is true when there is none."""
+        problems: dict[str, Any] = {}
+        for component in self._components:
+            problems.update(component.health())
+        return {"ok": not problems, **problems}
 
     def _restart_summary(self) -> dict[str, Any]:
         """``restarts`` ({"total", "children": [{"supervisor", "child", "restarts"}]}) and

@@ -31,7 +31,7 @@ Echo(greeting='hello')
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -150,6 +150,10 @@ def _no_children(section: Any, context: ComponentContext) -> Sequence[ChildSpec]
     return ()
 
 
+def _healthy() -> Mapping[str, Any]:
+    return {}
+
+
 @dataclass(frozen=True, slots=True)
 class ComponentContext:
     """What a component's ``child_specs`` may use besides its own section."""
@@ -181,6 +185,10 @@ class Component(Generic[S]):
     reload: ReloadRule = restart_when_changed
     after_reply: bool = False
     """Replace this component only after the reply to the reload is sent (the control server)."""
+    health: Callable[[], Mapping[str, Any]] = _healthy
+    """What is wrong with the running component, by problem (empty: healthy): the daemon's ``status``
+    shows every component's under ``health`` (the flags: ``flags_read_only`` while their store
+    refuses writes). Runs on the event loop, without awaiting: read state, do not ask a server."""
 
     def default_section(self) -> Any:
         """The section's value when the configuration does not mention it."""

@@ -47,7 +47,15 @@ from supervisor._monitors import Down, MonitorRef, demonitor, monitor
 from supervisor._runtime import current_process, current_server, is_alive, registered_names, whereis
 from supervisor._server import NOREPLY, TIMEOUT, Caller, Ignore, Server, ServerStatistics, Stop
 from supervisor._supervisor import Supervisor
-from supervisor.errors import ArbordError, CallTimeout, NoProc, ServerExited, StartFailed, SupervisorGaveUp
+from supervisor.errors import (
+    ArbordError,
+    CallTimeout,
+    NoProc,
+    ServerDown,
+    ServerExited,
+    StartFailed,
+    SupervisorGaveUp,
+)
 from supervisor.tables import Access, Table, TableType
 
 __all__ = [
@@ -76,6 +84,7 @@ __all__ = [
     "NoProc",
     "Restart",
     "Server",
+    "ServerDown",
     "ServerExited",
     "ServerStatistics",
     "Shutdown",

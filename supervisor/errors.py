@@ -6,9 +6,10 @@ Each docstring says who raises the error and what to do about it. Cancellation i
 
     ArbordError
     ├── CallError              a call or stop could not be completed
-    │   ├── NoProc             nobody runs there (OTP's noproc)
+    │   ├── ServerDown         the server cannot answer: it is gone
+    │   │   ├── NoProc         nobody runs there (OTP's noproc)
+    │   │   └── ServerExited   the server exited before replying
     │   ├── CallTimeout        no reply in time (also a TimeoutError)
-    │   ├── ServerExited       the server exited before replying
     │   └── CallingSelf        a server called itself
     ├── StartError             a server did not start
     │   ├── AlreadyStarted     the name is held by a live server
@@ -35,6 +36,13 @@ Each docstring says who raises the error and what to do about it. Cancellation i
         └── HandlerNotFound
 
 >>> issubclass(NoProc, CallError) and issubclass(CallTimeout, TimeoutError)
+True
+
+A caller of a server that crashed never hangs: it gets ``ServerDown`` (``NoProc`` while nobody holds
+the name, between a crash and the restart's registration; ``ServerExited`` for a call in flight when
+the server died) or ``CallTimeout``, the fault matrix's "ServerDown/Timeout":
+
+>>> issubclass(NoProc, ServerDown) and issubclass(ServerExited, ServerDown)
 True
 """
 
@@ -66,6 +74,7 @@ __all__ = [
     "MaxChildren",
     "NoProc",
     "NotInServer",
+    "ServerDown",
     "ServerExited",
     "StartError",
     "StartFailed",
@@ -93,7 +102,18 @@ class StartError(ArbordError):
     """Base of the errors of starting a server: it is not running as asked."""
 
 
-class NoProc(CallError):
+class ServerDown(CallError):
+    """Base of the errors of a call whose server is gone: ``NoProc`` (not running when called: never
+    started, stopped, or crashed and not restarted yet) and ``ServerExited`` (it died with the call in
+    flight). OTP's caller exits with ``noproc`` or the server's reason; catch this to handle both.
+
+    After a crash, a supervisor may restart the server under the same name: look it up again (or
+    ``call`` by name) and retry if the request is safe to repeat. A call in flight when the server died
+    may or may not have taken effect.
+    """
+
+
+class NoProc(ServerDown):
     """Raised by ``call``/``stop`` when the server is not running (never started, or exited).
 
     OTP's ``noproc``. Look the server up again with ``whereis``: a supervisor may have restarted it.
@@ -104,7 +124,7 @@ class CallTimeout(CallError, TimeoutError):
     """Raised by ``call`` when no reply came within the timeout. A reply that arrives later is discarded."""
 
 
-class ServerExited(CallError):
+class ServerExited(ServerDown):
     """Raised by ``call`` when the server exited before replying; ``reason`` is its exit reason."""
 
     def __init__(self, message: str, reason: Exit) -> None:

@@ -72,16 +72,21 @@ class StatsParams(BaseModel):
     cache: CacheName | None = None
 
 
-def _cache(name: str) -> Cache:
+def _cache(name: str, context: MethodContext) -> Cache:
+    """The running cache ``name``: ``not_found`` if no such cache is configured, ``server_down`` if it
+    is configured but not running (restarting after a crash: the fault matrix's F1)."""
     try:
         return cache_named(name)
     except UnknownCache as error:
+        if name in getattr(getattr(context.daemon.settings, "cache", None), "caches", ()):
+            message = f"cache {name!r} is not running (restarting?): try again"
+            raise ControlError(ErrorCode.SERVER_DOWN, message, {"cache": name}) from None
         raise ControlError(ErrorCode.NOT_FOUND, str(error), {"cache": name}) from None
 
 
 @verb("cache.get", "the live value of a key (not_found on a miss)")
 async def cache_get(params: KeyParams, context: MethodContext) -> dict[str, Any]:
-    value = _cache(params.cache).get(params.key, _MISSING)
+    value = _cache(params.cache, context).get(params.key, _MISSING)
     if value is _MISSING:
         raise ControlError(ErrorCode.NOT_FOUND, f"{params.key!r} is not in cache {params.cache!r}")
     return {"key": params.key, "value": jsonable(value)}
@@ -89,7 +94,7 @@ async def cache_get(params: KeyParams, context: MethodContext) -> dict[str, Any]
 
 @verb("cache.put", "store a JSON value, with a TTL, optionally owned")
 async def cache_put(params: PutParams, context: MethodContext) -> dict[str, Any]:
-    cache = _cache(params.cache)
+    cache = _cache(params.cache, context)
     owner = context.connection.task if params.owned else None
     cache.put(params.key, params.value, params.ttl, owner=owner)
     return {"key": params.key, "ttl": cache.ttl(params.key)}
@@ -97,18 +102,18 @@ async def cache_put(params: PutParams, context: MethodContext) -> dict[str, Any]
 
 @verb("cache.delete", "remove a key")
 async def cache_delete(params: KeyParams, context: MethodContext) -> dict[str, bool]:
-    return {"deleted": _cache(params.cache).delete(params.key)}
+    return {"deleted": _cache(params.cache, context).delete(params.key)}
 
 
 @verb("cache.clear", "remove every entry of a cache")
 async def cache_clear(params: CacheParams, context: MethodContext) -> dict[str, int]:
-    return {"cleared": await _cache(params.cache).clear_in_slices()}
+    return {"cleared": await _cache(params.cache, context).clear_in_slices()}
 
 
 @verb("cache.stats", "exact counters of one cache or all")
 async def cache_stats(params: StatsParams, context: MethodContext) -> dict[str, Any]:
     if params.cache is not None:
-        return {params.cache: (await _swept(_cache(params.cache))).as_dict()}
+        return {params.cache: (await _swept(_cache(params.cache, context))).as_dict()}
     caches = [whereis(name) for name in registered_names() if name.startswith(CACHE_PREFIX)]
     return {c.label: (await _swept(c)).as_dict() for c in caches if isinstance(c, Cache)}
 
@@ -121,7 +126,7 @@ async def _swept(cache: Cache) -> CacheStats:
 
 @verb("cache.list", "the live keys of a cache with their TTLs")
 async def cache_list(params: ListParams, context: MethodContext) -> dict[str, Any]:
-    cache = _cache(params.cache)
+    cache = _cache(params.cache, context)
     keys = await cache.scan()
 
     def described(key: Any) -> dict[str, Any]:

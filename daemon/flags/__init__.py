@@ -18,7 +18,7 @@ from daemon.flags.binding import (
     register_group,
     set_percentage,
 )
-from daemon.flags.errors import InvalidGate, StoreCorrupt, StoreFailed, UnknownFlag
+from daemon.flags.errors import FlagsReadOnly, InvalidGate, StoreCorrupt, StoreFailed, UnknownFlag
 from daemon.flags.evaluate import Decision
 from daemon.flags.experiments import experiment
 from daemon.flags.gates import FlagState, GateKind, GateOp, Percentage
@@ -34,6 +34,7 @@ __all__ = [
     "FlagState",
     "FlagStore",
     "Flags",
+    "FlagsReadOnly",
     "GateKind",
     "GateOp",
     "InvalidGate",

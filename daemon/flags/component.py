@@ -18,7 +18,7 @@ restarts nothing here: the mount follows the listener (daemon/flags/ofrep/mount.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -39,7 +39,7 @@ from daemon.flags.migration.verbs import migration_methods
 from daemon.flags.ofrep.mount import NO_LISTENER, ofrep_child_spec
 from daemon.flags.server import Flags
 from daemon.verbs.method import Method
-from supervisor import ChildSpec
+from supervisor import ChildSpec, whereis
 
 __all__ = ["FLAGS", "FLAGS_ID", "FlagsView"]
 
@@ -84,6 +84,13 @@ def _children(view: FlagsView, context: ComponentContext) -> Sequence[ChildSpec]
     return specs
 
 
+def _health() -> Mapping[str, Any]:
+    """``flags_read_only`` (since, seconds, reason, probes, refused) while the store refuses writes."""
+    server = whereis(FLAGS_NAME)
+    status = server.read_only_status() if isinstance(server, Flags) and server.alive else None
+    return {} if status is None else {"flags_read_only": status}
+
+
 def _verbs() -> Sequence[Method]:
     # flags_methods: the flags' verbs; fleet_methods: flags.status, flags.wait (fleet_methods.py);
     # migration_methods: the migration.* verbs and flags.why (daemon/flags/migration/verbs.py)
@@ -91,6 +98,6 @@ def _verbs() -> Sequence[Method]:
 
 
 FLAGS: Final[Component[FlagsView]] = Component(
-    "flags", FlagsSettings, view=_view, child_specs=_children, verbs=_verbs, reload=_reload
+    "flags", FlagsSettings, view=_view, child_specs=_children, verbs=_verbs, reload=_reload, health=_health
 )
 """``[flags]``: the flags server ``arbord.flags`` over the store the section names."""

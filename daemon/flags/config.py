@@ -69,7 +69,8 @@ class FlagsSettings(BaseModel):
     whose members may change flags through the control socket, besides the daemon's uid and root;
     ``ofrep``: serve OFREP on the HTTP listener (``daemon/flags/ofrep``; off by default, and the
     listener must be configured: ``[telemetry.prometheus] listen``); ``declared``: the
-    ``[flags.<name>]`` sub-tables."""
+    ``[flags.<name>]`` sub-tables; ``probe_interval``: while a full or read-only disk keeps the
+    flags read-only, seconds between two probe writes (daemon/flags/read_only.py)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -78,6 +79,8 @@ class FlagsSettings(BaseModel):
     writers_group: str | None = None
     ofrep: StrictBool = False
     """Serve OFREP (``/ofrep/v1/...``) on the HTTP listener ``arbord.http`` (docs/flags.md, "OFREP")."""
+    probe_interval: float = Field(default=5.0, gt=0, le=3600, allow_inf_nan=False)
+    """Seconds between two probe writes while the flags are read-only (docs/flags.md, "A full disk")."""
     redis: RedisStoreSettings | None = None  # [flags.redis], for store = "redis" (redis_config.py)
     declared: Mapping[str, FlagDeclaration] = Field(default_factory=dict)
     migration: MigrationSettings = Field(default_factory=MigrationSettings)

@@ -7,6 +7,7 @@ from daemon.verbs.codes import ErrorCode
 
 __all__ = [
     "FlagsError",
+    "FlagsReadOnly",
     "InvalidGate",
     "NotAllowed",
     "RevisionConflict",
@@ -40,6 +41,15 @@ class StoreFailed(FlagsError, OSError):
     write was not acknowledged and the flags in force are unchanged; the daemon stays up."""
 
     code = ErrorCode.INTERNAL
+
+
+class FlagsReadOnly(StoreFailed):
+    """The store could not persist a write (disk full, a read-only file system, an I/O error), or
+    the flags are read-only since one could not: the write was not acknowledged and nothing changed.
+    The flags server refuses writes without touching the store until a probe write succeeds (every
+    ``[flags] probe_interval`` seconds), then takes them again by itself (the fault matrix's F10)."""
+
+    code = ErrorCode.READ_ONLY
 
 
 class StoreCorrupt(FlagsError, ConfigError):

@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from daemon.errors import ControlError
-from daemon.flags.binding import flags_server
+from daemon.flags.binding import FLAGS_NAME, flags_server
 from daemon.flags.redis_store import NotConverged, RedisStore
 from daemon.flags.server import Flags
 from daemon.verbs.codes import ErrorCode
@@ -44,7 +44,7 @@ def _server() -> Flags:
     try:
         return flags_server()
     except NoProc as error:
-        raise ControlError(ErrorCode.NOT_FOUND, str(error)) from None
+        raise ControlError(ErrorCode.SERVER_DOWN, str(error), {"server": FLAGS_NAME}) from None
 
 
 def _local_status(server: Flags) -> dict[str, Any]:
@@ -57,13 +57,19 @@ def _local_status(server: Flags) -> dict[str, Any]:
     }
 
 
-@verb("flags.status", "the flags' store: where, this daemon's revision, in sync or stale")
+def _with_read_only(server: Flags, status: dict[str, Any]) -> dict[str, Any]:
+    """``read_only``: None while writes are taken, else since when and why not (read_only.py)."""
+    status["read_only"] = server.read_only_status()
+    return status
+
+
+@verb("flags.status", "the flags' store: where, this daemon's revision, in sync or stale, read-only")
 async def flags_status(params: NoParams, context: MethodContext) -> dict[str, Any]:
     server = _server()
     store = server.store
     if isinstance(store, RedisStore):
-        return store.status()
-    return _local_status(server)
+        return _with_read_only(server, store.status())
+    return _with_read_only(server, _local_status(server))
 
 
 @verb("flags.wait", "wait until every live daemon sharing the store has applied REVISION")

@@ -15,15 +15,16 @@ writers_group``; the audit trail records the peer as ``uid:<uid> (<user>)``. On 
 from __future__ import annotations
 
 import grp
+import json
 import os
 import pwd
 from collections.abc import Awaitable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from daemon.errors import ControlError
-from daemon.flags.binding import flags_server
+from daemon.flags.binding import FLAGS_NAME, flags_server
 from daemon.flags.errors import RevisionConflict
 from daemon.flags.explain import explain, parse_time
 from daemon.flags.gates import FLAG_NAME_MAX, GateKind
@@ -31,6 +32,7 @@ from daemon.flags.server import Flags
 from daemon.flags.store import ChangeRecord
 from daemon.verbs.codes import ErrorCode
 from daemon.verbs.method import Method, MethodContext, NoParams, methods_of, verb
+from daemon.verbs.paging import PAGE_BYTES, Limit, Offset
 from supervisor.errors import NoProc
 
 __all__ = ["flags_methods", "peer_actor", "writer_allowed"]
@@ -40,6 +42,10 @@ Target = Annotated[str, Field(min_length=1, max_length=FLAG_NAME_MAX)]
 Reason = Annotated[str, Field(max_length=1000)]
 IfRevision = Annotated[int, Field(ge=0)]
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
+HISTORY_LIMIT: Final = 50
+"""Changes per ``flags.history`` page when the request names no ``limit``."""
+_HISTORY_BATCH: Final = 200
+"""Changes read from the store at a time while a history page fills (bounded memory, not a page)."""
 
 
 class FlagParams(BaseModel):
@@ -100,12 +106,16 @@ class GroupParams(FlagParams):
 
 
 class HistoryParams(BaseModel):
-    """``flags.history [FLAG]``: the newest ``limit`` changes (of one flag or all), oldest first."""
+    """``flags.history [FLAG] [limit=N] [offset=K]``: a page of the audit trail (of one flag or all),
+    paged as the list verbs are (daemon/verbs/paging.py) but back in time: ``offset`` counts back
+    from the newest change (0: the newest), the page is the ``limit`` changes before it (and at most
+    about ``PAGE_BYTES`` of JSON), oldest first, and ``next`` is the offset of the older page."""
 
     model_config = _FROZEN
 
     flag: FlagName | None = None
-    limit: int = Field(default=50, ge=1, le=10_000)
+    limit: Limit = HISTORY_LIMIT
+    offset: Offset = 0
 
 
 class ExplainParams(FlagParams):
@@ -120,7 +130,7 @@ def _server() -> Flags:
     try:
         return flags_server()
     except NoProc as error:
-        raise ControlError(ErrorCode.NOT_FOUND, str(error)) from None
+        raise ControlError(ErrorCode.SERVER_DOWN, str(error), {"server": FLAGS_NAME}) from None
 
 
 def writer_allowed(uid: int | None, writers_group: str | None) -> bool:
@@ -301,8 +311,30 @@ async def flags_group(params: GroupParams, context: MethodContext) -> dict[str, 
 @verb("flags.history", "the audit trail: who changed what, when, why, at which revision")
 async def flags_history(params: HistoryParams, context: MethodContext) -> dict[str, Any]:
     server = _server()
-    records = await server.store.history(params.flag, limit=params.limit)
-    return {"changes": [record.to_json() for record in records], "revision": server.revision}
+    total = await server.store.count(params.flag)
+    newest_first: list[dict[str, Any]] = []
+    size, taken, full = 0, params.offset, False
+    while not full and len(newest_first) < params.limit:
+        # Read a batch at a time, newest first, so that a large limit never holds the whole page's
+        # records at once; the change that crosses PAGE_BYTES is the page's last (paging.page's rule).
+        want = min(_HISTORY_BATCH, params.limit - len(newest_first))
+        batch = await server.store.history(params.flag, limit=want, skip=taken)
+        for record in reversed(batch):
+            item = record.to_json()
+            newest_first.append(item)
+            taken += 1
+            size += len(json.dumps(item, separators=(",", ":"), default=str)) + 1
+            if size >= PAGE_BYTES:
+                full = True
+                break
+        if len(batch) < want:
+            break  # the trail's oldest change is in
+    return {
+        "changes": newest_first[::-1],
+        "revision": server.revision,
+        "total": total,
+        "next": taken if taken < total else None,
+    }
 
 
 @verb("flags.explain", "replay an evaluation: FLAG [ACTOR] [at=TIME]: the gate, the bucket, the change")

@@ -314,26 +314,41 @@ class RedisStore:
         return last
 
     async def history(
-        self, flag: str | None = None, *, since: int = 0, limit: int | None = None
+        self, flag: str | None = None, *, since: int = 0, limit: int | None = None, skip: int = 0
     ) -> Sequence[ChangeRecord]:
+        skip = max(skip, 0)
         client = self._connect()
         try:
             if flag is None:
-                top = int(await client.get(self._keys.revision) or 0)
+                top = int(await client.get(self._keys.revision) or 0) - skip
                 first = since + 1 if limit is None else max(since + 1, top - limit + 1)
                 revisions = list(range(first, top + 1)) if limit != 0 else []
             else:
                 key = self._keys.history(flag)
                 found: Any = []
-                if limit is None:
+                if limit is None and not skip:
                     found = await client.zrangebyscore(key, f"({since}", "+inf")
-                elif limit > 0:
-                    found = await client.zrevrangebyscore(key, "+inf", f"({since}", 0, limit)
+                elif limit is None or limit > 0:
+                    count = -1 if limit is None else limit
+                    found = await client.zrevrangebyscore(key, "+inf", f"({since}", skip, count)
                     found = list(reversed(found))
                 revisions = [int(r) for r in found]
             return [record for record, _ in await self._records(client, revisions)]
         except _redis_errors() as error:
             raise StoreFailed(f"the flags store {self.location} cannot be read: {error}") from error
+
+    async def count(self, flag: str | None = None) -> int:
+        client = self._connect()
+        try:
+            if flag is None:
+                return int(await client.get(self._keys.revision) or 0)
+            return int(await client.zcard(self._keys.history(flag)))
+        except _redis_errors() as error:
+            raise StoreFailed(f"the flags store {self.location} cannot be read: {error}") from error
+
+    async def probe(self) -> None:
+        """Never needed: a commit here never raises ``FlagsReadOnly`` (a lost Redis is the store's
+        own out-of-sync state, with its reconnection), so the flags never turn read-only on it."""
 
     async def changes_since(self, revision: int) -> Sequence[ChangeRecord]:
         return await self.history(since=max(revision, 0))

@@ -9,8 +9,10 @@ A write is a call to the server, which handles one at a time:
 3. only then it writes the new state to the table, and replies with the ``ChangeRecord``.
 
 So a write is acknowledged only once it is durable, and a failed commit leaves the flags in force
-unchanged (the caller gets ``StoreFailed``; the server carries on). A shared store's changes from
-other daemons arrive as messages and are published the same way, in revision order.
+unchanged (the caller gets ``StoreFailed``; the server carries on). A commit the disk refused
+(``FlagsReadOnly``: full, read-only) turns the flags read-only until a probe write succeeds
+(daemon/flags/read_only.py): writes are refused without touching the disk meanwhile. A shared
+store's changes from other daemons arrive as messages and are published the same way, in revision order.
 
 >>> import asyncio
 >>> from daemon.flags.config import FlagsSettings
@@ -38,14 +40,15 @@ from typing import Any, Final, Literal, Protocol
 
 from daemon.flags.bucket import normalized
 from daemon.flags.config import FlagDeclaration, FlagsSettings
-from daemon.flags.errors import InvalidGate, RevisionConflict, UnknownFlag
+from daemon.flags.errors import FlagsReadOnly, InvalidGate, RevisionConflict, StoreFailed, UnknownFlag
 from daemon.flags.evaluate import DEFAULT_ROLL, Decision, Predicate, Roll, compile_state, decide
 from daemon.flags.fastpath import compiled_evaluator
 from daemon.flags.gates import FlagState, GateKind, GateOp, PercentageOf, apply, check_flag_name
 from daemon.flags.migration.components import OTP_CLEANUP_DECLARATIONS
+from daemon.flags.read_only import READ_ONLY, WRITABLE, ReadOnly
 from daemon.flags.store import Change, ChangeRecord, FlagStore, change_set
 from daemon.flags.stores import open_store
-from supervisor import Access, Caller, Server, Table
+from supervisor import Access, Caller, Server, Table, telemetry
 from supervisor.lowlevel import add_exit_callback
 
 __all__ = ["API_ACTOR", "Actor", "Evaluator", "Flags", "FlagsEvent", "Listener", "actor_id"]
@@ -121,6 +124,11 @@ class _WriteSet:
     actor: str
     reason: str | None
     create: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Probe:
+    """The timer's message: time for a probe write (the flags are read-only)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +235,9 @@ class Flags(Server):
         self.store.subscribe(lambda record: self.send(_Remote(record)))
         if callable(watch := getattr(self.store, "watch_staleness", None)):  # a shared store's
             watch(self.set_stale)  # staleness (daemon/flags/redis_store.py): providers say STALE
+        self.read_only: ReadOnly | None = None
+        """Set while the store cannot persist writes (daemon/flags/read_only.py); None: writable."""
+        self._probe_timer: asyncio.TimerHandle | None = None
         self.enabled = _evaluator(self)
         self._ready = True
         add_exit_callback(self, self._exited)  # any exit, a kill included
@@ -236,6 +247,9 @@ class Flags(Server):
         """Not ready once exited: the module-level ``enabled`` refuses it, as ``whereis`` would,
         until the name is released or a new incarnation takes it."""
         self._ready = False
+        if self._probe_timer is not None:
+            self._probe_timer.cancel()
+            self._probe_timer = None
 
     async def terminate(self, reason: Any) -> None:
         await self.store.close()
@@ -589,7 +603,69 @@ class Flags(Server):
             return error
         return None
 
+    # --- read-only while the disk refuses writes (daemon/flags/read_only.py) ------------------------
+
+    def _refuse_if_read_only(self) -> None:
+        """Refuse a write at once, without touching the store, while the flags are read-only."""
+        state = self.read_only
+        if state is None:
+            return
+        state.refused += 1
+        timer = self._probe_timer
+        left = 0.0 if timer is None else max(0.0, timer.when() - asyncio.get_running_loop().time())
+        raise FlagsReadOnly(state.refusal(left))
+
+    def _turn_read_only(self, error: FlagsReadOnly) -> FlagsReadOnly:
+        """The store refused a commit for want of disk: read-only from now until a probe succeeds.
+        Returns the error the write that found it is answered with."""
+        reason = str(error)
+        loop = asyncio.get_running_loop()
+        self.read_only = ReadOnly(self._clock(), loop.time(), reason)
+        interval = self.settings.probe_interval
+        _log.warning(
+            "the flags are read-only: %s; writes are refused until a probe write succeeds (every %g s)",
+            reason,
+            interval,
+        )
+        telemetry.execute(READ_ONLY, {}, {"store": self.store.location, "error": reason})
+        self._probe_timer = loop.call_later(interval, self.send, _Probe())
+        message = f"{reason}; the flags are read-only until a probe write succeeds (every {interval:g} s)"
+        return FlagsReadOnly(message)
+
+    async def _probe(self) -> None:
+        """A probe write: writable again if it succeeds, else the next one after the interval."""
+        self._probe_timer = None
+        state = self.read_only
+        if state is None:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            await self.store.probe()
+        except StoreFailed as error:  # FlagsReadOnly, or a lock held elsewhere: try again later
+            state.probes += 1
+            state.reason = str(error)
+            self._probe_timer = loop.call_later(self.settings.probe_interval, self.send, _Probe())
+            return
+        state.probes += 1
+        self.read_only = None
+        seconds = loop.time() - state.started
+        _log.warning(
+            "the flags are writable again after %.1f s (%d probes, %d writes refused)",
+            seconds,
+            state.probes,
+            state.refused,
+        )
+        measurements = {"seconds": seconds, "probes": state.probes, "refused": state.refused}
+        telemetry.execute(WRITABLE, measurements, {"store": self.store.location})
+
+    def read_only_status(self) -> dict[str, Any] | None:
+        """None while writable; else since when, how long, why, probes and refusals (``flags status``,
+        the daemon's health)."""
+        state = self.read_only
+        return None if state is None else state.describe(asyncio.get_running_loop().time())
+
     async def _write(self, request: _Write) -> ChangeRecord:
+        self._refuse_if_read_only()
         if request.if_revision is not None:  # compared and written in this one turn of the server
             in_force = await self.flag_revision(request.flag)
             if in_force != request.if_revision:
@@ -603,7 +679,10 @@ class Flags(Server):
         old: FlagState | None = None if row is None else row[_STATE]
         new = apply(old or FlagState(request.flag), request.op)
         change = Change(request.flag, request.op, old, new, request.actor, request.reason, self._clock())
-        revision = await self.store.commit(change)  # raises: nothing is published
+        try:
+            revision = await self.store.commit(change)  # raises: nothing is published
+        except FlagsReadOnly as error:
+            raise self._turn_read_only(error) from error
         self.revision = max(self.revision, revision)
         self._flag_revisions[request.flag] = max(self._flag_revisions.get(request.flag, 0), revision)
         declared = self._declared.get(request.flag)
@@ -623,6 +702,7 @@ class Flags(Server):
     async def _write_set(self, request: _WriteSet) -> list[ChangeRecord]:
         # Every state is built first (a flag written twice builds on its first write), so a refusal
         # changes nothing; then one commit; then everything is published, with no await between.
+        self._refuse_if_read_only()
         states: dict[str, FlagState | None] = {}
         changes: list[Change] = []
         now = self._clock()
@@ -640,7 +720,10 @@ class Flags(Server):
             states[flag] = new
             changes.append(Change(flag, op, old, new, request.actor, request.reason, now))
         numbered = change_set(changes) if len(changes) > 1 else changes
-        last = await self.store.commit_set(numbered)  # raises: nothing is published
+        try:
+            last = await self.store.commit_set(numbered)  # raises: nothing is published
+        except FlagsReadOnly as error:
+            raise self._turn_read_only(error) from error
         first = last - len(numbered) + 1
         records = [ChangeRecord(first + i, change) for i, change in enumerate(numbered)]
         self.revision = max(self.revision, last)
@@ -666,6 +749,8 @@ class Flags(Server):
     async def handle_info(self, message: Any) -> None:
         if isinstance(message, _Remote):
             self.apply_remote(message.record)
+        elif isinstance(message, _Probe):
+            await self._probe()
 
     def apply_remote(self, record: ChangeRecord) -> None:
         """Put in force a change another daemon committed to a shared store. A change older than

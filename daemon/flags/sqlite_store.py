@@ -6,11 +6,13 @@ the state in force, ``flags`` (one row per flag, updated in the same transaction
 mode with ``synchronous=FULL``: a commit returns only once it is on disk, so **a write the server
 acknowledges survives SIGKILL and power loss** (tests/faults/test_flag_faults.py kills a daemon
 50 times during a write storm). The calls block, so they run on one dedicated thread of the store's
-own, never on the event loop; a failed commit (disk full, read-only) is rolled back and raised as
-``StoreFailed``. A database that cannot be read at start raises ``StoreCorrupt`` (a ``ConfigError``:
-the daemon exits 78 naming the file) rather than start with no flags; one that, or whose directory,
-cannot be written raises ``StoreNotWritable`` (also 78, saying so: SQLite's own "unable to open
-database file" reads like corruption).
+own, never on the event loop; a failed commit is rolled back and raised as ``StoreFailed``, and as
+``FlagsReadOnly`` when the disk could not take it (full, read-only, an I/O error): the flags server
+then turns the flags read-only and ``probe`` tells it when the disk takes writes again. A database
+that cannot be read at start raises ``StoreCorrupt`` (a ``ConfigError``: the daemon exits 78 naming
+the file) rather than start with no flags; one that, or whose directory, cannot be written raises
+``StoreNotWritable`` (also 78, saying so: SQLite's own "unable to open database file" reads like
+corruption).
 
 >>> import asyncio, tempfile, pathlib
 >>> from daemon.flags.gates import FlagState, GateOp, apply
@@ -41,13 +43,26 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
-from daemon.flags.errors import InvalidGate, StoreCorrupt, StoreFailed, StoreNotWritable
+from daemon.flags.errors import FlagsReadOnly, InvalidGate, StoreCorrupt, StoreFailed, StoreNotWritable
 from daemon.flags.gates import FlagState
 from daemon.flags.store import Change, ChangeCallback, ChangeRecord, Snapshot
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
 T = TypeVar("T")
+
+_PERSISTENCE: Final = frozenset(
+    {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN}
+)
+"""SQLite's primary result codes that say the disk did not take a write (not a lock, not a bug)."""
+
+
+def _commit_failed(path: Path, error: sqlite3.Error) -> StoreFailed:
+    """The error a commit's failure is raised as: ``FlagsReadOnly`` when the disk refused it."""
+    code = getattr(error, "sqlite_errorcode", None)
+    kind = FlagsReadOnly if code is not None and code & 0xFF in _PERSISTENCE else StoreFailed
+    return kind(f"the flags store {path} did not commit: {error}")
+
 
 SCHEMA_VERSION: Final = 1
 _SCHEMA: Final = """
@@ -203,9 +218,26 @@ class SqliteStore:
                         raise
                     # A duplicate revision: another writer committed meanwhile. Read it, retry once.
         except sqlite3.Error as error:
-            raise StoreFailed(f"the flags store {self.path} did not commit: {error}") from error
+            raise _commit_failed(self.path, error) from error
         self._revision = revision
         return revision
+
+    def _probe_on_thread(self) -> None:
+        """A transaction that writes the header page again, unchanged (its schema version), and
+        commits it durably: it needs the disk to take a WAL frame and its ``fdatasync``, as a write
+        does, and changes no flag."""
+        db = self._db
+        assert db is not None
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                db.execute("COMMIT")
+            finally:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+        except sqlite3.Error as error:
+            raise _commit_failed(self.path, error) from error
 
     def _insert(self, db: sqlite3.Connection, changes: Sequence[Change], last: int | None) -> int:
         """The rows of ``changes`` after revision ``last`` (None: the table's last), in the open
@@ -237,6 +269,14 @@ class SqliteStore:
             raise StoreFailed(f"the flags store {self.path} could not be read: {error}") from error
         return [ChangeRecord.from_json(json.loads(row[0])) for row in rows]
 
+    def _count_on_thread(self, sql: str, args: tuple[Any, ...]) -> int:
+        db = self._db
+        assert db is not None
+        try:
+            return int(db.execute(sql, args).fetchone()[0])
+        except sqlite3.Error as error:
+            raise StoreFailed(f"the flags store {self.path} could not be read: {error}") from error
+
     # --- the FlagStore interface -----------------------------------------------------------------
 
     async def load(self) -> Snapshot:
@@ -254,22 +294,33 @@ class SqliteStore:
         return await self._run(lambda: self._commit_on_thread(batch))
 
     async def history(
-        self, flag: str | None = None, *, since: int = 0, limit: int | None = None
+        self, flag: str | None = None, *, since: int = 0, limit: int | None = None, skip: int = 0
     ) -> Sequence[ChangeRecord]:
         where = "revision > ?" + ("" if flag is None else " AND flag = ?")
         args: tuple[Any, ...] = (since,) if flag is None else (since, flag)
-        if limit is None:
+        if limit is None and skip <= 0:
             sql = f"SELECT record FROM changes WHERE {where} ORDER BY revision"
         else:
             sql = (
                 f"SELECT record FROM (SELECT record, revision FROM changes WHERE {where}"
-                " ORDER BY revision DESC LIMIT ?) ORDER BY revision"
+                " ORDER BY revision DESC LIMIT ? OFFSET ?) ORDER BY revision"
             )
-            args = (*args, max(limit, 0))
+            args = (*args, -1 if limit is None else max(limit, 0), max(skip, 0))
         return await self._run(lambda: self._select_on_thread(sql, args))
+
+    async def count(self, flag: str | None = None) -> int:
+        sql = "SELECT COUNT(*) FROM changes" + ("" if flag is None else " WHERE flag = ?")
+        args: tuple[Any, ...] = () if flag is None else (flag,)
+        return await self._run(lambda: self._count_on_thread(sql, args))
 
     async def changes_since(self, revision: int) -> Sequence[ChangeRecord]:
         return await self.history(since=revision)
+
+    async def probe(self) -> None:
+        """Write and commit the header page, unchanged: ``FlagsReadOnly`` while the disk refuses."""
+        if self._db is None:
+            raise StoreFailed(f"the flags store {self.path} is not open")
+        await self._run(self._probe_on_thread)
 
     def subscribe(self, callback: ChangeCallback) -> None:
         """A local store has no other writer: the callback is never called."""

@@ -12,10 +12,15 @@ shared store, to catch up on the changes other daemons committed.
 - ``commit_set(changes)``: make several changes durable as **one transaction** (a migration stage
   move: ``change_set``) and return the revision of the last; they get consecutive revisions. All or
   nothing: on failure it raises ``StoreFailed`` and none of them is recorded.
-- ``history(flag=None, since=0, limit=None)``: the recorded changes, oldest first, of one flag or of
-  all, with a revision > ``since`` (``limit``: only the newest ``limit`` of them).
+- ``history(flag=None, since=0, limit=None, skip=0)``: the recorded changes, oldest first, of one
+  flag or of all, with a revision > ``since`` (``limit``: only the newest ``limit`` of them, after
+  leaving out the ``skip`` newest: how ``flags.history`` pages back in time).
+- ``count(flag=None)``: how many changes are recorded, of one flag or of all (a page's ``total``).
 - ``changes_since(revision)``: every change after ``revision``, oldest first — how a node that saw a
   gap or reconnected catches up (a shared store's resync; a local store answers from its history).
+- ``probe()``: while the flags are read-only after a commit raised ``FlagsReadOnly`` (a full or
+  read-only disk), a write that changes no flag: it returns once the store can persist again, and
+  raises ``FlagsReadOnly`` while it cannot (daemon/flags/read_only.py).
 - ``subscribe(callback)``: ``callback(record)`` is called, on the event loop, for each change that
   **another** writer committed (a shared store's push: Redis pub/sub). A local store never calls it.
 - ``close()``: release the store (idempotent).
@@ -45,7 +50,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
-from daemon.flags.errors import StoreFailed
+from daemon.flags.errors import FlagsReadOnly, StoreFailed
 from daemon.flags.gates import FlagState, GateOp
 
 __all__ = [
@@ -179,10 +184,14 @@ class FlagStore(Protocol):
     async def commit_set(self, changes: Sequence[Change]) -> int: ...
 
     async def history(
-        self, flag: str | None = None, *, since: int = 0, limit: int | None = None
+        self, flag: str | None = None, *, since: int = 0, limit: int | None = None, skip: int = 0
     ) -> Sequence[ChangeRecord]: ...
 
+    async def count(self, flag: str | None = None) -> int: ...
+
     async def changes_since(self, revision: int) -> Sequence[ChangeRecord]: ...
+
+    async def probe(self) -> None: ...
 
     def subscribe(self, callback: ChangeCallback) -> None: ...
 
@@ -191,8 +200,9 @@ class FlagStore(Protocol):
 
 class MemoryStore:
     """A store that keeps everything in memory: a daemon's flags and history last until it stops
-    (``[flags] store = "memory"``; the tests' store). ``fail_next`` makes the next commits raise
-    ``StoreFailed``, as a full disk would."""
+    (``[flags] store = "memory"``; the tests' store). ``fail_next`` makes the next commits (or
+    probes) raise ``StoreFailed``, as a lost connection would; ``full`` makes every commit and probe raise
+    ``FlagsReadOnly`` until it is cleared, as a full disk would."""
 
     shared = False
     location = "memory"
@@ -201,6 +211,7 @@ class MemoryStore:
         self._records: list[ChangeRecord] = []
         self._flags: dict[str, FlagState] = {}
         self.fail_next = 0
+        self.full = False
 
     async def load(self) -> Snapshot:
         return Snapshot(MappingProxyType(dict(self._flags)), len(self._records))
@@ -209,6 +220,8 @@ class MemoryStore:
         return await self.commit_set([change])
 
     async def commit_set(self, changes: Sequence[Change]) -> int:
+        if self.full:
+            raise FlagsReadOnly("the memory store did not commit: it is told to be full")
         if self.fail_next:
             self.fail_next -= 1
             raise StoreFailed("the memory store was told to fail this commit")
@@ -222,13 +235,25 @@ class MemoryStore:
         return len(self._records)
 
     async def history(
-        self, flag: str | None = None, *, since: int = 0, limit: int | None = None
+        self, flag: str | None = None, *, since: int = 0, limit: int | None = None, skip: int = 0
     ) -> Sequence[ChangeRecord]:
         found = [r for r in self._records[since:] if flag is None or r.change.flag == flag]
+        if skip > 0:
+            found = found[:-skip]
         return found if limit is None else found[-limit:] if limit > 0 else []
+
+    async def count(self, flag: str | None = None) -> int:
+        return sum(1 for r in self._records if flag is None or r.change.flag == flag)
 
     async def changes_since(self, revision: int) -> Sequence[ChangeRecord]:
         return list(self._records[max(revision, 0) :])
+
+    async def probe(self) -> None:
+        if self.full:
+            raise FlagsReadOnly("the memory store did not take the probe: it is told to be full")
+        if self.fail_next:
+            self.fail_next -= 1
+            raise StoreFailed("the memory store was told to fail this probe")
 
     def subscribe(self, callback: ChangeCallback) -> None:
         """A local store has no other writer: the callback is never called."""

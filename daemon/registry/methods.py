@@ -109,7 +109,7 @@ def _registry() -> SwitchedRegistry:
         registry_named(REGISTRY_NAME)
     except NoProc:
         message = "the registry is not running (restarting?): try again"
-        raise ControlError(ErrorCode.NOT_FOUND, message) from None
+        raise ControlError(ErrorCode.SERVER_DOWN, message, {"server": REGISTRY_NAME}) from None
     return SwitchedRegistry(REGISTRY_NAME)
 
 

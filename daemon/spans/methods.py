@@ -53,7 +53,8 @@ def _item(span: OpenSpan) -> dict[str, Any]:
 async def spans_list(params: ListParams, context: MethodContext) -> dict[str, Any]:
     server = whereis(SPANS_NAME)
     if not isinstance(server, SpanServer):
-        raise ControlError(ErrorCode.NOT_FOUND, f"the span server {SPANS_NAME} is not running")
+        message = f"the span server {SPANS_NAME} is not running"
+        raise ControlError(ErrorCode.SERVER_DOWN, message, {"server": SPANS_NAME})
     lives = [live for _, spans, _ in server.table.tab2list() for live in list(spans.values())]
     now = time.perf_counter_ns()
     trace = params.trace

@@ -94,6 +94,7 @@ _CONTEXT = "daemon/context.py"
 _EXPERIMENTS = "daemon/flags/experiments/run.py"
 _MIGRATION = "daemon/flags/migration/control.py"
 _REDIS = "daemon/flags/redis_store.py"
+_FLAGS = "daemon/flags/server.py"
 _SPAN_ATTRIBUTES = "the span's attributes"
 _OBSERVATIONS = ("control_duration", "candidate_duration")
 _NS_OBSERVATIONS = (("control_duration", "ns"), ("candidate_duration", "ns"))
@@ -230,6 +231,11 @@ EVENTS: Final[Mapping[EventName, EventSignal]] = _events(
                 units=(("seconds", "s"),)),
     EventSignal(("arbord", "flags", "store", "resync"), "a catch-up read changes from the shared store",
                 _REDIS, ("changes", "from", "to"), ("why", "node", "store")),
+    EventSignal(("arbord", "flags", "read_only"), "the store could not persist a write: flags read-only",
+                _FLAGS, (), ("store", "error")),
+    EventSignal(("arbord", "flags", "writable"), "a probe write succeeded: the flags take writes again",
+                _FLAGS, ("seconds", "probes", "refused"), ("store",),
+                units=(("seconds", "s"),)),
 )  # fmt: skip
 """Every event arbord emits, by name (docs/telemetry.md, "Events arbord emits")."""
 

@@ -281,5 +281,7 @@ DEFAULT_METRICS: Final[tuple[Metric, ...]] = (
     last_value("arbord.poller.process.open_fds", description="Open file descriptors of the daemon."),
     counter("arbord.poller.failure.count", tags=("measurement",),
             description="Poller measurements removed because they raised."),
+    counter("arbord.flags.read_only.count",
+            description="Times the flags turned read-only: their store could not persist a write."),
 )  # fmt: skip
 """arbord's own metrics, defined unless ``[telemetry.metrics] defaults = false``."""

@@ -34,7 +34,9 @@ class MetricsParams(BaseModel):
 def _server() -> MetricsServer:
     server = metrics_server()
     if server is None:
-        raise ControlError(ErrorCode.NOT_FOUND, "the metrics server (arbord.metrics) is not running")
+        name = "arbord.metrics"
+        message = f"the metrics server ({name}) is not running"
+        raise ControlError(ErrorCode.SERVER_DOWN, message, {"server": name})
     return server
 
 

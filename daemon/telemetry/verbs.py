@@ -89,7 +89,8 @@ def parse_rate(rate: float | str) -> float:
 def _server() -> TelemetryServer:
     server = whereis(SERVER_NAME)
     if not isinstance(server, TelemetryServer):
-        raise ControlError(ErrorCode.NOT_FOUND, f"the telemetry server {SERVER_NAME} is not running")
+        message = f"the telemetry server {SERVER_NAME} is not running"
+        raise ControlError(ErrorCode.SERVER_DOWN, message, {"server": SERVER_NAME})
     return server
 
 

@@ -24,6 +24,14 @@ class ErrorCode(enum.StrEnum):
     """The thing named in ``params`` does not exist (child, table, key, cache)."""
     CONFLICT = "conflict"
     """The request contradicts the current state (already registered, child running, ...)."""
+    SERVER_DOWN = "server_down"
+    """The server that serves the request is down: it crashed with the request in flight, or is being
+    restarted (between its crash and its restart's registration). Retry; a write in flight may or may
+    not have taken effect (read it back)."""
+    READ_ONLY = "read_only"
+    """The flags are read-only: their store could not persist a write (disk full, read-only file
+    system, I/O error). Nothing was changed; writes are taken again once a probe write succeeds
+    (``arborctl status`` shows ``health``)."""
     TIMEOUT = "timeout"
     """The daemon did not finish the request in time."""
     SHUTTING_DOWN = "shutting_down"

@@ -2,9 +2,10 @@
 
 ``core_methods()``: hello, methods, version, ping, status, reload, config.*, shutdown, the tree verbs
 and tables.*. ``CORE_ERROR_MAP``: how the supervisor library's refusals are answered (a missing child
-or server is ``not_found``, a child already there or running ``conflict``; a call that timed out is
-a ``TimeoutError``, answered ``timeout`` whatever the map). The components add their own verbs and
-codes (``daemon.component``).
+is ``not_found``, a server that is down (``ServerDown``: ``NoProc``, or ``ServerExited`` for a call
+in flight when it died) ``server_down``, a child already there or running ``conflict``; a call that
+timed out is a ``TimeoutError``, answered ``timeout`` whatever the map). The components add their
+own verbs and codes (``daemon.component``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from daemon.verbs.error_codes import ErrorRule
 from daemon.verbs.method import Method
 from daemon.verbs.table_verbs import table_methods
 from daemon.verbs.tree_verbs import tree_methods
-from supervisor import NoProc, ServerExited, StartFailed
+from supervisor import ServerDown, StartFailed
 from supervisor.errors import (
     AlreadyStarted,
     ChildAlreadyPresent,
@@ -39,8 +40,7 @@ def _start_failed(error: Any) -> str:
 CORE_ERROR_MAP: Final[MappingProxyType[type[BaseException], ErrorRule]] = MappingProxyType(
     {
         ChildNotFound: ErrorCode.NOT_FOUND,
-        NoProc: ErrorCode.NOT_FOUND,
-        ServerExited: ErrorCode.NOT_FOUND,
+        ServerDown: ErrorCode.SERVER_DOWN,
         TableGone: ErrorCode.NOT_FOUND,
         AlreadyStarted: ErrorCode.CONFLICT,
         ChildAlreadyPresent: ErrorCode.CONFLICT,

@@ -162,6 +162,44 @@ def _spans(result: Mapping[str, Any]) -> str:
     return "\n".join(filter(None, [render_table(rows), _counted(len(rows), result.get("total"), "spans")]))
 
 
+def _change(op: Any) -> str:
+    """A change's write in a few words, as the log says it: ``enable actor alice``, ``percentage 25%
+    of actors`` (``GateOp.describe``, from its JSON)."""
+    if not isinstance(op, Mapping):
+        return _cell(op)
+    value = op.get("value")
+    if op.get("verb") == "percentage" and isinstance(value, Mapping):
+        return f"percentage {value.get('value'):g}% of {value.get('of')}"
+    return " ".join(str(op[word]) for word in ("verb", "gate", "target") if op.get(word) is not None)
+
+
+def _flag_changes(result: Mapping[str, Any]) -> str:
+    """``flags.history``: one line per change, oldest first; under a page that is not the whole
+    trail, how many of how many, and the ``offset`` of the older page.
+
+    >>> print(_flag_changes({"changes": [{"revision": 7, "when": "2026-11-24T10:00:00.000+00:00",
+    ...     "flag": "beta", "op": {"verb": "enable", "gate": "actor", "target": "alice"},
+    ...     "actor": "uid:0 (root)", "reason": None}], "total": 9, "next": 1}))
+    REVISION  WHEN                           FLAG  CHANGE              ACTOR         REASON
+    7         2026-11-24T10:00:00.000+00:00  beta  enable actor alice  uid:0 (root)  -
+    (1 of 9 changes; older: offset=1)
+    """
+    changes = result.get("changes") or []
+    if not changes:
+        return "no changes"
+    rows = [
+        [str(c.get("revision")), str(c.get("when")), str(c.get("flag")), _change(c.get("op")),
+         str(c.get("actor")), str(c.get("reason") or "-")]
+        for c in changes
+    ]  # fmt: skip
+    counted = _counted(len(rows), result.get("total"), "changes")
+    older = result.get("next")
+    if counted and older is not None:
+        counted = f"{counted[:-1]}; older: offset={older})"
+    table = _align([["REVISION", "WHEN", "FLAG", "CHANGE", "ACTOR", "REASON"], *rows])
+    return "\n".join(filter(None, [table, counted]))
+
+
 def _cache_stats(result: Mapping[str, Any]) -> str:
     if not result:
         return "no caches"
@@ -339,6 +377,29 @@ def _crash_line(crash: Mapping[str, Any] | None, now: float) -> str:
     return f"{crash['child']} {format_duration(max(now - at, 0.0))} ago ({stamp}): {crash['reason']}"
 
 
+def _health_line(health: Mapping[str, Any]) -> str:
+    """``ok``, or ``DEGRADED`` and each problem: ``flags read-only for 12s (REASON), 3 probes``.
+
+    >>> _health_line({"ok": False, "flags_read_only": {"seconds": 12.2, "reason": "disk full",
+    ...               "probes": 3, "refused": 1, "since": "..."}})
+    'DEGRADED: flags read-only for 12s (disk full), 3 probes, 1 writes refused'
+    """
+    if health.get("ok", True):
+        return "ok"
+    problems = []
+    for name, details in health.items():
+        if name == "ok":
+            continue
+        if name == "flags_read_only" and isinstance(details, Mapping):
+            problems.append(
+                f"flags read-only for {format_duration(details.get('seconds', 0))} ({details.get('reason')}),"
+                f" {details.get('probes')} probes, {details.get('refused')} writes refused"
+            )
+        else:
+            problems.append(f"{name} {_cell(details)}")
+    return "DEGRADED: " + "; ".join(problems)
+
+
 def render_status(result: Mapping[str, Any], *, now: float | None = None) -> str:
     """``status`` for a person: ``key: value`` lines, uptime with its unit, restarts per child, the
     last crash (child, how long ago, when, reason), the control socket's counters on one line."""
@@ -351,6 +412,8 @@ def render_status(result: Mapping[str, Any], *, now: float | None = None) -> str
             lines[key] = _restarts_line(value)
         elif key == "last_crash":
             lines["last crash"] = _crash_line(value, now)
+        elif key == "health" and isinstance(value, Mapping):
+            lines[key] = _health_line(value)
         elif isinstance(value, Mapping):
             lines[key] = " ".join(f"{k}={_cell(v)}" for k, v in value.items())
         else:
@@ -427,6 +490,7 @@ _RENDERERS: Final[Mapping[str, tuple[type, Callable[[Any], str]]]] = {
     "migration.history": (Mapping, lambda r: render_migration_history(r, render_table)),
     "migration.why": (Mapping, lambda r: render_why(r, render_table)),
     "flags.why": (Mapping, lambda r: render_why(r, render_table)),
+    "flags.history": (Mapping, _flag_changes),
 }
 
 

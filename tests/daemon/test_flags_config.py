@@ -93,6 +93,7 @@ def test_declared_flags_round_trip_through_their_dump() -> None:
         "path": "/x/f.db",
         "writers_group": None,
         "ofrep": False,  # OFREP on the HTTP listener (docs/flags.md, "OFREP")
+        "probe_interval": 5.0,  # read-only after a refused commit: seconds between probes (flags.md)
         "redis": None,  # [flags.redis], for store = "redis" (docs/flags.md, "Shared store (Redis)")
         "migration": MigrationSettings().model_dump(mode="json"),  # [flags.migration] (docs/migrations.md)
         "a": {"description": "", "owner": "me", "default": False, "expires": None},

@@ -55,6 +55,7 @@ async def test_with_a_local_store_this_daemon_is_the_fleet(local: Flags) -> None
         "revision": record.revision,
         "in_sync": True,
         "stale": False,
+        "read_only": None,
     }
     reply = await flags_wait(WaitParams(revision=record.revision, timeout=5), CONTEXT)
     assert reply["nodes"] == [{"node": "local", "revision": record.revision, "stale": False}]

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from daemon.flags import Flags, FlagState, GateOp, StoreCorrupt, StoreFailed
+from daemon.flags import Flags, FlagsReadOnly, FlagState, GateOp, StoreCorrupt, StoreFailed
 from daemon.flags.config import FlagsSettings
 from daemon.flags.gates import apply
 from daemon.flags.sqlite_store import SqliteStore
 from daemon.flags.state_dir import choose_state_dir, database_path
 from daemon.flags.store import Change
+from supervisor.testing import wait_for
 
 
 def change(flag: str, op: GateOp, old: FlagState | None = None, actor: str = "test") -> Change:
@@ -76,16 +77,21 @@ async def test_a_failed_commit_raises_and_records_nothing(store: SqliteStore) ->
 
 
 async def test_a_failed_commit_leaves_the_flags_in_force_and_the_server_up(tmp_path: Path) -> None:
+    # A database that refuses writes (SQLITE_READONLY) turns the flags read-only; its probes fail
+    # too until it takes writes again, then the flags are writable by themselves (read_only.py).
     store = await SqliteStore.open(tmp_path / "flags.db")
-    flags = await Flags.start(FlagsSettings.model_validate({"beta": {}}), store=store)
+    flags = await Flags.start(FlagsSettings.model_validate({"beta": {}, "probe_interval": 0.01}), store=store)
     try:
         await flags.enable("beta")
         await store._run(lambda: store._db.execute("PRAGMA query_only = ON") if store._db else None)
-        with pytest.raises(StoreFailed):
+        with pytest.raises(FlagsReadOnly, match="attempt to write a readonly database"):
             await flags.disable("beta", reason="this write must not land")
         assert flags.enabled("beta") is True
         assert flags.alive
+        await wait_for(lambda: (flags.read_only_status() or {}).get("probes", 0) >= 1, 10.0)
+        assert flags.read_only is not None  # the probe was refused as the write was
         await store._run(lambda: store._db.execute("PRAGMA query_only = OFF") if store._db else None)
+        await wait_for(lambda: flags.read_only is None, 10.0)
         await flags.disable("beta")
         assert flags.enabled("beta") is False
         assert [r.revision for r in await store.history()] == [1, 2]

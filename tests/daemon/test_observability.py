@@ -37,6 +37,7 @@ from daemon.crashes import CRASHES_NAME, CrashLog
 from daemon.ctl.client import open_control_client
 from daemon.flags import Flags, MemoryStore, experiment
 from daemon.flags.config import FlagsSettings
+from daemon.flags.errors import StoreFailed
 from daemon.flags.experiments import Experiments
 from daemon.flags.gates import GateOp
 from daemon.flags.migration.control import Advance, EmergencyRollback, Rollback, ask
@@ -57,7 +58,7 @@ from daemon.watchdog import monitor_lag
 from supervisor import ChildSpec, Server, Supervisor, call, telemetry
 from supervisor.errors import ServerExited
 from supervisor.tables import Table
-from supervisor.testing import Captured, ManualClock, capture, settle
+from supervisor.testing import Captured, ManualClock, capture, settle, wait_for
 from tests.daemon.migration.test_control import Harness, emit, judge
 from tests.daemon.migration.test_control import start as start_migration
 from tests.daemon.redis_server import RedisServer, start_redis_server
@@ -109,8 +110,9 @@ FLAG_STORE = _ev(
     "arbord.flags.store.out_of_sync", "arbord.flags.store.stale", "arbord.flags.store.in_sync",
     "arbord.flags.store.resync",
 )  # fmt: skip
+FLAGS_READ_ONLY = _ev("arbord.flags.read_only", "arbord.flags.writable")
 PERFORMED = (LIBRARY, ABANDON, CACHE, REGISTRY, CONTROL, POLLER, SPAN_EVENTS, CONTEXT, EXPERIMENTS,
-             MIGRATION, WATCHDOG, FLAG_STORE)  # fmt: skip
+             MIGRATION, WATCHDOG, FLAG_STORE, FLAGS_READ_ONLY)  # fmt: skip
 
 
 def check(seen: Iterable[Captured], events: Iterable[tuple[str, ...]]) -> None:
@@ -554,6 +556,23 @@ async def test_a_migration_emits_its_events() -> None:
     finally:
         logging.disable(logging.NOTSET)
     check(seen, MIGRATION)
+
+
+async def test_the_flags_turning_read_only_and_back_emit_their_events() -> None:
+    store = MemoryStore()
+    flags = await Flags.start(FlagsSettings(store="memory", probe_interval=0.01), store=store)
+    logging.disable(logging.WARNING)
+    try:
+        with capture(*FLAGS_READ_ONLY) as seen:
+            store.full = True
+            with pytest.raises(StoreFailed):
+                await flags.enable("beta", create=True)
+            store.full = False
+            await wait_for(lambda: flags.read_only is None, 10.0)
+    finally:
+        logging.disable(logging.NOTSET)
+        await flags.stop()
+    check(seen, FLAGS_READ_ONLY)
 
 
 async def test_the_watchdog_and_the_handler_budget_emit_their_events() -> None:

@@ -442,11 +442,11 @@ async def test_a_metric_keeps_at_most_max_series_tag_combinations(server: Metric
     assert [s.value for s in await server.series_in_slices()] == [s.value for s in server.series()]
 
 
-async def test_the_metrics_verbs_answer_not_found_while_no_metrics_server_runs() -> None:
+async def test_the_metrics_verbs_answer_server_down_while_no_metrics_server_runs() -> None:
     assert metrics_server() is None
     for method in metrics_methods():
         outcome = method.handler(method.parse({}), cast(Any, None))
         assert inspect.isawaitable(outcome)
         with pytest.raises(ControlError) as caught:
             await outcome
-        assert caught.value.code is ErrorCode.NOT_FOUND
+        assert caught.value.code is ErrorCode.SERVER_DOWN

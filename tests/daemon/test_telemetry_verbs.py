@@ -63,10 +63,10 @@ async def test_the_verbs_through_the_console_path(server: TelemetryServer) -> No
     assert caught.value.code is ErrorCode.INVALID_PARAMS
 
 
-async def test_without_the_server_the_verbs_say_not_found() -> None:
+async def test_without_the_server_the_verbs_say_server_down() -> None:
     with pytest.raises(ControlError) as caught:
         await invoke(console(), "telemetry.stats", {})
-    assert caught.value.code is ErrorCode.NOT_FOUND
+    assert caught.value.code is ErrorCode.SERVER_DOWN
 
 
 def test_the_console_has_a_telemetry_command() -> None:

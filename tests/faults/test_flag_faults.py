@@ -3,10 +3,11 @@
 F9: the daemon is SIGKILLed during a write storm and restarted by ``Restart=on-failure``: after each
 restart the flag holds every acknowledged write and nothing that was never sent, and the audit trail
 has one revision per write that landed, with no gap (3 kills in ``make test``; 50 with ``-m slow``).
-F10: the state directory on a small tmpfs that fills up, then turns read-only: each write is refused
-with an error reply, the flags in force are unchanged, the daemon keeps answering, and the next
-write once space (or write access) returns is committed — no restart needed. Read-only before the
-start: exit 78 saying the directory is not writable (not that the database is unreadable).
+F10: the state directory on a small tmpfs that fills up, then turns read-only: the flags turn
+read-only (each write is refused with ``read_only``, the flags in force are unchanged, the daemon
+keeps answering, ``status`` shows the health flag), and once space returns a probe write makes them
+writable again by itself — no restart, no write needed. Read-only before the start: exit 78 saying
+the directory is not writable (not that the database is unreadable).
 """
 
 from __future__ import annotations
@@ -28,11 +29,14 @@ import pytest
 
 from daemon.app import ExitCode
 from daemon.flags.sqlite_store import SqliteStore
+from supervisor.testing import wait_for
 from tests.daemon.conftest import RunningDaemon
 from tests.daemon.test_flags_daemon import Client
 from tests.faults.unit import Unit, UnitRules, UnitState, running_unit
 
 DECLARED = '[flags.beta]\nowner = "payments"\ndescription = "the new path"\n'
+PROBED = "[flags]\nprobe_interval = 0.2\n" + DECLARED
+"""F10's: a probe write every 0.2 s while the flags are read-only (5 s by default)."""
 
 
 def rpc(daemon: RunningDaemon, method: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -141,14 +145,36 @@ def fill(path: Path) -> Path:
 
 
 def refused_and_unchanged(daemon: RunningDaemon, percentage: float) -> None:
-    """A write is refused with an error naming the store; the flag in force did not move."""
+    """A write is refused with ``read_only`` naming the store's failure; the flag in force did not
+    move; the daemon's health says the flags are read-only."""
     before = rpc(daemon, "flags.get", {"flag": "beta"})["result"]["gates"]  # ("value" rolls the dice)
     reply = rpc(daemon, "flags.percentage", {"flag": "beta", "of": "time", "value": percentage})
     assert "error" in reply, reply
-    assert reply["error"]["code"] == "internal"
+    assert reply["error"]["code"] == "read_only"
     assert "did not commit" in reply["error"]["message"]
     assert rpc(daemon, "flags.get", {"flag": "beta"})["result"]["gates"] == before
     assert rpc(daemon, "ping", {})["result"]
+    health = rpc(daemon, "status", {})["result"]["health"]
+    assert health["ok"] is False
+    assert "did not commit" in health["flags_read_only"]["reason"]
+    assert read_only(daemon)["reason"] == health["flags_read_only"]["reason"]
+
+
+def healthy_again(daemon: RunningDaemon) -> None:
+    """Wait (no write) until a probe write has made the flags writable: ``health`` ok again."""
+
+    def ok() -> bool:
+        return bool(rpc(daemon, "status", {})["result"]["health"]["ok"])
+
+    asyncio.run(wait_for(ok, 15.0, what="the daemon's health back to ok"))
+    assert rpc(daemon, "flags.status", {})["result"]["read_only"] is None
+
+
+def read_only(daemon: RunningDaemon) -> dict[str, Any]:
+    """``flags.status``'s ``read_only``: since when, why, the probes tried, the writes refused."""
+    status = rpc(daemon, "flags.status", {})["result"]["read_only"]
+    assert status is not None
+    return dict(status)
 
 
 def committed(daemon: RunningDaemon, percentage: float) -> int:
@@ -159,15 +185,17 @@ def committed(daemon: RunningDaemon, percentage: float) -> int:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
-def test_f10_a_full_state_directory_refuses_writes_and_recovers_when_space_returns() -> None:
-    with running_unit(DECLARED) as unit, small_tmpfs(unit.state_dir, "1m") as state:
+def test_f10_a_full_state_directory_turns_the_flags_read_only_until_space_returns() -> None:
+    with running_unit(PROBED) as unit, small_tmpfs(unit.state_dir, "1m") as state:
         unit.start()
         daemon = unit.wait_ready()
         assert committed(daemon, 10) == 1
+        assert rpc(daemon, "status", {})["result"]["health"] == {"ok": True}
         filler = fill(state)
-        refused_and_unchanged(daemon, 20)
-        refused_and_unchanged(daemon, 30)
-        filler.unlink()  # space returns: the next write commits, no restart
+        refused_and_unchanged(daemon, 20)  # the write that finds the disk full
+        refused_and_unchanged(daemon, 30)  # refused without touching it
+        filler.unlink()  # space returns: a probe write succeeds by itself, no restart
+        healthy_again(daemon)
         assert committed(daemon, 40) == 2
         history = rpc(daemon, "flags.history", {"flag": "beta"})["result"]["changes"]
         assert [c["revision"] for c in history] == [1, 2]  # the refused writes left no trace
@@ -209,7 +237,7 @@ def repair(path: Path, image: Path) -> None:
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a file system needs root")
 def test_f10_a_state_directory_turned_read_only_refuses_writes_and_keeps_what_was_acknowledged() -> None:
-    with running_unit(DECLARED) as unit:
+    with running_unit(PROBED) as unit:
         image = unit.base / "state.img"
         with ext4_remounting_read_only(unit.state_dir, image) as trigger:
             unit.start()
@@ -218,6 +246,8 @@ def test_f10_a_state_directory_turned_read_only_refuses_writes_and_keeps_what_wa
             trigger.write_text("arbord fault suite\n")  # the kernel: errors=remount-ro
             refused_and_unchanged(daemon, 20)
             refused_and_unchanged(daemon, 30)
+            probes = rpc(daemon, "flags.status", {})["result"]["read_only"]["probes"]
+            asyncio.run(wait_for(lambda: read_only(daemon)["probes"] > probes, 15.0))  # they fail
             assert unit.stop() == ExitCode.OK
             repair(unit.state_dir, image)  # the kernel will not remount it rw: the operator's fsck
             unit.start()

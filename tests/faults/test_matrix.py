@@ -24,6 +24,7 @@ COVERAGE: Final[dict[str, tuple[str, ...]]] = {
         "test_tree_faults.py::test_f1_every_server_of_the_daemon_crashed_in_turn_keeps_the_invariants",
         "test_tree_faults.py::test_f1_random_chaos_of_80_crashes_keeps_the_invariants",
         "test_tree_faults.py::test_f1_crash_points_in_callbacks_reply_an_error_never_hang",
+        "test_tree_faults.py::test_f1_calls_while_a_server_restarts_answer_server_down_never_not_found",
     ),
     "F2": (
         "test_tree_faults.py::test_f2_a_sibling_failing_during_a_group_restart_is_retried_through_the_mailbox",
@@ -49,7 +50,7 @@ COVERAGE: Final[dict[str, tuple[str, ...]]] = {
         "test_flag_faults.py::test_f9_every_acknowledged_write_survives_50_sigkills",
     ),
     "F10": (
-        "test_flag_faults.py::test_f10_a_full_state_directory_refuses_writes_and_recovers_when_space_returns",
+        "test_flag_faults.py::test_f10_a_full_state_directory_turns_the_flags_read_only_until_space_returns",
         "test_flag_faults.py::"
         "test_f10_a_state_directory_turned_read_only_refuses_writes_and_keeps_what_was_acknowledged",
         "test_flag_faults.py::test_f10_a_read_only_state_directory_at_start_exits_78_saying_so",

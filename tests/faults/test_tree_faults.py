@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from daemon.cache.cache import Cache
 from daemon.ctl.client import ControlClient, ControlReplyError, open_control_client
 from daemon.flags.server import Flags
 from supervisor import (
@@ -35,6 +36,7 @@ from supervisor import (
     Strategy,
     Supervisor,
     SupervisorFlags,
+    whereis,
 )
 from supervisor.testing import Capture, Fault, FaultPlan, LeakCheck, ManualClock, wait_for, wait_for_events
 from tests.faults.in_process import InProcess, running_in_process, settled, tree_of
@@ -135,9 +137,9 @@ async def test_f1_crash_points_in_callbacks_reply_an_error_never_hang(
         fault_plan.server(Flags, "init", Fault.RAISE, hits={1})
         with pytest.raises(ControlReplyError) as refused:
             await asyncio.wait_for(client.call("flags.disable", {"flag": "beta"}), 10)
-        # A call whose server exited before replying is ServerExited, answered not_found (the core
-        # verbs' error map): an error reply naming the exit, never a hang.
-        assert refused.value.code == "not_found"
+        # A call whose server exited before replying is ServerExited, a ServerDown, answered
+        # server_down (the core verbs' error map): an error reply naming the exit, never a hang.
+        assert refused.value.code == "server_down"
         assert "exited: Exit(crash: FaultInjected(" in str(refused.value)
         await wait_for_events(restarts, [RESTART, RESTART], timeout=10.0)
         assert [(i.point, i.hit) for i in fault_plan.injected] == [
@@ -148,6 +150,44 @@ async def test_f1_crash_points_in_callbacks_reply_an_error_never_hang(
         flags = await settled(in_process.daemon.root)
         assert flags["flags"].alive
         assert (await client.call("flags.get", {"flag": "beta"}))["gates"]["boolean"] is True
+    await in_process.ping()
+
+
+async def test_f1_calls_while_a_server_restarts_answer_server_down_never_not_found(
+    in_process: InProcess, arbord_capture: Callable[..., Capture], fault_plan: FaultPlan
+) -> None:
+    # Between a crash and the restart's registration a caller finds no running server: held open
+    # here by the restart's init hanging. The flags and a configured cache answer server_down (the
+    # matrix's "ServerDown"); a cache that is not configured is still not_found.
+    restarts = arbord_capture(RESTART)
+    fault_plan.server(Flags, "init", Fault.HANG, hits={1})
+    fault_plan.server(Cache, "init", Fault.HANG, hits={1})
+    tree = await settled(in_process.daemon.root)
+    async with open_control_client(in_process.socket) as client:
+        tree["flags"].kill()
+        tree["cache/default"].kill()
+        await wait_for(lambda: fault_plan.hits("Flags.init") == fault_plan.hits("Cache.init") == 1, 10.0)
+        for method, params in (
+            ("flags.enable", {"flag": "beta"}),
+            ("flags.get", {"flag": "beta"}),
+            ("cache.get", {"key": "k"}),
+            ("cache.put", {"key": "k", "value": 1}),
+        ):
+            with pytest.raises(ControlReplyError) as refused:
+                await asyncio.wait_for(client.call(method, params), 10)
+            assert refused.value.code == "server_down", method
+        with pytest.raises(ControlReplyError) as unknown:
+            await client.call("cache.get", {"cache": "nope", "key": "k"})
+        assert unknown.value.code == "not_found"
+        # The hung inits are killed: each restart fails once, is retried, and the servers answer.
+        for name in ("arbord.flags", "arbord.cache.default"):
+            hung = whereis(name)
+            assert hung is not None
+            hung.kill()
+        await wait_for_events(restarts, [RESTART, RESTART], timeout=10.0)
+        await settled(in_process.daemon.root)
+        assert (await client.call("flags.enable", {"flag": "beta"}))["revision"] == 1
+        await client.call("cache.put", {"key": "k", "value": 1})
     await in_process.ping()
 
 
