@@ -173,6 +173,8 @@ def test_a_failing_test_prints_its_fault_plans_seed_and_the_seed_replays(suite: 
                     await server.call(n)
                 except Exception:
                     pass
+            server.kill()  # stopped, so that the leak check has nothing to add to the failure
+            await server.wait()
             assert False, "fails on purpose"
         """
     )
