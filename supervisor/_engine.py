@@ -97,6 +97,10 @@ class SupervisorEngine(Server):
         # The start_timeout of the pending held restart, if its spec has one (_restart_timed_out).
         self._restart_deadline: asyncio.TimerHandle | None = None
         self._extra_args: tuple[Any, ...] = ()
+        # The children being stopped now: out of their records already (a stopped child must not be
+        # restarted), so _linked_exit finds them here
+        # (test_killing_a_supervisor_while_it_stops_a_child_kills_that_child_too).
+        self._stopping: set[Server] = set()
         # Built once: the label is read on every restart (bench core, "crash -> restarted & ready").
         self._anonymous_label = f"{type(self).__name__}@{id(self):#x}"
         self.abandoned: list[str] = []
@@ -242,6 +246,8 @@ class SupervisorEngine(Server):
         for child in self._records():
             if child.server is not None and child.server.alive:
                 child.server.kill()
+        for server in list(self._stopping):
+            server.kill()
 
     # --- how records are kept: the subclass's part -----------------------------------------------
 
@@ -312,7 +318,14 @@ class SupervisorEngine(Server):
         if server is None:
             return
         child_ops.unwatch(server, child.watch_key)
-        outcome = await child_ops.stop_child(server, child.spec, self.flags.kill_grace)
+        self._stopping.add(server)
+        try:
+            outcome = await child_ops.stop_child(server, child.spec, self.flags.kill_grace)
+        finally:
+            # Still alive when this supervisor is killed meanwhile (this await is cancelled): its
+            # _linked_exit, which runs after, kills the child; or when abandoned, as it is reported.
+            if not server.alive:
+                self._stopping.discard(server)
         if outcome.abandoned:
             self.abandoned.append(child.spec.id)
         child_ops.report_stop(self.label, child.spec, outcome)

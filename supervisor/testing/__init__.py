@@ -22,7 +22,10 @@ both with waits on something definite:
 - ``capture`` records telemetry events; ``wait_for_events(seen, events, timeout)`` waits for some,
   ``wait_for(predicate, timeout)`` for any condition, ``settle`` for a supervisor's mailbox; a wait
   that times out raises ``WaitTimeout`` saying what it awaited and what it saw instead.
-- ``UniqueNames`` makes names no other test uses; ``LeakCheck`` names what a test left behind.
+- ``UniqueNames`` makes names no other test uses (``registered()``: those still held);
+  ``LeakCheck`` names what a test left behind.
+- ``running_children`` lists a supervisor's running servers; ``crash_and_settle`` crashes a child
+  and returns once its supervisor has restarted it (or escalated).
 - ``FaultPlan`` makes a server's callback or a table's write raise, hang or be cancelled, seeded and
   recorded so that a failing seed replays.
 
@@ -39,6 +42,7 @@ from typing import Final
 
 from supervisor._clock import ManualClock
 from supervisor.telemetry import Capture, Captured, capture
+from supervisor.testing._children import crash_and_settle, running_children
 from supervisor.testing._faults import Fault, FaultInjected, FaultPlan, Injection
 from supervisor.testing._leaks import LeakCheck, Leaked, Snapshot
 from supervisor.testing._names import UniqueNames
@@ -58,6 +62,8 @@ __all__ = [
     "UniqueNames",
     "WaitTimeout",
     "capture",
+    "crash_and_settle",
+    "running_children",
     "settle",
     "wait_for",
     "wait_for_events",
@@ -78,6 +84,8 @@ for _public in (
     Snapshot,
     UniqueNames,
     WaitTimeout,
+    crash_and_settle,
+    running_children,
     settle,
     wait_for,
     wait_for_events,

@@ -5,12 +5,16 @@
 'test_checkout-uvloop.9c294b85.cart'
 >>> names.owns("test_checkout-uvloop.9c294b85.cart"), names.owns("cart")
 (True, False)
+>>> names.registered()  # none of them is registered yet
+[]
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+
+from supervisor._runtime import registered_names
 
 __all__ = ["UniqueNames"]
 
@@ -40,6 +44,10 @@ class UniqueNames:
     def owns(self, name: str) -> bool:
         """Whether ``name`` is one of these names."""
         return name.startswith(self.prefix)
+
+    def registered(self) -> list[str]:
+        """These names that are registered now, sorted: what a test still holds in the registry."""
+        return sorted(name for name in registered_names() if name.startswith(self.prefix))
 
     def __repr__(self) -> str:
         return f"UniqueNames({self.prefix!r})"

@@ -1,14 +1,16 @@
 """The pytest plugin of ``supervisor.testing``: fixtures for a tree per test, waits, leaks and faults.
 
 pytest loads it through ``supervisor.testing``'s ``pytest_plugins`` once the ``pytest11`` entry point
-(installed by arbord's ``testing`` extra) has registered that module. Every fixture is opt-in: a test
-that names none of them runs as if the plugin were not there, unless ``arbord_leak_check = true`` is
-set in the pytest configuration, which puts the leak check on every async test.
+(installed by arbord's ``testing`` extra) has registered that module. The fixtures are opt-in; the
+leak check is opt-out: it runs around every async test, and fails one that leaves something behind,
+unless the test is marked ``@pytest.mark.arbord_leaks_allowed(reason=...)`` or the suite sets
+``arbord_leak_check = false`` in its pytest configuration. Synchronous tests are never checked.
 
 - ``manual_clock``: a ``ManualClock`` at 0.0, for every ``clock=`` (and ``arbord_tree``'s).
 - ``arbord_names``: the test's ``UniqueNames``.
 - ``arbord_leak_check``: a ``LeakCheck`` whose baseline is taken as the fixture starts; at teardown it
-  fails the test naming what was left behind. ``@pytest.mark.arbord_leaks_allowed`` turns it off.
+  fails the test naming what was left behind. ``@pytest.mark.arbord_leaks_allowed(reason=...)`` turns
+  it off for one test; every async test has it unless so marked or the ini turns it off.
 - ``arbord_tree``: a started root ``Supervisor`` named ``arbord_names("root")``, clocked by
   ``manual_clock``, stopped at teardown, leak-checked.
 - ``arbord_capture``: ``arbord_capture(*events)`` opens a telemetry ``capture`` closed at teardown.
@@ -56,14 +58,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "arbord_leak_check",
         type="bool",
-        default=False,
-        help="run supervisor.testing's leak check around every async test, not only those that ask",
+        default=True,
+        help="run supervisor.testing's leak check around every async test (default true; false: only "
+        "around tests that name the arbord_leak_check or arbord_tree fixture)",
     )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", f"{LEAKS_ALLOWED}: supervisor.testing's leak check does not fail this test"
+        "markers",
+        f"{LEAKS_ALLOWED}(reason=...): supervisor.testing's leak check does not run on this test; "
+        "the reason says what the test leaves behind and why",
     )
 
 
@@ -123,7 +128,10 @@ def fault_plan(request: pytest.FixtureRequest) -> Iterator[FaultPlan]:
 
 @pytest.fixture(autouse=True)
 def _arbord_leak_check_everywhere(request: pytest.FixtureRequest) -> None:
-    """With ``arbord_leak_check = true``, the leak check runs around every async test."""
+    """The leak check around every async test, unless the test is marked ``arbord_leaks_allowed``
+    or the configuration says ``arbord_leak_check = false``. An autouse fixture of the plugin is set
+    up before the suite's own and the test's function fixtures, so its baseline comes first and its
+    check runs after they are torn down: what a fixture starts and stops is never a leak."""
     if (
         request.config.getini("arbord_leak_check")
         and pytest_asyncio.is_async_test(request.node)

@@ -28,19 +28,14 @@ from supervisor import NoProc, Server, Supervisor, telemetry
 from supervisor.testing import ManualClock
 
 
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-async def open_cache(clock: ManualClock, **config: Any) -> Cache:
+async def open_cache(manual_clock: ManualClock, **config: Any) -> Cache:
     defaults: dict[str, Any] = {"ttl": 10.0, "max_size": None, "janitor_interval": None}
-    return await Cache.start(CacheConfig(**(defaults | config)), clock=clock, label="test")
+    return await Cache.start(CacheConfig(**(defaults | config)), clock=manual_clock, label="test")
 
 
 @pytest.fixture
-async def cache(clock: ManualClock) -> AsyncIterator[Cache]:
-    server = await open_cache(clock)
+async def cache(manual_clock: ManualClock) -> AsyncIterator[Cache]:
+    server = await open_cache(manual_clock)
     yield server
     if server.alive:
         await server.stop()
@@ -56,30 +51,32 @@ async def test_put_then_get(cache: Cache) -> None:
 
 
 async def test_an_expired_entry_is_never_returned_even_before_the_janitor(
-    cache: Cache, clock: ManualClock
+    cache: Cache, manual_clock: ManualClock
 ) -> None:
     cache.put("k", 1)
-    clock.advance(9.999)
+    manual_clock.advance(9.999)
     assert cache.get("k") == 1
-    clock.advance(0.001)  # exactly the TTL: expired (Foundation's TableCache: hit iff now < expires_at)
+    manual_clock.advance(
+        0.001
+    )  # exactly the TTL: expired (Foundation's TableCache: hit iff now < expires_at)
     assert cache.get("k") is None
     assert "k" not in cache
     assert len(cache) == 0
 
 
-async def test_put_with_its_own_ttl_and_without_expiry(cache: Cache, clock: ManualClock) -> None:
+async def test_put_with_its_own_ttl_and_without_expiry(cache: Cache, manual_clock: ManualClock) -> None:
     cache.put("short", 1, ttl=1.0)
     cache.put("forever", 2, ttl=math.inf)
-    clock.advance(1000.0)
+    manual_clock.advance(1000.0)
     assert cache.get("short") is None
     assert cache.get("forever") == 2
     assert cache.ttl("forever") is None
 
 
-async def test_a_cache_without_default_ttl_keeps_entries(clock: ManualClock) -> None:
-    cache = await open_cache(clock, ttl=None)
+async def test_a_cache_without_default_ttl_keeps_entries(manual_clock: ManualClock) -> None:
+    cache = await open_cache(manual_clock, ttl=None)
     cache.put("k", 1)
-    clock.advance(1e9)
+    manual_clock.advance(1e9)
     assert cache.get("k") == 1
     await cache.stop()
 
@@ -97,18 +94,18 @@ async def test_an_unhashable_key_is_refused(cache: Cache) -> None:
     assert cache.get(["k"]) is None  # type: ignore[arg-type]  # reads of unhashable keys just miss
 
 
-async def test_ttl_expire_and_touch(cache: Cache, clock: ManualClock) -> None:
+async def test_ttl_expire_and_touch(cache: Cache, manual_clock: ManualClock) -> None:
     cache.put("k", 1)
-    clock.advance(4.0)
+    manual_clock.advance(4.0)
     assert cache.ttl("k") == pytest.approx(6.0)
     assert cache.expire("k", 20.0) is True
     assert cache.ttl("k") == pytest.approx(20.0)
-    clock.advance(15.0)
+    manual_clock.advance(15.0)
     assert cache.touch("k") is True  # restarts the TTL it was given: 20 s from now
     assert cache.ttl("k") == pytest.approx(20.0)
     assert cache.expire("k", None) is True  # no expiry any more
     assert cache.ttl("k") is None
-    clock.advance(1e6)
+    manual_clock.advance(1e6)
     assert cache.get("k") == 1
     assert cache.expire("k", 0) is True  # expire now
     assert cache.get("k") is None
@@ -117,21 +114,21 @@ async def test_ttl_expire_and_touch(cache: Cache, clock: ManualClock) -> None:
     assert cache.ttl("k") is None
 
 
-async def test_delete_and_clear(cache: Cache, clock: ManualClock) -> None:
+async def test_delete_and_clear(cache: Cache, manual_clock: ManualClock) -> None:
     cache.put("a", 1)
     cache.put("b", 2, ttl=1.0)
     cache.put("c", 3)
     assert cache.delete("a") is True
     assert cache.delete("a") is False
-    clock.advance(1.0)
+    manual_clock.advance(1.0)
     assert cache.delete("b") is False  # expired: not a live value
     assert cache.clear() == 1
     stats = cache.stats()
     assert (stats.deletions, stats.expirations, stats.size) == (2, 1, 0)
 
 
-async def test_a_stopped_cache_refuses_writes(clock: ManualClock) -> None:
-    cache = await open_cache(clock)
+async def test_a_stopped_cache_refuses_writes(manual_clock: ManualClock) -> None:
+    cache = await open_cache(manual_clock)
     await cache.stop()
     with pytest.raises(NoProc):
         cache.put("k", 1)
@@ -140,8 +137,8 @@ async def test_a_stopped_cache_refuses_writes(clock: ManualClock) -> None:
 # --- LRU ---------------------------------------------------------------------------------------------
 
 
-async def test_the_least_recently_used_entry_is_evicted(clock: ManualClock) -> None:
-    cache = await open_cache(clock, max_size=3)
+async def test_the_least_recently_used_entry_is_evicted(manual_clock: ManualClock) -> None:
+    cache = await open_cache(manual_clock, max_size=3)
     for key in "abc":
         cache.put(key, key)
     cache.get("a")  # order of use: b, c, a
@@ -158,11 +155,11 @@ async def test_the_least_recently_used_entry_is_evicted(clock: ManualClock) -> N
     await cache.stop()
 
 
-async def test_an_expired_lru_victim_counts_as_expired_not_evicted(clock: ManualClock) -> None:
-    cache = await open_cache(clock, max_size=2)
+async def test_an_expired_lru_victim_counts_as_expired_not_evicted(manual_clock: ManualClock) -> None:
+    cache = await open_cache(manual_clock, max_size=2)
     cache.put("old", 1, ttl=1.0)
     cache.put("new", 2)
-    clock.advance(1.0)
+    manual_clock.advance(1.0)
     with telemetry.capture(EVICT, EXPIRE) as seen:
         cache.put("third", 3)
     assert [c.event for c in seen] == [EXPIRE]
@@ -170,8 +167,8 @@ async def test_an_expired_lru_victim_counts_as_expired_not_evicted(clock: Manual
     await cache.stop()
 
 
-async def test_lru_order_stays_exact_under_many_uses(clock: ManualClock) -> None:
-    cache = await open_cache(clock, max_size=50)
+async def test_lru_order_stays_exact_under_many_uses(manual_clock: ManualClock) -> None:
+    cache = await open_cache(manual_clock, max_size=50)
     for key in range(50):
         cache.put(key, key)
     for key in reversed(range(50)):  # use them newest first: 49 is now the least recently used
@@ -184,9 +181,9 @@ async def test_lru_order_stays_exact_under_many_uses(clock: ManualClock) -> None
 
 
 async def test_deletes_and_overwrites_keep_the_lru_heap_bounded_and_eviction_exact(
-    clock: ManualClock,
+    manual_clock: ManualClock,
 ) -> None:
-    cache = await open_cache(clock, max_size=10)
+    cache = await open_cache(manual_clock, max_size=10)
     for round_ in range(200):  # churn far past the size: every key put, overwritten, then deleted
         cache.put(("churn", round_), round_)
         cache.put(("churn", round_), -round_)
@@ -205,11 +202,11 @@ async def test_deletes_and_overwrites_keep_the_lru_heap_bounded_and_eviction_exa
 # --- the janitor ---------------------------------------------------------------------------------
 
 
-async def test_the_janitor_sweeps_expired_entries_on_a_rolling_interval(clock: ManualClock) -> None:
-    cache = await open_cache(clock, janitor_interval=0.01)
+async def test_the_janitor_sweeps_expired_entries_on_a_rolling_interval(manual_clock: ManualClock) -> None:
+    cache = await open_cache(manual_clock, janitor_interval=0.01)
     cache.put("a", 1, ttl=1.0)
     cache.put("b", 2, ttl=100.0)
-    clock.advance(1.0)
+    manual_clock.advance(1.0)
     with telemetry.capture(SWEEP, EXPIRE) as seen:
         async with asyncio.timeout(5):
             first = await seen.wait(SWEEP)
@@ -222,8 +219,8 @@ async def test_the_janitor_sweeps_expired_entries_on_a_rolling_interval(clock: M
     await cache.stop()
 
 
-async def test_no_janitor_when_the_interval_is_none(clock: ManualClock) -> None:
-    cache = await open_cache(clock, janitor_interval=None)
+async def test_no_janitor_when_the_interval_is_none(manual_clock: ManualClock) -> None:
+    cache = await open_cache(manual_clock, janitor_interval=None)
     assert cache._janitor is None
     await cache.stop()
 
@@ -293,11 +290,11 @@ async def test_writes_count_an_entry_whose_owner_exited_as_deleted_not_live(cach
 
 
 async def test_an_expired_bound_entry_dropped_at_its_owners_exit_counts_as_expired(
-    cache: Cache, clock: ManualClock
+    cache: Cache, manual_clock: ManualClock
 ) -> None:
     server = await Server.start()
     cache.put("short", 1, ttl=1.0, owner=server)
-    clock.advance(5.0)  # expired, but neither read nor swept (stats() would sweep it: not called)
+    manual_clock.advance(5.0)  # expired, but neither read nor swept (stats() would sweep it: not called)
     with telemetry.capture(EXPIRE) as seen:
         await server.stop()
         await cache.settle()
@@ -319,13 +316,13 @@ async def test_an_overwritten_bound_entry_is_no_longer_bound(cache: Cache) -> No
     assert cache.get("k") == 2
 
 
-async def test_owner_monitors_return_to_baseline(cache: Cache, clock: ManualClock) -> None:
+async def test_owner_monitors_return_to_baseline(cache: Cache, manual_clock: ManualClock) -> None:
     server = await Server.start()
     baseline = len(server._exit_callbacks or {})
     for n in range(20):
         cache.put(n, n, owner=server, ttl=1.0)
     cache.delete(0)
-    clock.advance(1.0)
+    manual_clock.advance(1.0)
     cache.stats()  # the sweep expires the rest
     assert cache.monitor_count() == 0
     assert len(server._exit_callbacks or {}) == baseline
@@ -344,13 +341,13 @@ async def test_a_dead_or_bad_owner_is_refused(cache: Cache) -> None:
 # --- stats and telemetry ----------------------------------------------------------------------------
 
 
-async def test_stats_are_exact_and_balanced(cache: Cache, clock: ManualClock) -> None:
+async def test_stats_are_exact_and_balanced(cache: Cache, manual_clock: ManualClock) -> None:
     cache.put("a", 1)
     cache.put("a", 2)  # overwrite: one deletion (and one overwrite)
     cache.put("b", 1, ttl=1.0)
     cache.get("a")
     cache.get("zzz")
-    clock.advance(1.0)
+    manual_clock.advance(1.0)
     cache.get("b")  # expired: a miss and an expiration
     stats = cache.stats()
     assert stats.as_dict() == {
@@ -367,14 +364,14 @@ async def test_stats_are_exact_and_balanced(cache: Cache, clock: ManualClock) ->
     assert stats.balanced
 
 
-async def test_hit_miss_evict_expire_events(clock: ManualClock) -> None:
-    cache = await open_cache(clock, max_size=1)
+async def test_hit_miss_evict_expire_events(manual_clock: ManualClock) -> None:
+    cache = await open_cache(manual_clock, max_size=1)
     with telemetry.capture(HIT, MISS, EVICT, EXPIRE) as seen:
         cache.put("a", 1, ttl=1.0)
         cache.get("a")
         cache.get("b")
         cache.put("b", 2)  # evicts a
-        clock.advance(20.0)
+        manual_clock.advance(20.0)
         cache.get("b")  # expired
     assert [(c.event[-1], c.metadata.get("key")) for c in seen] == [
         ("hit", None),

@@ -18,13 +18,10 @@ CONCURRENT = 1000
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-async def cache(clock: ManualClock) -> AsyncIterator[Cache]:
-    server = await Cache.start(CacheConfig(ttl=10.0, max_size=None, janitor_interval=None), clock=clock)
+async def cache(manual_clock: ManualClock) -> AsyncIterator[Cache]:
+    server = await Cache.start(
+        CacheConfig(ttl=10.0, max_size=None, janitor_interval=None), clock=manual_clock
+    )
     yield server
     if server.alive:
         await server.stop()
@@ -78,7 +75,9 @@ async def test_a_hit_does_not_call_the_fallback(cache: Cache) -> None:
     assert fallback.calls == 0
 
 
-async def test_a_miss_calls_the_fallback_and_caches_its_value(cache: Cache, clock: ManualClock) -> None:
+async def test_a_miss_calls_the_fallback_and_caches_its_value(
+    cache: Cache, manual_clock: ManualClock
+) -> None:
     fallback = Fallback("computed")
     fallback.release.set()
     assert await cache.fetch("k", fallback, ttl=3.0) == "computed"

@@ -6,11 +6,10 @@ Holds no tests itself; the control test modules import from it.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,6 @@ __all__ = [
     "FakeDaemon",
     "FakeSettings",
     "Harness",
-    "eventually",
     "running_control",
     "short_tmpdir",
 ]
@@ -165,15 +163,3 @@ async def running_control(
                 yield harness
             finally:
                 gate.set()
-
-
-async def eventually(condition: Callable[[], Awaitable[bool] | bool], timeout: float = 5.0) -> None:
-    """Poll ``condition`` (sync or async) until it holds; ``TimeoutError`` after ``timeout`` seconds."""
-    async with asyncio.timeout(timeout):
-        while True:
-            outcome = condition()
-            if inspect.isawaitable(outcome):
-                outcome = await outcome
-            if outcome:
-                return
-            await asyncio.sleep(0.005)

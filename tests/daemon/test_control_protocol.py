@@ -16,7 +16,8 @@ import pytest
 from daemon.control.dispatch import REJECTED
 from daemon.ctl.client import ControlClient, ControlReplyError, open_control_client
 from supervisor import telemetry
-from tests.daemon.test_control_helpers import eventually, running_control
+from supervisor.testing import wait_for
+from tests.daemon.test_control_helpers import running_control
 
 
 async def _raw_reply(client: ControlClient, frame: bytes) -> dict[str, Any]:
@@ -208,7 +209,7 @@ async def test_connections_past_the_limit_are_answered_busy() -> None:
                     await third.read_reply()
         assert [(c.measurements, c.metadata) for c in rejected] == [({"count": 1}, {"reason": "busy"})]
         await second.close()
-        await eventually(lambda: _ping_succeeds(h.path))  # the slot frees once the daemon saw the close
+        await wait_for(lambda: _ping_succeeds(h.path))  # the slot frees once the daemon saw the close
 
 
 async def _ping_succeeds(path: Path) -> bool:

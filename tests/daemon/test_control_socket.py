@@ -21,8 +21,9 @@ from daemon.errors import AlreadyRunning, ConfigError, UnsafeSocketPath
 from daemon.verbs.component import CORE
 from daemon.verbs.method import VerbTable
 from supervisor import StartFailed, Supervisor, whereis
+from supervisor.testing import wait_for
 from tests.daemon.as_nobody import NOBODY, needs_nobody, run_as_nobody
-from tests.daemon.test_control_helpers import FakeDaemon, eventually, running_control, short_tmpdir
+from tests.daemon.test_control_helpers import FakeDaemon, running_control, short_tmpdir
 
 IS_ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not IS_ROOT, reason="needs root to act as another uid")
@@ -262,12 +263,12 @@ async def test_stopping_drains_in_flight_requests_and_closes_idle_connections() 
     ):
         assert await idle.call("ping") == {"pong": True}
         await busy.send_raw(b'{"id": 7, "method": "test.wait"}\n{"id": 8, "method": "ping"}\n{"id": 9}\n')
-        await eventually(_connections_at_least(2))
+        await wait_for(_connections_at_least(2))
         stopping = asyncio.create_task(h.root.terminate_child("control"))
         async with asyncio.timeout(5):
             with pytest.raises(ConnectionError):
                 await idle.read_reply()  # closed at once: it had nothing in flight
-        await eventually(lambda: not h.path.exists())  # no new connections once the stop began
+        await wait_for(lambda: not h.path.exists())  # no new connections once the stop began
         assert not stopping.done()
         h.gate.set()
         assert await busy.read_reply() == {"id": 7, "result": {"waited": True}}
@@ -284,7 +285,7 @@ async def test_stopping_drains_in_flight_requests_and_closes_idle_connections() 
 async def test_the_drain_is_bounded_by_drain_timeout() -> None:
     async with running_control(drain_timeout=0.2) as h, open_control_client(h.path) as busy:
         await busy.send_raw(b'{"id": 1, "method": "test.wait"}\n')
-        await eventually(_connections_at_least(1))
+        await wait_for(_connections_at_least(1))
         async with asyncio.timeout(5):
             await h.root.terminate_child("control")  # returns although the gate never opens
             with pytest.raises(ConnectionError):
@@ -306,7 +307,7 @@ async def test_a_killed_control_server_is_restarted_on_the_same_socket() -> None
         first = whereis_control()
         first.kill()
         await first.wait()
-        await eventually(lambda: whereis("arbord.control") not in (None, first))
+        await wait_for(lambda: whereis("arbord.control") not in (None, first))
         await whereis_control().call("statistics")  # answered once its init (the bind) is done
         async with open_control_client(h.path) as client:
             assert await client.call("ping") == {"pong": True}

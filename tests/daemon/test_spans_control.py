@@ -23,9 +23,9 @@ from daemon.ctl.client import ControlClient, open_control_client
 from daemon.legacy import span_stacks
 from daemon.spans import STOP, FinishedSpan, SpanServer
 from daemon.spans.switched import backend
-from supervisor.testing import capture
+from supervisor.testing import capture, wait_for
 from tests.daemon.switched_paths import paths
-from tests.daemon.test_control_helpers import eventually, running_control
+from tests.daemon.test_control_helpers import running_control
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
@@ -97,10 +97,10 @@ async def test_the_request_span_is_held_by_the_path_the_flag_chooses(spans: Span
         with capture(REQUEST) as requests:
             waiting = asyncio.create_task(client.call("test.wait"))
             if supervised:
-                await eventually(lambda: _held_by_server(spans, "control test.wait"))
+                await wait_for(lambda: _held_by_server(spans, "control test.wait"))
                 assert span_stacks.open_count() == 0
             else:
-                await eventually(lambda: span_stacks.open_count() == 1)
+                await wait_for(lambda: span_stacks.open_count() == 1)
                 assert not _held_by_server(spans, "control test.wait")
             h.gate.set()
             assert await waiting == {"waited": True}

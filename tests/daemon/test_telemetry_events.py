@@ -17,13 +17,8 @@ from supervisor.testing import ManualClock, capture
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(1000.0)
-
-
-@pytest.fixture
-async def server(clock: ManualClock) -> AsyncIterator[TelemetryServer]:
-    started = await TelemetryServer.start(clock=clock, max_timer_delay=0.001, name=SERVER_NAME)
+async def server(manual_clock: ManualClock) -> AsyncIterator[TelemetryServer]:
+    started = await TelemetryServer.start(clock=manual_clock, max_timer_delay=0.001, name=SERVER_NAME)
     yield started
     if started.alive:
         await started.stop()
@@ -96,14 +91,14 @@ async def test_emitter_works_without_a_server() -> None:
 # --- emit_once_per ---------------------------------------------------------------------------------
 
 
-async def test_emit_once_per_fixed_window(server: TelemetryServer, clock: ManualClock) -> None:
+async def test_emit_once_per_fixed_window(server: TelemetryServer, manual_clock: ManualClock) -> None:
     event = ("disk", "full")
     with capture(event) as seen:
         assert emit_once_per(event, 0.5, {}, {"disk": "sda"}) is True
         assert emit_once_per(event, 0.5, {}, {"disk": "sda"}) is False
-        clock.advance(0.4)
+        manual_clock.advance(0.4)
         assert emit_once_per(event, 0.5, {}, {"disk": "sda"}) is False  # does not extend the window
-        clock.advance(0.1)
+        manual_clock.advance(0.1)
         assert emit_once_per(event, 0.5, {}, {"disk": "sda"}) is True  # 0.5 after the last emission
         assert emit_once_per(event, 0.5, {}, {"disk": "sdb"}) is True  # other metadata, other key
     assert len(seen) == 3
@@ -128,11 +123,11 @@ async def test_exactly_one_of_many_concurrent_callers_emits(server: TelemetrySer
     assert results.count(True) == 1
 
 
-async def test_janitor_sweeps_old_keys(server: TelemetryServer, clock: ManualClock) -> None:
+async def test_janitor_sweeps_old_keys(server: TelemetryServer, manual_clock: ManualClock) -> None:
     emit_once_per(("old",), 1.0)
-    clock.advance(200.0)
+    manual_clock.advance(200.0)
     emit_once_per(("young",), 1.0)
-    clock.advance(150.0)  # old: 350 s unused, young: 150 s
+    manual_clock.advance(150.0)  # old: 350 s unused, young: 150 s
     assert await server.call(Sweep()) == 1
     hub = current_hub()
     assert hub is not None
@@ -169,28 +164,32 @@ async def test_a_batch_flushes_at_the_size_of_the_latest_call(server: TelemetryS
     assert items == [[0, 1, 2, 3], [4], [5], [6, 7, 8]]
 
 
-async def test_a_lone_item_is_flushed_by_the_timer(server: TelemetryServer, clock: ManualClock) -> None:
+async def test_a_lone_item_is_flushed_by_the_timer(
+    server: TelemetryServer, manual_clock: ManualClock
+) -> None:
     event = ("logs", "lone")
     with capture(event) as seen:
         batch(event, {"count": 1}, 100, 5.0)
         assert await server.call(FlushDue()) == 0  # not due yet
-        clock.advance(5.0)
+        manual_clock.advance(5.0)
         async with asyncio.timeout(10):
             flushed = await seen.wait(event)  # no further call: the server's own timer flushes it
     assert flushed.metadata == {"batch_size": 1}
     assert flushed.measurements == {"count": 1}
 
 
-async def test_the_timeout_counts_from_the_last_flush(server: TelemetryServer, clock: ManualClock) -> None:
+async def test_the_timeout_counts_from_the_last_flush(
+    server: TelemetryServer, manual_clock: ManualClock
+) -> None:
     event = ("logs", "cycle")
     with capture(event) as seen:
         batch(event, 1, 2, 1.0)
         batch(event, 2, 2, 1.0)  # flushed by size at t=0
-        clock.advance(0.9)
+        manual_clock.advance(0.9)
         batch(event, 3, 2, 1.0)  # a batch reopened at t=0.9
-        clock.advance(0.5)  # t=1.4: 1.4 after the last flush, 0.5 after the item
+        manual_clock.advance(0.5)  # t=1.4: 1.4 after the last flush, 0.5 after the item
         assert await server.call(FlushDue()) == 0
-        clock.advance(0.5)
+        manual_clock.advance(0.5)
         assert await server.call(FlushDue()) == 1
     assert [c.metadata["batch_size"] for c in seen] == [2, 1]
 
@@ -205,12 +204,12 @@ async def test_pending_batches_are_flushed_when_the_server_stops(server: Telemet
     assert measurements["items"] == ["a", "b"]
 
 
-async def test_a_full_batch_drops_and_counts(clock: ManualClock) -> None:
+async def test_a_full_batch_drops_and_counts(manual_clock: ManualClock) -> None:
     from daemon.telemetry.config import TelemetrySettings
     from daemon.telemetry.sampling_config import EventsSettings
 
     settings = TelemetrySettings(events=EventsSettings(max_pending=2))
-    server = await TelemetryServer.start(settings, clock=clock, name=SERVER_NAME)
+    server = await TelemetryServer.start(settings, clock=manual_clock, name=SERVER_NAME)
     try:
         for item in range(5):
             batch(("full",), item, 100, 60.0)
@@ -275,11 +274,11 @@ class Unreadable(dict[str, int]):
 
 
 async def test_an_item_that_cannot_be_summarised_is_dropped_and_counted(
-    server: TelemetryServer, clock: ManualClock, caplog: pytest.LogCaptureFixture
+    server: TelemetryServer, manual_clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     batch(("bad",), Unreadable(), 10, 1.0)
     batch(("bad",), {"n": 1}, 10, 1.0)
-    clock.advance(1.0)
+    manual_clock.advance(1.0)
     assert await server.call(FlushDue()) == 2  # the timer's flush: the server does not crash
     assert server.alive
     row = await counters(server, "bad")

@@ -36,13 +36,8 @@ def broken_measurement() -> None:
     raise OSError("the sensor is gone")
 
 
-async def started(clock: ManualClock, **settings: Any) -> Poller:
-    return await Poller.start(PollerSettings(**settings), clock=clock)
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
+async def started(manual_clock: ManualClock, **settings: Any) -> Poller:
+    return await Poller.start(PollerSettings(**settings), clock=manual_clock)
 
 
 @pytest.fixture
@@ -56,13 +51,13 @@ def of(events: list[Captured], event: tuple[str, ...]) -> list[Captured]:
 
 
 async def test_the_loop_lag_is_how_late_a_round_ran_on_the_clock(
-    clock: ManualClock, seen: list[Captured]
+    manual_clock: ManualClock, seen: list[Captured]
 ) -> None:
-    poller = await started(clock, builtin=("loop",), interval=5.0)
+    poller = await started(manual_clock, builtin=("loop",), interval=5.0)
     try:
-        clock.advance(5.0)
+        manual_clock.advance(5.0)
         assert await call(poller, POLL) == ["loop"]
-        clock.advance(7.5)  # the next round was due 5 s after the last: 2.5 s late
+        manual_clock.advance(7.5)  # the next round was due 5 s after the last: 2.5 s late
         await call(poller, POLL)
     finally:
         await poller.stop()
@@ -82,7 +77,7 @@ class Holds(Server):
 
 
 async def test_the_tree_and_mailbox_depths_of_the_running_servers(
-    clock: ManualClock, seen: list[Captured]
+    manual_clock: ManualClock, seen: list[Captured]
 ) -> None:
     busy, release = asyncio.Event(), asyncio.Event()
     inner = Supervisor.child_spec([ChildSpec("w", Server)], id="inner", name="test.inner")
@@ -95,7 +90,7 @@ async def test_the_tree_and_mailbox_depths_of_the_running_servers(
             server.cast(n)  # the first blocks; three wait
         async with asyncio.timeout(5):
             await busy.wait()
-        poller = await started(clock, builtin=("tree", "mailbox"))
+        poller = await started(manual_clock, builtin=("tree", "mailbox"))
         try:
             await call(poller, POLL)
         finally:
@@ -113,10 +108,12 @@ async def test_the_tree_and_mailbox_depths_of_the_running_servers(
     assert depths["test.inner"] == 0
 
 
-async def test_tables_with_a_name_report_size_and_memory(clock: ManualClock, seen: list[Captured]) -> None:
+async def test_tables_with_a_name_report_size_and_memory(
+    manual_clock: ManualClock, seen: list[Captured]
+) -> None:
     table = Table("test.poller.rows")
     table.insert([(n, "x" * 10) for n in range(100)])
-    poller = await started(clock, builtin=("table",))
+    poller = await started(manual_clock, builtin=("table",))
     try:
         await call(poller, POLL)
     finally:
@@ -128,8 +125,8 @@ async def test_tables_with_a_name_report_size_and_memory(clock: ManualClock, see
 
 
 @pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads /proc")
-async def test_the_process_reports_rss_and_open_fds(clock: ManualClock, seen: list[Captured]) -> None:
-    poller = await started(clock, builtin=("process",))
+async def test_the_process_reports_rss_and_open_fds(manual_clock: ManualClock, seen: list[Captured]) -> None:
+    poller = await started(manual_clock, builtin=("process",))
     try:
         await call(poller, POLL)
     finally:
@@ -143,10 +140,10 @@ MODULE = "tests.daemon.test_telemetry_poller"
 
 
 async def test_user_measurements_run_each_round_and_a_raising_one_is_removed_and_reported(
-    clock: ManualClock, seen: list[Captured], caplog: pytest.LogCaptureFixture
+    manual_clock: ManualClock, seen: list[Captured], caplog: pytest.LogCaptureFixture
 ) -> None:
     paths = [f"{MODULE}:user_measurement", f"{MODULE}:broken_measurement", f"{MODULE}:async_user_measurement"]
-    poller = await started(clock, builtin=(), measurements=paths)
+    poller = await started(manual_clock, builtin=(), measurements=paths)
     try:
         with caplog.at_level(logging.WARNING, "arbord.metrics"):
             assert await call(poller, POLL) == [paths[0], paths[2]]

@@ -24,19 +24,14 @@ from daemon.verbs.method import MethodContext
 from supervisor.testing import ManualClock, capture
 
 
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(10.0)
-
-
-async def start(clock: ManualClock, sampling: dict[str, str] | None = None) -> TelemetryServer:
+async def start(manual_clock: ManualClock, sampling: dict[str, str] | None = None) -> TelemetryServer:
     settings = TelemetrySettings(sampling=sampling or {})
-    return await TelemetryServer.start(settings, clock=clock, seed=3, name=SERVER_NAME)
+    return await TelemetryServer.start(settings, clock=manual_clock, seed=3, name=SERVER_NAME)
 
 
 @pytest.fixture
-async def server(clock: ManualClock) -> AsyncIterator[TelemetryServer]:
-    started = await start(clock)
+async def server(manual_clock: ManualClock) -> AsyncIterator[TelemetryServer]:
+    started = await start(manual_clock)
     yield started
     await started.stop()
 
@@ -101,8 +96,8 @@ def test_adaptive_lowers_its_probability_above_the_target_and_raises_it_below() 
 # --- per prefix, in the server -----------------------------------------------------------------------
 
 
-async def test_the_longest_prefix_wins_and_sampled_events_say_so(clock: ManualClock) -> None:
-    server = await start(clock, {"": "never", "app": "always", "app.db": "rate_limited(1)"})
+async def test_the_longest_prefix_wins_and_sampled_events_say_so(manual_clock: ManualClock) -> None:
+    server = await start(manual_clock, {"": "never", "app": "always", "app.db": "rate_limited(1)"})
     try:
         with capture(("app", "db", "q"), ("app", "http"), ("other",)) as seen:
             emit(("other",))

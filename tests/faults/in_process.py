@@ -46,22 +46,11 @@ class InProcess:
             assert await client.call("ping")
 
 
-async def listen_once(short_tmp: Path) -> None:
-    """Listen on a Unix socket and close it. On uvloop, libuv keeps one descriptor on /dev/null per
-    loop from the first listening socket on (its reserve for EMFILE), closed with the loop: taken
-    before the leak check's baseline, it is not counted as the daemon's."""
-    server = await asyncio.start_unix_server(lambda r, w: None, short_tmp / "warm.sock")
-    server.close()
-    await server.wait_closed()
-    (short_tmp / "warm.sock").unlink(missing_ok=True)
-
-
 @asynccontextmanager
 async def running_in_process(short_tmp: Path, config_text: str = "") -> AsyncIterator[InProcess]:
     """The whole daemon on ``config_text`` in this test's loop, ready; watchdog pings asked for
     every 0.1 s. On exit it must stop with 0 and leave nothing behind (I2: tasks, servers, names,
     tables, telemetry handlers, descriptors)."""
-    await listen_once(short_tmp)
     leaks = LeakCheck()
     config = short_tmp / "arbord.toml"
     config.write_text(f'[daemon]\nruntime_dir = "{short_tmp / "run"}"\n{config_text}')

@@ -38,7 +38,7 @@ from supervisor.errors import (
     InvalidSupervisorFlags,
     MaxChildren,
 )
-from supervisor.testing import ManualClock, settle, wait_for
+from supervisor.testing import ManualClock, running_children, settle, wait_for
 from tests.supervisor.test_supervisor_support import (
     EventLog,
     Flaky,
@@ -73,10 +73,6 @@ class Meeting(Server):
         if self.rendezvous.arrived == self.rendezvous.parties:
             self.rendezvous.everyone.set()
         await self.rendezvous.everyone.wait()
-
-
-async def live_servers(sup: DynamicSupervisor) -> list[Server]:
-    return [info.server for info in await sup.which_children() if info.server is not None]
 
 
 # --- starting empty, flags -----------------------------------------------------------------------------
@@ -242,7 +238,7 @@ async def test_restart_types_apply_as_for_supervisor(restart: Restart, normal: b
         assert child is not None
         await crash_child(child, NORMAL if normal else None)
         restarted = restart is Restart.PERMANENT or (restart is Restart.TRANSIENT and not normal)
-        servers = await live_servers(sup)
+        servers = await running_children(sup)
         assert other in servers  # one_for_one: the sibling is untouched
         assert child not in servers
         assert len(servers) == (2 if restarted else 1)
@@ -257,7 +253,7 @@ async def test_reaching_the_intensity_limit_stops_every_child_with_shutdown() ->
         await sup.start_child(worker("a", log))
         await sup.start_child(worker("b", log))
         for _ in range(2):
-            (target, *_) = [s for s in await live_servers(sup) if await s.call("who") == "a"]
+            (target, *_) = [s for s in await running_children(sup) if await s.call("who") == "a"]
             await crash_child(target)
             await settle(sup)
         assert await sup.wait() == SHUTDOWN
@@ -279,7 +275,7 @@ async def test_failed_restart_is_retried_and_shows_restarting() -> None:
         with pytest.raises(MaxChildren):  # a restarting child still counts
             await sup.start_child(worker("b", log))
         switch.failing = False
-        await wait_for(lambda: live_servers(sup), timeout=5.0)
+        await wait_for(lambda: running_children(sup), timeout=5.0)
 
 
 async def test_hanging_restart_loop_still_lets_a_stop_in() -> None:

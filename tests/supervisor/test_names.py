@@ -2,7 +2,7 @@
 
 Groups: finding a server by name, a taken name (``AlreadyStarted``), names vanishing at the exit (any
 reason, including a failed or ignored init) and being reusable, ``current_server``/``current_process``.
-Every test uses names under ``test_names.`` (or its ``arbord_names``); the registry is interpreter-wide.
+Every test uses names under its ``arbord_names``: the registry is interpreter-wide.
 """
 
 from __future__ import annotations
@@ -44,10 +44,6 @@ class Named(Server):
             raise ValueError("cast crashed")
 
 
-def ours() -> list[str]:
-    return [n for n in registered_names() if n.startswith("test_names.")]
-
-
 # --- finding a server by name ----------------------------------------------------------------------
 
 
@@ -63,8 +59,8 @@ async def test_a_named_server_is_found_by_whereis(
     await server.stop()
 
 
-async def test_whereis_of_an_unknown_name_is_none() -> None:
-    assert whereis("test_names.nobody") is None
+async def test_whereis_of_an_unknown_name_is_none(arbord_names: UniqueNames) -> None:
+    assert whereis(arbord_names("nobody")) is None
 
 
 async def test_an_unnamed_server_has_no_name_and_is_not_registered() -> None:
@@ -90,18 +86,20 @@ async def test_registered_names_lists_the_live_names_sorted(
 # --- a taken name ----------------------------------------------------------------------------------
 
 
-async def test_starting_under_a_taken_name_raises_already_started_naming_the_holder() -> None:
-    holder = await Named.start(name="test_names.taken")
+async def test_starting_under_a_taken_name_raises_already_started_naming_the_holder(
+    arbord_names: UniqueNames,
+) -> None:
+    holder = await Named.start(name=arbord_names("taken"))
     Named.inits = 0
     with pytest.raises(AlreadyStarted) as taken:
-        await Named.start(name="test_names.taken")
+        await Named.start(name=arbord_names("taken"))
     assert taken.value.holder is holder
     assert Named.inits == 0  # the second server's init never ran
-    assert whereis("test_names.taken") is holder
+    assert whereis(arbord_names("taken")) is holder
     await holder.stop()
 
 
-async def test_a_name_is_taken_while_the_holder_is_still_in_init() -> None:
+async def test_a_name_is_taken_while_the_holder_is_still_in_init(arbord_names: UniqueNames) -> None:
     release = asyncio.Event()
     entered = asyncio.Event()
 
@@ -110,13 +108,13 @@ async def test_a_name_is_taken_while_the_holder_is_still_in_init() -> None:
             entered.set()
             await release.wait()
 
-    starting = asyncio.create_task(Slow.start(name="test_names.slow"))
+    starting = asyncio.create_task(Slow.start(name=arbord_names("slow")))
     await entered.wait()
     with pytest.raises(AlreadyStarted):
-        await Named.start(name="test_names.slow")
+        await Named.start(name=arbord_names("slow"))
     release.set()
     server = await starting
-    assert whereis("test_names.slow") is server
+    assert whereis(arbord_names("slow")) is server
     await server.stop()
 
 
@@ -124,8 +122,8 @@ async def test_a_name_is_taken_while_the_holder_is_still_in_init() -> None:
 
 
 @pytest.mark.parametrize("how", ["stop", "crash", "kill", "stop-from-callback"])
-async def test_a_name_vanishes_when_its_server_exits(how: str) -> None:
-    server = await Named.start(name="test_names.vanish")
+async def test_a_name_vanishes_when_its_server_exits(how: str, arbord_names: UniqueNames) -> None:
+    server = await Named.start(name=arbord_names("vanish"))
     if how == "stop":
         await server.stop()
     elif how == "crash":
@@ -135,38 +133,38 @@ async def test_a_name_vanishes_when_its_server_exits(how: str) -> None:
     else:
         server.cast(shutdown("bye"))
     await server.wait()
-    assert whereis("test_names.vanish") is None
-    assert "test_names.vanish" not in registered_names()
+    assert whereis(arbord_names("vanish")) is None
+    assert arbord_names("vanish") not in registered_names()
 
 
-async def test_a_name_can_be_reused_after_its_server_exited() -> None:
-    first = await Named.start(name="test_names.reuse")
+async def test_a_name_can_be_reused_after_its_server_exited(arbord_names: UniqueNames) -> None:
+    first = await Named.start(name=arbord_names("reuse"))
     await first.stop()
-    second = await Named.start(name="test_names.reuse")
+    second = await Named.start(name=arbord_names("reuse"))
     assert second is not first
-    assert whereis("test_names.reuse") is second
+    assert whereis(arbord_names("reuse")) is second
     await second.stop()
 
 
 @pytest.mark.parametrize("outcome", ["ignore", "crash"])
-async def test_a_name_is_released_when_init_does_not_start(outcome: str) -> None:
+async def test_a_name_is_released_when_init_does_not_start(outcome: str, arbord_names: UniqueNames) -> None:
     with pytest.raises((InitIgnored, StartFailed)):
-        await Named.start(outcome, name="test_names.init")
-    assert whereis("test_names.init") is None
-    server = await Named.start(name="test_names.init")
-    assert whereis("test_names.init") is server
+        await Named.start(outcome, name=arbord_names("init"))
+    assert whereis(arbord_names("init")) is None
+    server = await Named.start(name=arbord_names("init"))
+    assert whereis(arbord_names("init")) is server
     await server.stop()
 
 
-async def test_an_exited_holder_does_not_block_its_name() -> None:
-    holder = await Named.start(name="test_names.exited")
+async def test_an_exited_holder_does_not_block_its_name(arbord_names: UniqueNames) -> None:
+    holder = await Named.start(name=arbord_names("exited"))
     holder.kill()
     await holder.wait()
-    successor = await Named.start(name="test_names.exited")
-    assert whereis("test_names.exited") is successor
+    successor = await Named.start(name=arbord_names("exited"))
+    assert whereis(arbord_names("exited")) is successor
     # the old holder's exit must not unregister its successor
-    runtime._unregister_name("test_names.exited", holder)
-    assert whereis("test_names.exited") is successor
+    runtime._unregister_name(arbord_names("exited"), holder)
+    assert whereis(arbord_names("exited")) is successor
     await successor.stop()
 
 

@@ -16,7 +16,7 @@ import pytest
 from supervisor import SHUTDOWN, ChildSpec, ChildState, ChildType, Restart, Strategy, Supervisor, telemetry
 from supervisor._flags import DEFAULT_INTENSITY, DEFAULT_PERIOD
 from supervisor.errors import ChildRestarting
-from supervisor.testing import LeakCheck, ManualClock, settle
+from supervisor.testing import LeakCheck, ManualClock, crash_and_settle
 from tests.supervisor.test_supervisor_support import (
     EventLog,
     Flaky,
@@ -29,12 +29,6 @@ from tests.supervisor.test_supervisor_support import (
 )
 
 
-async def crash_restart(sup: Supervisor, child_id: str) -> None:
-    """Crash ``child_id`` and let the supervisor handle it (it may escalate)."""
-    await crash_child(await server_of(sup, child_id))
-    await settle(sup)
-
-
 def test_defaults_are_elixirs_three_restarts_in_five_seconds() -> None:
     assert (DEFAULT_INTENSITY, DEFAULT_PERIOD) == (3, 5.0)
 
@@ -43,7 +37,7 @@ async def test_intensity_restarts_within_the_period_are_tolerated() -> None:
     log: EventLog = []
     async with Supervisor([worker("a", log)], intensity=3, period=5, clock=ManualClock()) as sup:
         for _ in range(3):
-            await crash_restart(sup, "a")
+            await crash_and_settle(sup, "a")
         assert sup.alive
         assert by_id(await sup.which_children())["a"].restarts == 3
 
@@ -54,7 +48,7 @@ async def test_one_restart_too_many_stops_children_in_reverse_then_the_superviso
     events = (("supervisor", "escalate"), ("supervisor", "shutdown"))
     with telemetry.capture(*events) as seen:
         sup = await Supervisor.start([worker(x, log) for x in "abc"], intensity=1, period=5, clock=clock)
-        await crash_restart(sup, "b")
+        await crash_and_settle(sup, "b")
         log.clear()
         await crash_child(await server_of(sup, "b"))
         assert await sup.wait() == SHUTDOWN
@@ -88,13 +82,13 @@ async def test_restarts_older_than_the_period_leave_the_window(
 ) -> None:
     log: EventLog = []
     sup = await Supervisor.start([worker("a", log)], intensity=2, period=5, clock=manual_clock)
-    await crash_restart(sup, "a")  # t=0
+    await crash_and_settle(sup, "a")  # t=0
     manual_clock.advance(1)
-    await crash_restart(sup, "a")  # t=1
+    await crash_and_settle(sup, "a")  # t=1
     manual_clock.advance(4.5)  # t=5.5: the t=0 restart is out, the t=1 one in
-    await crash_restart(sup, "a")
+    await crash_and_settle(sup, "a")
     assert sup.alive
-    await crash_restart(sup, "a")  # t=5.5 again: 1, 5.5, 5.5 and this one: 3 > 2
+    await crash_and_settle(sup, "a")  # t=5.5 again: 1, 5.5, 5.5 and this one: 3 > 2
     assert not sup.alive
 
 
@@ -104,9 +98,9 @@ async def test_a_restart_exactly_one_period_ago_still_counts(
     # OTP's add_restart keeps R >= Now - Period.
     log: EventLog = []
     sup = await Supervisor.start([worker("a", log)], intensity=1, period=5, clock=manual_clock)
-    await crash_restart(sup, "a")
+    await crash_and_settle(sup, "a")
     manual_clock.advance(5)
-    await crash_restart(sup, "a")
+    await crash_and_settle(sup, "a")
     assert not sup.alive
 
 
@@ -116,7 +110,7 @@ async def test_spread_out_restarts_never_escalate(
     log: EventLog = []
     async with Supervisor([worker("a", log)], intensity=1, period=5, clock=manual_clock) as sup:
         for _ in range(6):
-            await crash_restart(sup, "a")
+            await crash_and_settle(sup, "a")
             manual_clock.advance(5.5)
         assert sup.alive
 
@@ -125,9 +119,9 @@ async def test_spread_out_restarts_never_escalate(
 async def test_a_cascade_restart_counts_once(strategy: Strategy) -> None:
     log: EventLog = []
     sup = await Supervisor.start([worker(x, log) for x in "abcd"], strategy=strategy, intensity=1)
-    await crash_restart(sup, "a")  # restarts four children: one restart
+    await crash_and_settle(sup, "a")  # restarts four children: one restart
     assert sup.alive
-    await crash_restart(sup, "a")
+    await crash_and_settle(sup, "a")
     assert not sup.alive
 
 

@@ -28,6 +28,7 @@ from supervisor import (
     telemetry,
     whereis,
 )
+from supervisor.testing import wait_for
 from tests.supervisor.test_supervisor_support import (
     TEMPORARY,
     EventLog,
@@ -91,9 +92,7 @@ async def test_requests_made_while_a_restarted_child_runs_init_wait_for_that_ini
     async with Supervisor([ChildSpec("g", Gated, args=(gate, incarnations))]) as sup:
         await crash_child(incarnations[0])
         counting = asyncio.ensure_future(sup.which_children())
-        for _ in range(5):
-            await asyncio.sleep(0)
-        assert len(incarnations) == 2
+        await wait_for(lambda: len(incarnations) == 2)
         assert not counting.done()
         gate.set()
         (info,) = await counting
@@ -109,9 +108,7 @@ async def test_killing_a_supervisor_while_a_restarted_child_runs_init_kills_that
     incarnations: list[Server] = []
     sup = await Supervisor.start([ChildSpec("g", Gated, args=(gate, incarnations))])
     await crash_child(incarnations[0])
-    for _ in range(5):
-        await asyncio.sleep(0)
-    assert len(incarnations) == 2
+    await wait_for(lambda: len(incarnations) == 2)
     caplog.clear()
     sup.kill()
     assert await sup.wait() == KILLED

@@ -60,6 +60,18 @@ class FailingStop(Worker):
         raise RuntimeError("cleanup failed")
 
 
+class HangingStop(Worker):
+    """Its ``terminate`` sets ``entered``, then waits until it is cancelled."""
+
+    async def init(self, log: EventLog, label: str, entered: asyncio.Event) -> None:  # type: ignore[override]
+        await super().init(log, label)
+        self.entered = entered
+
+    async def terminate(self, reason: Exit) -> None:
+        self.entered.set()
+        await asyncio.Event().wait()
+
+
 def shutdown_errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if "shutdown_error" in r.getMessage()]
 
@@ -130,6 +142,24 @@ async def test_killing_a_supervisor_kills_its_children() -> None:
         assert child is not None
         assert await child.wait() == KILLED
     assert ids(log, "stop") == []
+
+
+async def test_killing_a_supervisor_while_it_stops_a_child_kills_that_child_too() -> None:
+    # The child being stopped had already left the supervisor's records when the kill came, so the
+    # kill left it running, with its subtree: the daemon's "stop over budget" kills its root so
+    # (found by the leak check, test_tree.py::test_a_stop_over_budget_exits_70).
+    log: EventLog = []
+    entered = asyncio.Event()
+    hanging = ChildSpec("hang", HangingStop, args=(log, "hang", entered), shutdown=Shutdown.INFINITY)
+    sup = await Supervisor.start([worker("a", log), hanging])
+    children = {info.id: info.server for info in await sup.which_children()}
+    stopping = asyncio.ensure_future(sup.stop())
+    await entered.wait()  # stopping "hang" (the last started, stopped first); "a" is still running
+    sup.kill()
+    async with asyncio.timeout(10):  # not a measure: without the fix "hang" never exits
+        assert await stopping == KILLED
+        assert await children["hang"].wait() == KILLED  # type: ignore[union-attr]
+        assert await children["a"].wait() == KILLED  # type: ignore[union-attr]
 
 
 # --- the unkillable child ---------------------------------------------------------------------------

@@ -23,6 +23,7 @@ def test_the_page_has_its_examples() -> None:
     assert set(EXAMPLES) == {
         "test_tree.py",
         "test_waits.py",
+        "test_children.py",
         "test_leaks.py",
         "test_clock.py",
         "test_faults.py",

@@ -91,30 +91,66 @@ def test_a_server_left_running_fails_the_test_naming_it(suite: pytest.Pytester) 
     )
 
 
-def test_the_ini_option_puts_the_leak_check_on_every_async_test(suite: pytest.Pytester) -> None:
-    suite.makeini(INI + "arbord_leak_check = true\n")
-    suite.makepyfile(
-        """
-        import asyncio
-        from supervisor import telemetry
+LEAKY_SUITE = """
+import asyncio
+import pytest
+from supervisor import telemetry
 
-        async def test_handler_left_attached():
-            telemetry.attach("forgotten-handler", ("user", "event"), lambda *_: None)
+async def test_handler_left_attached():
+    telemetry.attach("forgotten-handler", ("user", "event"), lambda *_: None)
 
-        async def test_task_left_running():
-            asyncio.get_running_loop().create_task(asyncio.Event().wait(), name="forgotten-task")
+async def test_task_left_running():
+    asyncio.get_running_loop().create_task(asyncio.Event().wait(), name="forgotten-task")
 
-        def test_synchronous_tests_are_not_checked():
-            pass
-        """
-    )
+@pytest.mark.arbord_leaks_allowed(reason="the task outlives the test on purpose")
+async def test_allowed_to_leave_a_task():
+    asyncio.get_running_loop().create_task(asyncio.Event().wait(), name="allowed-task")
+
+def test_synchronous_tests_are_not_checked():
+    pass
+"""
+
+
+def test_the_leak_check_runs_around_every_async_test_by_default(suite: pytest.Pytester) -> None:
+    suite.makepyfile(LEAKY_SUITE)
     try:
         result = suite.runpytest()
     finally:  # pytester runs in this process: the inner test's handler is attached here too
         telemetry.detach("forgotten-handler")
-    result.assert_outcomes(passed=3, errors=2)
+    result.assert_outcomes(passed=4, errors=2)
     result.stdout.fnmatch_lines(["*telemetry handler: 'forgotten-handler'*"])
     result.stdout.fnmatch_lines(["*task: forgotten-task running <coroutine object Event.wait*"])
+    result.stdout.no_fnmatch_line("*allowed-task*")
+
+
+def test_the_ini_option_false_turns_the_leak_check_off_for_the_suite(suite: pytest.Pytester) -> None:
+    suite.makeini(INI + "arbord_leak_check = false\n")
+    suite.makepyfile(LEAKY_SUITE)
+    try:
+        result = suite.runpytest()
+    finally:
+        telemetry.detach("forgotten-handler")
+    result.assert_outcomes(passed=4)
+
+
+def test_with_the_ini_option_false_the_fixtures_still_check(suite: pytest.Pytester) -> None:
+    suite.makeini(INI + "arbord_leak_check = false\n")
+    suite.makepyfile(
+        """
+        from supervisor import Server
+
+        async def test_leaks(arbord_tree, arbord_names):
+            await Server.start(name=arbord_names("forgotten"))
+        """
+    )
+    result = suite.runpytest()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*name: 'test_leaks.*.forgotten'"])
+
+
+def test_the_marker_is_declared_with_its_reason(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.arbord_leaks_allowed(reason=...): *leak check does not run*"])
 
 
 def test_a_failing_test_prints_its_fault_plans_seed_and_the_seed_replays(suite: pytest.Pytester) -> None:
@@ -137,6 +173,8 @@ def test_a_failing_test_prints_its_fault_plans_seed_and_the_seed_replays(suite: 
                     await server.call(n)
                 except Exception:
                     pass
+            server.kill()  # stopped, so that the leak check has nothing to add to the failure
+            await server.wait()
             assert False, "fails on purpose"
         """
     )

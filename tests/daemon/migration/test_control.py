@@ -54,16 +54,13 @@ class Harness:
         return self.server.enabled(flag, actor)
 
 
-async def start(flags: Harness, clock: ManualClock, **overrides: Any) -> MigrationControl:
+async def start(flags: Harness, manual_clock: ManualClock, **overrides: Any) -> MigrationControl:
     settings = MigrationSettings.model_validate(
         {"events": ["shop.checkout"], "plans": {"p": PLAN}, **overrides}
     )
-    return await MigrationControl.start(settings, plans(settings, {"a", "b"}), flags.port, clock, timer=False)
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(1000.0)
+    return await MigrationControl.start(
+        settings, plans(settings, {"a", "b"}), flags.port, manual_clock, timer=False
+    )
 
 
 @pytest.fixture
@@ -75,8 +72,10 @@ async def flags() -> AsyncIterator[Harness]:
     await server.stop()
 
 
-async def test_moves_write_every_flag_of_the_plan_as_the_caller(flags: Harness, clock: ManualClock) -> None:
-    control = await start(flags, clock)
+async def test_moves_write_every_flag_of_the_plan_as_the_caller(
+    flags: Harness, manual_clock: ManualClock
+) -> None:
+    control = await start(flags, manual_clock)
     try:
         assert (await ask(control, Advance("p", "alice")))["to"] == 1
         assert (await ask(control, Advance("p", "alice", to=2)))["to"] == 2
@@ -96,8 +95,8 @@ async def test_moves_write_every_flag_of_the_plan_as_the_caller(flags: Harness, 
         await control.stop()
 
 
-async def test_bad_requests_change_nothing(flags: Harness, clock: ManualClock) -> None:
-    control = await start(flags, clock, cooldown=60.0)
+async def test_bad_requests_change_nothing(flags: Harness, manual_clock: ManualClock) -> None:
+    control = await start(flags, manual_clock, cooldown=60.0)
     try:
         with pytest.raises(UnknownPlan):
             await ask(control, Advance("nope", "alice"))
@@ -112,14 +111,14 @@ async def test_bad_requests_change_nothing(flags: Harness, clock: ManualClock) -
             await ask(control, Advance("p", "alice"))
         assert len(await flags.writes()) == writes
         assert (await ask(control, Status("p")))["plans"]["p"]["stage"] == 0
-        clock.advance(60.0)
+        manual_clock.advance(60.0)
         assert (await ask(control, Advance("p", "alice")))["to"] == 1
     finally:
         await control.stop()
 
 
-async def test_a_refused_write_leaves_the_position(flags: Harness, clock: ManualClock) -> None:
-    control = await start(flags, clock)
+async def test_a_refused_write_leaves_the_position(flags: Harness, manual_clock: ManualClock) -> None:
+    control = await start(flags, manual_clock)
     try:
         flags.store.fail_next = 1
         with pytest.raises(StoreFailed):
@@ -129,10 +128,12 @@ async def test_a_refused_write_leaves_the_position(flags: Harness, clock: Manual
         await control.stop()
 
 
-async def test_the_position_is_read_back_from_the_flags_on_start(flags: Harness, clock: ManualClock) -> None:
+async def test_the_position_is_read_back_from_the_flags_on_start(
+    flags: Harness, manual_clock: ManualClock
+) -> None:
     await flags.server.enable("a")
     await flags.server.disable("b")
-    control = await start(flags, clock)
+    control = await start(flags, manual_clock)
     try:
         assert (await ask(control, Status("p")))["plans"]["p"]["stage"] == 1
     finally:
@@ -140,25 +141,27 @@ async def test_the_position_is_read_back_from_the_flags_on_start(flags: Harness,
 
 
 async def judge(
-    control: Server, clock: ManualClock, ticks: int, per_tick: int, errors: int
+    control: Server, manual_clock: ManualClock, ticks: int, per_tick: int, errors: int
 ) -> list[dict[str, str]]:
     """``ticks`` rounds of ten seconds, each with ``per_tick`` outcomes of which ``errors`` fail."""
     decisions = []
     for _ in range(ticks):
-        clock.advance(10.0)
+        manual_clock.advance(10.0)
         emit(per_tick, errors=errors)
         decisions.append(await ask(control, Tick()))
     return decisions
 
 
-async def test_a_failing_stage_is_rolled_back_with_its_numbers(flags: Harness, clock: ManualClock) -> None:
-    control = await start(flags, clock)
+async def test_a_failing_stage_is_rolled_back_with_its_numbers(
+    flags: Harness, manual_clock: ManualClock
+) -> None:
+    control = await start(flags, manual_clock)
     try:
         emit(200)  # the baseline: healthy
-        clock.advance(30.0)
+        manual_clock.advance(30.0)
         await ask(control, Advance("p", "alice"))
         with capture(ALERT) as alerts:
-            await judge(control, clock, ticks=8, per_tick=20, errors=4)  # 20 % errors against 0 %
+            await judge(control, manual_clock, ticks=8, per_tick=20, errors=4)  # 20 % errors against 0 %
         assert flags.gates == {"a": False, "b": False}
         auto = (await flags.writes())[-1].change
         assert auto.actor == AUTO_ROLLBACK
@@ -171,7 +174,7 @@ async def test_a_failing_stage_is_rolled_back_with_its_numbers(flags: Harness, c
         assert why["last_rollback"]["numbers"]["outcome"] == "fail"
         # Nothing re-enables: more ticks, no more writes, and advancing waits for the cool-down.
         writes = len(await flags.writes())
-        await judge(control, clock, ticks=5, per_tick=20, errors=0)
+        await judge(control, manual_clock, ticks=5, per_tick=20, errors=0)
         assert len(await flags.writes()) == writes
         with pytest.raises(CoolingDown):
             await ask(control, Advance("p", "alice"))
@@ -179,13 +182,13 @@ async def test_a_failing_stage_is_rolled_back_with_its_numbers(flags: Harness, c
         await control.stop()
 
 
-async def test_three_requests_are_not_a_sample(flags: Harness, clock: ManualClock) -> None:
-    control = await start(flags, clock)
+async def test_three_requests_are_not_a_sample(flags: Harness, manual_clock: ManualClock) -> None:
+    control = await start(flags, manual_clock)
     try:
         await ask(control, Advance("p", "alice"))
-        decisions = await judge(control, clock, ticks=30, per_tick=0, errors=0)
+        decisions = await judge(control, manual_clock, ticks=30, per_tick=0, errors=0)
         emit(3, errors=3)
-        decisions += await judge(control, clock, ticks=30, per_tick=0, errors=0)
+        decisions += await judge(control, manual_clock, ticks=30, per_tick=0, errors=0)
         assert all(d["p"] != "rollback" for d in decisions)
         assert decisions[-1]["p"] == "pause"
         assert flags.gates["a"] is True
@@ -195,12 +198,12 @@ async def test_three_requests_are_not_a_sample(flags: Harness, clock: ManualCloc
         await control.stop()
 
 
-async def test_dry_run_only_reports(flags: Harness, clock: ManualClock) -> None:
-    control = await start(flags, clock, dry_run=True)
+async def test_dry_run_only_reports(flags: Harness, manual_clock: ManualClock) -> None:
+    control = await start(flags, manual_clock, dry_run=True)
     try:
         emit(200)
         await ask(control, Advance("p", "alice"))
-        await judge(control, clock, ticks=8, per_tick=20, errors=10)
+        await judge(control, manual_clock, ticks=8, per_tick=20, errors=10)
         assert flags.gates["a"] is True
         assert len(await flags.writes()) == 2  # the advance's two flags, nothing since
         kinds = {h["kind"] for h in await ask(control, History("p"))}
@@ -210,12 +213,12 @@ async def test_dry_run_only_reports(flags: Harness, clock: ManualClock) -> None:
 
 
 async def rollout(
-    flags: Harness, clock: ManualClock, *, treatment_fails: bool, control_fails: bool
+    flags: Harness, manual_clock: ManualClock, *, treatment_fails: bool, control_fails: bool
 ) -> MigrationControl:
     await flags.server.set_percentage("new_checkout", 50.0, of="actors")
-    control = await start(flags, clock, guarded=["new_checkout"])
+    control = await start(flags, manual_clock, guarded=["new_checkout"])
     for tick in range(10):
-        clock.advance(10.0)
+        manual_clock.advance(10.0)
         for n in range(40):
             actor = f"user-{n}"
             treated = flags.enabled("new_checkout", actor)
@@ -226,9 +229,9 @@ async def rollout(
 
 
 async def test_a_rollout_failing_in_its_treatment_arm_is_rolled_back(
-    flags: Harness, clock: ManualClock
+    flags: Harness, manual_clock: ManualClock
 ) -> None:
-    control = await rollout(flags, clock, treatment_fails=True, control_fails=False)
+    control = await rollout(flags, manual_clock, treatment_fails=True, control_fails=False)
     try:
         state = flags.server.state("new_checkout")
         assert state is not None
@@ -242,8 +245,10 @@ async def test_a_rollout_failing_in_its_treatment_arm_is_rolled_back(
         await control.stop()
 
 
-async def test_a_fault_in_both_arms_is_not_blamed_on_the_flag(flags: Harness, clock: ManualClock) -> None:
-    control = await rollout(flags, clock, treatment_fails=True, control_fails=True)
+async def test_a_fault_in_both_arms_is_not_blamed_on_the_flag(
+    flags: Harness, manual_clock: ManualClock
+) -> None:
+    control = await rollout(flags, manual_clock, treatment_fails=True, control_fails=True)
     try:
         assert flags.port.percentage("new_checkout") == 50.0
         assert len(await flags.writes()) == 1  # the rollout's own
@@ -266,10 +271,10 @@ class Worker(Server):
 
 
 async def test_a_crash_is_charged_to_the_arm_the_server_last_served(
-    flags: Harness, clock: ManualClock
+    flags: Harness, manual_clock: ManualClock
 ) -> None:
     await flags.server.set_percentage("new_checkout", 50.0, of="actors")
-    control = await start(flags, clock, guarded=["new_checkout"])
+    control = await start(flags, manual_clock, guarded=["new_checkout"])
     try:
         treated = next(f"user-{n}" for n in range(100) if flags.enabled("new_checkout", f"user-{n}"))
         untreated = next(f"user-{n}" for n in range(100) if not flags.enabled("new_checkout", f"user-{n}"))
@@ -287,15 +292,17 @@ async def test_a_crash_is_charged_to_the_arm_the_server_last_served(
         await control.stop()
 
 
-async def test_a_killed_server_leaves_no_handler_behind(flags: Harness, clock: ManualClock) -> None:
-    control = await start(flags, clock, guarded=["new_checkout"])
+async def test_a_killed_server_leaves_no_handler_behind(flags: Harness, manual_clock: ManualClock) -> None:
+    control = await start(flags, manual_clock, guarded=["new_checkout"])
     assert telemetry.list_handlers(("server", "exit"))
     control.kill()
     await control.wait()
     assert not [h for h in telemetry.list_handlers(()) if h.id.startswith("arbord.migration")]
 
 
-async def test_without_the_flags_server_it_keeps_its_handlers_and_refuses_moves(clock: ManualClock) -> None:
+async def test_without_the_flags_server_it_keeps_its_handlers_and_refuses_moves(
+    manual_clock: ManualClock,
+) -> None:
     settings = FlagsSettings.model_validate({"store": "memory", "a": {}, "b": {}, "new_checkout": {}})
     server = await Flags.start(settings, store=MemoryStore(), name="arbord.flags")
     await server.set_percentage("new_checkout", 50.0, of="actors")
@@ -303,7 +310,9 @@ async def test_without_the_flags_server_it_keeps_its_handlers_and_refuses_moves(
     migration = MigrationSettings.model_validate(
         {"events": ["shop.checkout"], "plans": {"p": PLAN}, "guarded": ["new_checkout"]}
     )
-    control = await MigrationControl.start(migration, plans(migration, {"a", "b"}), port, clock, timer=False)
+    control = await MigrationControl.start(
+        migration, plans(migration, {"a", "b"}), port, manual_clock, timer=False
+    )
     try:
         await server.stop()
         emit(10, errors=5)  # the handler finds no flags server: it counts the stage, not the arms
@@ -316,7 +325,7 @@ async def test_without_the_flags_server_it_keeps_its_handlers_and_refuses_moves(
         await control.stop()
 
 
-async def test_a_fresh_daemons_stage_is_not_judged(clock: ManualClock) -> None:
+async def test_a_fresh_daemons_stage_is_not_judged(manual_clock: ManualClock) -> None:
     # A plan whose flags are on by their declared defaults reads as a stage (otp_cleanup's 3 on a
     # fresh daemon) but nobody began it: it is not judged, so nothing rolls it back on its own.
     # Once a move writes its flags, a restart judges it again.
@@ -325,28 +334,28 @@ async def test_a_fresh_daemons_stage_is_not_judged(clock: ManualClock) -> None:
     server = await Flags.start(FlagsSettings.model_validate({"store": "memory", **declared}), store=store)
     harness = Harness(server, store)
     try:
-        control = await start(harness, clock)
+        control = await start(harness, manual_clock)
         status = await ask(control, Status("p"))
         assert status["plans"]["p"]["stage"] == 1
         assert (await ask(control, Why("p")))["judged"] == {}
         await ask(control, Rollback("p", 0, "alice"))
         await control.stop()
         await server.enable("a", actor="alice")
-        control = await start(harness, clock)
+        control = await start(harness, manual_clock)
         assert list((await ask(control, Why("p")))["judged"]) == ["p"]
         await control.stop()
     finally:
         await server.stop()
 
 
-async def test_status_says_which_path_serves_each_migrated_component(clock: ManualClock) -> None:
+async def test_status_says_which_path_serves_each_migrated_component(manual_clock: ManualClock) -> None:
     declared = {"a": {}, "b": {}, "use_ets_sampled_events": {"default": False}}
     server = await Flags.start(
         FlagsSettings.model_validate({"store": "memory", **declared}), store=MemoryStore()
     )
     try:
         await server.set_percentage("use_ets_agent_registry", 25.0, of="actors")
-        control = await start(Harness(server, MemoryStore()), clock)
+        control = await start(Harness(server, MemoryStore()), manual_clock)
         components = {c["component"]: c for c in (await ask(control, Status("p")))["components"]}
         assert {name: (c["backend"], c["percentage"]) for name, c in components.items()} == {
             "registry": ("split", 25.0),

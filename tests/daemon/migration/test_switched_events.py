@@ -25,13 +25,8 @@ WORK = ("test", "work")
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(1000.0)
-
-
-@pytest.fixture
-async def server(clock: ManualClock) -> AsyncIterator[TelemetryServer]:
-    started = await TelemetryServer.start(clock=clock, max_timer_delay=0.001, name=SERVER_NAME)
+async def server(manual_clock: ManualClock) -> AsyncIterator[TelemetryServer]:
+    started = await TelemetryServer.start(clock=manual_clock, max_timer_delay=0.001, name=SERVER_NAME)
     yield started
     if started.alive:
         await started.stop()
@@ -56,16 +51,16 @@ def items_of(seen: list[Any]) -> list[Any]:
 
 
 async def test_emit_once_per_has_a_fixed_window_per_metadata(
-    backend: Backends, server: TelemetryServer, clock: ManualClock
+    backend: Backends, server: TelemetryServer, manual_clock: ManualClock
 ) -> None:
     assert switched_events.backend() == backend.path
     with capture(BOOT) as seen:
         assert emit_once_per(BOOT, 60.0, {"n": 1}, {"disk": "sda"}) is True
         assert emit_once_per(BOOT, 60.0, {"n": 2}, {"disk": "sda"}) is False
         assert emit_once_per(BOOT, 60.0, {"n": 3}, {"disk": "sdb"}) is True  # other metadata, other key
-        clock.advance(59.0)
+        manual_clock.advance(59.0)
         assert emit_once_per(BOOT, 60.0, {"n": 4}, {"disk": "sda"}) is False
-        clock.advance(1.0)
+        manual_clock.advance(1.0)
         assert emit_once_per(BOOT, 60.0, {"n": 5}, {"disk": "sda"}) is True
     assert [(dict(c.measurements), dict(c.metadata)) for c in seen] == [
         ({"n": 1}, {"disk": "sda"}),
@@ -108,17 +103,17 @@ async def test_bad_arguments_are_refused_alike(backend: Backends, server: Teleme
 
 @pytest.mark.parametrize("first", [True, False], ids=["supervised-first", "legacy-first"])
 async def test_a_dedup_window_is_carried_over_a_flip(
-    flippable: Backends, server: TelemetryServer, clock: ManualClock, first: bool
+    flippable: Backends, server: TelemetryServer, manual_clock: ManualClock, first: bool
 ) -> None:
     await flippable.use(SAMPLED_EVENTS_FLAG, first)
     with capture(BOOT) as seen:
         assert emit_once_per(BOOT, 60.0, None, {"disk": "sda"}) is True
         await flippable.use(SAMPLED_EVENTS_FLAG, not first)
-        clock.advance(30.0)
+        manual_clock.advance(30.0)
         assert emit_once_per(BOOT, 60.0, None, {"disk": "sda"}) is False  # not again inside its window
         await flippable.use(SAMPLED_EVENTS_FLAG, first)
         assert emit_once_per(BOOT, 60.0, None, {"disk": "sda"}) is False
-        clock.advance(30.0)
+        manual_clock.advance(30.0)
         assert emit_once_per(BOOT, 60.0, None, {"disk": "sda"}) is True
     assert len(seen) == 2
 
