@@ -119,20 +119,23 @@ def redis_server() -> Iterator[RedisServer]:
     yield from start_redis_server()
 
 
-async def _store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> FlagStore:
+async def _store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[FlagStore, Flags | None]:
+    """The store, and the flags server that opened it (a Redis store follows its channel through one;
+    stopping that server closes the store)."""
     if kind == "memory":
-        return MemoryStore()
+        return MemoryStore(), None
     if kind == "sqlite":
-        return await SqliteStore.open(tmp_path / "flags.db")
+        return await SqliteStore.open(tmp_path / "flags.db"), None
     server: RedisServer = request.getfixturevalue("redis_server")
-    return (await redis_daemon("paging", redis_settings(server))).store
+    daemon = await redis_daemon("paging", redis_settings(server))
+    return daemon.store, daemon.flags
 
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite", "redis"])
 async def test_each_store_skips_the_newest_and_counts(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    store = await _store(kind, tmp_path, request)
+    store, opened_by = await _store(kind, tmp_path, request)
     try:
         for n in range(10):
             flag = "ab"[n % 2]
@@ -144,4 +147,7 @@ async def test_each_store_skips_the_newest_and_counts(
         assert [r.revision for r in await store.history(limit=5, skip=9)] == [1]
         assert (await store.count(), await store.count("a"), await store.count("nope")) == (10, 5, 0)
     finally:
-        await store.close()
+        if opened_by is None:
+            await store.close()
+        else:
+            await opened_by.stop()

@@ -78,9 +78,16 @@ def _result(reply: dict[str, Any]) -> dict[str, Any]:
 
 
 def _history(daemon: RunningDaemon, flag: str) -> list[dict[str, Any]]:
+    """The flag's whole history, oldest first, page by page (a page is the newest changes not yet
+    read, oldest first; ``next`` is the offset of the older page)."""
+    changes: list[dict[str, Any]] = []
+    offset: int | None = 0
     with Wire(daemon.control_socket) as wire:
-        changes = _result(wire.call("flags.history", {"flag": flag, "limit": 10_000}))["changes"]
-    assert isinstance(changes, list)
+        while offset is not None:
+            page = _result(wire.call("flags.history", {"flag": flag, "limit": 10_000, "offset": offset}))
+            assert isinstance(page["changes"], list)
+            changes[:0] = page["changes"]
+            offset = page["next"]
     return changes
 
 
