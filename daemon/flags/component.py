@@ -32,10 +32,7 @@ from daemon.component import (
 )
 from daemon.flags.binding import FLAGS_NAME
 from daemon.flags.config import FlagsSettings
-from daemon.flags.fleet_methods import fleet_methods
-from daemon.flags.methods import flags_methods
 from daemon.flags.migration.spec import migration_child_spec
-from daemon.flags.migration.verbs import migration_methods
 from daemon.flags.ofrep.mount import NO_LISTENER, ofrep_child_spec
 from daemon.flags.server import Flags
 from daemon.verbs.method import Method
@@ -85,6 +82,11 @@ def _children(view: FlagsView, context: ComponentContext) -> Sequence[ChildSpec]
 
 
 def _verbs() -> Sequence[Method]:
+    # Imported when the verb table is built (the first request), not at start.
+    from daemon.flags.fleet_methods import fleet_methods
+    from daemon.flags.methods import flags_methods
+    from daemon.flags.migration.verbs import migration_methods
+
     # flags_methods: the flags' verbs; fleet_methods: flags.status, flags.wait (fleet_methods.py);
     # migration_methods: the migration.* verbs and flags.why (daemon/flags/migration/verbs.py)
     return (*flags_methods(), *fleet_methods(), *migration_methods())
