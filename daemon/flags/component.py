@@ -33,7 +33,6 @@ from daemon.component import (
 from daemon.flags.binding import FLAGS_NAME
 from daemon.flags.config import FlagsSettings
 from daemon.flags.migration.spec import migration_child_spec
-from daemon.flags.ofrep.mount import NO_LISTENER, ofrep_child_spec
 from daemon.flags.server import Flags
 from daemon.verbs.method import Method
 from supervisor import ChildSpec
@@ -62,6 +61,7 @@ def _view(settings: Any) -> FlagsView:
 
 def _reload(old: FlagsView, new: FlagsView) -> Reload | UpdateInPlace:
     if new.section.ofrep and new.listen is None:
+        from daemon.flags.ofrep.mount import NO_LISTENER
 
         async def refuse(outcome: ReloadOutcome) -> None:
             outcome.errors.append(NO_LISTENER)
@@ -77,6 +77,9 @@ def _children(view: FlagsView, context: ComponentContext) -> Sequence[ChildSpec]
         migration_child_spec(section),  # arbord.migration, after the flags it reads (docs/migrations.md)
     ]
     if section.ofrep:  # OFREP's routes on arbord.http (daemon/flags/ofrep, docs/flags.md "OFREP")
+        # Imported only when configured, with the HTTP listener behind it: not at a default start.
+        from daemon.flags.ofrep.mount import ofrep_child_spec
+
         specs.append(ofrep_child_spec())
     return specs
 

@@ -28,6 +28,7 @@ OPTIONAL = (
     "aiomonitor",
     "supervisor.lint",
     "pydantic_settings",
+    "daemon.flags.ofrep",  # [flags] ofrep: OFREP's routes
 )
 
 # Imported by the first request, when the daemon builds its verb table (``VerbTable.deferred``): each
