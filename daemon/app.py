@@ -37,6 +37,7 @@ import signal
 import threading
 import time
 from collections.abc import Coroutine, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -317,7 +318,8 @@ class Daemon:
         problems = await enforce_no_hidden_state(self._settings, self._environ)
         if problems:
             raise ConfigError(problems)
-        self._verbs = verb_table(self._components)
+        # Built by the first request that needs it: the verb modules are not imported at start.
+        self._verbs = VerbTable.deferred(partial(verb_table, self._components))
         self._plan = plan_tree(self._settings, self._context(self._paths), self._components)
         try:
             root = await Supervisor.start([c.spec for c in self._plan], **root_flags(self._settings))

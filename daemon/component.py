@@ -7,7 +7,8 @@ A ``Component`` says:
 - ``settings``: the section's pydantic type (None: the component takes no settings) and ``default``;
   ``view``: what it reads of the whole configuration (default: its section);
 - ``child_specs(view, context)``: its children of the root supervisor, in start order;
-- ``verbs()``: its control methods;
+- ``verbs()``: its control methods, asked for when the daemon builds its verb table (its first
+  request, ``VerbTable.deferred``): import the verb module inside it, not at the top of the module;
 - ``error_map``: the error codes of foreign errors its verbs let escape (its own errors carry a
   ``code`` and live in its package's ``errors.py``);
 - ``reload(old, new)``: what a reload does to it: ``Reload.KEEP``, ``Reload.RESTART`` (stop its

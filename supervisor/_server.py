@@ -334,7 +334,7 @@ class Server:
         self._started_at = time.monotonic()
         task = loop.create_task(self._run(args, kwargs, started))
         self._task = task
-        runtime._register_task(task, self)
+        runtime._SERVER_OF_TASK[task] = self  # runtime._register_task, inline (restart path)
         self._starting = started
         task.add_done_callback(self._task_done)
 
@@ -558,7 +558,7 @@ class Server:
         self._exited_at = exited_at = time.monotonic()
         task = self._task
         if task is not None:
-            runtime._unregister_task(task)
+            runtime._SERVER_OF_TASK.pop(task, None)  # runtime._unregister_task, inline (restart path)
         if self._name is not None:
             runtime._unregister_name(self._name, self)
         if self._mailbox or self._current_caller is not None or self._deferred:

@@ -8,12 +8,18 @@ running cache; ``UnknownCache`` (daemon/cache/errors.py) carries its error code;
 
 from __future__ import annotations
 
-from daemon.cache.cache import EVICT, EXPIRE, HIT, MISS, SWEEP, Cache
-from daemon.cache.config import DEFAULT_CACHE, CacheConfig, CacheSettings
-from daemon.cache.fallback import Commit, Decline
-from daemon.cache.methods import cache_methods
-from daemon.cache.spec import CACHE_SUPERVISOR_NAME, cache_child_spec, cache_named, cache_server_name
-from daemon.cache.stats import CacheStats
+import importlib
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from daemon.cache.cache import EVICT, EXPIRE, HIT, MISS, SWEEP, Cache
+    from daemon.cache.config import DEFAULT_CACHE, CacheConfig, CacheSettings
+    from daemon.cache.fallback import Commit, Decline
+    from daemon.cache.methods import cache_methods
+    from daemon.cache.spec import CACHE_SUPERVISOR_NAME, cache_child_spec, cache_named, cache_server_name
+    from daemon.cache.stats import CacheStats
+
 
 __all__ = [
     "CACHE_SUPERVISOR_NAME",
@@ -34,3 +40,34 @@ __all__ = [
     "cache_named",
     "cache_server_name",
 ]
+
+# The names above are imported from their modules when first used (PEP 562), so that importing one
+# module of the package (the daemon's start imports the few it runs) does not import them all.
+_EXPORTS: Final = MappingProxyType(
+    {
+        "CACHE_SUPERVISOR_NAME": "daemon.cache.spec",
+        "Cache": "daemon.cache.cache",
+        "CacheConfig": "daemon.cache.config",
+        "CacheSettings": "daemon.cache.config",
+        "CacheStats": "daemon.cache.stats",
+        "Commit": "daemon.cache.fallback",
+        "DEFAULT_CACHE": "daemon.cache.config",
+        "Decline": "daemon.cache.fallback",
+        "EVICT": "daemon.cache.cache",
+        "EXPIRE": "daemon.cache.cache",
+        "HIT": "daemon.cache.cache",
+        "MISS": "daemon.cache.cache",
+        "SWEEP": "daemon.cache.cache",
+        "cache_child_spec": "daemon.cache.spec",
+        "cache_methods": "daemon.cache.methods",
+        "cache_named": "daemon.cache.spec",
+        "cache_server_name": "daemon.cache.spec",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    """A re-exported name, imported from its module when first asked for."""
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

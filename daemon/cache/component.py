@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from typing import Final
 
 from daemon.cache.config import CacheSettings
-from daemon.cache.methods import cache_methods
 from daemon.cache.spec import cache_child_spec
 from daemon.component import Component, ComponentContext
+from daemon.verbs.method import Method
 from supervisor import ChildSpec
 
 __all__ = ["CACHE"]
@@ -18,7 +18,14 @@ def _children(section: CacheSettings, context: ComponentContext) -> Sequence[Chi
     return (cache_child_spec(section),)
 
 
+def _verbs() -> Sequence[Method]:
+    # Imported when the verb table is built (the first request), not at start.
+    from daemon.cache.methods import cache_methods
+
+    return cache_methods()
+
+
 CACHE: Final[Component[CacheSettings]] = Component(
-    "cache", CacheSettings, child_specs=_children, verbs=cache_methods
+    "cache", CacheSettings, child_specs=_children, verbs=_verbs
 )
 """``[cache]``: one supervisor (``arbord.cache``) with one ``Cache`` per configured cache."""

@@ -19,7 +19,6 @@ from daemon.crashes.config import CrashesSettings
 from daemon.crashes.flags_in_force import flags_in_force
 from daemon.crashes.open_spans import spans_left_open
 from daemon.crashes.server import CRASHES_NAME, KEEPER_NAME, CrashLog
-from daemon.crashes.verbs import crash_methods
 from daemon.registry.keeper import TableKeeper
 from daemon.verbs.method import Method
 from supervisor import ChildSpec
@@ -51,6 +50,9 @@ def _children(section: CrashesSettings, context: ComponentContext) -> Sequence[C
 
 
 def _verbs() -> Sequence[Method]:
+    # Imported when the verb table is built (the first request), not at start.
+    from daemon.crashes.verbs import crash_methods
+
     return crash_methods()
 
 

@@ -32,11 +32,7 @@ from daemon.component import (
 )
 from daemon.flags.binding import FLAGS_NAME
 from daemon.flags.config import FlagsSettings
-from daemon.flags.fleet_methods import fleet_methods
-from daemon.flags.methods import flags_methods
 from daemon.flags.migration.spec import migration_child_spec
-from daemon.flags.migration.verbs import migration_methods
-from daemon.flags.ofrep.mount import NO_LISTENER, ofrep_child_spec
 from daemon.flags.server import Flags
 from daemon.verbs.method import Method
 from supervisor import ChildSpec, whereis
@@ -65,6 +61,7 @@ def _view(settings: Any) -> FlagsView:
 
 def _reload(old: FlagsView, new: FlagsView) -> Reload | UpdateInPlace:
     if new.section.ofrep and new.listen is None:
+        from daemon.flags.ofrep.mount import NO_LISTENER
 
         async def refuse(outcome: ReloadOutcome) -> None:
             outcome.errors.append(NO_LISTENER)
@@ -80,6 +77,9 @@ def _children(view: FlagsView, context: ComponentContext) -> Sequence[ChildSpec]
         migration_child_spec(section),  # arbord.migration, after the flags it reads (docs/migrations.md)
     ]
     if section.ofrep:  # OFREP's routes on arbord.http (daemon/flags/ofrep, docs/flags.md "OFREP")
+        # Imported only when configured, with the HTTP listener behind it: not at a default start.
+        from daemon.flags.ofrep.mount import ofrep_child_spec
+
         specs.append(ofrep_child_spec())
     return specs
 
@@ -92,6 +92,11 @@ def _health() -> Mapping[str, Any]:
 
 
 def _verbs() -> Sequence[Method]:
+    # Imported when the verb table is built (the first request), not at start.
+    from daemon.flags.fleet_methods import fleet_methods
+    from daemon.flags.methods import flags_methods
+    from daemon.flags.migration.verbs import migration_methods
+
     # flags_methods: the flags' verbs; fleet_methods: flags.status, flags.wait (fleet_methods.py);
     # migration_methods: the migration.* verbs and flags.why (daemon/flags/migration/verbs.py)
     return (*flags_methods(), *fleet_methods(), *migration_methods())

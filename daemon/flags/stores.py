@@ -13,7 +13,6 @@ from pathlib import Path
 
 from daemon.flags.config import FlagsSettings
 from daemon.flags.redis_config import RedisStoreSettings
-from daemon.flags.redis_store import RedisStore
 from daemon.flags.sqlite_store import SqliteStore
 from daemon.flags.state_dir import database_path
 from daemon.flags.store import FlagStore, MemoryStore
@@ -29,6 +28,8 @@ async def open_store(
     if settings.store == "memory":
         return MemoryStore()
     if settings.store == "redis":
+        from daemon.flags.redis_store import RedisStore  # only when configured: not at a default start
+
         return RedisStore(settings.redis or RedisStoreSettings())
     path = database or database_path(settings, os.environ if environ is None else environ)
     return await SqliteStore.open(path)

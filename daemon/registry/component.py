@@ -12,8 +12,8 @@ from typing import Final
 
 from daemon.component import Component, ComponentContext
 from daemon.registry.config import RegistrySettings
-from daemon.registry.methods import registry_methods
 from daemon.registry.spec import KEEPER_ID, keeper_child_spec, registry_child_spec
+from daemon.verbs.method import Method
 from supervisor import ChildSpec
 
 __all__ = ["KEEPER", "REGISTRY"]
@@ -27,10 +27,17 @@ def _registry(section: RegistrySettings, context: ComponentContext) -> Sequence[
     return (registry_child_spec(section),)
 
 
+def _verbs() -> Sequence[Method]:
+    # Imported when the verb table is built (the first request), not at start.
+    from daemon.registry.methods import registry_methods
+
+    return registry_methods()
+
+
 KEEPER: Final[Component[None]] = Component(KEEPER_ID, child_specs=_keeper)
 """The heir of the registry's tables (``registry_keeper``): no settings, never restarted by a reload."""
 
 REGISTRY: Final[Component[RegistrySettings]] = Component(
-    "registry", RegistrySettings, child_specs=_registry, verbs=registry_methods
+    "registry", RegistrySettings, child_specs=_registry, verbs=_verbs
 )
 """``[registry]``: the agent registry's supervisor and its ``registry.*`` verbs."""

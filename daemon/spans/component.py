@@ -17,8 +17,8 @@ from typing import Final
 
 from daemon.component import Component, ComponentContext, Reload, ReloadOutcome, UpdateInPlace
 from daemon.spans.config import SpansSettings
-from daemon.spans.methods import spans_methods
 from daemon.spans.server import SPANS_NAME, SpanServer, UpdateSpanSettings
+from daemon.verbs.method import Method
 from supervisor import ArbordError, ChildSpec, whereis
 
 __all__ = ["SPANS", "SPANS_ID", "span_server_spec", "update_spans"]
@@ -62,7 +62,14 @@ def _reload(old: SpansSettings, new: SpansSettings) -> Reload | UpdateInPlace:
     return UpdateInPlace(apply)
 
 
+def _verbs() -> Sequence[Method]:
+    # Imported when the verb table is built (the first request), not at start.
+    from daemon.spans.methods import spans_methods
+
+    return spans_methods()
+
+
 SPANS: Final[Component[SpansSettings]] = Component(
-    "spans", SpansSettings, child_specs=_children, verbs=spans_methods, reload=_reload
+    "spans", SpansSettings, child_specs=_children, verbs=_verbs, reload=_reload
 )
 """``[spans]``: the span server ``arbord.spans``."""

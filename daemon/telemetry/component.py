@@ -9,9 +9,7 @@ from typing import Final
 from daemon.component import Component, ComponentContext
 from daemon.telemetry.config import TelemetrySettings
 from daemon.telemetry.metrics_tree import metrics_child_specs
-from daemon.telemetry.metrics_verbs import metrics_methods
 from daemon.telemetry.spec import events_child_specs
-from daemon.telemetry.verbs import events_methods
 from daemon.verbs.method import Method
 from supervisor import ChildSpec
 
@@ -23,6 +21,10 @@ def _children(section: TelemetrySettings, context: ComponentContext) -> Sequence
 
 
 def _verbs() -> Sequence[Method]:
+    # Imported when the verb table is built (the first request), not at start.
+    from daemon.telemetry.metrics_verbs import metrics_methods
+    from daemon.telemetry.verbs import events_methods
+
     return (*events_methods(), *metrics_methods())
 
 

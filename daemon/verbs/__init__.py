@@ -20,10 +20,15 @@ Import the others from their modules.
 
 from __future__ import annotations
 
-from daemon.verbs.codes import ErrorCode
-from daemon.verbs.jsonable import jsonable
-from daemon.verbs.render import render_result
-from daemon.verbs.words import ALIASES, UsageError, build_params, resolve_method
+import importlib
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from daemon.verbs.codes import ErrorCode
+    from daemon.verbs.jsonable import jsonable
+    from daemon.verbs.render import render_result
+    from daemon.verbs.words import ALIASES, UsageError, build_params, resolve_method
 
 __all__ = [
     "ALIASES",
@@ -34,3 +39,24 @@ __all__ = [
     "render_result",
     "resolve_method",
 ]
+
+# Imported on first use (PEP 562): the daemon imports ``daemon.verbs.method`` and ``codes`` on its
+# way to READY, and importing them must not pay for the renderer and the words (arborctl's half).
+_EXPORTS: Final = MappingProxyType(
+    {
+        "ALIASES": "daemon.verbs.words",
+        "ErrorCode": "daemon.verbs.codes",
+        "UsageError": "daemon.verbs.words",
+        "build_params": "daemon.verbs.words",
+        "jsonable": "daemon.verbs.jsonable",
+        "render_result": "daemon.verbs.render",
+        "resolve_method": "daemon.verbs.words",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    """The re-exported names, each imported from its module when first asked for."""
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

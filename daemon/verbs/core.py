@@ -14,11 +14,8 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from daemon.verbs.codes import ErrorCode
-from daemon.verbs.daemon_verbs import daemon_methods
 from daemon.verbs.error_codes import ErrorRule
 from daemon.verbs.method import Method
-from daemon.verbs.table_verbs import table_methods
-from daemon.verbs.tree_verbs import tree_methods
 from supervisor import ServerDown, StartFailed
 from supervisor.errors import (
     AlreadyStarted,
@@ -54,5 +51,12 @@ CORE_ERROR_MAP: Final[MappingProxyType[type[BaseException], ErrorRule]] = Mappin
 
 
 def core_methods() -> tuple[Method, ...]:
-    """hello, version, ping, status, reload, config.*, shutdown, the tree methods and tables.*."""
+    """hello, version, ping, status, reload, config.*, shutdown, the tree methods and tables.*.
+
+    The verb modules are imported here, when the daemon builds its verb table (its first request),
+    not when the tree is assembled."""
+    from daemon.verbs.daemon_verbs import daemon_methods
+    from daemon.verbs.table_verbs import table_methods
+    from daemon.verbs.tree_verbs import tree_methods
+
     return (*daemon_methods(), *tree_methods(), *table_methods())

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Protocol, TypeAlias
@@ -181,12 +181,59 @@ def methods_by_name(*groups: Sequence[Method]) -> dict[str, Method]:
     return table
 
 
-@dataclass(frozen=True, slots=True)
 class VerbTable:
-    """The verbs a transport serves (``methods`` by name) and the error map they are answered with."""
+    """The verbs a transport serves (``methods`` by name) and the error map they are answered with.
 
-    methods: Mapping[str, Method]
-    error_map: ErrorMap = field(default_factory=lambda: MappingProxyType({}))
+    ``VerbTable.deferred(build)`` is a table whose methods and error map are built by ``build`` the
+    first time either is read: the daemon's start hands the control server a deferred table, so the
+    verb modules (a params model and a handler per method) are imported by the first request, not
+    on the way to READY (docs/performance.md, "The daemon").
+
+    >>> table = VerbTable.deferred(lambda: VerbTable({"ping": None}))  # type: ignore[dict-item]
+    >>> list(table.methods), dict(table.error_map)
+    (['ping'], {})
+    """
+
+    __slots__ = ("_build", "_error_map", "_methods")
+
+    def __init__(self, methods: Mapping[str, Method], error_map: ErrorMap | None = None) -> None:
+        self._methods: Mapping[str, Method] | None = methods
+        self._error_map: ErrorMap | None = MappingProxyType({}) if error_map is None else error_map
+        self._build: Callable[[], VerbTable] | None = None
+
+    @classmethod
+    def deferred(cls, build: Callable[[], VerbTable]) -> VerbTable:
+        """A table built by ``build`` when its methods or error map are first read."""
+        table = cls.__new__(cls)
+        table._methods = table._error_map = None
+        table._build = build
+        return table
+
+    def _built(self) -> None:
+        assert self._build is not None
+        built = self._build()
+        self._methods, self._error_map, self._build = built.methods, built.error_map, None
+
+    @property
+    def methods(self) -> Mapping[str, Method]:
+        """The methods by name."""
+        if self._methods is None:
+            self._built()
+        assert self._methods is not None
+        return self._methods
+
+    @property
+    def error_map(self) -> ErrorMap:
+        """What each foreign error type is answered with."""
+        if self._error_map is None:
+            self._built()
+        assert self._error_map is not None
+        return self._error_map
+
+    def __repr__(self) -> str:
+        if self._build is not None:
+            return "VerbTable(<deferred>)"
+        return f"VerbTable(methods={self._methods!r}, error_map={self._error_map!r})"
 
     def error_for(self, error: BaseException) -> tuple[ErrorCode, str, dict[str, Any]]:
         """The error code, message and extra fields ``error`` is answered with."""

@@ -12,7 +12,7 @@ from typing import Final
 
 from daemon.component import Component, ComponentContext
 from daemon.flags.experiments.server import EXPERIMENTS_ID, experiments_child_spec
-from daemon.flags.experiments.verbs import experiment_methods
+from daemon.verbs.method import Method
 from supervisor import ChildSpec
 
 __all__ = ["EXPERIMENTS"]
@@ -22,7 +22,12 @@ def _children(section: None, context: ComponentContext) -> Sequence[ChildSpec]:
     return (experiments_child_spec(),)
 
 
-EXPERIMENTS: Final[Component[None]] = Component(
-    EXPERIMENTS_ID, child_specs=_children, verbs=experiment_methods
-)
+def _verbs() -> Sequence[Method]:
+    # Imported when the verb table is built (the first request), not at start.
+    from daemon.flags.experiments.verbs import experiment_methods
+
+    return experiment_methods()
+
+
+EXPERIMENTS: Final[Component[None]] = Component(EXPERIMENTS_ID, child_specs=_children, verbs=_verbs)
 """``arbord.experiments`` and the ``migration.experiments`` verb."""
