@@ -96,6 +96,6 @@ def test_a_deferred_verb_table_is_built_once_by_its_first_read() -> None:
     table = VerbTable.deferred(build)
     assert built == []
     assert "ping" in table.methods
-    assert table.error_for(NoProc("x"))[0] is ErrorCode.NOT_FOUND
+    assert table.error_for(NoProc("x"))[0] is ErrorCode.SERVER_DOWN
     assert table.methods is table.methods
     assert built == [1]
