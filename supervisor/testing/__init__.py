@@ -38,6 +38,7 @@ pytest loads through ``pytest_plugins`` below.
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Final
 
 from supervisor._clock import ManualClock
@@ -70,8 +71,12 @@ __all__ = [
 ]
 
 # Read by pytest when it registers this module as a plugin (the pytest11 entry point): the fixtures
-# and hooks, in a module of their own so that importing supervisor.testing never imports pytest.
-pytest_plugins: Final = ["supervisor.testing._plugin"]
+# and hooks, in a module of their own so that importing supervisor.testing never imports pytest. The
+# entry point comes with arbord itself, the ``testing`` extra may not: without pytest-asyncio (which
+# the fixtures need) the plugin registers nothing, and a project's own tests run as they did.
+pytest_plugins: Final[list[str]] = (
+    ["supervisor.testing._plugin"] if importlib.util.find_spec("pytest_asyncio") is not None else []
+)
 
 ManualClock.__module__ = __name__
 for _public in (

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import sysconfig
 from importlib import metadata
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,8 @@ import supervisor.testing
 from supervisor import telemetry
 
 pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # A user's configuration as strict as arbord's own: warnings are errors, markers and options declared.
 INI = """
@@ -43,6 +47,48 @@ def test_importing_supervisor_testing_imports_no_pytest() -> None:
     code = "import sys, supervisor.testing; print('pytest' in sys.modules, 'pytest_asyncio' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False"]
+
+
+# What an environment with arbord and pytest, but not the ``testing`` extra, has on its path.
+BARE_PYTEST = (
+    "_pytest",
+    "pytest",
+    "py.py",
+    "pluggy",
+    "iniconfig",
+    "packaging",
+    "pygments",
+    "sortedcontainers",
+)
+
+
+def test_without_pytest_asyncio_the_plugin_registers_nothing_and_a_projects_tests_run(tmp_path: Path) -> None:
+    """The pytest11 entry point is installed with arbord, the ``testing`` extra may not be: a project
+    with pytest but no pytest-asyncio must still run its tests (arbord's fixtures are simply absent).
+    The environment is built by hand: arbord (its metadata, hence the entry point, and its source) and
+    pytest with what it needs, nothing else."""
+    site = Path(sysconfig.get_paths()["purelib"])
+    bare = tmp_path / "site"
+    bare.mkdir()
+    for entry in site.iterdir():
+        dist = entry.name.split("-")[0].lower() if entry.name.endswith(".dist-info") else None
+        if entry.name in BARE_PYTEST or dist in {"arbord", "pytest", "pluggy", "iniconfig", "packaging"}:
+            (bare / entry.name).symlink_to(entry)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "test_plain.py").write_text("def test_plain():\n    assert True\n")
+    code = (
+        "import sys\n"
+        "sys.path[:0] = sys.argv[1:3]\n"
+        "import pytest\n"
+        "sys.exit(pytest.main(['-p', 'no:cacheprovider', '-q', sys.argv[3]]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code, str(bare), str(ROOT), str(project)],
+        capture_output=True, text=True, cwd=project, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
 
 
 def test_the_entry_point_registers_the_module_under_its_own_name(pytestconfig: pytest.Config) -> None:
