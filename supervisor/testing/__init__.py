@@ -47,7 +47,7 @@ from supervisor.testing._children import crash_and_settle, running_children
 from supervisor.testing._faults import Fault, FaultInjected, FaultPlan, Injection
 from supervisor.testing._leaks import LeakCheck, Leaked, Snapshot
 from supervisor.testing._names import UniqueNames
-from supervisor.testing._waits import WaitTimeout, settle, wait_for, wait_for_events
+from supervisor.testing._waits import WaitTimeout, settle, wait_for, wait_for_events, wait_until
 
 __all__ = [
     "Capture",
@@ -68,6 +68,7 @@ __all__ = [
     "settle",
     "wait_for",
     "wait_for_events",
+    "wait_until",
 ]
 
 # Read by pytest when it registers this module as a plugin (the pytest11 entry point): the fixtures

@@ -25,6 +25,7 @@ import ast
 import asyncio
 import inspect
 import linecache
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Final, Protocol, TypeVar, overload
@@ -108,6 +109,35 @@ async def wait_for(
             pause = min(pause * 2, _MAX_PAUSE)
         checks += 1
         value = await _value(predicate)
+    return value
+
+
+def wait_until(predicate: Callable[[], T], timeout: float = 5.0, *, what: str | None = None) -> T:
+    """``wait_for`` for a test outside an event loop, waiting on another process (a daemon subprocess,
+    a file it writes): ``predicate()``'s first truthy value; ``WaitTimeout`` after ``timeout`` seconds,
+    naming the predicate (or ``what``) and its last value.
+
+    Between checks it sleeps a pause that doubles from 1 to 20 ms: a polling interval, not a
+    synchronisation, since the predicate decides and no outcome depends on the pause.
+
+    >>> wait_until(lambda: [1, 2])
+    [1, 2]
+    """
+    deadline = time.monotonic() + timeout
+    checks = 1
+    value = predicate()
+    pause = _FIRST_PAUSE
+    while not value:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise WaitTimeout(
+                f"wait_until: {what or _describe(predicate)} still false after {timeout} s "
+                f"({checks} checks); last value: {value!r}"
+            )
+        time.sleep(min(pause, remaining))
+        pause = min(pause * 2, _MAX_PAUSE)
+        checks += 1
+        value = predicate()
     return value
 
 

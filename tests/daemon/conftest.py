@@ -212,20 +212,6 @@ def ready_daemon(config: str | None) -> Iterator[RunningDaemon]:
 T = TypeVar("T")
 
 
-def poll_until(condition: Callable[[], T], what: str, *, within: float) -> T:
-    """Call ``condition`` (each call a round trip to a daemon or a look at a process) until it returns
-    something truthy, and return that; fail naming ``what`` after ``within`` seconds. The pause
-    between calls is a polling interval, not a synchronisation: the condition decides."""
-    deadline = time.monotonic() + within
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within} s: {what}")
-        time.sleep(0.02)
-
-
 def wait_ready(running: RunningDaemon, timeout: float = START_TIMEOUT) -> None:
     """Wait for ``READY=1``; fail with the daemon's stderr if it exits first."""
     deadline = time.monotonic() + timeout

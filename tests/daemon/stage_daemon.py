@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from daemon.ctl.arborctl import main
-from tests.daemon.conftest import poll_until
+from supervisor.testing import wait_until
 
 __all__ = ["DEADLINE", "STAGE_FLAGS", "ctl", "stage_config", "until"]
 
@@ -35,7 +35,7 @@ STAGE_FLAGS: Final = (
     "use_ets_sampled_events",
 )
 
-until = partial(poll_until, within=DEADLINE)
+until = partial(wait_until, timeout=DEADLINE)
 
 
 def stage_config(extra: str = "", *, head: str = "") -> str:

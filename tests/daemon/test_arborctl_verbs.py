@@ -26,7 +26,8 @@ from typing import Any
 import pytest
 
 from daemon.ctl.arborctl import main
-from tests.daemon.conftest import ROOT, RunningDaemon, poll_until, ready_daemon
+from supervisor.testing import wait_until
+from tests.daemon.conftest import ROOT, RunningDaemon, ready_daemon
 
 CONFIG = """
 [cache.caches.scratch]
@@ -106,12 +107,12 @@ def catches(process: subprocess.Popen[bytes], signum: signal.Signals) -> bool:
     return bool(int(caught, 16) >> (signum - 1) & 1)
 
 
-until = partial(poll_until, within=TIMEOUT)
+until = partial(wait_until, timeout=TIMEOUT)
 
 
 def terminate_held(process: subprocess.Popen[bytes]) -> tuple[int, str, str]:
     """SIGTERM a ``--hold`` arborctl once it is holding (its handlers are in place)."""
-    until(lambda: catches(process, signal.SIGTERM), "arborctl --hold handles SIGTERM")
+    until(lambda: catches(process, signal.SIGTERM), what="arborctl --hold handles SIGTERM")
     process.send_signal(signal.SIGTERM)
     return finish(process)
 
@@ -142,8 +143,10 @@ def test_registry_verbs_print_entries_and_exit_codes(daemon: RunningDaemon) -> N
         assert third == {"key": "verbs.web-3", "owner": third["owner"], "metadata": {}}
         assert third["owner"] not in (first["owner"], "")
         # ...which vanishes with it: its connection is gone, the held ones stay.
-        until(lambda: ctl(daemon, "registry", "lookup", "verbs.web-3")[0] == 1, "verbs.web-3 is gone")
-        until(lambda: ctl(daemon, "registry", "lookup", "verbs.web-2")[0] == 0, "verbs.web-2 is registered")
+        until(lambda: ctl(daemon, "registry", "lookup", "verbs.web-3")[0] == 1, what="verbs.web-3 is gone")
+        until(
+            lambda: ctl(daemon, "registry", "lookup", "verbs.web-2")[0] == 0, what="verbs.web-2 is registered"
+        )
 
         second = ctl_json(daemon, "registry", "lookup", "verbs.web-2")
         assert second == {"key": "verbs.web-2", "owner": second["owner"], "metadata": web2}
@@ -226,7 +229,7 @@ def test_registry_verbs_print_entries_and_exit_codes(daemon: RunningDaemon) -> N
         assert ctl_json(daemon, "registry", "lookup", "verbs.web-1") == first  # still held
         code, out, err = terminate_held(holders[0])
         assert (code, out.strip(), err) == (0, "", "")  # its reply was read above (but its last newline)
-        until(lambda: ctl_json(daemon, "registry", "count") == {"count": 0}, "verbs.web-1 is gone")
+        until(lambda: ctl_json(daemon, "registry", "count") == {"count": 0}, what="verbs.web-1 is gone")
         assert failure(daemon, "registry", "lookup", "verbs.web-1")[0] == 1
         assert ctl_json(daemon, "registry", "list") == {"entries": [], "total": 0, "next": None}
     finally:
@@ -307,6 +310,9 @@ def test_an_owned_cache_entry_vanishes_when_the_one_shot_arborctl_exits(daemon: 
     )
     assert (code, err) == (0, "")
     assert json.loads(out)["key"] == "session"
-    until(lambda: ctl(daemon, "cache", "get", "session", "cache=scratch")[0] == 1, "the owned entry is gone")
+    until(
+        lambda: ctl(daemon, "cache", "get", "session", "cache=scratch")[0] == 1,
+        what="the owned entry is gone",
+    )
     assert ctl_json(daemon, "cache", "get", "kept", "cache=scratch") == {"key": "kept", "value": 1}
     assert [k["key"] for k in ctl_json(daemon, "cache", "list", "cache=scratch")["keys"]] == ["kept"]

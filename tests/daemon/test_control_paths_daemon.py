@@ -67,7 +67,7 @@ def served_by(running: RunningDaemon, path: str, what: str) -> tuple[list[dict[s
     """Wait until requests' spans are held by ``path``; probe; check every probe was counted on
     ``path`` and none on the other; return the replies and the audited request's log line."""
     sock = running.control_socket
-    until(lambda: own_span_listed(sock) == (path == "supervised"), f"{what}: spans on the {path} path")
+    until(lambda: own_span_listed(sock) == (path == "supervised"), what=f"{what}: spans on the {path} path")
     other = "legacy" if path == "supervised" else "supervised"
     before = by_path(sock)
     logged = len(audit_lines(running))
@@ -80,7 +80,7 @@ def served_by(running: RunningDaemon, path: str, what: str) -> tuple[list[dict[s
         seen = by_path(sock)
         return seen if seen.get(path, 0) >= wanted else None
 
-    after = until(counted, f"{what}: counted")
+    after = until(counted, what=f"{what}: counted")
     assert after is not None
     assert after.get(other, 0) == before.get(other, 0), f"{what}: a request span on the {other} path"
     (line,) = audit_lines(running)[logged:]

@@ -29,7 +29,8 @@ from daemon.log_json import JsonFormatter
 from daemon.registry.keeper import TableKeeper
 from daemon.spans import SPANS_NAME, SpanServer, start_span
 from supervisor import Caller, ChildSpec, Server, ServerExited, Supervisor, call, crash, telemetry, whereis
-from tests.daemon.conftest import ROOT, RunningDaemon, StartArbord, poll_until
+from supervisor.testing import wait_until
+from tests.daemon.conftest import ROOT, RunningDaemon, StartArbord
 
 
 class Worker(Server):
@@ -253,14 +254,14 @@ def test_the_crash_log_keeps_its_records_when_it_crashes_in_the_daemon(
     )
     running = start_arbord(config)
     broke = marker.with_name(marker.name + ".broke")
-    poll_until(broke.exists, "the crash log crashed under a bad request", within=20)
+    wait_until(broke.exists, 20, what="the crash log crashed under a bad request")
 
     def listed() -> dict[str, Any]:
         reply = _request(running.control_socket, "crashes", {})
         result: dict[str, Any] = reply.get("result") or {}  # an error (busy) while it restarts
         return result
 
-    listing = poll_until(listed, "the restarted crash log answers", within=20)
+    listing = wait_until(listed, 20, what="the restarted crash log answers")
     (crash,) = listing["crashes"]
     listed_by_arborctl = _arborctl(running, "crashes")
     stderr = running.stderr()

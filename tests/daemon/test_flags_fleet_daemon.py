@@ -19,7 +19,8 @@ import pytest
 
 from daemon.ctl.arborctl import main
 from daemon.flags.gates import GateOp
-from tests.daemon.conftest import RunningDaemon, StartArbord, poll_until
+from supervisor.testing import wait_until
+from tests.daemon.conftest import RunningDaemon, StartArbord
 from tests.daemon.redis_server import RedisServer, start_redis_server
 from tests.daemon.test_flags_redis import _change, _commit_as
 
@@ -41,7 +42,7 @@ def arborctl(daemon: RunningDaemon, *argv: str) -> tuple[int, Any, str]:
     return code, json.loads(text) if text.strip() else None, err.getvalue()
 
 
-until = partial(poll_until, within=WAIT)
+until = partial(wait_until, timeout=WAIT)
 
 
 def _status_is(daemon: RunningDaemon, key: str, value: object) -> Callable[[], bool]:
@@ -99,8 +100,8 @@ def test_two_daemons_converge_through_redis_and_survive_its_kill(
     # acknowledged, and the barrier cannot be passed.
     redis_server.kill()
     for daemon in (a, b):
-        until(_status_is(daemon, "in_sync", False), "out of sync")
-        until(_status_is(daemon, "stale", True), "stale")
+        until(_status_is(daemon, "in_sync", False), what="out of sync")
+        until(_status_is(daemon, "stale", True), what="stale")
         assert _value(daemon, "checkout") is True
     code, _, err = arborctl(a, "flags", "enable", "lost", "create=true")
     assert code == 1, err
@@ -112,7 +113,7 @@ def test_two_daemons_converge_through_redis_and_survive_its_kill(
     # Both back on the store before the next change: `flags wait` counts the daemons whose heartbeat
     # is live, and a daemon still reconnecting would not be one of them.
     for daemon in (a, b):
-        until(_status_is(daemon, "stale", False), "reconnected")
+        until(_status_is(daemon, "stale", False), what="reconnected")
     code, record, err = arborctl(b, "flags", "disable", "checkout")
     assert code == 0, err
     assert record["revision"] == third + 1  # the acknowledged changes survived the kill; "lost" is not one

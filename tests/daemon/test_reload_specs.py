@@ -19,8 +19,8 @@ from daemon.servers import SERVERS_ID, SERVERS_NAME
 from daemon.spans import SPANS_NAME, SpanServer
 from daemon.spans.component import SPANS_ID
 from supervisor import ChildSpec, Server, Supervisor, whereis
-from supervisor.testing import settle
-from tests.daemon.conftest import StartArbord, poll_until
+from supervisor.testing import settle, wait_until
+from tests.daemon.conftest import StartArbord
 from tests.daemon.test_process import Crasher, arborctl
 from tests.faults.in_process import running_in_process
 
@@ -136,5 +136,5 @@ def test_arborctl_reload_then_a_crash_of_the_servers_supervisor_keeps_the_reload
             return None
         return sorted(child["id"] for child in servers.get("children", []))
 
-    assert poll_until(restarted_servers, "the servers supervisor restarted", within=20) == ["a", "b"]
+    assert wait_until(restarted_servers, 20, what="the servers supervisor restarted") == ["a", "b"]
     assert running.stop() == 0

@@ -17,8 +17,8 @@ from daemon.app import Daemon, ExitCode
 from daemon.settings import load_settings
 from daemon.spans import SPANS_NAME, STOP, SpanServer, end_span, start_span
 from supervisor import whereis
-from supervisor.testing import capture
-from tests.daemon.conftest import StartArbord, poll_until
+from supervisor.testing import capture, wait_until
+from tests.daemon.conftest import StartArbord
 from tests.daemon.test_process import arborctl
 from tests.daemon.test_tree import RecordingNotifier
 
@@ -123,7 +123,7 @@ def test_the_control_reload_of_spans_keeps_a_user_servers_span_listed(start_arbo
         shown = arborctl(running, "--json", "spans")
         return [s for s in json.loads(shown.stdout)["spans"] if s["name"] == "held by a user server"]
 
-    (span,) = poll_until(held, "the user server's span is listed", within=20)
+    (span,) = wait_until(held, 20, what="the user server's span is listed")
     running.write_config(HOLDER + "[spans]\nmax_attributes = 4\n")
     reloaded = arborctl(running, "--json", "reload")
     assert reloaded.returncode == 0, reloaded.stderr

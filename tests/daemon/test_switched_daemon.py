@@ -36,14 +36,14 @@ def probe(sock: Path) -> Seen | None:
 def observed_after(sock: Path, what: str) -> tuple[str, str, bool]:
     """The paths the probe saw at a tick that began after now (two ticks on: the one running now
     may have read the flags before the move)."""
-    first = until(lambda: probe(sock), f"the probe's first tick ({what})")
+    first = until(lambda: probe(sock), what=f"the probe's first tick ({what})")
     assert first is not None
 
     def two_ticks_later() -> Seen | None:
         seen = probe(sock)
         return seen if seen is not None and seen[0] >= first[0] + 2 else None
 
-    later = until(two_ticks_later, f"{what}: two ticks later")
+    later = until(two_ticks_later, what=f"{what}: two ticks later")
     assert later is not None
     _, context_path, spans_path, ok = later
     listed = [s["name"] for s in ctl(sock, "spans")["spans"] if s["name"] == "probe.held"]

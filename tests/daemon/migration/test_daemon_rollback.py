@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from daemon.ctl.arborctl import main
+from supervisor.testing import wait_until
 from tests.daemon.as_nobody import NOBODY, needs_nobody, run_as_nobody
-from tests.daemon.conftest import StartArbord, poll_until
+from tests.daemon.conftest import StartArbord
 
 DEADLINE = 60.0
 
@@ -64,7 +65,7 @@ def request(path: Path, method: str, params: dict[str, Any] | None = None) -> An
     return reply["result"]
 
 
-until = partial(poll_until, within=DEADLINE)
+until = partial(wait_until, timeout=DEADLINE)
 
 
 def test_a_rollout_crashing_its_treatment_arm_is_rolled_back_by_nobody(start_arbord: StartArbord) -> None:
@@ -72,7 +73,7 @@ def test_a_rollout_crashing_its_treatment_arm_is_rolled_back_by_nobody(start_arb
     sock = running.control_socket
     why = until(
         lambda: (w := request(sock, "flags.why", {"flag": "new_checkout"}))["last_rollback"] and w,
-        "a rollback",
+        what="a rollback",
     )
     rollback = why["last_rollback"]
     assert rollback["actor"] == "auto-rollback"
@@ -102,7 +103,7 @@ def test_a_fault_in_both_arms_is_not_blamed_on_the_flag(start_arbord: StartArbor
             and judged["measurements"] >= 12
         )
 
-    until(judged_healthy, "a dozen measurements, conclusive, with crashes in the control arm")
+    until(judged_healthy, what="a dozen measurements, conclusive, with crashes in the control arm")
     why = request(sock, "flags.why", {"flag": "new_checkout"})
     assert why["last_rollback"] is None
     assert why["judged"]["new_checkout"]["decision"] == "continue"

@@ -22,11 +22,12 @@ from typing import Any
 from daemon.ctl.arborctl import main
 from daemon.flags.bucket import normalized
 from daemon.flags.migration.components import MIGRATED
-from tests.daemon.conftest import StartArbord, poll_until
+from supervisor.testing import wait_until
+from tests.daemon.conftest import StartArbord
 from tests.daemon.migration.stage_servers import BOOT, WORK
 
 DEADLINE = 60.0
-until = partial(poll_until, within=DEADLINE)
+until = partial(wait_until, timeout=DEADLINE)
 COMPONENT_OF = {flag: component for component, flag in MIGRATED}
 # Which component's flag is on at each stage of otp_cleanup (the stages are cumulative).
 ON_AT = {
@@ -215,7 +216,7 @@ start = "tests.daemon.migration.stage_servers:Traffic"
     with connected(sock) as conn:
         why = until(
             lambda: (w := conn.call("flags.why", {"flag": "use_ets_agent_registry"}))["last_rollback"] and w,
-            "an automatic rollback",
+            what="an automatic rollback",
         )
         assert why["last_rollback"]["actor"] == "auto-rollback"
         assert backends(conn)["registry"] == "legacy"
