@@ -150,6 +150,9 @@ class Daemon:
         self._notifier = notifier if notifier is not None else Notifier.from_environ(environ)
         self._clock = clock if clock is not None else MonotonicClock()
         self._paths: RuntimePaths = resolve_paths(settings, environ)
+        # Read once: ``daemon.__version__`` asks importlib.metadata, which scans sys.path on every
+        # read (stat calls: tens of milliseconds on a busy disk), and ``status`` runs on the loop.
+        self._version = daemon.__version__
         self._state = DaemonState.STARTING
         self._root: Supervisor | None = None
         self._plan: list[PlannedChild] = []
@@ -197,7 +200,7 @@ class Daemon:
             "state": self._state.value,
             "pid": os.getpid(),
             "uptime": time.monotonic() - self._started_at,
-            "version": daemon.__version__,
+            "version": self._version,
             "loop": "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio",
             "config": str(self._config_path) if self._config_path is not None else None,
             "runtime_dir": str(self._paths.runtime_dir),
@@ -332,7 +335,7 @@ class Daemon:
         self._state = DaemonState.RUNNING
         log.info(
             "arbord %s running (pid %d); control socket: %s",
-            daemon.__version__,
+            self._version,
             os.getpid(),
             self._paths.control_socket,
         )

@@ -156,6 +156,9 @@ def run(
             if not ready.wait(max(0.0, deadline - time.monotonic())):
                 raise RuntimeError("a load process did not connect in time")
         client = connect(daemon.control_socket, timeout=CALL_TIMEOUT)
+        # Warm-up, outside the measured window: the daemon builds its table of control methods (and
+        # imports their modules) on the first request, a one-off stall that is not the load's.
+        _call(client, "methods")
         faults = Faults(faults_every)
         if csv_path is not None:
             csv_file = csv_path.open("w", newline="")

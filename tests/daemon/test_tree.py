@@ -11,6 +11,7 @@ import asyncio
 import doctest
 import grp
 import importlib
+import importlib.metadata
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -274,6 +275,23 @@ async def test_status_reports_state_loop_and_paths(harness: Harness) -> None:
     assert status["config"] == str(harness.config)
     assert status["control_socket"] == str(harness.daemon.runtime_dir / "control.sock")
     assert status["loop"] in ("asyncio", "uvloop")
+
+
+async def test_status_reads_the_version_once_not_the_metadata_per_request(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # importlib.metadata scans sys.path on every read (tens of milliseconds on a busy disk, on
+    # the loop): ``status``, one control request in twenty in the stress mix, must not ask it.
+    version = str(harness.daemon.status()["version"])
+    reads: list[str] = []
+
+    def counted(name: str) -> str:
+        reads.append(name)
+        return version
+
+    monkeypatch.setattr(importlib.metadata, "version", counted)
+    assert [harness.daemon.status()["version"] for _ in range(3)] == [version] * 3
+    assert reads == []
 
 
 async def crash_user_server(name: str) -> None:
