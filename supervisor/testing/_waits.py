@@ -98,10 +98,7 @@ async def wait_for(
     while not value:
         remaining = deadline - loop.time()
         if remaining <= 0:
-            raise WaitTimeout(
-                f"wait_for: {what or _describe(predicate)} still false after {timeout} s "
-                f"({checks} checks); last value: {value!r}"
-            )
+            raise _still_false("wait_for", what or _describe(predicate), timeout, checks, value)
         if checks < _BUSY_CHECKS:
             await asyncio.sleep(0)  # one loop turn: whatever was ready has run
         else:
@@ -130,15 +127,18 @@ def wait_until(predicate: Callable[[], T], timeout: float = 5.0, *, what: str | 
     while not value:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise WaitTimeout(
-                f"wait_until: {what or _describe(predicate)} still false after {timeout} s "
-                f"({checks} checks); last value: {value!r}"
-            )
+            raise _still_false("wait_until", what or _describe(predicate), timeout, checks, value)
         time.sleep(min(pause, remaining))
         pause = min(pause * 2, _MAX_PAUSE)
         checks += 1
         value = predicate()
     return value
+
+
+def _still_false(wait: str, what: str, timeout: float, checks: int, value: object) -> WaitTimeout:
+    return WaitTimeout(
+        f"{wait}: {what} still false after {timeout} s ({checks} checks); last value: {value!r}"
+    )
 
 
 async def _value(predicate: Callable[[], object]) -> object:
