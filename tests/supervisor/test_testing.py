@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from supervisor.testing import (
     settle,
     wait_for,
     wait_for_events,
+    wait_until,
 )
 
 
@@ -112,6 +114,19 @@ async def test_wait_for_says_what_it_awaited_and_what_it_saw() -> None:
         WaitTimeout, match=r"wait_for: lambda: orders still false after 0.01 s .*last value: \[\]"
     ):
         await wait_for(lambda: orders, 0.01)
+
+
+def test_wait_until_returns_the_first_truthy_value_of_a_condition_another_thread_makes_true() -> None:
+    done = threading.Event()
+    threading.Timer(0.05, done.set).start()  # the other process of a real test
+    assert wait_until(lambda: done.is_set() and "done", 10) == "done"
+
+
+def test_wait_until_says_what_it_awaited_and_what_it_saw() -> None:
+    with pytest.raises(
+        WaitTimeout, match=r"wait_until: the daemon is up still false after 0.01 s .*last value: 0"
+    ):
+        wait_until(lambda: 0, 0.01, what="the daemon is up")
 
 
 async def test_wait_for_events_counts_each_event_as_often_as_listed() -> None:
