@@ -238,6 +238,35 @@ async def test_f1_a_crash_in_each_callback_of_each_server_keeps_the_invariants(
     await crash_at_callback_points(in_process, points, fault_plan, arbord_capture(RESTART), caplog)
 
 
+async def test_f1_a_table_write_failing_in_a_callers_task_errs_that_caller_only(
+    in_process: InProcess,
+    arbord_capture: Callable[..., Capture],
+    fault_plan: FaultPlan,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A cache write runs in the caller's task on the cache's table (no mailbox hop): a table write
+    # failing there is the caller's crash, not the server's. The request gets an ``internal`` reply
+    # (the error logged once), no server restarts, and the cache and the control socket answer.
+    restarts = arbord_capture(RESTART)
+    tree = await settled(in_process.daemon.root)
+    entries = tree["cache/default"]._entries.name  # type: ignore[attr-defined]
+    async with open_control_client(in_process.socket) as client:
+        reports = len(error_reports(caplog))
+        with fault_plan:
+            point = fault_plan.table(entries, "insert", limit=1)
+            with pytest.raises(ControlReplyError) as refused:
+                await asyncio.wait_for(client.call("cache.put", {"key": "k", "value": 1}), 10)
+        assert refused.value.code == "internal"
+        assert [i.point for i in fault_plan.injected] == [point]
+        assert len(error_reports(caplog)) == reports + 1
+        await client.call("cache.put", {"key": "k", "value": 2})
+        assert (await client.call("cache.get", {"key": "k"}))["value"] == 2
+    assert len(restarts) == 0
+    after = await settled(in_process.daemon.root)
+    assert all(after[p] is tree[p] for p in tree)
+    await in_process.ping()
+
+
 async def test_f1_crash_points_in_callbacks_reply_an_error_never_hang(
     in_process: InProcess, arbord_capture: Callable[..., Capture], fault_plan: FaultPlan
 ) -> None:
