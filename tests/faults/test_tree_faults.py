@@ -238,6 +238,41 @@ async def test_f1_a_crash_in_each_callback_of_each_server_keeps_the_invariants(
     await crash_at_callback_points(in_process, points, fault_plan, arbord_capture(RESTART), caplog)
 
 
+TIMERS = (
+    "[telemetry.poller]\ninterval = 0.02\n[telemetry.events]\njanitor_interval = 0.02\n"
+    "[cache.caches.default]\njanitor_interval = 0.02\n[flags.migration]\ninterval = 0.02\n"
+)
+"""The daemon's periodic timers at 20 ms, so that each fires within the test."""
+
+
+async def test_f1_a_crash_in_each_timer_callback_keeps_the_invariants(
+    short_tmp: Path,
+    arbord_capture: Callable[..., Capture],
+    fault_plan: FaultPlan,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The same crash in handle_info as above, reached by the server's own timer: nothing is sent,
+    # the next message is the timer's (the poll, the janitors' sweeps, the migration's check).
+    restarts = arbord_capture(RESTART)
+    async with running_in_process(short_tmp, "[tree.root]\nintensity = 100\n" + TIMERS) as daemon:
+        await settled(daemon.daemon.root)
+        await daemon.ping()
+        bounds = Snapshot.take()
+        paths = ["poller", "telemetry", "cache/default", "migration"]
+        random.Random(fault_plan.seed).shuffle(paths)
+        for path in paths:
+
+            async def crash(server: Server, path: str = path) -> None:
+                with FaultPlan(fault_plan.seed) as plan:
+                    point = plan.server(type(server), "handle_info", Fault.RAISE, limit=1)
+                    reason = await server.wait()
+                    assert isinstance(reason.exception, FaultInjected), (path, reason)
+                    assert [i.point for i in plan.injected] == [point]
+
+            await crash_and_check(daemon, path, crash, restarts, caplog, bounds)
+        assert len(restarts) == len(paths)
+
+
 async def test_f1_a_table_write_failing_in_a_callers_task_errs_that_caller_only(
     in_process: InProcess,
     arbord_capture: Callable[..., Capture],
