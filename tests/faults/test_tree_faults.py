@@ -230,7 +230,7 @@ async def test_f1_a_crash_in_each_callback_of_each_server_keeps_the_invariants(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """T0: a FaultPlan crash in every ``handle_call``, ``handle_cast``, ``handle_info`` (timer
-    callbacks) and ``terminate`` of every server of the daemon (29 with the defaults), in an order
+    callbacks) and ``terminate`` of every server of the daemon (31 with the defaults), in an order
     the seed replays; I1-I6 after each."""
     points = callback_points(await settled(in_process.daemon.root))
     assert {callback for _, callback in points} == set(CALLBACKS)
