@@ -547,6 +547,10 @@ class Server:
                 # here too reported one error twice
                 # (test_a_terminate_that_raises_on_a_normal_stop_is_logged_once).
                 reason = crash(error)
+            # terminate did not finish what it had to clean up: do what a kill does, or what it
+            # left open outlives the server (a control server's listener kept answering, and its
+            # restart failed as "already running": test_f1_a_crash_in_each_callback_of_each_...).
+            self._linked_exit(reason)
         self._finish(reason)
 
     def _finish(self, reason: Exit) -> None:
@@ -815,7 +819,8 @@ class Server:
         return f"<{type(self).__name__}{label} at {id(self):#x} {state}>"
 
     def _linked_exit(self, reason: Exit) -> None:
-        """Run when the server was killed (no ``terminate``): supervisors kill their children here."""
+        """Run when the server was killed (no ``terminate``), or its ``terminate`` raised: supervisors
+        kill their children here, servers close what terminate would have closed."""
 
     # --- exit callbacks (runtime.add_exit_callback) -----------------------------------------------
 

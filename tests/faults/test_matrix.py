@@ -23,6 +23,9 @@ COVERAGE: Final[dict[str, tuple[str, ...]]] = {
     "F1": (
         "test_tree_faults.py::test_f1_every_server_of_the_daemon_crashed_in_turn_keeps_the_invariants",
         "test_tree_faults.py::test_f1_random_chaos_of_80_crashes_keeps_the_invariants",
+        "test_tree_faults.py::test_f1_a_crash_in_each_callback_of_each_server_keeps_the_invariants",
+        "test_tree_faults.py::test_f1_a_crash_in_each_timer_callback_keeps_the_invariants",
+        "test_tree_faults.py::test_f1_a_table_write_failing_in_a_callers_task_errs_that_caller_only",
         "test_tree_faults.py::test_f1_crash_points_in_callbacks_reply_an_error_never_hang",
         "test_tree_faults.py::test_f1_calls_while_a_server_restarts_answer_server_down_never_not_found",
     ),

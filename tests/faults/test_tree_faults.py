@@ -4,8 +4,10 @@ F1: every server of the daemon's tree is crashed in turn, in an order drawn from
 seed, and after each crash the invariants of the matrix are checked (docs/testing.md, "The fault
 suite"): I1 the tree is back to its spec, and only the crashed server and what it supervises were
 replaced; I3 one restart per crash; I4 one error report per crash, and none at the stop; I5 the
-control socket answers ``ping``; I2 nothing is left behind once the daemon has stopped (the leak
-check). Crash points inside callbacks (``init``, ``handle_call``) come from a ``FaultPlan``.
+control socket answers ``ping``; I2 and I6 no more tasks and descriptors than before the crash once
+its restart settled, and nothing left behind once the daemon has stopped (the leak check). Crash
+points inside callbacks (``init``, ``handle_call``, ``handle_cast``, ``handle_info``, timer
+callbacks, ``terminate``) come from a ``FaultPlan``.
 F2 a sibling failing to start during a group restart; F3 a restart storm escalating at exactly
 intensity + 1; F4 a stop arriving in a restart loop; F5 a child swallowing its cancellation; F6 a
 slow handler times out only its caller; F8 a table's owner dying (the registry's heir).
@@ -16,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,14 +34,25 @@ from supervisor import (
     ChildSpec,
     ChildState,
     Server,
+    ServerDown,
     ServerExited,
     Strategy,
     Supervisor,
     SupervisorFlags,
     whereis,
 )
-from supervisor.testing import Capture, Fault, FaultPlan, LeakCheck, ManualClock, wait_for, wait_for_events
-from tests.faults.in_process import InProcess, running_in_process, settled, tree_of
+from supervisor.testing import (
+    Capture,
+    Fault,
+    FaultInjected,
+    FaultPlan,
+    LeakCheck,
+    ManualClock,
+    Snapshot,
+    wait_for,
+    wait_for_events,
+)
+from tests.faults.in_process import InProcess, back_to_bounds, running_in_process, settled, tree_of
 
 RESTART = ("supervisor", "child", "restart")
 START = ("supervisor", "child", "start")
@@ -65,32 +78,57 @@ def error_reports(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 # --- F1: a crash in every server, invariants after each ---------------------------------------------
 
 
+async def crash_and_check(
+    in_process: InProcess,
+    path: str,
+    crash: Callable[[Server], Awaitable[object]],
+    restarts: Capture,
+    caplog: pytest.LogCaptureFixture,
+    bounds: Snapshot,
+) -> None:
+    """Crash the server at ``path`` by ``crash(server)`` (which returns once the crash is done), wait
+    for its restart; check I1, I2, I3, I4, I5 and I6 after it. ``bounds`` is the tasks and descriptors
+    of the daemon at rest, taken once before the first crash: a snapshot right after a restart
+    can catch a store still opening its files, and a later count above it is not a leak."""
+    root = in_process.daemon.root
+    before = await settled(root)
+    reports = len(error_reports(caplog))
+    crashes = len(restarts) + 1
+    await asyncio.wait_for(crash(before[path]), 10)
+    await wait_for_events(restarts, [RESTART] * crashes, timeout=10.0)
+    after = await settled(root, f"the tree back after {path}")
+    # I1: the tree is its spec again, and one_for_one replaced only the crashed server and what it
+    # supervises.
+    assert after.keys() == before.keys()
+    replaced = {p for p in after if after[p] is not before[p]}
+    assert replaced == {p for p in after if p == path or p.startswith(path + "/")}, path
+    # I3: restarts equal crashes (none spread to a server the crash did not name).
+    assert len(restarts) == crashes
+    assert restarts[-1].metadata["child_id"] == path.rsplit("/", 1)[-1]
+    # I4: exactly one error report for the crash, naming the child.
+    new = error_reports(caplog)[reports:]
+    assert len(new) == 1, [r.getMessage() for r in new]
+    assert repr(path.rsplit("/", 1)[-1]) in new[0].getMessage()
+    # I2 and I6: the dead server left no task and no descriptor behind (its restart replaced them).
+    await back_to_bounds(bounds, f"the crash of {path}")
+    await in_process.ping()  # I5
+
+
+async def kill(server: Server) -> None:
+    """A crash at whatever point the server was: its task is cancelled."""
+    server.kill()
+
+
 async def crash_in_turn(
     in_process: InProcess, order: list[str], restarts: Capture, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Crash the servers at ``order``'s paths one after the other; check I1, I3, I4, I5 after each."""
-    root = in_process.daemon.root
-    spec = await settled(root)
-    for crashes, path in enumerate(order, 1):
-        before = await settled(root)
-        reports = len(error_reports(caplog))
-        before[path].kill()  # a crash at whatever point the server was: its task is cancelled
-        await wait_for_events(restarts, [RESTART] * crashes, timeout=10.0)
-        after = await settled(root, f"the tree back after {path}")
-        # I1: the tree is its spec again, and one_for_one replaced only the crashed server and what
-        # it supervises.
-        assert after.keys() == spec.keys()
-        replaced = {p for p in after if after[p] is not before[p]}
-        assert replaced == {p for p in after if p == path or p.startswith(path + "/")}, path
-        # I3: restarts equal crashes (none spread to a server the crash did not name).
-        assert len(restarts) == crashes
-        assert restarts[-1].metadata["child_id"] == path.rsplit("/", 1)[-1]
-        # I4: exactly one error report for the crash, naming the child.
-        new = error_reports(caplog)[reports:]
-        assert len(new) == 1, [r.getMessage() for r in new]
-        assert repr(path.rsplit("/", 1)[-1]) in new[0].getMessage()
-        await in_process.ping()  # I5
-    assert root.alive
+    """Kill the servers at ``order``'s paths one after the other; check I1-I6 after each."""
+    await settled(in_process.daemon.root)
+    await in_process.ping()
+    bounds = Snapshot.take()
+    for path in order:
+        await crash_and_check(in_process, path, kill, restarts, caplog, bounds)
+    assert in_process.daemon.root.alive
 
 
 async def test_f1_every_server_of_the_daemon_crashed_in_turn_keeps_the_invariants(
@@ -123,6 +161,145 @@ async def test_f1_random_chaos_of_80_crashes_keeps_the_invariants(
         if not nested or order.count(path) < 3:
             order.append(path)
     await crash_in_turn(in_process, order, arbord_capture(RESTART), caplog)
+
+
+# The callbacks a crash point goes into, and how the test reaches each: ``handle_call`` by a call
+# (its caller must get ServerExited, a ServerDown, never a hang), ``handle_cast`` by a cast,
+# ``handle_info`` by a message (a timer callback is one: the daemon's timers are ``call_later(...,
+# self.send, message)``, handled in ``handle_info``), ``terminate`` by a graceful stop (terminate
+# raising turns the stop into a crash). The plan raises at the callback's entry, whatever the message.
+CALLBACKS = ("handle_call", "handle_cast", "handle_info", "terminate")
+PROBE = ("tests.faults", "probe")
+
+
+def callback_points(tree: dict[str, Server]) -> list[tuple[str, str]]:
+    """``(path, callback)`` for every callback of ``CALLBACKS`` that a server of the daemon (not a
+    supervisor) defines itself or inherits from a daemon class, sorted."""
+    return sorted(
+        (path, callback)
+        for path, server in tree.items()
+        for callback in CALLBACKS
+        if any(callback in c.__dict__ for c in type(server).__mro__ if c.__module__.startswith("daemon."))
+    )
+
+
+async def crash_at_callback_points(
+    in_process: InProcess,
+    points: list[tuple[str, str]],
+    fault_plan: FaultPlan,
+    restarts: Capture,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """For each ``(path, callback)``: a plan (the fixture's seed) raising once at the callback of the
+    server's class, the callback reached, then I1-I6 (``crash_and_check``). Calls to the dead server
+    answer ServerDown; every injection is recorded."""
+    injected: list[str] = []
+    await settled(in_process.daemon.root)
+    await in_process.ping()
+    bounds = Snapshot.take()
+    for path, callback in points:
+
+        async def crash(server: Server, path: str = path, callback: str = callback) -> None:
+            with FaultPlan(fault_plan.seed) as plan:
+                point = plan.server(type(server), callback, Fault.RAISE, limit=1)
+                if callback == "handle_call":
+                    with pytest.raises(ServerExited) as exited:
+                        await server.call(PROBE, timeout=5)
+                    assert isinstance(exited.value.reason.exception, FaultInjected)
+                elif callback == "handle_cast":
+                    server.cast(PROBE)
+                elif callback == "handle_info":
+                    server.send(PROBE)
+                else:
+                    await server.stop(timeout=5)
+                reason = await server.wait()
+                assert isinstance(reason.exception, FaultInjected), (path, callback, reason)
+                assert [i.point for i in plan.injected] == [point]
+                injected.append(point)
+            with pytest.raises(ServerDown):  # the dead server's callers: an error, never a hang
+                await server.call(PROBE, timeout=5)
+
+        await crash_and_check(in_process, path, crash, restarts, caplog, bounds)
+    assert len(injected) == len(points) == len(restarts)
+
+
+async def test_f1_a_crash_in_each_callback_of_each_server_keeps_the_invariants(
+    in_process: InProcess,
+    arbord_capture: Callable[..., Capture],
+    fault_plan: FaultPlan,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """T0: a FaultPlan crash in every ``handle_call``, ``handle_cast``, ``handle_info`` (timer
+    callbacks) and ``terminate`` of every server of the daemon (31 with the defaults), in an order
+    the seed replays; I1-I6 after each."""
+    points = callback_points(await settled(in_process.daemon.root))
+    assert {callback for _, callback in points} == set(CALLBACKS)
+    random.Random(fault_plan.seed).shuffle(points)
+    await crash_at_callback_points(in_process, points, fault_plan, arbord_capture(RESTART), caplog)
+
+
+TIMERS = (
+    "[telemetry.poller]\ninterval = 0.02\n[telemetry.events]\njanitor_interval = 0.02\n"
+    "[cache.caches.default]\njanitor_interval = 0.02\n[flags.migration]\ninterval = 0.02\n"
+)
+"""The daemon's periodic timers at 20 ms, so that each fires within the test."""
+
+
+async def test_f1_a_crash_in_each_timer_callback_keeps_the_invariants(
+    short_tmp: Path,
+    arbord_capture: Callable[..., Capture],
+    fault_plan: FaultPlan,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The same crash in handle_info as above, reached by the server's own timer: nothing is sent,
+    # the next message is the timer's (the poll, the janitors' sweeps, the migration's check).
+    restarts = arbord_capture(RESTART)
+    async with running_in_process(short_tmp, "[tree.root]\nintensity = 100\n" + TIMERS) as daemon:
+        await settled(daemon.daemon.root)
+        await daemon.ping()
+        bounds = Snapshot.take()
+        paths = ["poller", "telemetry", "cache/default", "migration"]
+        random.Random(fault_plan.seed).shuffle(paths)
+        for path in paths:
+
+            async def crash(server: Server, path: str = path) -> None:
+                with FaultPlan(fault_plan.seed) as plan:
+                    point = plan.server(type(server), "handle_info", Fault.RAISE, limit=1)
+                    reason = await server.wait()
+                    assert isinstance(reason.exception, FaultInjected), (path, reason)
+                    assert [i.point for i in plan.injected] == [point]
+
+            await crash_and_check(daemon, path, crash, restarts, caplog, bounds)
+        assert len(restarts) == len(paths)
+
+
+async def test_f1_a_table_write_failing_in_a_callers_task_errs_that_caller_only(
+    in_process: InProcess,
+    arbord_capture: Callable[..., Capture],
+    fault_plan: FaultPlan,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A cache write runs in the caller's task on the cache's table (no mailbox hop): a table write
+    # failing there is the caller's crash, not the server's. The request gets an ``internal`` reply
+    # (the error logged once), no server restarts, and the cache and the control socket answer.
+    restarts = arbord_capture(RESTART)
+    tree = await settled(in_process.daemon.root)
+    entries = tree["cache/default"]._entries.name  # type: ignore[attr-defined]
+    async with open_control_client(in_process.socket) as client:
+        reports = len(error_reports(caplog))
+        with fault_plan:
+            point = fault_plan.table(entries, "insert", limit=1)
+            with pytest.raises(ControlReplyError) as refused:
+                await asyncio.wait_for(client.call("cache.put", {"key": "k", "value": 1}), 10)
+        assert refused.value.code == "internal"
+        assert [i.point for i in fault_plan.injected] == [point]
+        assert len(error_reports(caplog)) == reports + 1
+        await client.call("cache.put", {"key": "k", "value": 2})
+        assert (await client.call("cache.get", {"key": "k"}))["value"] == 2
+    assert len(restarts) == 0
+    after = await settled(in_process.daemon.root)
+    assert all(after[p] is tree[p] for p in tree)
+    await in_process.ping()
 
 
 async def test_f1_crash_points_in_callbacks_reply_an_error_never_hang(

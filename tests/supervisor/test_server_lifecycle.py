@@ -455,3 +455,21 @@ async def test_kill_of_an_exited_server_changes_nothing() -> None:
     server.kill()
     assert server.exit_reason == NORMAL
     assert await server.wait() == NORMAL
+
+
+async def test_a_supervisor_whose_terminate_raises_kills_its_children_as_a_kill_would() -> None:
+    # terminate did not finish its cleanup, so the server cleans up as a killed one does: a
+    # supervisor kills its children (else they outlive it), a control server closes its listener.
+    from supervisor import ChildSpec, Supervisor, SupervisorFlags
+
+    class BrokenStop(Supervisor):
+        async def terminate(self, reason: Exit) -> None:
+            raise Boom("terminate crashed")
+
+    sup = await BrokenStop.start([ChildSpec("child", Server.start)], flags=SupervisorFlags())
+    [child] = [info.server for info in await sup.which_children()]
+    assert child is not None
+    assert child.alive
+    reason = await sup.stop()
+    assert isinstance(reason.exception, Boom)
+    assert (await asyncio.wait_for(child.wait(), 5)) is KILLED
