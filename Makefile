@@ -14,7 +14,7 @@ TWIN_SUITES := tests/supervisor/test_table*.py tests/daemon/test_registry*.py te
 # by the same variable when daemon.context is imported (daemon/context_core.py).
 TWIN_SUITES += tests/daemon/test_context*.py tests/daemon/test_spans*.py
 TWIN_SUITES += tests/daemon/test_flags.py tests/daemon/test_flags_bucket.py tests/daemon/test_flags_fastpath.py \
-	tests/daemon/test_flags_openfeature.py tests/daemon/test_flags_change_set.py
+	tests/daemon/test_flags_openfeature.py tests/daemon/test_flags_change_set.py tests/daemon/test_flags_stateful.py
 # The registry's shadow mode (issue 16) on the twin as well.
 TWIN_SUITES += tests/daemon/migration/test_registry_shadow.py
 
