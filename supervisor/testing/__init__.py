@@ -95,6 +95,7 @@ for _public in (
     settle,
     wait_for,
     wait_for_events,
+    wait_until,
 ):
     _public.__module__ = __name__
 del _public
