@@ -105,13 +105,17 @@ class StressDaemon:
     notify: socket.socket
     watchdog_pings: list[float] = field(default_factory=list)
     """When each ``WATCHDOG=1`` was read (``time.monotonic``), by ``read_notify``."""
+    notices: list[str] = field(default_factory=list)
+    """Every other line ``read_notify`` read (``STOPPING=1``, ``STATUS=...``), in order."""
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
     @classmethod
-    def start(cls, rates: Rates, duration: float, *, cpu: int | None = None) -> StressDaemon:
+    def start(cls, rates: Rates, duration: float, *, cpu: int | None = None, extra: str = "") -> StressDaemon:
+        """Configure and spawn the daemon, and wait for its ``READY=1``; ``extra`` is TOML appended
+        to the configuration (a test's own servers: tests/faults' F14 under T1 load)."""
         workdir = Path(tempfile.mkdtemp(prefix="arb-stress-", dir="/tmp"))
         run, state = workdir / "run", workdir / "state"
         state.mkdir()
@@ -129,7 +133,7 @@ class StressDaemon:
             duration=duration,
             flush=FLUSH,
         )
-        (workdir / "arbord.toml").write_text(config)
+        (workdir / "arbord.toml").write_text(config + extra)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ARBORD_", "NOTIFY_", "WATCHDOG_"))}
         env.update(PYTHONPATH=str(ROOT), PYTHONFAULTHANDLER="1", STATE_DIRECTORY=str(state))
         notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -182,8 +186,11 @@ class StressDaemon:
                 data = self.notify.recv(65536)
             except (BlockingIOError, OSError):
                 return
-            if b"WATCHDOG=1" in data.split(b"\n"):
-                self.watchdog_pings.append(time.monotonic())
+            for line in data.split(b"\n"):
+                if line == b"WATCHDOG=1":
+                    self.watchdog_pings.append(time.monotonic())
+                elif line:
+                    self.notices.append(line.decode(errors="replace"))
 
     def watchdog_gap(self, start: float, end: float) -> float:
         """The longest time without a ping in ``[start, end]`` (counting from the last one before)."""

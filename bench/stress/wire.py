@@ -112,7 +112,8 @@ class Connection:
 
     def send_many(self, requests: list[tuple[str, dict[str, Any], Check | None]]) -> None:
         """Write ``requests`` in one write (a pipelined batch)."""
-        if self._writer is None or self.closed.is_set():
+        # The daemon may have closed the connection (a stop) before the reader saw the end of it.
+        if self._writer is None or self.closed.is_set() or self._writer.is_closing():
             self.counts.problem("send on a closed connection")
             self.counts.protocol_errors += len(requests)
             return

@@ -65,6 +65,7 @@ COVERAGE: Final[dict[str, tuple[str, ...]]] = {
     ),
     "F14": (
         "test_unit_faults.py::test_f14_sigterm_under_load_drains_flushes_and_exits_0_within_the_stop_budget",
+        "test_stop_under_load.py::test_f14_t1_sigterm_under_the_calibrated_stress_load_drains_flushes_and_exits_0",
     ),
     "F15": (
         "test_console_faults.py::test_f15_a_disabled_console_starts_no_thread_and_binds_no_port",
