@@ -1,4 +1,7 @@
-"""Test configuration: every async test runs on the default asyncio loop and on uvloop."""
+"""Test configuration: every async test runs on the default asyncio loop, in its debug mode, and on
+uvloop (the reliability matrix: "asyncio (debug on) and asyncio+uvloop"). Debug mode makes asyncio
+check what it otherwise lets pass: a call from the wrong thread raises, a coroutine never awaited or a
+transport never closed is reported with where it was made, and a slow callback is logged."""
 
 from __future__ import annotations
 
@@ -14,7 +17,14 @@ import uvloop
 def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
 ) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
-    return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+    return {"asyncio": _debug_loop, "uvloop": uvloop.new_event_loop}
+
+
+def _debug_loop() -> asyncio.AbstractEventLoop:
+    """asyncio's default loop in debug mode."""
+    loop = asyncio.new_event_loop()
+    loop.set_debug(True)
+    return loop
 
 
 @pytest.fixture(autouse=True)
