@@ -15,7 +15,6 @@ writers_group``; the audit trail records the peer as ``uid:<uid> (<user>)``. On 
 from __future__ import annotations
 
 import grp
-import json
 import os
 import pwd
 from collections.abc import Awaitable
@@ -32,7 +31,7 @@ from daemon.flags.server import Flags
 from daemon.flags.store import ChangeRecord
 from daemon.verbs.codes import ErrorCode
 from daemon.verbs.method import Method, MethodContext, NoParams, methods_of, verb
-from daemon.verbs.paging import PAGE_BYTES, Limit, Offset
+from daemon.verbs.paging import PAGE_BYTES, Limit, Offset, encoded_size
 from supervisor.errors import NoProc
 
 __all__ = ["flags_methods", "peer_actor", "writer_allowed"]
@@ -323,7 +322,7 @@ async def flags_history(params: HistoryParams, context: MethodContext) -> dict[s
             item = record.to_json()
             newest_first.append(item)
             taken += 1
-            size += len(json.dumps(item, separators=(",", ":"), default=str)) + 1
+            size += encoded_size(item)
             if size >= PAGE_BYTES:
                 full = True
                 break

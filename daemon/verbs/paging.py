@@ -36,6 +36,7 @@ __all__ = [
     "Offset",
     "Page",
     "PageParams",
+    "encoded_size",
     "page",
     "paged",
 ]
@@ -72,6 +73,15 @@ class Page:
     next: int | None
 
 
+def encoded_size(item: Any) -> int:
+    """What ``item`` counts against a page's budget: its compact JSON and a separator.
+
+    >>> encoded_size({"a": 1})
+    8
+    """
+    return len(json.dumps(item, separators=(",", ":"), default=str)) + 1
+
+
 def page(
     items: Sequence[_T], offset: int, limit: int, encode: Callable[[_T], Any], *, budget: int = PAGE_BYTES
 ) -> Page:
@@ -82,7 +92,7 @@ def page(
     end = min(len(items), offset + limit)
     while index < end and size < budget:
         item = encode(items[index])
-        size += len(json.dumps(item, separators=(",", ":"), default=str)) + 1
+        size += encoded_size(item)
         encoded.append(item)
         index += 1
     return Page(encoded, index if index < len(items) else None)
