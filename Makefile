@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
 
-.PHONY: run test test-slow lint lint-c lint-systemd check-state bench stress stress-calibrate soak clean format docs
+.PHONY: run test test-slow lint lint-c lint-systemd check-state bench start-budget stress stress-calibrate soak clean format docs
 
 # The suites run a second time on the tables' pure-Python twin (docs/tables.md, "The C core and its
 # Python twin"): the core is chosen when supervisor.tables is imported, hence a second process.
@@ -105,6 +105,12 @@ docs: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m bench
+
+## start-budget: where start -> READY=1 goes, in CPU time per phase (interpreter, asyncio, pydantic, the
+## settings models, dataclasses, the rest of the imports, the tree), against the minimal program of
+## `bench daemon` (bench/start_budget.py); LOOP=asyncio for the standard loop
+start-budget: $(STAMP)
+	$(BIN)/python -m bench.start_budget $(if $(LOOP),--loop $(LOOP))
 
 ## stress: the reliability matrix's load tiers against a real daemon subprocess (bench/stress/, docs/testing.md
 ## "Load and soak"), not part of `make test`: TIER (default T1) for DURATION seconds (default 60), per tier
