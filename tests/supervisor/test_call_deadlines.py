@@ -112,8 +112,11 @@ async def test_concurrent_calls_with_mixed_timeouts_expire_in_deadline_order() -
 
     await asyncio.gather(*(one(n, t) for n, t in enumerate(timeouts)))
     assert len(expired) == sum(1 for n in range(60) if n % 7)
+    # Deadline order, not the shuffled order the calls were made in. (Not "timeout order": the 60
+    # calls start one after another, and on a loaded machine the process may lose the CPU between
+    # two of them for longer than two timeouts differ, so a shorter timeout started later can be due
+    # after a longer one started earlier.)
     assert expired == sorted(expired)
-    assert [t for _, t in expired] == sorted(t for _, t in expired)
     await server.stop()
 
 
